@@ -31,7 +31,7 @@ static const struct {
 const char *
 status_name(int status)
 {
-	if (status > 0 || (size_t)-status >= NSTATUS)
+	if (status > 0 || status <= -(int)NSTATUS)
 		return NULL;
 	return status_table[-status].name;
 }
@@ -52,7 +52,7 @@ status_from_name(const char *name, size_t len)
 const char *
 status_text(int status)
 {
-	if (status > 0 || (size_t)-status >= NSTATUS)
+	if (status > 0 || status <= -(int)NSTATUS)
 		return "unknown status";
 	return status_table[-status].text;
 }

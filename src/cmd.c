@@ -1,0 +1,493 @@
+/* cmd.c: the method table, request decoding and validation, routing to
+ * the owning worker, and the commands that are not about one object. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "cmd.h"
+#include "config.h"
+#include "object.h"
+#include "peer.h"
+#include "qlock.h"
+#include "qmsg.h"
+#include "reply.h"
+#include "util.h"
+#include "worker.h"
+
+static void cmd_ping(struct worker *, struct request *);
+static void cmd_delete(struct worker *, struct request *);
+static void cmd_stats_partial(struct worker *, msgpack_packer *);
+static void cmd_list_partial(struct worker *, msgpack_packer *);
+
+/* Sorted by name for bsearch. */
+static const struct cmd cmds[] = {
+	{ "delete",		1, 1, CMD_NAMED,  cmd_delete, NULL },
+	{ "list",		0, 0, CMD_FANOUT, NULL, cmd_list_partial },
+	{ "ping",		0, 0, 0,	  cmd_ping, NULL },
+	{ "queue.get",		2, 2, CMD_NAMED,  cmd_queue_get, NULL },
+	{ "queue.join",		2, 2, CMD_NAMED,  cmd_queue_join, NULL },
+	{ "queue.open",		3, 3, CMD_NAMED,  cmd_queue_open, NULL },
+	{ "queue.put",		3, 3, CMD_NAMED,  cmd_queue_put, NULL },
+	{ "queue.size",		1, 1, CMD_NAMED,  cmd_queue_size, NULL },
+	{ "queue.task_done",	1, 1, CMD_NAMED,  cmd_queue_task_done, NULL },
+	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* Key for bsearch: a method name that is not NUL-terminated. */
+struct cmd_key {
+	const char	*name;
+	size_t		 len;
+};
+
+static int
+cmd_cmp(const void *k, const void *elem)
+{
+	const struct cmd_key	*key = k;
+	const struct cmd	*c = elem;
+	size_t			 clen = strlen(c->name);
+	int			 r;
+
+	r = memcmp(key->name, c->name, key->len < clen ? key->len : clen);
+	if (r != 0)
+		return r;
+	return key->len < clen ? -1 : key->len > clen;
+}
+
+static const struct cmd *
+cmd_lookup(const char *name, size_t len)
+{
+	struct cmd_key	key = { name, len };
+
+	return bsearch(&key, cmds, NCMDS, sizeof(cmds[0]), cmd_cmp);
+}
+
+enum cmd_parse
+cmd_parse(struct worker *w, const uint8_t *body, size_t len, struct request *r)
+{
+	struct mp_reader rd;
+	uint32_t	 n;
+	uint64_t	 type;
+	const char	*method;
+	uint32_t	 mlen;
+
+	r->body = body;
+	r->bodylen = len;
+	r->name = NULL;
+	r->namelen = 0;
+	r->ctx.msgid = 0;
+	mp_reader_init(&rd, body, len);
+	if (mp_read_array(&rd, &n) == -1 || n < 1 || mp_read_uint(&rd, &type) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "a message must be [0, msgid, method, params]");
+		return CMD_PARSE_BAD;
+	}
+	if (type == 2 && n == 3)
+		return CMD_PARSE_NOTIFY;	/* nothing defined; ignored */
+	if (type != 0 || n != 4 || mp_read_uint(&rd, &r->ctx.msgid) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "a request must be [0, msgid, method, params]");
+		return CMD_PARSE_BAD;
+	}
+	if (mp_read_str(&rd, &method, &mlen) == -1 ||
+	    mp_read_array(&rd, &r->nparams) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "method must be a string and params an array");
+		return CMD_PARSE_BAD;
+	}
+	if ((r->cmd = cmd_lookup(method, mlen)) == NULL) {
+		reply_nomethod(w, &r->ctx, method, mlen);
+		return CMD_PARSE_BAD;
+	}
+	if ((int)r->nparams < r->cmd->min_args ||
+	    (int)r->nparams > r->cmd->max_args) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "%s takes %d parameter%s, not %u", r->cmd->name,
+		    r->cmd->max_args, r->cmd->max_args == 1 ? "" : "s",
+		    r->nparams);
+		return CMD_PARSE_BAD;
+	}
+	r->params = rd;
+	if (r->cmd->flags & CMD_NAMED) {
+		if (mp_read_str(&r->params, &r->name, &r->namelen) == -1) {
+			reply_error(w, &r->ctx, QLOCK_EPROTO,
+			    "%s: the name must be a string", r->cmd->name);
+			return CMD_PARSE_BAD;
+		}
+		if (r->namelen == 0 || r->namelen > NAME_MAX_LEN) {
+			reply_error(w, &r->ctx, QLOCK_EINVAL,
+			    "%s: a name is 1 to %d bytes", r->cmd->name,
+			    NAME_MAX_LEN);
+			return CMD_PARSE_BAD;
+		}
+	}
+	return CMD_PARSE_OK;
+}
+
+/* Fan-out in progress at the origin: partials still owed. */
+struct fanout {
+	struct hnode	 node;		/* in worker->fanouts by tag */
+	uint64_t	 tag;
+	struct reqctx	 ctx;		/* the client to answer */
+	const struct cmd *cmd;
+	uint8_t		*waiting;	/* [nworkers]: partial still owed */
+	int		 nwaiting;
+	msgpack_sbuffer	 parts;		/* the partials, one after another */
+	int		 nparts;
+};
+
+static void fanout_finish(struct worker *, struct fanout *);
+
+/* Run a CMD_FANOUT command: our partial now, the peers' when they come. */
+static void
+fanout_start(struct worker *w, struct request *r)
+{
+	struct fanout	*f = xcalloc(1, sizeof(*f));
+	msgpack_packer	 pk;
+	int		 i;
+
+	f->tag = ++w->next_tag;
+	f->ctx = r->ctx;
+	f->cmd = r->cmd;
+	f->waiting = xcalloc((size_t)w->nworkers, 1);
+	msgpack_sbuffer_init(&f->parts);
+	msgpack_packer_init(&pk, &f->parts, msgpack_sbuffer_write);
+	r->cmd->partial(w, &pk);
+	f->nparts = 1;
+	for (i = 0; i < w->nworkers; i++) {
+		if (i == w->id || peer_send(w, i, QMSG_PART_REQ, f->tag,
+		    r->ctx.sess, r->body, r->bodylen) == -1)
+			continue;
+		f->waiting[i] = 1;
+		f->nwaiting++;
+	}
+	hmap_insert(&w->fanouts, &f->node, &f->tag, sizeof(f->tag));
+	if (f->nwaiting == 0)
+		fanout_finish(w, f);
+}
+
+void
+cmd_partial(struct worker *w, const uint8_t *body, size_t len,
+    msgpack_packer *pk)
+{
+	struct request	r;
+
+	r.ctx = (struct reqctx){ 0, 0, 0, w->id };
+	/* The origin validated it; a sibling sending garbage is a bug. */
+	if (cmd_parse(w, body, len, &r) != CMD_PARSE_OK ||
+	    !(r.cmd->flags & CMD_FANOUT))
+		fatalx("peer sent a bad fan-out request");
+	r.cmd->partial(w, pk);
+}
+
+void
+fanout_partial(struct worker *w, uint64_t tag, int peer, const void *payload,
+    size_t len)
+{
+	struct hnode	*n = hmap_find(&w->fanouts, &tag, sizeof(tag));
+	struct fanout	*f;
+
+	if (n == NULL)
+		return;
+	f = hmap_entry(n, struct fanout, node);
+	if (!f->waiting[peer])
+		return;
+	f->waiting[peer] = 0;
+	f->nwaiting--;
+	if (payload != NULL && mp_check(payload, len) == 0) {
+		msgpack_sbuffer_write(&f->parts, payload, len);
+		f->nparts++;
+	}
+	if (f->nwaiting == 0)
+		fanout_finish(w, f);
+}
+
+void
+fanout_peer_down(struct worker *w, int peer)
+{
+	struct hnode	*n, *next;
+
+	for (n = hmap_first(&w->fanouts); n != NULL; n = next) {
+		next = hmap_next(&w->fanouts, n);
+		fanout_partial(w, hmap_entry(n, struct fanout, node)->tag,
+		    peer, NULL, 0);
+	}
+}
+
+/* Merge partial maps by adding their integers, key by key. */
+static void
+merge_stats(msgpack_packer *pk, msgpack_object *parts, int nparts)
+{
+	msgpack_object_map	*m0 = &parts[0].via.map;
+	uint32_t		 i, j;
+	int			 p;
+
+	msgpack_pack_map(pk, m0->size);
+	for (i = 0; i < m0->size; i++) {
+		msgpack_object	*k = &m0->ptr[i].key;
+		uint64_t	 sum = 0;
+
+		msgpack_pack_object(pk, *k);
+		for (p = 0; p < nparts; p++) {
+			msgpack_object_map *m = &parts[p].via.map;
+
+			if (parts[p].type != MSGPACK_OBJECT_MAP)
+				continue;
+			for (j = 0; j < m->size; j++) {
+				if (msgpack_object_equal(m->ptr[j].key, *k) &&
+				    m->ptr[j].val.type ==
+				    MSGPACK_OBJECT_POSITIVE_INTEGER)
+					sum += m->ptr[j].val.via.u64;
+			}
+		}
+		msgpack_pack_uint64(pk, sum);
+	}
+}
+
+/* Merge partial arrays by concatenating them. */
+static void
+merge_list(msgpack_packer *pk, msgpack_object *parts, int nparts)
+{
+	uint32_t	total = 0, i;
+	int		p;
+
+	for (p = 0; p < nparts; p++)
+		if (parts[p].type == MSGPACK_OBJECT_ARRAY)
+			total += parts[p].via.array.size;
+	msgpack_pack_array(pk, total);
+	for (p = 0; p < nparts; p++) {
+		if (parts[p].type != MSGPACK_OBJECT_ARRAY)
+			continue;
+		for (i = 0; i < parts[p].via.array.size; i++)
+			msgpack_pack_object(pk, parts[p].via.array.ptr[i]);
+	}
+}
+
+/* All partials are in: merge, answer, forget. */
+static void
+fanout_finish(struct worker *w, struct fanout *f)
+{
+	msgpack_unpacked *up = xcalloc((size_t)f->nparts, sizeof(*up));
+	msgpack_object	*parts = xcalloc((size_t)f->nparts, sizeof(*parts));
+	msgpack_packer	*pk;
+	size_t		 off = 0;
+	int		 p, n = 0, rc;
+
+	for (p = 0; p < f->nparts; p++) {
+		msgpack_unpacked_init(&up[p]);
+		rc = msgpack_unpack_next(&up[p], f->parts.data, f->parts.size,
+		    &off);
+		if (rc == MSGPACK_UNPACK_SUCCESS)
+			parts[n++] = up[p].data;
+	}
+	pk = reply_begin(w, &f->ctx);
+	if (f->cmd->partial == cmd_stats_partial)
+		merge_stats(pk, parts, n);
+	else
+		merge_list(pk, parts, n);
+	reply_end(w, &f->ctx);
+	for (p = 0; p < f->nparts; p++)
+		msgpack_unpacked_destroy(&up[p]);
+	free(up);
+	free(parts);
+	hmap_remove(&w->fanouts, &f->node);
+	msgpack_sbuffer_destroy(&f->parts);
+	free(f->waiting);
+	free(f);
+}
+
+/* Send a named request to its owner and remember it for failure. */
+static void
+forward(struct worker *w, struct request *r, int owner, struct conn *c)
+{
+	struct fwd	*f;
+	uint64_t	 tag = ++w->next_tag;
+
+	if (peer_send(w, owner, QMSG_REQ_FORWARD, tag, r->ctx.sess, r->body,
+	    r->bodylen) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EUNAVAIL,
+		    "the worker owning '%.*s' is restarting; retry",
+		    (int)(r->namelen > 100 ? 100 : r->namelen), r->name);
+		return;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->tag = tag;
+	f->sess = r->ctx.sess;
+	f->msgid = r->ctx.msgid;
+	f->peer = owner;
+	hmap_insert(&w->fwds, &f->node, &f->tag, sizeof(f->tag));
+	if (c != NULL)
+		conn_touch(c, owner);
+	w->stats.forwarded++;
+}
+
+void
+cmd_dispatch(struct worker *w, struct request *r)
+{
+	struct conn	*c = conn_find(w, r->ctx.sess);
+	int		 owner;
+
+	if (r->cmd->flags & CMD_FANOUT) {
+		fanout_start(w, r);
+		return;
+	}
+	if (r->cmd->flags & CMD_NAMED) {
+		owner = (int)shard_of(r->name, r->namelen, (unsigned)w->nworkers);
+		if (owner != w->id) {
+			forward(w, r, owner, c);
+			return;
+		}
+	}
+	r->cmd->exec(w, r);
+	worker_flush_woken(w);
+}
+
+void
+cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
+    const struct reqctx *ctx)
+{
+	struct request	r;
+
+	r.ctx = *ctx;
+	if (cmd_parse(w, body, len, &r) != CMD_PARSE_OK)
+		return;		/* answered already */
+	if (!(r.cmd->flags & CMD_NAMED) ||
+	    shard_of(r.name, r.namelen, (unsigned)w->nworkers) != (unsigned)w->id)
+		fatalx("peer forwarded a request that is not ours");
+	r.cmd->exec(w, &r);
+	worker_flush_woken(w);
+}
+
+int
+arg_timeout(struct worker *w, struct request *r, double *deadline)
+{
+	double	t;
+
+	if (mp_read_number(&r->params, &t) == -1 || isnan(t)) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "%s: timeout must be a number", r->cmd->name);
+		return -1;
+	}
+	if (t < 0 || isinf(t))
+		*deadline = -1;		/* forever */
+	else if (t == 0)
+		*deadline = 0;		/* do not wait */
+	else
+		*deadline = now_mono() + t;
+	return 0;
+}
+
+int
+arg_int(struct worker *w, struct request *r, int64_t *v)
+{
+	if (mp_read_int(&r->params, v) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "%s: expected an integer", r->cmd->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+arg_bool(struct worker *w, struct request *r, bool *v)
+{
+	int64_t	i;
+
+	if (mp_read_bool(&r->params, v) == 0)
+		return 0;
+	if (mp_read_int(&r->params, &i) == 0) {	/* 0 / 1 flags from C */
+		*v = i != 0;
+		return 0;
+	}
+	reply_error(w, &r->ctx, QLOCK_EPROTO, "%s: expected a boolean",
+	    r->cmd->name);
+	return -1;
+}
+
+static void
+cmd_ping(struct worker *w, struct request *r)
+{
+	msgpack_packer	*pk = reply_begin(w, &r->ctx);
+
+	pack_cstr(pk, "pong");
+	reply_end(w, &r->ctx);
+}
+
+/* delete [name]: remove any object; parked waiters get NoEnt. */
+static void
+cmd_delete(struct worker *w, struct request *r)
+{
+	struct object	*o = registry_find(&w->reg, r->name, r->namelen);
+
+	if (o == NULL) {
+		reply_error(w, &r->ctx, QLOCK_ENOENT, "no object '%.*s'",
+		    (int)r->namelen, r->name);
+		return;
+	}
+	worker_delete_object(w, o);
+	reply_nil(w, &r->ctx);
+}
+
+/* Count the waiters parked on an object. */
+static size_t
+object_waiters(const struct object *o)
+{
+	switch (o->kind) {
+	case OBJ_QUEUE:
+		return o->u.queue.getters.n + o->u.queue.putters.n +
+		    o->u.queue.joiners.n;
+	case OBJ_NKINDS:
+		break;
+	}
+	return 0;
+}
+
+static void
+cmd_stats_partial(struct worker *w, msgpack_packer *pk)
+{
+	struct hnode	*n;
+	uint64_t	 items = 0, waiters = 0;
+	struct object	*o;
+
+	for (n = hmap_first(&w->reg.byname); n != NULL;
+	    n = hmap_next(&w->reg.byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		waiters += object_waiters(o);
+		if (o->kind == OBJ_QUEUE)
+			items += o->u.queue.count;
+	}
+	msgpack_pack_map(pk, 12);
+	pack_cstr(pk, "workers");	msgpack_pack_uint64(pk, 1);
+	pack_cstr(pk, "connections");	msgpack_pack_uint64(pk, w->nconns);
+	pack_cstr(pk, "connections_total"); msgpack_pack_uint64(pk, w->stats.conns_total);
+	pack_cstr(pk, "auth_failures");	msgpack_pack_uint64(pk, w->stats.auth_failures);
+	pack_cstr(pk, "requests");	msgpack_pack_uint64(pk, w->stats.requests);
+	pack_cstr(pk, "forwarded");	msgpack_pack_uint64(pk, w->stats.forwarded);
+	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
+	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->sessions.count);
+	pack_cstr(pk, "objects");	msgpack_pack_uint64(pk, w->reg.byname.count);
+	pack_cstr(pk, "queues");	msgpack_pack_uint64(pk, w->reg.count[OBJ_QUEUE]);
+	pack_cstr(pk, "items");		msgpack_pack_uint64(pk, items);
+	pack_cstr(pk, "waiters");	msgpack_pack_uint64(pk, waiters);
+}
+
+static void
+cmd_list_partial(struct worker *w, msgpack_packer *pk)
+{
+	struct hnode	*n;
+	struct object	*o;
+
+	msgpack_pack_array(pk, (uint32_t)w->reg.byname.count);
+	for (n = hmap_first(&w->reg.byname); n != NULL;
+	    n = hmap_next(&w->reg.byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		msgpack_pack_map(pk, 5);
+		pack_cstr(pk, "name");	pack_str(pk, o->name, o->namelen);
+		pack_cstr(pk, "kind");	pack_cstr(pk, obj_kind_name(o->kind));
+		pack_cstr(pk, "worker"); msgpack_pack_int(pk, w->id);
+		pack_cstr(pk, "size");
+		msgpack_pack_uint64(pk, o->kind == OBJ_QUEUE ? o->u.queue.count : 0);
+		pack_cstr(pk, "waiters"); msgpack_pack_uint64(pk, object_waiters(o));
+	}
+}

@@ -1,0 +1,461 @@
+/* config.c: defaults, the option table, command-line and config-file
+ * parsing, and the authkey file. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "config.h"
+#include "util.h"
+
+#define DEFAULT_LISTEN	"127.0.0.1:7450"
+
+enum opt_type { OPT_FLAG, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_STRING,
+    OPT_LISTEN, OPT_FSYNC, OPT_LOGLEVEL };
+
+/* One setting: its name (long option and config key), type, bounds and help. */
+struct option_desc {
+	const char	*name;
+	int		 shortopt;	/* 0: none */
+	enum opt_type	 type;
+	long long	 min, max;	/* OPT_INT, OPT_SIZE, OPT_SECONDS */
+	size_t		 offset;	/* field in struct config */
+	bool		 in_file;	/* may appear in the config file */
+	const char	*arg;		/* metavariable for --help */
+	const char	*help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct option_desc options[] = {
+	{ "foreground", 'f', OPT_FLAG, 0, 0, OFF(foreground), false, NULL,
+	  "stay in the foreground and log to stderr" },
+	{ "listen", 'l', OPT_LISTEN, 0, 0, OFF(listen), true, "ADDR",
+	  "HOST:PORT, [V6]:PORT or unix:/PATH; repeatable (default " DEFAULT_LISTEN ")" },
+	{ "workers", 'w', OPT_INT, 1, 256, OFF(workers), true, "N",
+	  "worker processes (default: number of CPUs)" },
+	{ "authkey-file", 'k', OPT_STRING, 0, 0, OFF(authkey_file), true, "PATH",
+	  "the shared secret; created with a random key if missing" },
+	{ "auth-legacy-md5", 0, OPT_FLAG, 0, 0, OFF(auth_legacy_md5), true, NULL,
+	  "also accept Python <= 3.11 clients (HMAC-MD5 handshake)" },
+	{ "data-dir", 0, OPT_STRING, 0, 0, OFF(data_dir), true, "DIR",
+	  "keep the append-only log there (not in this version)" },
+	{ "fsync", 0, OPT_FSYNC, 0, 0, OFF(fsync), true, "POLICY",
+	  "always, everysec or no (default everysec)" },
+	{ "max-frame", 0, OPT_SIZE, 1024, 1LL << 30, OFF(max_frame), true, "BYTES",
+	  "largest message accepted (default 16777216)" },
+	{ "handshake-timeout", 0, OPT_SECONDS, 1, 3600, OFF(handshake_timeout), true,
+	  "SECONDS", "time a new connection has to authenticate (default 10)" },
+	{ "max-output", 0, OPT_SIZE, 65536, 1LL << 32, OFF(max_output), true, "BYTES",
+	  "unsent replies per connection before its reading pauses (default 67108864)" },
+	{ "log-level", 0, OPT_LOGLEVEL, 0, 0, OFF(log_level), true, "LEVEL",
+	  "error, warn, info or debug (default info)" },
+	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
+	  "read settings from FILE; command-line options override it" },
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+void
+config_defaults(struct config *c)
+{
+	long	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(c, 0, sizeof(*c));
+	c->workers = ncpu < 1 ? 1 : ncpu > 256 ? 256 : (int)ncpu;
+	c->fsync = FSYNC_EVERYSEC;
+	c->max_frame = 16u * 1024 * 1024;
+	c->handshake_timeout = 10;
+	c->max_output = 64u * 1024 * 1024;
+	c->log_level = LOG_LVL_INFO;
+}
+
+static void
+usage(FILE *f)
+{
+	size_t	i;
+	char	lhs[64];
+
+	fprintf(f, "usage: qlockd [options]\n\n"
+	    "Serves named queues, locks, semaphores, events, conditions, barriers\n"
+	    "and dicts to clients that know the authkey.\n\noptions:\n");
+	for (i = 0; i < NOPTIONS; i++) {
+		const struct option_desc *o = &options[i];
+
+		if (o->shortopt)
+			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->shortopt,
+			    o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-32s %s\n", lhs, o->help);
+	}
+	fprintf(f, "  %-32s %s\n  %-32s %s\n", "-h, --help", "show this help",
+	    "-V, --version", "show the version");
+}
+
+/* Parse a number with bounds; suffixes k, m, g for sizes. */
+static int
+parse_number(const struct option_desc *o, const char *s, double *out,
+    char *why, size_t whylen)
+{
+	char		*end;
+	double		 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0) {
+		snprintf(why, whylen, "'%s' is not a number", s);
+		return -1;
+	}
+	if (o->type == OPT_SIZE && *end != '\0') {
+		if (strcmp(end, "k") == 0 || strcmp(end, "K") == 0)
+			v *= 1024, end++;
+		else if (strcmp(end, "m") == 0 || strcmp(end, "M") == 0)
+			v *= 1024 * 1024, end++;
+		else if (strcmp(end, "g") == 0 || strcmp(end, "G") == 0)
+			v *= 1024 * 1024 * 1024, end++;
+	}
+	if (*end != '\0' || (o->type != OPT_SECONDS && v != (double)(long long)v)) {
+		snprintf(why, whylen, "'%s' is not a%s number", s,
+		    o->type == OPT_SECONDS ? "" : " whole");
+		return -1;
+	}
+	if (v < (double)o->min || v > (double)o->max) {
+		snprintf(why, whylen, "%s is out of range %lld..%lld", s,
+		    o->min, o->max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Apply one setting; on error, why says what is wrong with it. */
+static int
+apply(struct config *c, const struct option_desc *o, const char *val,
+    char *why, size_t whylen)
+{
+	void	*field = (char *)c + o->offset;
+	double	 num;
+
+	switch (o->type) {
+	case OPT_FLAG:
+		if (val == NULL || strcmp(val, "yes") == 0 ||
+		    strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			*(bool *)field = true;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "0") == 0)
+			*(bool *)field = false;
+		else {
+			snprintf(why, whylen, "'%s' is not yes or no", val);
+			return -1;
+		}
+		return 0;
+	case OPT_INT:
+	case OPT_SIZE:
+	case OPT_SECONDS:
+		if (parse_number(o, val, &num, why, whylen) == -1)
+			return -1;
+		if (o->type == OPT_INT)
+			*(int *)field = (int)num;
+		else if (o->type == OPT_SIZE)
+			*(size_t *)field = (size_t)num;
+		else
+			*(double *)field = num;
+		return 0;
+	case OPT_STRING:
+		if (*val == '\0') {
+			snprintf(why, whylen, "empty value");
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(val);
+		return 0;
+	case OPT_LISTEN:
+		if (c->nlisten == CONFIG_MAX_LISTEN) {
+			snprintf(why, whylen, "more than %d addresses",
+			    CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		if (*val == '\0') {
+			snprintf(why, whylen, "empty address");
+			return -1;
+		}
+		c->listen[c->nlisten++] = xstrdup(val);
+		return 0;
+	case OPT_FSYNC:
+		if (strcmp(val, "always") == 0)
+			c->fsync = FSYNC_ALWAYS;
+		else if (strcmp(val, "everysec") == 0)
+			c->fsync = FSYNC_EVERYSEC;
+		else if (strcmp(val, "no") == 0)
+			c->fsync = FSYNC_NO;
+		else {
+			snprintf(why, whylen, "'%s' is not always, everysec or no", val);
+			return -1;
+		}
+		return 0;
+	case OPT_LOGLEVEL:
+		if (log_level_parse(val, &c->log_level) == -1) {
+			snprintf(why, whylen, "'%s' is not error, warn, info or debug", val);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static const struct option_desc *
+find_option(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	}
+	return NULL;
+}
+
+/* Strip leading and trailing blanks in place. */
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	    e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Read "key = value" lines; skip keys the command line set (cli_set). */
+static int
+config_read_file(struct config *c, const char *path, const bool *cli_set)
+{
+	FILE				*f;
+	char				 line[4096], why[256], *key, *val, *eq;
+	const struct option_desc	*o;
+	int				 lineno = 0, rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "qlockd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		key = trim(line);
+		if (*key == '#' || *key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			fprintf(stderr, "qlockd: %s:%d: expected 'key = value'\n",
+			    path, lineno);
+			rc = -1;
+			continue;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		if ((o = find_option(key)) == NULL || !o->in_file) {
+			fprintf(stderr, "qlockd: %s:%d: unknown setting '%s'\n",
+			    path, lineno, key);
+			rc = -1;
+			continue;
+		}
+		if (cli_set[o - options])
+			continue;
+		if (apply(c, o, val, why, sizeof(why)) == -1) {
+			fprintf(stderr, "qlockd: %s:%d: %s: %s\n", path, lineno,
+			    key, why);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+config_parse(struct config *c, int argc, char *argv[])
+{
+	struct option	 longopts[NOPTIONS + 3];
+	char		 shortopts[2 * NOPTIONS + 4], why[256];
+	bool		 cli_set[NOPTIONS] = { false };
+	size_t		 i, n = 0;
+	int		 ch, idx;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		longopts[i].name = options[i].name;
+		longopts[i].has_arg = options[i].type == OPT_FLAG ?
+		    no_argument : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 256 + (int)i;
+		if (options[i].shortopt) {
+			shortopts[n++] = (char)options[i].shortopt;
+			if (options[i].type != OPT_FLAG)
+				shortopts[n++] = ':';
+		}
+	}
+	longopts[NOPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[NOPTIONS + 1] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[NOPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
+	memcpy(shortopts + n, "hV", 3);
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		const struct option_desc *o = NULL;
+
+		if (ch == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (ch == 'V') {
+			printf("qlockd %s\n", PACKAGE_VERSION);
+			return 1;
+		}
+		if (ch >= 256)
+			o = &options[ch - 256];
+		else {
+			for (i = 0; i < NOPTIONS; i++)
+				if (options[i].shortopt == ch)
+					o = &options[i];
+		}
+		if (o == NULL) {
+			usage(stderr);
+			return -1;
+		}
+		if (apply(c, o, optarg, why, sizeof(why)) == -1) {
+			fprintf(stderr, "qlockd: --%s: %s\n", o->name, why);
+			return -1;
+		}
+		cli_set[o - options] = true;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qlockd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (c->config_file != NULL &&
+	    config_read_file(c, c->config_file, cli_set) == -1)
+		return -1;
+	if (c->nlisten == 0)
+		c->listen[c->nlisten++] = xstrdup(DEFAULT_LISTEN);
+	return 0;
+}
+
+/* Create path with a fresh random key (hex, so it can be pasted into
+ * QLOCK_AUTHKEY), mode 0600. */
+static int
+authkey_create(const char *path)
+{
+	unsigned char	raw[32];
+	char		hex[sizeof(raw) * 2 + 2];
+	size_t		i;
+	int		fd;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		fprintf(stderr, "qlockd: cannot get random bytes for a key\n");
+		return -1;
+	}
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	hex[2 * sizeof(raw)] = '\n';
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		fprintf(stderr, "qlockd: cannot create authkey file %s: %s\n",
+		    path, strerror(errno));
+		return -1;
+	}
+	if (write(fd, hex, sizeof(raw) * 2 + 1) != (ssize_t)(sizeof(raw) * 2 + 1) ||
+	    fsync(fd) == -1) {
+		fprintf(stderr, "qlockd: cannot write authkey file %s: %s\n",
+		    path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	fprintf(stderr, "qlockd: created %s with a new random authkey; give "
+	    "clients the same key (QLOCK_AUTHKEY_FILE=%s)\n", path, path);
+	return 0;
+}
+
+int
+config_load_authkey(struct config *c)
+{
+	struct stat	 st;
+	unsigned char	*buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if (c->authkey_file == NULL) {
+		fprintf(stderr, "qlockd: no authkey: pass --authkey-file PATH "
+		    "(a missing file is created with a random key)\n");
+		return -1;
+	}
+	if (access(c->authkey_file, F_OK) == -1 && errno == ENOENT &&
+	    authkey_create(c->authkey_file) == -1)
+		return -1;
+	if ((fd = open(c->authkey_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "qlockd: cannot open authkey file %s: %s\n",
+		    c->authkey_file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "qlockd: authkey file %s is not a regular file\n",
+		    c->authkey_file);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		fprintf(stderr, "qlockd: authkey file %s can be read by others "
+		    "(mode %03o); fix it with: chmod 600 %s\n", c->authkey_file,
+		    (unsigned)(st.st_mode & 0777), c->authkey_file);
+		close(fd);
+		return -1;
+	}
+	buf = xmalloc(4097);
+	n = read(fd, buf, 4097);
+	close(fd);
+	if (n < 0 || n > 4096) {
+		fprintf(stderr, "qlockd: authkey file %s: %s\n", c->authkey_file,
+		    n < 0 ? strerror(errno) : "longer than 4096 bytes");
+		free(buf);
+		return -1;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n == 0) {
+		fprintf(stderr, "qlockd: authkey file %s is empty; an empty key "
+		    "would let anyone in. Put a secret in it, or delete it to "
+		    "have one generated\n", c->authkey_file);
+		free(buf);
+		return -1;
+	}
+	c->authkey = buf;
+	c->authkey_len = (size_t)n;
+	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	int	i;
+
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->authkey_file);
+	free(c->data_dir);
+	free(c->config_file);
+	if (c->authkey != NULL) {
+		OPENSSL_cleanse(c->authkey, c->authkey_len);
+		free(c->authkey);
+	}
+}

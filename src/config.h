@@ -1,0 +1,45 @@
+/* config.h: the daemon's settings: one struct, one table of options that
+ * both the command line and the config file read. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONFIG_MAX_LISTEN 16
+
+enum fsync_policy { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
+
+struct config {
+	bool		 foreground;		/* stay attached, log to stderr */
+	char		*listen[CONFIG_MAX_LISTEN];	/* addresses to serve */
+	int		 nlisten;
+	int		 workers;		/* shard worker processes */
+	char		*authkey_file;		/* path of the shared secret */
+	bool		 auth_legacy_md5;	/* allow Python <= 3.11 clients */
+	char		*data_dir;		/* append-only log directory */
+	enum fsync_policy fsync;
+	size_t		 max_frame;		/* largest frame accepted */
+	double		 handshake_timeout;	/* seconds to authenticate */
+	size_t		 max_output;		/* per-connection output buffer
+						   before reading pauses */
+	enum log_level	 log_level;
+	char		*config_file;		/* where the file settings came from */
+	/* Loaded at start, not an option: */
+	unsigned char	*authkey;
+	size_t		 authkey_len;
+};
+
+/* Fill in every default. */
+void	config_defaults(struct config *c);
+/* Parse argv (and the --config file it names); on a bad option or value,
+ * prints the reason and returns -1; 1 means --help/--version was shown. */
+int	config_parse(struct config *c, int argc, char *argv[]);
+/* Read the authkey file, creating it with a random key when missing;
+ * refuses a file others can read.  -1 with a message printed. */
+int	config_load_authkey(struct config *c);
+void	config_free(struct config *c);
+
+#endif

@@ -1,0 +1,50 @@
+/* conn.h: a client connection: handshake, frames in, responses out. */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "auth.h"
+#include "hmap.h"
+
+struct worker;
+
+enum conn_state {
+	CONN_AUTH,	/* handshake in progress; nothing else is possible */
+	CONN_READY,	/* authenticated: requests accepted */
+	CONN_CLOSING,	/* flushing a last message, then closed */
+};
+
+struct conn {
+	struct hnode		 node;		/* in worker->conns by session id */
+	uint64_t		 sess;		/* this connection's session id */
+	struct worker		*w;
+	struct bufferevent	*bev;
+	enum conn_state		 state;
+	struct auth		 auth;		/* handshake state */
+	struct event		*hs_timer;	/* handshake deadline */
+	uint8_t			*touched;	/* [nworkers]: peers that saw
+						   requests of this session */
+	bool			 paused;	/* reading stopped: output full */
+	char			 addr[64];	/* peer address, for the log */
+};
+
+/* evconnlistener callback: a new client. */
+void	conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+	    struct sockaddr *sa, int salen, void *arg);
+struct conn *conn_find(struct worker *w, uint64_t sess);
+/* Queue a framed message for the client. */
+void	conn_write(struct conn *c, const void *buf, size_t len);
+/* Note that a request of this session went to peer id. */
+void	conn_touch(struct conn *c, int peer);
+/* Close now: the session ends everywhere. */
+void	conn_free(struct conn *c);
+/* Bytes waiting to be sent to every client (for draining at stop). */
+size_t	conn_pending_output(struct worker *w);
+
+#endif

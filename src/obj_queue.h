@@ -1,0 +1,61 @@
+/* obj_queue.h: Queue and JoinableQueue as a pure state machine (no I/O,
+ * no clock): operations return a result now or ask the caller to park. */
+#ifndef OBJ_QUEUE_H
+#define OBJ_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "waitq.h"
+
+/* One item: its msgpack bytes exactly as the client sent them. */
+struct qitem {
+	TAILQ_ENTRY(qitem) link;	/* in the queue, or a session's taken list */
+	size_t		len;
+	uint8_t		data[];
+};
+TAILQ_HEAD(qitemlist, qitem);
+
+struct queue {
+	long		 maxsize;	/* <= 0: unbounded, as Python */
+	bool		 joinable;	/* JoinableQueue: counts unfinished tasks */
+	struct qitemlist items;		/* FIFO of items */
+	size_t		 count;		/* items in the list */
+	size_t		 bytes;		/* their total size */
+	uint64_t	 unfinished;	/* joinable: put and not task_done */
+	struct waitq	 getters;	/* parked get, oldest first */
+	struct waitq	 putters;	/* parked put (full), oldest first */
+	struct waitq	 joiners;	/* parked join */
+};
+
+#define QUEUE_WAIT 1	/* operation cannot complete now: park a waiter */
+
+struct qitem *qitem_new(const void *data, size_t len);
+void	 qitem_free(struct qitem *it);
+
+void	 queue_init(struct queue *q, long maxsize, bool joinable);
+/* Free the items; waiters must have been taken off first. */
+void	 queue_clear(struct queue *q);
+/* Parked waiters, items or unfinished tasks: the queue holds state. */
+bool	 queue_busy(const struct queue *q);
+
+/* Put: hands it to the oldest getter, or appends it; QUEUE_WAIT when full
+ * (then the caller parks a waiter holding it with queue_park_put). */
+int	 queue_put(struct queue *q, struct qitem *it, struct waitlist *woken);
+/* Get: the head item (a parked putter then takes the freed room), or
+ * QUEUE_WAIT when empty. */
+int	 queue_get(struct queue *q, struct qitem **it, struct waitlist *woken);
+void	 queue_park_get(struct queue *q, struct waiter *w);
+void	 queue_park_put(struct queue *q, struct waiter *w, struct qitem *it);
+/* Put an item back at the head (an unfinished joinable item whose taker
+ * went away); it goes to a parked getter first. Does not count a task. */
+void	 queue_putback(struct queue *q, struct qitem *it, struct waitlist *woken);
+/* One task done; QLOCK_EVALUE if none is unfinished. Wakes joiners at 0. */
+int	 queue_task_done(struct queue *q, struct waitlist *woken);
+/* 0 if no task is unfinished, else QUEUE_WAIT (park on q->joiners). */
+int	 queue_join(struct queue *q);
+void	 queue_park_join(struct queue *q, struct waiter *w);
+
+#endif

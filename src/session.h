@@ -1,0 +1,38 @@
+/* session.h: what each client session has parked (and, later, holds) in
+ * the objects this worker owns, so that all of it is given back at once
+ * when the session ends. */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdint.h>
+
+#include "hmap.h"
+#include "waitq.h"
+
+struct worker;
+
+/* Session ids: the origin worker in the top byte, then its incarnation,
+ * then a counter, so a restarted worker never reuses a live id. */
+#define SESS_WORKER(id)	((int)((id) >> 56))
+#define SESS_MAKE(worker, gen, n) \
+	((uint64_t)(worker) << 56 | ((uint64_t)(gen) & 0xffffff) << 32 | \
+	 ((uint64_t)(n) & 0xffffffff))
+
+/* The owner-side record of one session; exists while it has anything here. */
+struct session {
+	struct hnode	 node;		/* in worker->sessions, by id */
+	uint64_t	 id;
+	struct waitlist	 waiters;	/* parked requests, linked by sess_link */
+};
+
+/* Find or create the record of session id. */
+struct session *session_get(struct worker *w, uint64_t id);
+struct session *session_find(struct worker *w, uint64_t id);
+/* Free the record if it has nothing left. */
+void	session_gc(struct worker *w, struct session *s);
+/* The session ended: cancel its waiters and give back what it held. */
+void	session_end(struct worker *w, uint64_t id);
+/* End every session whose connection lived on worker id (it died). */
+void	session_end_worker(struct worker *w, int id);
+
+#endif

@@ -1,0 +1,27 @@
+/* util.h: small helpers: allocation that dies on failure, clocks, hashing. */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Allocation for invariants: out of memory is fatal. */
+void	*xmalloc(size_t n);
+void	*xcalloc(size_t n, size_t size);
+void	*xrealloc(void *p, size_t n);
+char	*xstrdup(const char *s);
+void	*xmemdup(const void *p, size_t n);
+
+/* Monotonic time in seconds. */
+double	 now_mono(void);
+
+/* 64-bit FNV-1a: the stable hash that picks an object's shard. */
+uint64_t hash_fnv1a(const void *p, size_t n);
+/* The shard (worker index) that owns a name. */
+unsigned shard_of(const char *name, size_t len, unsigned nshards);
+
+/* Make an fd non-blocking and close-on-exec; -1 on error. */
+int	 fd_nonblock_cloexec(int fd);
+
+#endif

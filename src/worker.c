@@ -1,0 +1,431 @@
+/* worker.c: a shard worker's life: its loop, parked waiters and their
+ * deadlines, the control socket to the master, and an orderly stop. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "peer.h"
+#include "qlock.h"
+#include "qmsg.h"
+#include "reply.h"
+#include "session.h"
+#include "util.h"
+#include "worker.h"
+
+#define STOP_GRACE 5.0	/* seconds to flush replies at stop */
+
+/* Re-arm the deadline timer for the earliest parked waiter. */
+static void
+worker_arm_timer(struct worker *w)
+{
+	struct waiter	*first = deadlines_min(&w->deadlines);
+	struct timeval	 tv;
+	double		 d;
+
+	if (first == NULL) {
+		evtimer_del(w->timer);
+		return;
+	}
+	d = first->deadline - now_mono();
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(w->timer, &tv);
+}
+
+/* Deadlines passed: the waiters time out. */
+static void
+worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct waiter	*wt;
+	double		 now = now_mono();
+
+	while ((wt = deadlines_min(&w->deadlines)) != NULL &&
+	    wt->deadline <= now) {
+		deadlines_remove(&w->deadlines, wt);
+		waitq_wake(wt, QLOCK_TIMEOUT, &w->woken);
+	}
+	worker_flush_woken(w);
+}
+
+void
+worker_park(struct worker *w, struct waiter *wt, double deadline)
+{
+	if (w->stopping) {
+		waitq_wake(wt, QLOCK_EUNAVAIL, &w->woken);
+		return;
+	}
+	wt->deadline = deadline;
+	if (deadline >= 0) {
+		deadlines_add(&w->deadlines, wt);
+		if (deadlines_min(&w->deadlines) == wt)
+			worker_arm_timer(w);
+	}
+}
+
+/* Unlink a waiter from its session and deadline, and free it. */
+static void
+waiter_free(struct worker *w, struct waiter *wt)
+{
+	struct object	*o = wt->obj;
+
+	if (wt->heap_idx != NO_SLOT) {
+		deadlines_remove(&w->deadlines, wt);
+		if (w->deadlines.n == 0)
+			evtimer_del(w->timer);
+	}
+	TAILQ_REMOVE(&wt->sess->waiters, wt, sess_link);
+	session_gc(w, wt->sess);
+	if (wt->item != NULL)
+		qitem_free(wt->item);
+	free(wt);
+	if (o != NULL)
+		registry_gc(&w->reg, o);
+}
+
+void
+worker_flush_woken(struct worker *w)
+{
+	struct waiter	*wt;
+
+	while ((wt = TAILQ_FIRST(&w->woken)) != NULL) {
+		TAILQ_REMOVE(&w->woken, wt, link);
+		switch (wt->op) {
+		case WOP_QUEUE_GET:
+		case WOP_QUEUE_PUT:
+		case WOP_QUEUE_JOIN:
+			cmd_queue_answer(w, wt);
+			break;
+		}
+		waiter_free(w, wt);
+	}
+}
+
+void
+worker_drop_waiter(struct worker *w, struct waiter *wt)
+{
+	waitq_remove(wt);
+	waiter_free(w, wt);
+}
+
+void
+worker_delete_object(struct worker *w, struct object *o)
+{
+	struct waitq	*qs[3];
+	struct waiter	*wt;
+	size_t		 i, n = 0;
+
+	switch (o->kind) {
+	case OBJ_QUEUE:
+		qs[n++] = &o->u.queue.getters;
+		qs[n++] = &o->u.queue.putters;
+		qs[n++] = &o->u.queue.joiners;
+		break;
+	case OBJ_NKINDS:
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		while ((wt = waitq_first(qs[i])) != NULL) {
+			wt->obj = NULL;		/* it is going away */
+			waitq_wake(wt, QLOCK_ENOENT, &w->woken);
+		}
+	}
+	worker_flush_woken(w);
+	registry_del(&w->reg, o);
+}
+
+void
+worker_deliver(struct worker *w, const struct reqctx *ctx, const void *frame,
+    size_t len)
+{
+	struct conn	*c;
+
+	if (ctx->origin != w->id) {
+		/* Its connection is on another worker; a dead one drops it. */
+		(void)peer_send(w, ctx->origin, QMSG_REQ_REPLY, ctx->tag,
+		    ctx->sess, frame, len);
+		return;
+	}
+	if ((c = conn_find(w, ctx->sess)) != NULL)
+		conn_write(c, frame, len);
+}
+
+void
+worker_peer_down(struct worker *w, int id)
+{
+	struct hnode	*n, *next;
+	struct fwd	*f;
+
+	if (w->peers[id].bev == NULL)
+		return;
+	log_info("worker %d is down", id);
+	peer_close(w, id);
+	/* Requests we forwarded there have an unknown outcome. */
+	for (n = hmap_first(&w->fwds); n != NULL; n = next) {
+		next = hmap_next(&w->fwds, n);
+		f = hmap_entry(n, struct fwd, node);
+		if (f->peer != id)
+			continue;
+		hmap_remove(&w->fwds, &f->node);
+		reply_error(w, &(struct reqctx){ f->sess, f->msgid, 0, w->id },
+		    QLOCK_EUNAVAIL, "worker %d died with this request in flight; "
+		    "its outcome is unknown", id);
+		free(f);
+	}
+	fanout_peer_down(w, id);
+	/* Sessions whose connections were there are over. */
+	session_end_worker(w, id);
+}
+
+/* Receive one control message, with an fd if one was passed. */
+static ssize_t
+ctl_recv(int fd, struct qmsg_hdr *hdr, int *passed)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov = { hdr, sizeof(*hdr) };
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	*passed = -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(passed, CMSG_DATA(cm), sizeof(int));
+	}
+	return n;
+}
+
+static void worker_stop(struct worker *w);
+
+/* A message from the master. */
+static void
+worker_ctl_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct qmsg_hdr	 hdr;
+	ssize_t		 n;
+	int		 passed;
+
+	n = ctl_recv(fd, &hdr, &passed);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The master is gone: nobody will restart us or our peers. */
+		log_warnx("master went away; stopping");
+		event_del(w->ctl_ev);
+		worker_stop(w);
+		return;
+	}
+	if ((size_t)n != sizeof(hdr) || hdr.tag >= (uint64_t)w->nworkers ||
+	    (int)hdr.tag == w->id)
+		fatalx("bad control message from the master");
+	switch (hdr.type) {
+	case QMSG_PEER_UP:
+		if (passed == -1)
+			fatalx("PEER_UP without a socket");
+		log_info("worker %d is up", (int)hdr.tag);
+		worker_peer_down(w, (int)hdr.tag);	/* any old one is gone */
+		peer_up(w, (int)hdr.tag, passed);
+		break;
+	case QMSG_PEER_DOWN:
+		worker_peer_down(w, (int)hdr.tag);
+		break;
+	default:
+		fatalx("unknown control message %u", hdr.type);
+	}
+}
+
+/* While stopping: exit once every reply is flushed, or at the deadline. */
+static void
+worker_stop_check_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+
+	if ((conn_pending_output(w) == 0 && w->fwds.count == 0) ||
+	    now_mono() >= w->stop_deadline)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* SIGTERM: stop accepting, fail what is parked, flush, exit. */
+static void
+worker_stop(struct worker *w)
+{
+	struct timeval	 tv = { 0, 20000 };
+	struct hnode	*n, *next;
+	struct session	*s;
+	struct waiter	*wt;
+	int		 i;
+
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	log_info("stopping");
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_disable(w->listeners[i]);
+	/* Parked requests are answered "unavailable" now. */
+	for (n = hmap_first(&w->sessions); n != NULL; n = next) {
+		next = hmap_next(&w->sessions, n);
+		s = hmap_entry(n, struct session, node);
+		TAILQ_FOREACH(wt, &s->waiters, sess_link) {
+			if (wt->wq != NULL) {
+				if (wt->heap_idx != NO_SLOT)
+					deadlines_remove(&w->deadlines, wt);
+				waitq_wake(wt, QLOCK_EUNAVAIL, &w->woken);
+			}
+		}
+	}
+	worker_flush_woken(w);
+	w->stop_deadline = now_mono() + STOP_GRACE;
+	w->stop_ev = event_new(w->base, -1, EV_PERSIST, worker_stop_check_cb, w);
+	event_add(w->stop_ev, &tv);
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	worker_stop(arg);
+}
+
+/* Tell the master we serve. */
+static void
+worker_send_ready(struct worker *w)
+{
+	struct qmsg_hdr	hdr = { QMSG_READY, 0, (uint64_t)w->id, 0 };
+
+	if (send(w->ctlfd, &hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr))
+		log_warn("cannot tell the master we are ready");
+}
+
+/* Free everything at exit, so leak checkers see a clean process. */
+static void
+worker_free(struct worker *w)
+{
+	struct hnode	*n, *next;
+	int		 i;
+
+	for (n = hmap_first(&w->conns); n != NULL; n = next) {
+		next = hmap_next(&w->conns, n);
+		conn_free(hmap_entry(n, struct conn, node));
+	}
+	for (i = 0; i < w->nworkers; i++)
+		if (i != w->id)
+			peer_close(w, i);
+	for (n = hmap_first(&w->fwds); n != NULL; n = next) {
+		next = hmap_next(&w->fwds, n);
+		free(hmap_entry(n, struct fwd, node));
+	}
+	for (i = 0; i < w->nworkers; i++)	/* completes every fan-out */
+		if (i != w->id)
+			fanout_peer_down(w, i);
+	for (n = hmap_first(&w->sessions); n != NULL; n = next) {
+		next = hmap_next(&w->sessions, n);
+		session_end(w, hmap_entry(n, struct session, node)->id);
+		next = hmap_first(&w->sessions);
+	}
+	registry_free(&w->reg);
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_free(w->listeners[i]);
+	free(w->listeners);
+	free(w->peers);
+	hmap_free(&w->conns);
+	hmap_free(&w->fwds);
+	hmap_free(&w->fanouts);
+	hmap_free(&w->sessions);
+	deadlines_free(&w->deadlines);
+	msgpack_sbuffer_destroy(&w->sbuf);
+	event_free(w->timer);
+	event_free(w->ctl_ev);
+	event_free(w->sigterm_ev);
+	event_free(w->sigint_ev);
+	if (w->stop_ev != NULL)
+		event_free(w->stop_ev);
+	event_base_free(w->base);
+	close(w->ctlfd);
+	free(w);
+}
+
+void
+worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
+    const int *meshfds, const int *lfds, int nlfds)
+{
+	struct worker	*w = xcalloc(1, sizeof(*w));
+	int		 i;
+
+	log_set_role("worker %d", id);
+	w->id = id;
+	w->nworkers = conf->workers;
+	w->gen = gen;
+	w->conf = conf;
+	w->ctlfd = ctlfd;
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	hmap_init(&w->conns);
+	hmap_init(&w->fwds);
+	hmap_init(&w->fanouts);
+	hmap_init(&w->sessions);
+	registry_init(&w->reg);
+	deadlines_init(&w->deadlines);
+	TAILQ_INIT(&w->woken);
+	msgpack_sbuffer_init(&w->sbuf);
+	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
+	w->timer = evtimer_new(w->base, worker_timer_cb, w);
+
+	w->peers = xcalloc((size_t)w->nworkers, sizeof(*w->peers));
+	for (i = 0; i < w->nworkers; i++) {
+		w->peers[i].id = i;
+		if (i != id && meshfds[i] != -1)
+			peer_up(w, i, meshfds[i]);
+	}
+	if (fd_nonblock_cloexec(ctlfd) == -1)
+		fatal("control socket");
+	w->ctl_ev = event_new(w->base, ctlfd, EV_READ | EV_PERSIST,
+	    worker_ctl_cb, w);
+	event_add(w->ctl_ev, NULL);
+	w->sigterm_ev = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
+	w->sigint_ev = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
+	event_add(w->sigterm_ev, NULL);
+	event_add(w->sigint_ev, NULL);
+
+	w->listeners = xcalloc((size_t)nlfds, sizeof(*w->listeners));
+	for (i = 0; i < nlfds; i++) {
+		/* Already listening (backlog 0: do not call listen again). */
+		w->listeners[i] = evconnlistener_new(w->base, conn_accept_cb, w,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, lfds[i]);
+		if (w->listeners[i] == NULL)
+			fatalx("cannot listen on inherited socket %d", lfds[i]);
+		w->nlisteners++;
+	}
+	worker_send_ready(w);
+	log_debug("serving (incarnation %u)", gen);
+	event_base_dispatch(w->base);
+	log_info("stopped");
+	worker_free(w);
+	exit(0);
+}

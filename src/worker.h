@@ -1,0 +1,97 @@
+/* worker.h: a shard worker: one libevent loop serving client connections
+ * and owning the objects whose names hash to it. */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <msgpack.h>
+
+#include "hmap.h"
+#include "object.h"
+#include "waitq.h"
+
+struct config;
+struct conn;
+
+/* The link to one sibling worker. */
+struct peer {
+	int			 id;	/* its shard index */
+	struct bufferevent	*bev;	/* mesh socket; NULL while it is down */
+	void			*cbarg;	/* its callbacks' argument */
+};
+
+/* A request forwarded to a peer and not yet answered (for failing it if
+ * the peer dies). */
+struct fwd {
+	struct hnode	 node;		/* in worker->fwds by tag */
+	uint64_t	 tag;
+	uint64_t	 sess;		/* the client connection's session */
+	uint64_t	 msgid;		/* the client's id for the request */
+	int		 peer;		/* the owner it went to */
+};
+
+/* Counters for stats; summed over workers by the stats command. */
+struct worker_stats {
+	uint64_t	conns_total;	/* connections accepted */
+	uint64_t	auth_failures;	/* handshakes refused */
+	uint64_t	requests;	/* requests received from clients */
+	uint64_t	forwarded;	/* of those, sent to another worker */
+	uint64_t	errors;		/* error responses sent */
+};
+
+struct worker {
+	int			 id;		/* shard index, 0..nworkers-1 */
+	int			 nworkers;
+	uint32_t		 gen;		/* incarnation (restart count) */
+	const struct config	*conf;
+	struct event_base	*base;
+	int			 ctlfd;		/* SOCK_SEQPACKET to the master */
+	struct event		*ctl_ev;
+	struct evconnlistener	**listeners;
+	int			 nlisteners;
+	struct peer		*peers;		/* [nworkers]; own slot unused */
+	struct hmap		 conns;		/* session id -> struct conn */
+	size_t			 nconns;
+	uint32_t		 next_sess;	/* counter for session ids */
+	struct hmap		 fwds;		/* tag -> struct fwd */
+	uint64_t		 next_tag;
+	struct hmap		 fanouts;	/* tag -> struct fanout */
+	struct registry		 reg;		/* objects owned here */
+	struct hmap		 sessions;	/* session id -> struct session */
+	struct deadlines	 deadlines;	/* parked waiters with a deadline */
+	struct event		*timer;		/* fires at the earliest deadline */
+	struct waitlist		 woken;		/* waiters to answer after the
+						   current operation */
+	msgpack_sbuffer		 sbuf;		/* scratch for encoding replies */
+	msgpack_packer		 pk;		/* packs into sbuf */
+	struct event		*sigterm_ev;
+	struct event		*sigint_ev;
+	bool			 stopping;	/* SIGTERM: draining */
+	struct event		*stop_ev;	/* drain deadline / exit check */
+	double			 stop_deadline;
+	struct worker_stats	 stats;
+};
+
+/* Run worker id (never returns). fds: control socket, mesh sockets per
+ * peer (-1 for self), listener sockets. */
+void	worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
+	    const int *meshfds, const int *lfds, int nlfds) __attribute__((noreturn));
+
+/* Parked waiters: add with an absolute deadline (< 0: none). */
+void	worker_park(struct worker *w, struct waiter *wt, double deadline);
+/* Answer and free every waiter in w->woken. */
+void	worker_flush_woken(struct worker *w);
+/* Take a waiter off everything and free it (and any item it holds). */
+void	worker_drop_waiter(struct worker *w, struct waiter *wt);
+/* Deliver a framed response to the client of ctx. */
+void	worker_deliver(struct worker *w, const struct reqctx *ctx,
+	    const void *frame, size_t len);
+/* Delete an object; its parked waiters are answered NoEnt. */
+void	worker_delete_object(struct worker *w, struct object *o);
+/* A peer died or its socket broke. */
+void	worker_peer_down(struct worker *w, int id);
+
+#endif

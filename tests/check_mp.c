@@ -1,0 +1,957 @@
+/* check_mp.c: unit tests of the bounds-checked msgpack reader, against
+ * msgpack-c's packer as an independent encoder. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <msgpack.h>
+
+#include "mp.h"
+
+#define BIG	70000	/* over 65535: forces the 32-bit forms */
+
+static msgpack_sbuffer	sb;	/* what the packer wrote */
+static msgpack_packer	pk;	/* packs into sb */
+static uint8_t		*blob;	/* BIG bytes of filler for str/bin/ext */
+
+static void
+setup(void)
+{
+	size_t	i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	blob = malloc(BIG);
+	ck_assert_ptr_nonnull(blob);
+	for (i = 0; i < BIG; i++)
+		blob[i] = (uint8_t)(i * 7 + 1);
+}
+
+static void
+teardown(void)
+{
+	free(blob);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static const uint8_t *
+sbdata(void)
+{
+	return (const uint8_t *)sb.data;
+}
+
+/* Every proper prefix of buf[0..len) is refused by mp_check and mp_skip. */
+static void
+assert_prefixes_refused(const uint8_t *buf, size_t len)
+{
+	struct mp_reader r;
+	const uint8_t	*start = NULL;
+	size_t		 n, got = 0;
+
+	/* plain ifs: a ck_assert per prefix would log a mark point each */
+	for (n = 0; n < len; n++) {
+		if (mp_check(buf, n) != -1)
+			ck_abort_msg("prefix of %zu/%zu bytes (first byte "
+			    "0x%02x) accepted", n, len, buf[0]);
+		mp_reader_init(&r, buf, n);
+		if (mp_skip(&r, &start, &got) != -1 || r.p != buf)
+			ck_abort_msg("mp_skip of a %zu/%zu-byte prefix "
+			    "succeeded or moved", n, len);
+	}
+}
+
+/* The packer's output is one object starting with marker, of the given type:
+ * accepted whole, skipped whole, every truncation refused.  Clears sb. */
+static void
+assert_one(uint8_t marker, enum mp_type type)
+{
+	struct mp_reader r;
+	const uint8_t	*start = NULL;
+	size_t		 len = 0;
+
+	ck_assert_uint_gt(sb.size, 0);
+	ck_assert_msg(sbdata()[0] == marker, "packer wrote 0x%02x, not 0x%02x",
+	    sbdata()[0], marker);
+	ck_assert_msg(mp_check(sb.data, sb.size) == 0,
+	    "0x%02x object of %zu bytes refused", marker, sb.size);
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_peek(&r), type);
+	ck_assert_int_eq(mp_skip(&r, &start, &len), 0);
+	ck_assert_ptr_eq(start, sbdata());
+	ck_assert_uint_eq(len, sb.size);
+	ck_assert_ptr_eq(r.p, r.end);
+	assert_prefixes_refused(sbdata(), sb.size);
+	msgpack_sbuffer_clear(&sb);
+}
+
+/* Raw bytes are refused by mp_check. */
+static void
+assert_refused(const uint8_t *buf, size_t len)
+{
+	ck_assert_msg(mp_check(buf, len) == -1,
+	    "%zu bytes starting 0x%02x accepted", len, len ? buf[0] : 0);
+}
+
+/* ---- mp_check: every type ------------------------------------------- */
+
+START_TEST(test_mp_check_ints)
+{
+	msgpack_pack_uint64(&pk, 0);		assert_one(0x00, MP_UINT);
+	msgpack_pack_uint64(&pk, 127);		assert_one(0x7f, MP_UINT);
+	msgpack_pack_int64(&pk, -1);		assert_one(0xff, MP_INT);
+	msgpack_pack_int64(&pk, -32);		assert_one(0xe0, MP_INT);
+	msgpack_pack_uint64(&pk, 200);		assert_one(0xcc, MP_UINT);
+	msgpack_pack_uint64(&pk, 60000);	assert_one(0xcd, MP_UINT);
+	msgpack_pack_uint64(&pk, BIG);		assert_one(0xce, MP_UINT);
+	msgpack_pack_uint64(&pk, UINT64_MAX);	assert_one(0xcf, MP_UINT);
+	msgpack_pack_int64(&pk, -100);		assert_one(0xd0, MP_INT);
+	msgpack_pack_int64(&pk, -1000);		assert_one(0xd1, MP_INT);
+	msgpack_pack_int64(&pk, -BIG);		assert_one(0xd2, MP_INT);
+	msgpack_pack_int64(&pk, INT64_MIN);	assert_one(0xd3, MP_INT);
+}
+END_TEST
+
+START_TEST(test_mp_check_scalars)
+{
+	msgpack_pack_nil(&pk);			assert_one(0xc0, MP_NIL);
+	msgpack_pack_false(&pk);		assert_one(0xc2, MP_BOOL);
+	msgpack_pack_true(&pk);			assert_one(0xc3, MP_BOOL);
+	msgpack_pack_float(&pk, 1.5f);		assert_one(0xca, MP_FLOAT);
+	msgpack_pack_double(&pk, 0.1);		assert_one(0xcb, MP_FLOAT);
+}
+END_TEST
+
+START_TEST(test_mp_check_str_bin)
+{
+	msgpack_pack_str_with_body(&pk, blob, 0);   assert_one(0xa0, MP_STR);
+	msgpack_pack_str_with_body(&pk, blob, 31);  assert_one(0xbf, MP_STR);
+	msgpack_pack_str_with_body(&pk, blob, 32);  assert_one(0xd9, MP_STR);
+	msgpack_pack_str_with_body(&pk, blob, 300); assert_one(0xda, MP_STR);
+	msgpack_pack_str_with_body(&pk, blob, BIG); assert_one(0xdb, MP_STR);
+	msgpack_pack_bin_with_body(&pk, blob, 0);   assert_one(0xc4, MP_BIN);
+	msgpack_pack_bin_with_body(&pk, blob, 5);   assert_one(0xc4, MP_BIN);
+	msgpack_pack_bin_with_body(&pk, blob, 300); assert_one(0xc5, MP_BIN);
+	msgpack_pack_bin_with_body(&pk, blob, BIG); assert_one(0xc6, MP_BIN);
+}
+END_TEST
+
+START_TEST(test_mp_check_ext)
+{
+	msgpack_pack_ext_with_body(&pk, blob, 1, 5);	assert_one(0xd4, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 2, 5);	assert_one(0xd5, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 4, -1);	assert_one(0xd6, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 8, 5);	assert_one(0xd7, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 16, 5);	assert_one(0xd8, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 0, 5);	assert_one(0xc7, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 3, 5);	assert_one(0xc7, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, 300, 5);	assert_one(0xc8, MP_EXT);
+	msgpack_pack_ext_with_body(&pk, blob, BIG, 5);	assert_one(0xc9, MP_EXT);
+}
+END_TEST
+
+START_TEST(test_mp_check_containers)
+{
+	uint32_t	i;
+
+	msgpack_pack_array(&pk, 0);			assert_one(0x90, MP_ARRAY);
+	msgpack_pack_map(&pk, 0);			assert_one(0x80, MP_MAP);
+
+	msgpack_pack_array(&pk, 15);
+	for (i = 0; i < 15; i++)
+		msgpack_pack_uint32(&pk, i);
+	assert_one(0x9f, MP_ARRAY);
+	msgpack_pack_array(&pk, 16);
+	for (i = 0; i < 16; i++)
+		msgpack_pack_nil(&pk);
+	assert_one(0xdc, MP_ARRAY);
+	msgpack_pack_array(&pk, BIG);
+	for (i = 0; i < BIG; i++)
+		msgpack_pack_uint32(&pk, i & 0x7f);
+	assert_one(0xdd, MP_ARRAY);
+
+	msgpack_pack_map(&pk, 15);
+	for (i = 0; i < 15; i++) {
+		msgpack_pack_uint32(&pk, i);
+		msgpack_pack_str_with_body(&pk, "v", 1);
+	}
+	assert_one(0x8f, MP_MAP);
+	msgpack_pack_map(&pk, 16);
+	for (i = 0; i < 16; i++) {
+		msgpack_pack_uint32(&pk, i);
+		msgpack_pack_true(&pk);
+	}
+	assert_one(0xde, MP_MAP);
+	msgpack_pack_map(&pk, BIG);
+	for (i = 0; i < BIG; i++) {
+		msgpack_pack_uint32(&pk, i & 0x7f);
+		msgpack_pack_nil(&pk);
+	}
+	assert_one(0xdf, MP_MAP);
+}
+END_TEST
+
+/* A request-shaped message using every kind of object, nested 4 deep. */
+static void
+pack_nested(void)
+{
+	msgpack_pack_map(&pk, 4);
+	msgpack_pack_str_with_body(&pk, "cmd", 3);
+	msgpack_pack_str_with_body(&pk, "queue_put", 9);
+	msgpack_pack_str_with_body(&pk, "args", 4);
+	msgpack_pack_array(&pk, 9);
+	msgpack_pack_int64(&pk, -5);
+	msgpack_pack_uint64(&pk, 1ull << 40);
+	msgpack_pack_double(&pk, 2.5);
+	msgpack_pack_float(&pk, -0.25f);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_true(&pk);
+	msgpack_pack_bin_with_body(&pk, blob, 40);
+	msgpack_pack_ext_with_body(&pk, blob, 4, 1);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "k", 1);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_str_with_body(&pk, blob, 300);
+	msgpack_pack_uint64(&pk, 7);			/* a non-string key */
+	msgpack_pack_map(&pk, 0);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_int64(&pk, INT64_MIN);
+}
+
+START_TEST(test_mp_check_nested)
+{
+	pack_nested();
+	assert_one(0x84, MP_MAP);
+}
+END_TEST
+
+/* ---- mp_check: hostile input ---------------------------------------- */
+
+/* An 18-byte frame declaring a billion-entry map. */
+START_TEST(test_mp_check_billion_map)
+{
+	uint8_t	buf[18];
+
+	memset(buf, 0x01, sizeof(buf));
+	buf[0] = 0xdf;
+	buf[1] = 0x3b; buf[2] = 0x9a; buf[3] = 0xca; buf[4] = 0x00;
+	assert_refused(buf, sizeof(buf));
+	/* the same inside an array, and as a map value */
+	memset(buf, 0x01, sizeof(buf));
+	buf[0] = 0x91; buf[1] = 0xdf;
+	buf[2] = 0x3b; buf[3] = 0x9a; buf[4] = 0xca; buf[5] = 0x00;
+	assert_refused(buf, sizeof(buf));
+	memset(buf, 0x01, sizeof(buf));
+	buf[0] = 0x81; buf[1] = 0x01; buf[2] = 0xdf;
+	buf[3] = 0x3b; buf[4] = 0x9a; buf[5] = 0xca; buf[6] = 0x00;
+	assert_refused(buf, sizeof(buf));
+}
+END_TEST
+
+/* Counts and lengths of 2^32-1 with a few bytes behind them. */
+START_TEST(test_mp_check_huge_declared)
+{
+	static const uint8_t arr32[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2, 3 };
+	static const uint8_t map32[] = { 0xdf, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4 };
+	static const uint8_t str32[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a', 'b' };
+	static const uint8_t bin32[] = { 0xc6, 0xff, 0xff, 0xff, 0xff, 'a', 'b' };
+	static const uint8_t ext32[] = { 0xc9, 0xff, 0xff, 0xff, 0xff, 1, 'a' };
+	static const uint8_t str16[] = { 0xda, 0xff, 0xff, 'a', 'b' };
+	static const uint8_t arr16[] = { 0xdc, 0xff, 0xff, 1, 2 };
+	static const uint8_t str8[] = { 0xd9, 0x05, 'a', 'b', 'c', 'd' };
+	static const uint8_t ext8[] = { 0xc7, 0x02, 0x01, 'a' };
+	static const uint8_t fixarr[] = { 0x93, 0x01, 0x02 };
+	static const uint8_t fixmap[] = { 0x82, 0x01, 0x02, 0x03 };
+
+	assert_refused(arr32, sizeof(arr32));
+	assert_refused(map32, sizeof(map32));
+	assert_refused(str32, sizeof(str32));
+	assert_refused(bin32, sizeof(bin32));
+	assert_refused(ext32, sizeof(ext32));
+	assert_refused(str16, sizeof(str16));
+	assert_refused(arr16, sizeof(arr16));
+	assert_refused(str8, sizeof(str8));
+	assert_refused(ext8, sizeof(ext8));
+	assert_refused(fixarr, sizeof(fixarr));
+	assert_refused(fixmap, sizeof(fixmap));
+}
+END_TEST
+
+/* A map declaring exactly as many entries as its bytes hold is fine; one
+ * entry more is refused (the count bound is not off by one). */
+START_TEST(test_mp_check_count_exact)
+{
+	uint8_t		buf[5 + 2 * 8];
+	uint32_t	n = 8;
+
+	memset(buf, 0x01, sizeof(buf));
+	buf[0] = 0xdf;
+	buf[1] = 0; buf[2] = 0; buf[3] = 0; buf[4] = (uint8_t)n;
+	ck_assert_int_eq(mp_check(buf, sizeof(buf)), 0);
+	buf[4] = (uint8_t)(n + 1);
+	assert_refused(buf, sizeof(buf));
+	buf[0] = 0xdd;					/* array32 of 16 */
+	buf[4] = (uint8_t)(2 * n);
+	ck_assert_int_eq(mp_check(buf, sizeof(buf)), 0);
+	buf[4] = (uint8_t)(2 * n + 1);
+	assert_refused(buf, sizeof(buf));
+}
+END_TEST
+
+/* Every proper prefix of a valid nested message is refused. */
+START_TEST(test_mp_check_truncated)
+{
+	pack_nested();
+	ck_assert_int_eq(mp_check(sb.data, sb.size), 0);
+	assert_prefixes_refused(sbdata(), sb.size);
+}
+END_TEST
+
+/* Anything after the one object is refused. */
+START_TEST(test_mp_check_trailing)
+{
+	uint8_t	*buf;
+	size_t	 len;
+
+	pack_nested();
+	len = sb.size;
+	buf = malloc(len + 2);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, sb.data, len);
+	buf[len] = 0x00;
+	assert_refused(buf, len + 1);
+	buf[len] = 0xc0;
+	buf[len + 1] = 0xc0;
+	assert_refused(buf, len + 2);
+	free(buf);
+
+	/* two whole objects are not one */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_array(&pk, 0);
+	assert_refused(sbdata(), sb.size);
+}
+END_TEST
+
+/* 0xc1 is reserved, wherever it appears. */
+START_TEST(test_mp_check_reserved)
+{
+	static const uint8_t alone[] = { 0xc1 };
+	static const uint8_t in_array[] = { 0x92, 0x01, 0xc1 };
+	static const uint8_t as_key[] = { 0x81, 0xc1, 0x01 };
+	static const uint8_t as_value[] = { 0x81, 0x01, 0xc1 };
+
+	assert_refused(alone, sizeof(alone));
+	assert_refused(in_array, sizeof(in_array));
+	assert_refused(as_key, sizeof(as_key));
+	assert_refused(as_value, sizeof(as_value));
+	/* however many bytes follow it: fixarray of n holding 0xc1 and then
+	 * k zeros (fixint 0), so no reading of 0xc1 as a header of any size
+	 * could make the counts come out right */
+	{
+		uint8_t	buf[2 + 24];
+		size_t	n, k;
+
+		for (n = 1; n <= 15; n++) {
+			for (k = 0; k <= 24; k++) {
+				memset(buf, 0, sizeof(buf));
+				buf[0] = (uint8_t)(0x90 | n);
+				buf[1] = 0xc1;
+				if (mp_check(buf, 2 + k) != -1)
+					ck_abort_msg("[%zu: 0xc1 + %zu zeros] "
+					    "accepted", n, k);
+			}
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_mp_check_empty)
+{
+	static const uint8_t none[1] = { 0x00 };
+
+	assert_refused(none, 0);
+}
+END_TEST
+
+/* ---- readers -------------------------------------------------------- */
+
+/* Integers at every encoding boundary, packed by msgpack-c in its
+ * smallest form, read back exactly by mp_read_int. */
+static const int64_t ints[] = {
+	0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX,
+	(int64_t)UINT32_MAX + 1, INT64_MAX,
+	-1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+	(int64_t)INT32_MIN - 1, INT64_MIN,
+};
+
+START_TEST(test_mp_read_int_boundaries)
+{
+	struct mp_reader r;
+	int64_t		 v = 42;
+
+	msgpack_pack_int64(&pk, ints[_i]);
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_read_int(&r, &v), 0);
+	ck_assert_int_eq(v, ints[_i]);
+	ck_assert_ptr_eq(r.p, r.end);
+}
+END_TEST
+
+/* Non-negative ones read by mp_read_uint too, negative ones refused. */
+START_TEST(test_mp_read_uint_sign)
+{
+	struct mp_reader r;
+	uint64_t	 u = 42;
+	int		 rc;
+
+	msgpack_pack_int64(&pk, ints[_i]);
+	mp_reader_init(&r, sb.data, sb.size);
+	rc = mp_read_uint(&r, &u);
+	if (ints[_i] >= 0) {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_uint_eq(u, (uint64_t)ints[_i]);
+		ck_assert_ptr_eq(r.p, r.end);
+	} else {
+		ck_assert_int_eq(rc, -1);
+		ck_assert_ptr_eq(r.p, sbdata());
+	}
+}
+END_TEST
+
+/* Over INT64_MAX: not an int64, but a uint64. */
+START_TEST(test_mp_read_int_over_int64)
+{
+	static const uint64_t big[] = { (uint64_t)INT64_MAX + 1, UINT64_MAX };
+	struct mp_reader r;
+	int64_t		 v = 42;
+	uint64_t	 u = 0;
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_uint64(&pk, big[i]);
+		ck_assert_uint_eq(sbdata()[0], 0xcf);
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_int(&r, &v), -1);
+		ck_assert_ptr_eq(r.p, sbdata());
+		ck_assert_int_eq(mp_read_uint(&r, &u), 0);
+		ck_assert_uint_eq(u, big[i]);
+		ck_assert_ptr_eq(r.p, r.end);
+	}
+}
+END_TEST
+
+/* Signed encodings of non-negative values (other encoders use them). */
+START_TEST(test_mp_read_int_signed_forms)
+{
+	static const uint8_t i8[] = { 0xd0, 0x05 };
+	static const uint8_t i64[] = { 0xd3, 0x7f, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff };
+	static const uint8_t i64m1[] = { 0xd3, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff };
+	static const uint8_t i16neg[] = { 0xd1, 0xff, 0x00 };
+	struct mp_reader r;
+	int64_t		 v = 0;
+	uint64_t	 u = 0;
+
+	mp_reader_init(&r, i8, sizeof(i8));
+	ck_assert_int_eq(mp_read_uint(&r, &u), 0);
+	ck_assert_uint_eq(u, 5);
+	mp_reader_init(&r, i64, sizeof(i64));
+	ck_assert_int_eq(mp_read_int(&r, &v), 0);
+	ck_assert_int_eq(v, INT64_MAX);
+	mp_reader_init(&r, i64, sizeof(i64));
+	ck_assert_int_eq(mp_read_uint(&r, &u), 0);
+	ck_assert_uint_eq(u, (uint64_t)INT64_MAX);
+	mp_reader_init(&r, i64m1, sizeof(i64m1));
+	ck_assert_int_eq(mp_read_int(&r, &v), 0);
+	ck_assert_int_eq(v, -1);
+	mp_reader_init(&r, i64m1, sizeof(i64m1));
+	ck_assert_int_eq(mp_read_uint(&r, &u), -1);
+	ck_assert_ptr_eq(r.p, i64m1);
+	mp_reader_init(&r, i16neg, sizeof(i16neg));
+	ck_assert_int_eq(mp_read_int(&r, &v), 0);
+	ck_assert_int_eq(v, -256);
+}
+END_TEST
+
+/* Truncated integers and non-integers are refused, cursor unchanged. */
+START_TEST(test_mp_read_int_refused)
+{
+	static const uint8_t bad[][9] = {
+		{ 0xcc }, { 0xcd, 0x01 }, { 0xce, 1, 2, 3 },
+		{ 0xcf, 1, 2, 3, 4, 5, 6, 7 }, { 0xd0 }, { 0xd1, 0x01 },
+		{ 0xd2, 1, 2, 3 }, { 0xd3, 1, 2, 3, 4, 5, 6, 7 },
+	};
+	static const size_t badlen[] = { 1, 2, 4, 8, 1, 2, 4, 8 };
+	static const uint8_t other[] = { 0xc0, 0xc2, 0xc3, 0xa0, 0x90, 0x80,
+	    0xc1 };
+	struct mp_reader r;
+	int64_t		 v = 42;
+	uint64_t	 u = 42;
+	double		 d = 42;
+	uint8_t		 tmp[9];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(badlen) / sizeof(badlen[0]); i++) {
+		mp_reader_init(&r, bad[i], badlen[i]);
+		ck_assert_int_eq(mp_read_int(&r, &v), -1);
+		ck_assert_int_eq(mp_read_uint(&r, &u), -1);
+		ck_assert_int_eq(mp_read_number(&r, &d), -1);
+		ck_assert_ptr_eq(r.p, bad[i]);
+		/* one more byte makes each whole */
+		memcpy(tmp, bad[i], badlen[i]);
+		tmp[badlen[i]] = 0x00;
+		mp_reader_init(&r, tmp, badlen[i] + 1);
+		ck_assert_int_eq(mp_read_int(&r, &v), 0);
+		ck_assert_ptr_eq(r.p, r.end);
+	}
+	for (i = 0; i < sizeof(other); i++) {
+		mp_reader_init(&r, &other[i], 1);
+		ck_assert_int_eq(mp_read_int(&r, &v), -1);
+		ck_assert_int_eq(mp_read_uint(&r, &u), -1);
+		ck_assert_int_eq(mp_read_number(&r, &d), -1);
+		ck_assert_ptr_eq(r.p, &other[i]);
+	}
+	mp_reader_init(&r, other, 0);
+	ck_assert_int_eq(mp_read_int(&r, &v), -1);
+	ck_assert_int_eq(mp_read_uint(&r, &u), -1);
+	ck_assert_int_eq(mp_read_number(&r, &d), -1);
+	ck_assert_ptr_eq(r.p, other);
+}
+END_TEST
+
+/* Floats of both widths and integers of any sign read as a double. */
+START_TEST(test_mp_read_number)
+{
+	struct mp_reader r;
+	double		 d = 0;
+	int64_t		 v;
+	uint64_t	 u;
+
+	msgpack_pack_float(&pk, 1.5f);
+	msgpack_pack_float(&pk, -3.0e38f);
+	msgpack_pack_double(&pk, 0.1);
+	msgpack_pack_double(&pk, -1e300);
+	msgpack_pack_int64(&pk, -7);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	msgpack_pack_uint64(&pk, 1000000);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_double(&pk, INFINITY);
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, 1.5);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, (double)-3.0e38f);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, 0.1);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, -1e300);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, -7.0);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, -9223372036854775808.0);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, 1e6);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert_double_eq(d, 18446744073709551615.0);
+	ck_assert_int_eq(mp_read_number(&r, &d), 0);
+	ck_assert(isinf(d) && d > 0);
+	ck_assert_ptr_eq(r.p, r.end);
+	/* a float is not an int */
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_read_int(&r, &v), -1);
+	ck_assert_int_eq(mp_read_uint(&r, &u), -1);
+	ck_assert_ptr_eq(r.p, sbdata());
+}
+END_TEST
+
+/* Truncated floats are refused, cursor unchanged. */
+START_TEST(test_mp_read_number_truncated)
+{
+	static const uint8_t f32[] = { 0xca, 0x3f, 0xc0, 0x00 };
+	static const uint8_t f64[] = { 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0 };
+	struct mp_reader r;
+	double		 d = 42;
+
+	mp_reader_init(&r, f32, sizeof(f32));
+	ck_assert_int_eq(mp_read_number(&r, &d), -1);
+	ck_assert_ptr_eq(r.p, f32);
+	mp_reader_init(&r, f64, sizeof(f64));
+	ck_assert_int_eq(mp_read_number(&r, &d), -1);
+	ck_assert_ptr_eq(r.p, f64);
+}
+END_TEST
+
+START_TEST(test_mp_read_nil_bool)
+{
+	struct mp_reader r;
+	bool		 b = false;
+
+	msgpack_pack_nil(&pk);
+	msgpack_pack_true(&pk);
+	msgpack_pack_false(&pk);
+	msgpack_pack_uint64(&pk, 1);
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_read_bool(&r, &b), -1);	/* nil is no bool */
+	ck_assert_ptr_eq(r.p, sbdata());
+	ck_assert_int_eq(mp_read_nil(&r), 0);
+	ck_assert_int_eq(mp_read_nil(&r), -1);
+	ck_assert_ptr_eq(r.p, sbdata() + 1);
+	ck_assert_int_eq(mp_read_bool(&r, &b), 0);
+	ck_assert(b);
+	ck_assert_int_eq(mp_read_bool(&r, &b), 0);
+	ck_assert(!b);
+	ck_assert_int_eq(mp_read_bool(&r, &b), -1);	/* 1 is no bool */
+	ck_assert_int_eq(mp_read_nil(&r), -1);
+	ck_assert_ptr_eq(r.p, sbdata() + 3);
+}
+END_TEST
+
+/* Strings of each width come back as pointers into the buffer. */
+START_TEST(test_mp_read_str)
+{
+	static const uint32_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536,
+	    BIG };
+	struct mp_reader r;
+	const char	*s = NULL;
+	const void	*v = NULL;
+	uint32_t	 len = 0;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_str_with_body(&pk, blob, lens[i]);
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_str(&r, &s, &len), 0);
+		ck_assert_uint_eq(len, lens[i]);
+		ck_assert_ptr_eq(s, sb.data + sb.size - lens[i]);
+		ck_assert_mem_eq(s, blob, lens[i]);
+		ck_assert_ptr_eq(r.p, r.end);
+		/* read_bytes takes strings too */
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_bytes(&r, &v, &len), 0);
+		ck_assert_uint_eq(len, lens[i]);
+		ck_assert_ptr_eq(v, s);
+		ck_assert_ptr_eq(r.p, r.end);
+	}
+}
+END_TEST
+
+/* Bins are bytes but not strings. */
+START_TEST(test_mp_read_bytes)
+{
+	static const uint32_t lens[] = { 0, 5, 255, 256, 65535, 65536, BIG };
+	struct mp_reader r;
+	const char	*s = NULL;
+	const void	*v = NULL;
+	uint32_t	 len = 0;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_bin_with_body(&pk, blob, lens[i]);
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_str(&r, &s, &len), -1);
+		ck_assert_ptr_eq(r.p, sbdata());
+		ck_assert_int_eq(mp_read_bytes(&r, &v, &len), 0);
+		ck_assert_uint_eq(len, lens[i]);
+		ck_assert_ptr_eq(v, sb.data + sb.size - lens[i]);
+		ck_assert_mem_eq(v, blob, lens[i]);
+		ck_assert_ptr_eq(r.p, r.end);
+	}
+}
+END_TEST
+
+/* Strings and bins whose bytes are not all there, and other types. */
+START_TEST(test_mp_read_str_refused)
+{
+	static const uint8_t bad[][8] = {
+		{ 0xa5, 'a', 'b', 'c', 'd' },		/* fixstr 5, 4 present */
+		{ 0xd9, 0x04, 'a', 'b', 'c' },
+		{ 0xd9 },
+		{ 0xda, 0x00, 0x04, 'a', 'b', 'c' },
+		{ 0xda, 0x00 },
+		{ 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' },
+		{ 0xdb, 0x00, 0x00, 0x00 },
+		{ 0xc4, 0x02, 'a' },
+		{ 0xc5, 0x00, 0x02, 'a' },
+		{ 0xc6, 0x00, 0x00, 0x00, 0x02, 'a' },
+		{ 0xc0 }, { 0x01 }, { 0x91, 0xa0 }, { 0x81, 0xa0, 0xa0 },
+		{ 0xd4, 0x01, 0x00 }, { 0xc1 },
+	};
+	static const size_t badlen[] = { 5, 5, 1, 6, 2, 6, 4, 3, 4, 6,
+	    1, 1, 2, 3, 3, 1 };
+	struct mp_reader r;
+	const char	*s = NULL;
+	const void	*v = NULL;
+	uint32_t	 len = 99;
+	size_t		 i;
+
+	ck_assert_uint_eq(sizeof(badlen) / sizeof(badlen[0]),
+	    sizeof(bad) / sizeof(bad[0]));
+	for (i = 0; i < sizeof(badlen) / sizeof(badlen[0]); i++) {
+		mp_reader_init(&r, bad[i], badlen[i]);
+		ck_assert_msg(mp_read_str(&r, &s, &len) == -1,
+		    "read_str of case %zu succeeded", i);
+		ck_assert_msg(mp_read_bytes(&r, &v, &len) == -1,
+		    "read_bytes of case %zu succeeded", i);
+		ck_assert_ptr_eq(r.p, bad[i]);
+	}
+}
+END_TEST
+
+/* Array and map headers of each width give their element / pair count
+ * and leave the cursor on the first element. */
+START_TEST(test_mp_read_array_map)
+{
+	static const uint32_t counts[] = { 0, 1, 15, 16, 65535, 65536, BIG };
+	struct mp_reader r;
+	uint32_t	 n = 0, i;
+	size_t		 k;
+	int64_t		 v = 0;
+
+	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_array(&pk, counts[k]);
+		for (i = 0; i < counts[k]; i++)
+			msgpack_pack_int64(&pk, -1);
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_map(&r, &n), -1);
+		ck_assert_ptr_eq(r.p, sbdata());
+		ck_assert_int_eq(mp_read_array(&r, &n), 0);
+		ck_assert_uint_eq(n, counts[k]);
+		ck_assert_ptr_eq(r.p, r.end - counts[k]);
+		if (counts[k] > 0) {
+			ck_assert_int_eq(mp_read_int(&r, &v), 0);
+			ck_assert_int_eq(v, -1);
+		}
+
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, counts[k]);
+		for (i = 0; i < counts[k]; i++) {
+			msgpack_pack_uint32(&pk, 3);
+			msgpack_pack_nil(&pk);
+		}
+		mp_reader_init(&r, sb.data, sb.size);
+		ck_assert_int_eq(mp_read_array(&r, &n), -1);
+		ck_assert_ptr_eq(r.p, sbdata());
+		ck_assert_int_eq(mp_read_map(&r, &n), 0);
+		ck_assert_uint_eq(n, counts[k]);
+		ck_assert_ptr_eq(r.p, r.end - 2 * (size_t)counts[k]);
+	}
+}
+END_TEST
+
+/* Truncated container headers are refused, cursor unchanged. */
+START_TEST(test_mp_read_array_map_truncated)
+{
+	static const uint8_t a16[] = { 0xdc, 0x00 };
+	static const uint8_t a32[] = { 0xdd, 0x00, 0x00, 0x00 };
+	static const uint8_t m16[] = { 0xde, 0x00 };
+	static const uint8_t m32[] = { 0xdf, 0x00, 0x00, 0x00 };
+	struct mp_reader r;
+	uint32_t	 n = 99;
+
+	mp_reader_init(&r, a16, sizeof(a16));
+	ck_assert_int_eq(mp_read_array(&r, &n), -1);
+	ck_assert_ptr_eq(r.p, a16);
+	mp_reader_init(&r, a32, sizeof(a32));
+	ck_assert_int_eq(mp_read_array(&r, &n), -1);
+	ck_assert_ptr_eq(r.p, a32);
+	mp_reader_init(&r, m16, sizeof(m16));
+	ck_assert_int_eq(mp_read_map(&r, &n), -1);
+	ck_assert_ptr_eq(r.p, m16);
+	mp_reader_init(&r, m32, sizeof(m32));
+	ck_assert_int_eq(mp_read_map(&r, &n), -1);
+	ck_assert_ptr_eq(r.p, m32);
+	mp_reader_init(&r, a16, 0);
+	ck_assert_int_eq(mp_read_array(&r, &n), -1);
+	ck_assert_int_eq(mp_read_map(&r, &n), -1);
+	ck_assert_ptr_eq(r.p, a16);
+}
+END_TEST
+
+/* mp_peek names each type and consumes nothing. */
+START_TEST(test_mp_peek)
+{
+	static const struct {
+		uint8_t		b;
+		enum mp_type	t;
+	} cases[] = {
+		{ 0x00, MP_UINT }, { 0x7f, MP_UINT }, { 0xcc, MP_UINT },
+		{ 0xcf, MP_UINT }, { 0xe0, MP_INT }, { 0xff, MP_INT },
+		{ 0xd0, MP_INT }, { 0xd3, MP_INT }, { 0x80, MP_MAP },
+		{ 0x8f, MP_MAP }, { 0xde, MP_MAP }, { 0xdf, MP_MAP },
+		{ 0x90, MP_ARRAY }, { 0x9f, MP_ARRAY }, { 0xdc, MP_ARRAY },
+		{ 0xdd, MP_ARRAY }, { 0xa0, MP_STR }, { 0xbf, MP_STR },
+		{ 0xd9, MP_STR }, { 0xdb, MP_STR }, { 0xc0, MP_NIL },
+		{ 0xc2, MP_BOOL }, { 0xc3, MP_BOOL }, { 0xc4, MP_BIN },
+		{ 0xc6, MP_BIN }, { 0xca, MP_FLOAT }, { 0xcb, MP_FLOAT },
+		{ 0xc7, MP_EXT }, { 0xc9, MP_EXT }, { 0xd4, MP_EXT },
+		{ 0xd8, MP_EXT }, { 0xc1, MP_NONE },
+	};
+	struct mp_reader r;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mp_reader_init(&r, &cases[i].b, 1);
+		ck_assert_msg(mp_peek(&r) == cases[i].t,
+		    "peek 0x%02x: %d, not %d", cases[i].b, mp_peek(&r),
+		    cases[i].t);
+		ck_assert_ptr_eq(r.p, &cases[i].b);
+	}
+	mp_reader_init(&r, cases, 0);
+	ck_assert_int_eq(mp_peek(&r), MP_NONE);
+}
+END_TEST
+
+/* mp_skip returns the exact raw bytes of each element, however nested,
+ * compared with msgpack-c's encoding of that element alone. */
+START_TEST(test_mp_skip_span)
+{
+	msgpack_sbuffer	 part[3];
+	msgpack_packer	 ppk;
+	struct mp_reader r;
+	const uint8_t	*start = NULL, *whole;
+	size_t		 len = 0, off, i;
+	uint32_t	 n = 0;
+
+	for (i = 0; i < 3; i++)
+		msgpack_sbuffer_init(&part[i]);
+	/* part 0: a scalar; part 1: the nested message; part 2: a big str */
+	msgpack_packer_init(&ppk, &part[0], msgpack_sbuffer_write);
+	msgpack_pack_int64(&ppk, -100000);
+	pack_nested();
+	msgpack_sbuffer_write(&part[1], sb.data, sb.size);
+	msgpack_packer_init(&ppk, &part[2], msgpack_sbuffer_write);
+	msgpack_pack_str_with_body(&ppk, blob, 300);
+
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 3);
+	for (i = 0; i < 3; i++)
+		msgpack_sbuffer_write(&sb, part[i].data, part[i].size);
+	whole = sbdata();
+	ck_assert_int_eq(mp_check(sb.data, sb.size), 0);
+
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_read_array(&r, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	off = 1;
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(mp_skip(&r, &start, &len), 0);
+		ck_assert_ptr_eq(start, whole + off);
+		ck_assert_uint_eq(len, part[i].size);
+		ck_assert_mem_eq(start, part[i].data, len);
+		off += len;
+		ck_assert_ptr_eq(r.p, whole + off);
+	}
+	ck_assert_ptr_eq(r.p, r.end);
+	/* nothing left to skip */
+	ck_assert_int_eq(mp_skip(&r, &start, &len), -1);
+	ck_assert_ptr_eq(r.p, r.end);
+
+	/* skipping the whole array at once; NULL outputs are allowed */
+	mp_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(mp_skip(&r, NULL, NULL), 0);
+	ck_assert_ptr_eq(r.p, r.end);
+
+	for (i = 0; i < 3; i++)
+		msgpack_sbuffer_destroy(&part[i]);
+}
+END_TEST
+
+/* mp_skip refuses a hostile element, cursor unchanged, after good ones. */
+START_TEST(test_mp_skip_refused)
+{
+	static const uint8_t buf[] = { 0x93, 0x01, 0xdf, 0x3b, 0x9a, 0xca,
+	    0x00, 0x01, 0x01, 0x01 };
+	static const uint8_t res[] = { 0x92, 0xc0, 0xc1 };
+	struct mp_reader r;
+	const uint8_t	*start = NULL;
+	size_t		 len = 0;
+	uint32_t	 n = 0;
+
+	mp_reader_init(&r, buf, sizeof(buf));
+	ck_assert_int_eq(mp_skip(&r, &start, &len), -1);
+	ck_assert_ptr_eq(r.p, buf);
+	ck_assert_int_eq(mp_read_array(&r, &n), 0);
+	ck_assert_int_eq(mp_skip(&r, &start, &len), 0);
+	ck_assert_ptr_eq(start, buf + 1);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(mp_skip(&r, &start, &len), -1);
+	ck_assert_ptr_eq(r.p, buf + 2);
+
+	mp_reader_init(&r, res, sizeof(res));
+	ck_assert_int_eq(mp_read_array(&r, &n), 0);
+	ck_assert_int_eq(mp_skip(&r, NULL, NULL), 0);
+	ck_assert_int_eq(mp_skip(&r, &start, &len), -1);
+	ck_assert_ptr_eq(r.p, res + 2);
+}
+END_TEST
+
+static Suite *
+mp_suite(void)
+{
+	Suite	*s = suite_create("mp");
+	TCase	*tc;
+	int	 nints = (int)(sizeof(ints) / sizeof(ints[0]));
+
+	tc = tcase_create("check");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_mp_check_ints);
+	tcase_add_test(tc, test_mp_check_scalars);
+	tcase_add_test(tc, test_mp_check_str_bin);
+	tcase_add_test(tc, test_mp_check_ext);
+	tcase_add_test(tc, test_mp_check_containers);
+	tcase_add_test(tc, test_mp_check_nested);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_mp_check_billion_map);
+	tcase_add_test(tc, test_mp_check_huge_declared);
+	tcase_add_test(tc, test_mp_check_count_exact);
+	tcase_add_test(tc, test_mp_check_truncated);
+	tcase_add_test(tc, test_mp_check_trailing);
+	tcase_add_test(tc, test_mp_check_reserved);
+	tcase_add_test(tc, test_mp_check_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("read");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_mp_read_int_boundaries, 0, nints);
+	tcase_add_loop_test(tc, test_mp_read_uint_sign, 0, nints);
+	tcase_add_test(tc, test_mp_read_int_over_int64);
+	tcase_add_test(tc, test_mp_read_int_signed_forms);
+	tcase_add_test(tc, test_mp_read_int_refused);
+	tcase_add_test(tc, test_mp_read_number);
+	tcase_add_test(tc, test_mp_read_number_truncated);
+	tcase_add_test(tc, test_mp_read_nil_bool);
+	tcase_add_test(tc, test_mp_read_str);
+	tcase_add_test(tc, test_mp_read_bytes);
+	tcase_add_test(tc, test_mp_read_str_refused);
+	tcase_add_test(tc, test_mp_read_array_map);
+	tcase_add_test(tc, test_mp_read_array_map_truncated);
+	tcase_add_test(tc, test_mp_peek);
+	tcase_add_test(tc, test_mp_skip_span);
+	tcase_add_test(tc, test_mp_skip_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(mp_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
