@@ -12,6 +12,7 @@
 #include "qlock.h"
 #include "qmsg.h"
 #include "reply.h"
+#include "session.h"
 #include "util.h"
 #include "worker.h"
 
@@ -20,10 +21,33 @@ static void cmd_delete(struct worker *, struct request *);
 static void cmd_stats_partial(struct worker *, msgpack_packer *);
 static void cmd_list_partial(struct worker *, msgpack_packer *);
 
-/* Sorted by name for bsearch. */
+/* Sorted by name for bsearch (a test checks the order). */
 static const struct cmd cmds[] = {
+	{ "barrier.abort",	1, 1, CMD_NAMED,  cmd_barrier_abort, NULL },
+	{ "barrier.open",	2, 2, CMD_NAMED,  cmd_barrier_open, NULL },
+	{ "barrier.reset",	1, 1, CMD_NAMED,  cmd_barrier_reset, NULL },
+	{ "barrier.wait",	2, 2, CMD_NAMED,  cmd_barrier_wait, NULL },
+	{ "cond.acquire",	2, 2, CMD_NAMED,  cmd_cond_acquire, NULL },
+	{ "cond.notify",	2, 2, CMD_NAMED,  cmd_cond_notify, NULL },
+	{ "cond.notify_all",	1, 1, CMD_NAMED,  cmd_cond_notify_all, NULL },
+	{ "cond.release",	1, 1, CMD_NAMED,  cmd_cond_release, NULL },
+	{ "cond.wait",		2, 2, CMD_NAMED,  cmd_cond_wait, NULL },
 	{ "delete",		1, 1, CMD_NAMED,  cmd_delete, NULL },
+	{ "dict.cas",		4, 4, CMD_NAMED,  cmd_dict_cas, NULL },
+	{ "dict.del",		2, 2, CMD_NAMED,  cmd_dict_del, NULL },
+	{ "dict.get",		2, 2, CMD_NAMED,  cmd_dict_get, NULL },
+	{ "dict.incr",		3, 3, CMD_NAMED,  cmd_dict_incr, NULL },
+	{ "dict.keys",		1, 1, CMD_NAMED,  cmd_dict_keys, NULL },
+	{ "dict.len",		1, 1, CMD_NAMED,  cmd_dict_len, NULL },
+	{ "dict.set",		3, 3, CMD_NAMED,  cmd_dict_set, NULL },
+	{ "event.clear",	1, 1, CMD_NAMED,  cmd_event_clear, NULL },
+	{ "event.is_set",	1, 1, CMD_NAMED,  cmd_event_is_set, NULL },
+	{ "event.set",		1, 1, CMD_NAMED,  cmd_event_set, NULL },
+	{ "event.wait",		2, 2, CMD_NAMED,  cmd_event_wait, NULL },
 	{ "list",		0, 0, CMD_FANOUT, NULL, cmd_list_partial },
+	{ "lock.acquire",	2, 2, CMD_NAMED,  cmd_lock_acquire, NULL },
+	{ "lock.open",		2, 2, CMD_NAMED,  cmd_lock_open, NULL },
+	{ "lock.release",	1, 1, CMD_NAMED,  cmd_lock_release, NULL },
 	{ "ping",		0, 0, 0,	  cmd_ping, NULL },
 	{ "queue.get",		2, 2, CMD_NAMED,  cmd_queue_get, NULL },
 	{ "queue.join",		2, 2, CMD_NAMED,  cmd_queue_join, NULL },
@@ -31,6 +55,10 @@ static const struct cmd cmds[] = {
 	{ "queue.put",		3, 3, CMD_NAMED,  cmd_queue_put, NULL },
 	{ "queue.size",		1, 1, CMD_NAMED,  cmd_queue_size, NULL },
 	{ "queue.task_done",	1, 1, CMD_NAMED,  cmd_queue_task_done, NULL },
+	{ "sem.acquire",	2, 2, CMD_NAMED,  cmd_sem_acquire, NULL },
+	{ "sem.open",		3, 3, CMD_NAMED,  cmd_sem_open, NULL },
+	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
+	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
 	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -359,6 +387,42 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 	worker_flush_woken(w);
 }
 
+struct object *
+cmd_object(struct worker *w, struct request *r, enum obj_kind kind,
+    enum obj_lookup how)
+{
+	struct object	*o = registry_find(&w->reg, r->name, r->namelen);
+
+	if (o == NULL) {
+		if (how == LOOKUP_CREATE)
+			return registry_add(&w->reg, r->name, r->namelen, kind);
+		reply_error(w, &r->ctx, QLOCK_ENOENT,
+		    "no %s '%.*s': open it first", obj_kind_name(kind),
+		    (int)r->namelen, r->name);
+		return NULL;
+	}
+	if (o->kind != kind) {
+		reply_error(w, &r->ctx, QLOCK_ETYPE, "'%.*s' is a %s, not a %s",
+		    (int)r->namelen, r->name, obj_kind_name(o->kind),
+		    obj_kind_name(kind));
+		return NULL;
+	}
+	return o;
+}
+
+struct waiter *
+cmd_waiter(struct worker *w, struct request *r, struct object *o)
+{
+	struct waiter	*wt = xcalloc(1, sizeof(*wt));
+
+	wt->ctx = r->ctx;
+	wt->obj = o;
+	wt->heap_idx = NO_SLOT;
+	wt->sess = session_get(w, r->ctx.sess);
+	TAILQ_INSERT_TAIL(&wt->sess->waiters, wt, sess_link);
+	return wt;
+}
+
 int
 arg_timeout(struct worker *w, struct request *r, double *deadline)
 {
@@ -429,35 +493,33 @@ cmd_delete(struct worker *w, struct request *r)
 	reply_nil(w, &r->ctx);
 }
 
-/* Count the waiters parked on an object. */
-static size_t
-object_waiters(const struct object *o)
-{
-	switch (o->kind) {
-	case OBJ_QUEUE:
-		return o->u.queue.getters.n + o->u.queue.putters.n +
-		    o->u.queue.joiners.n;
-	case OBJ_NKINDS:
-		break;
-	}
-	return 0;
-}
+/* Stats keys for the count of objects of each kind. */
+static const char *const kind_counters[OBJ_NKINDS] = {
+	"queues", "locks", "semaphores", "events", "conditions", "barriers",
+	"dicts",
+};
 
 static void
 cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 {
 	struct hnode	*n;
-	uint64_t	 items = 0, waiters = 0;
+	uint64_t	 items = 0, waiters = 0, holds = 0, keys = 0;
 	struct object	*o;
+	struct hold	*h;
+	int		 k;
 
 	for (n = hmap_first(&w->reg.byname); n != NULL;
 	    n = hmap_next(&w->reg.byname, n)) {
 		o = hmap_entry(n, struct object, node);
 		waiters += object_waiters(o);
+		TAILQ_FOREACH(h, &o->holds, obj_link)
+			holds++;
 		if (o->kind == OBJ_QUEUE)
 			items += o->u.queue.count;
+		else if (o->kind == OBJ_DICT)
+			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 14 + OBJ_NKINDS);
 	pack_cstr(pk, "workers");	msgpack_pack_uint64(pk, 1);
 	pack_cstr(pk, "connections");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "connections_total"); msgpack_pack_uint64(pk, w->stats.conns_total);
@@ -465,29 +527,60 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "requests");	msgpack_pack_uint64(pk, w->stats.requests);
 	pack_cstr(pk, "forwarded");	msgpack_pack_uint64(pk, w->stats.forwarded);
 	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
-	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->sessions.count);
+	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->nconns);
+	pack_cstr(pk, "session_records"); msgpack_pack_uint64(pk, w->sessions.count);
 	pack_cstr(pk, "objects");	msgpack_pack_uint64(pk, w->reg.byname.count);
-	pack_cstr(pk, "queues");	msgpack_pack_uint64(pk, w->reg.count[OBJ_QUEUE]);
 	pack_cstr(pk, "items");		msgpack_pack_uint64(pk, items);
+	pack_cstr(pk, "keys");		msgpack_pack_uint64(pk, keys);
 	pack_cstr(pk, "waiters");	msgpack_pack_uint64(pk, waiters);
+	pack_cstr(pk, "holds");		msgpack_pack_uint64(pk, holds);
+	for (k = 0; k < OBJ_NKINDS; k++) {
+		pack_cstr(pk, kind_counters[k]);
+		msgpack_pack_uint64(pk, w->reg.count[k]);
+	}
 }
 
+/* One object's listing entry: kind, size, waiters, and who holds it. */
+static void
+list_object(struct worker *w, msgpack_packer *pk, struct object *o)
+{
+	struct hold	*h;
+	uint32_t	 nholds = 0;
+
+	TAILQ_FOREACH(h, &o->holds, obj_link)
+		nholds++;
+	msgpack_pack_map(pk, 6);
+	pack_cstr(pk, "name");	pack_str(pk, o->name, o->namelen);
+	pack_cstr(pk, "kind");	pack_cstr(pk, obj_kind_name(o->kind));
+	pack_cstr(pk, "worker"); msgpack_pack_int(pk, w->id);
+	pack_cstr(pk, "size");	msgpack_pack_uint64(pk, object_size(o));
+	pack_cstr(pk, "waiters"); msgpack_pack_uint64(pk, object_waiters(o));
+	pack_cstr(pk, "holders");
+	msgpack_pack_array(pk, nholds);
+	TAILQ_FOREACH(h, &o->holds, obj_link)
+		msgpack_pack_uint64(pk, h->sess->id);
+}
+
+/* Every object owned here, then every client connected here. */
 static void
 cmd_list_partial(struct worker *w, msgpack_packer *pk)
 {
 	struct hnode	*n;
-	struct object	*o;
+	struct conn	*c;
 
-	msgpack_pack_array(pk, (uint32_t)w->reg.byname.count);
+	msgpack_pack_array(pk, (uint32_t)(w->reg.byname.count + w->nconns));
 	for (n = hmap_first(&w->reg.byname); n != NULL;
-	    n = hmap_next(&w->reg.byname, n)) {
-		o = hmap_entry(n, struct object, node);
+	    n = hmap_next(&w->reg.byname, n))
+		list_object(w, pk, hmap_entry(n, struct object, node));
+	for (n = hmap_first(&w->conns); n != NULL; n = hmap_next(&w->conns, n)) {
+		c = hmap_entry(n, struct conn, node);
 		msgpack_pack_map(pk, 5);
-		pack_cstr(pk, "name");	pack_str(pk, o->name, o->namelen);
-		pack_cstr(pk, "kind");	pack_cstr(pk, obj_kind_name(o->kind));
+		pack_cstr(pk, "name");	pack_cstr(pk, c->addr);
+		pack_cstr(pk, "kind");	pack_cstr(pk, "session");
 		pack_cstr(pk, "worker"); msgpack_pack_int(pk, w->id);
-		pack_cstr(pk, "size");
-		msgpack_pack_uint64(pk, o->kind == OBJ_QUEUE ? o->u.queue.count : 0);
-		pack_cstr(pk, "waiters"); msgpack_pack_uint64(pk, object_waiters(o));
+		pack_cstr(pk, "id");	msgpack_pack_uint64(pk, c->sess);
+		pack_cstr(pk, "state");
+		pack_cstr(pk, c->state == CONN_READY ? "ready" :
+		    c->state == CONN_AUTH ? "handshake" : "closing");
 	}
 }

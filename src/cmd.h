@@ -9,6 +9,7 @@
 #include <msgpack.h>
 
 #include "mp.h"
+#include "object.h"
 #include "waitq.h"
 
 struct worker;
@@ -72,6 +73,20 @@ int	arg_timeout(struct worker *w, struct request *r, double *deadline);
 int	arg_int(struct worker *w, struct request *r, int64_t *v);
 int	arg_bool(struct worker *w, struct request *r, bool *v);
 
+/* How cmd_object treats a name that is not there yet. */
+enum obj_lookup {
+	LOOKUP_CREATE,		/* create it in its initial state */
+	LOOKUP_EXISTING,	/* reply NoEnt ("open it first") */
+};
+
+struct object;
+/* The object r->name of that kind; replies Type (another kind) or NoEnt
+ * and returns NULL. */
+struct object *cmd_object(struct worker *w, struct request *r,
+	    enum obj_kind kind, enum obj_lookup how);
+/* A waiter for r on o, recorded in its session (to park). */
+struct waiter *cmd_waiter(struct worker *w, struct request *r, struct object *o);
+
 /* Exec functions, by object type (cmd_<type>.c). */
 void	cmd_queue_open(struct worker *, struct request *);
 void	cmd_queue_put(struct worker *, struct request *);
@@ -79,7 +94,39 @@ void	cmd_queue_get(struct worker *, struct request *);
 void	cmd_queue_size(struct worker *, struct request *);
 void	cmd_queue_task_done(struct worker *, struct request *);
 void	cmd_queue_join(struct worker *, struct request *);
-/* Answer a woken or timed-out queue waiter. */
+void	cmd_lock_open(struct worker *, struct request *);
+void	cmd_lock_acquire(struct worker *, struct request *);
+void	cmd_lock_release(struct worker *, struct request *);
+void	cmd_sem_open(struct worker *, struct request *);
+void	cmd_sem_acquire(struct worker *, struct request *);
+void	cmd_sem_release(struct worker *, struct request *);
+void	cmd_sem_value(struct worker *, struct request *);
+void	cmd_event_set(struct worker *, struct request *);
+void	cmd_event_clear(struct worker *, struct request *);
+void	cmd_event_is_set(struct worker *, struct request *);
+void	cmd_event_wait(struct worker *, struct request *);
+void	cmd_cond_acquire(struct worker *, struct request *);
+void	cmd_cond_release(struct worker *, struct request *);
+void	cmd_cond_wait(struct worker *, struct request *);
+void	cmd_cond_notify(struct worker *, struct request *);
+void	cmd_cond_notify_all(struct worker *, struct request *);
+void	cmd_barrier_open(struct worker *, struct request *);
+void	cmd_barrier_wait(struct worker *, struct request *);
+void	cmd_barrier_abort(struct worker *, struct request *);
+void	cmd_barrier_reset(struct worker *, struct request *);
+void	cmd_dict_set(struct worker *, struct request *);
+void	cmd_dict_get(struct worker *, struct request *);
+void	cmd_dict_del(struct worker *, struct request *);
+void	cmd_dict_len(struct worker *, struct request *);
+void	cmd_dict_keys(struct worker *, struct request *);
+void	cmd_dict_incr(struct worker *, struct request *);
+void	cmd_dict_cas(struct worker *, struct request *);
+
+/* Answer a woken waiter (by its op), recording what it now holds. */
 void	cmd_queue_answer(struct worker *, struct waiter *);
+void	cmd_lock_answer(struct worker *, struct waiter *);
+void	cmd_sem_answer(struct worker *, struct waiter *);
+void	cmd_event_answer(struct worker *, struct waiter *);
+void	cmd_barrier_answer(struct worker *, struct waiter *);
 
 #endif

@@ -9,46 +9,6 @@
 #include "util.h"
 #include "worker.h"
 
-/* The queue called r->name; created as an unbounded plain queue when
- * create is set and the name is free.  Replies and returns NULL if the
- * name is another kind of object (or absent and not created). */
-static struct object *
-queue_lookup(struct worker *w, struct request *r, bool create)
-{
-	struct object	*o = registry_find(&w->reg, r->name, r->namelen);
-
-	if (o == NULL) {
-		if (!create) {
-			reply_error(w, &r->ctx, QLOCK_ENOENT, "no queue '%.*s'",
-			    (int)r->namelen, r->name);
-			return NULL;
-		}
-		o = registry_add(&w->reg, r->name, r->namelen, OBJ_QUEUE);
-		queue_init(&o->u.queue, 0, false);
-		return o;
-	}
-	if (o->kind != OBJ_QUEUE) {
-		reply_error(w, &r->ctx, QLOCK_ETYPE, "'%.*s' is a %s, not a queue",
-		    (int)r->namelen, r->name, obj_kind_name(o->kind));
-		return NULL;
-	}
-	return o;
-}
-
-/* A new waiter for r on o, recorded in its session. */
-static struct waiter *
-waiter_new(struct worker *w, struct request *r, struct object *o)
-{
-	struct waiter	*wt = xcalloc(1, sizeof(*wt));
-
-	wt->ctx = r->ctx;
-	wt->obj = o;
-	wt->heap_idx = NO_SLOT;
-	wt->sess = session_get(w, r->ctx.sess);
-	TAILQ_INSERT_TAIL(&wt->sess->waiters, wt, sess_link);
-	return wt;
-}
-
 /* queue.open [name, maxsize, joinable] */
 void
 cmd_queue_open(struct worker *w, struct request *r)
@@ -65,7 +25,7 @@ cmd_queue_open(struct worker *w, struct request *r)
 		    "maxsize must be 0 (unbounded) to %d", INT32_MAX);
 		return;
 	}
-	if ((o = queue_lookup(w, r, true)) == NULL)
+	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	q = &o->u.queue;
 	if (o->opened && (q->maxsize != maxsize || q->joinable != joinable)) {
@@ -102,7 +62,7 @@ cmd_queue_put(struct worker *w, struct request *r)
 	}
 	if (arg_timeout(w, r, &deadline) == -1)
 		return;
-	if ((o = queue_lookup(w, r, true)) == NULL)
+	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	it = qitem_new(raw, rawlen);
 	if (queue_put(&o->u.queue, it, &w->woken) == 0) {
@@ -115,7 +75,7 @@ cmd_queue_put(struct worker *w, struct request *r)
 		    (int)r->namelen, r->name);
 		return;
 	}
-	wt = waiter_new(w, r, o);
+	wt = cmd_waiter(w, r, o);
 	queue_park_put(&o->u.queue, wt, it);
 	worker_park(w, wt, deadline);
 }
@@ -126,6 +86,22 @@ reply_item(struct worker *w, const struct reqctx *ctx, struct qitem *it)
 {
 	pack_raw(reply_begin(w, ctx), it->data, it->len);
 	reply_end(w, ctx);
+}
+
+/* An item left the queue for session sess: a joinable queue keeps it
+ * until task_done, to put it back if the session ends first. */
+static void
+queue_taken(struct worker *w, uint64_t sess, struct object *o, struct qitem *it)
+{
+	struct hold	*h;
+
+	if (!o->u.queue.joinable) {
+		qitem_free(it);
+		return;
+	}
+	h = hold_get(w, sess, o);
+	TAILQ_INSERT_TAIL(&h->items, it, link);
+	h->nitems++;
 }
 
 /* queue.get [name, timeout] */
@@ -139,11 +115,11 @@ cmd_queue_get(struct worker *w, struct request *r)
 
 	if (arg_timeout(w, r, &deadline) == -1)
 		return;
-	if ((o = queue_lookup(w, r, true)) == NULL)
+	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	if (queue_get(&o->u.queue, &it, &w->woken) == 0) {
 		reply_item(w, &r->ctx, it);
-		qitem_free(it);
+		queue_taken(w, r->ctx.sess, o, it);
 		registry_gc(&w->reg, o);
 		return;
 	}
@@ -153,7 +129,7 @@ cmd_queue_get(struct worker *w, struct request *r)
 		registry_gc(&w->reg, o);
 		return;
 	}
-	wt = waiter_new(w, r, o);
+	wt = cmd_waiter(w, r, o);
 	queue_park_get(&o->u.queue, wt);
 	worker_park(w, wt, deadline);
 }
@@ -162,24 +138,21 @@ cmd_queue_get(struct worker *w, struct request *r)
 void
 cmd_queue_size(struct worker *w, struct request *r)
 {
-	struct object	*o = registry_find(&w->reg, r->name, r->namelen);
+	struct object	*o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE);
 
-	if (o != NULL && o->kind != OBJ_QUEUE) {
-		reply_error(w, &r->ctx, QLOCK_ETYPE, "'%.*s' is a %s, not a queue",
-		    (int)r->namelen, r->name, obj_kind_name(o->kind));
+	if (o == NULL)
 		return;
-	}
-	/* A name never used is an empty queue. */
-	msgpack_pack_uint64(reply_begin(w, &r->ctx),
-	    o == NULL ? 0 : o->u.queue.count);
+	/* A name never used is an empty queue (freed again at once). */
+	msgpack_pack_uint64(reply_begin(w, &r->ctx), o->u.queue.count);
 	reply_end(w, &r->ctx);
+	registry_gc(&w->reg, o);
 }
 
 /* The joinable queue r names, or NULL after replying. */
 static struct object *
 joinable_lookup(struct worker *w, struct request *r)
 {
-	struct object	*o = queue_lookup(w, r, false);
+	struct object	*o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_EXISTING);
 
 	if (o != NULL && !o->u.queue.joinable) {
 		reply_error(w, &r->ctx, QLOCK_EINVAL,
@@ -188,6 +161,29 @@ joinable_lookup(struct worker *w, struct request *r)
 		return NULL;
 	}
 	return o;
+}
+
+/* A task is done: forget the oldest item the session took (or, if it
+ * took none, the oldest any session took: another process may finish
+ * the work, as in Python). */
+static void
+queue_done(struct worker *w, uint64_t sess, struct object *o)
+{
+	struct hold	*h = hold_find(w, sess, o);
+	struct qitem	*it;
+
+	if (h == NULL || h->nitems == 0) {
+		TAILQ_FOREACH(h, &o->holds, obj_link)
+			if (h->nitems > 0)
+				break;
+	}
+	if (h == NULL || (it = TAILQ_FIRST(&h->items)) == NULL)
+		return;
+	TAILQ_REMOVE(&h->items, it, link);
+	h->nitems--;
+	qitem_free(it);
+	if (h->nitems == 0)
+		hold_free(w, h);
 }
 
 /* queue.task_done [name] */
@@ -203,6 +199,7 @@ cmd_queue_task_done(struct worker *w, struct request *r)
 		    "task_done() called more times than there were items");
 		return;
 	}
+	queue_done(w, r->ctx.sess, o);
 	reply_nil(w, &r->ctx);
 }
 
@@ -227,7 +224,7 @@ cmd_queue_join(struct worker *w, struct request *r)
 		    (unsigned long long)o->u.queue.unfinished);
 		return;
 	}
-	wt = waiter_new(w, r, o);
+	wt = cmd_waiter(w, r, o);
 	queue_park_join(&o->u.queue, wt);
 	worker_park(w, wt, deadline);
 }
@@ -249,8 +246,10 @@ cmd_queue_answer(struct worker *w, struct waiter *wt)
 		    "the queue was deleted" : "the server is shutting down");
 		return;
 	}
-	if (wt->op == WOP_QUEUE_GET)
+	if (wt->op == WOP_QUEUE_GET) {
 		reply_item(w, &wt->ctx, wt->item);
-	else
+		queue_taken(w, wt->ctx.sess, wt->obj, wt->item);
+		wt->item = NULL;
+	} else
 		reply_nil(w, &wt->ctx);
 }

@@ -412,3 +412,53 @@ mp_skip(struct mp_reader *r, const uint8_t **start, size_t *len)
 	r->p = p;
 	return 0;
 }
+
+/* Store v big-endian in n bytes after a type byte. */
+static size_t
+mp_put_be(uint8_t *out, uint8_t type, uint64_t v, size_t n)
+{
+	size_t	i;
+
+	out[0] = type;
+	for (i = 0; i < n; i++)
+		out[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	return n + 1;
+}
+
+size_t
+mp_write_int(uint8_t out[9], int64_t v)
+{
+	if (v >= 0) {
+		if (v <= 0x7f) {
+			out[0] = (uint8_t)v;
+			return 1;
+		}
+		if (v <= UINT8_MAX)
+			return mp_put_be(out, 0xcc, (uint64_t)v, 1);
+		if (v <= UINT16_MAX)
+			return mp_put_be(out, 0xcd, (uint64_t)v, 2);
+		if (v <= UINT32_MAX)
+			return mp_put_be(out, 0xce, (uint64_t)v, 4);
+		return mp_put_be(out, 0xcf, (uint64_t)v, 8);
+	}
+	if (v >= -32) {
+		out[0] = (uint8_t)(int8_t)v;
+		return 1;
+	}
+	if (v >= INT8_MIN)
+		return mp_put_be(out, 0xd0, (uint64_t)v, 1);
+	if (v >= INT16_MIN)
+		return mp_put_be(out, 0xd1, (uint64_t)v, 2);
+	if (v >= INT32_MIN)
+		return mp_put_be(out, 0xd2, (uint64_t)v, 4);
+	return mp_put_be(out, 0xd3, (uint64_t)v, 8);
+}
+
+bool
+mp_is_int(const void *raw, size_t len, int64_t *v)
+{
+	struct mp_reader	r;
+
+	mp_reader_init(&r, raw, len);
+	return mp_read_int(&r, v) == 0 && r.p == r.end;
+}

@@ -46,4 +46,9 @@ int	mp_read_map(struct mp_reader *r, uint32_t *n);
 /* Skip one whole object (nested ones too); its raw bytes in *start, *len. */
 int	mp_skip(struct mp_reader *r, const uint8_t **start, size_t *len);
 
+/* Encode an integer in its shortest msgpack form; returns the length (<= 9). */
+size_t	mp_write_int(uint8_t out[9], int64_t v);
+/* True if raw is exactly one msgpack integer (stored in *v). */
+bool	mp_is_int(const void *raw, size_t len, int64_t *v);
+
 #endif

@@ -1,12 +1,15 @@
-/* session.h: what each client session has parked (and, later, holds) in
- * the objects this worker owns, so that all of it is given back at once
- * when the session ends. */
+/* session.h: what each client session has parked and holds in the objects
+ * this worker owns, so that all of it is given back at once when the
+ * session ends. */
 #ifndef SESSION_H
 #define SESSION_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "hmap.h"
+#include "object.h"
+#include "obj_queue.h"
 #include "waitq.h"
 
 struct worker;
@@ -18,11 +21,24 @@ struct worker;
 	((uint64_t)(worker) << 56 | ((uint64_t)(gen) & 0xffffff) << 32 | \
 	 ((uint64_t)(n) & 0xffffffff))
 
+/* What one session holds of one object. */
+struct hold {
+	TAILQ_ENTRY(hold) sess_link;	/* in the session's holds */
+	TAILQ_ENTRY(hold) obj_link;	/* in the object's holds */
+	struct session	*sess;
+	struct object	*obj;
+	uint64_t	 permits;	/* semaphore: permits taken */
+	struct qitemlist items;		/* joinable queue: taken, not done,
+					   oldest first */
+	size_t		 nitems;
+};
+
 /* The owner-side record of one session; exists while it has anything here. */
 struct session {
 	struct hnode	 node;		/* in worker->sessions, by id */
 	uint64_t	 id;
 	struct waitlist	 waiters;	/* parked requests, linked by sess_link */
+	struct holdlist	 holds;		/* what it holds here */
 };
 
 /* Find or create the record of session id. */
@@ -34,5 +50,13 @@ void	session_gc(struct worker *w, struct session *s);
 void	session_end(struct worker *w, uint64_t id);
 /* End every session whose connection lived on worker id (it died). */
 void	session_end_worker(struct worker *w, int id);
+
+/* The hold of session sess on o, created if absent. */
+struct hold *hold_get(struct worker *w, uint64_t sess, struct object *o);
+struct hold *hold_find(struct worker *w, uint64_t sess, struct object *o);
+/* Forget a hold (its items must be gone); gc's its session. */
+void	hold_free(struct worker *w, struct hold *h);
+/* Give back everything h holds (lock, permits, items) and free it. */
+void	hold_release(struct worker *w, struct hold *h);
 
 #endif

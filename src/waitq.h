@@ -24,6 +24,13 @@ enum wait_op {
 	WOP_QUEUE_GET,
 	WOP_QUEUE_PUT,
 	WOP_QUEUE_JOIN,
+	WOP_LOCK_ACQUIRE,	/* lock.acquire and cond.acquire */
+	WOP_SEM_ACQUIRE,
+	WOP_EVENT_WAIT,
+	WOP_COND_WAIT,		/* waiting for a notify */
+	WOP_COND_REACQUIRE,	/* notified or timed out: waiting for the lock;
+				   status holds the outcome to report */
+	WOP_BARRIER_WAIT,
 };
 
 /* One parked request. */
@@ -37,6 +44,8 @@ struct waiter {
 	int		 status;	/* QLOCK_* result once woken */
 	struct qitem	*item;		/* put: item to put; get: item received */
 	uint64_t	 value;		/* numeric result (token, index) */
+	uint32_t	 depth;		/* lock depth to restore on grant (cond) */
+	int		 outcome;	/* cond: result to report once relocked */
 	struct object	*obj;		/* the object it waits on */
 	struct session	*sess;		/* the owner-side session record */
 	struct reqctx	 ctx;		/* where the answer goes */

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -59,9 +60,30 @@ worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	while ((wt = deadlines_min(&w->deadlines)) != NULL &&
 	    wt->deadline <= now) {
 		deadlines_remove(&w->deadlines, wt);
-		waitq_wake(wt, QLOCK_TIMEOUT, &w->woken);
+		switch (wt->op) {
+		case WOP_COND_WAIT:
+			/* Timed out, but it returns holding the lock. */
+			cond_requeue(&wt->obj->u.cond, wt, QLOCK_TIMEOUT,
+			    &w->tokens, &w->woken);
+			break;
+		case WOP_BARRIER_WAIT:
+			/* A party's timeout breaks the barrier for all. */
+			barrier_break(&wt->obj->u.barrier, &w->woken);
+			break;
+		default:
+			waitq_wake(wt, QLOCK_TIMEOUT, &w->woken);
+			break;
+		}
 	}
+	worker_arm_timer(w);
 	worker_flush_woken(w);
+}
+
+void
+worker_unpark(struct worker *w, struct waiter *wt)
+{
+	if (wt->heap_idx != NO_SLOT)
+		deadlines_remove(&w->deadlines, wt);
 }
 
 void
@@ -112,6 +134,20 @@ worker_flush_woken(struct worker *w)
 		case WOP_QUEUE_JOIN:
 			cmd_queue_answer(w, wt);
 			break;
+		case WOP_LOCK_ACQUIRE:
+		case WOP_COND_WAIT:
+		case WOP_COND_REACQUIRE:
+			cmd_lock_answer(w, wt);
+			break;
+		case WOP_SEM_ACQUIRE:
+			cmd_sem_answer(w, wt);
+			break;
+		case WOP_EVENT_WAIT:
+			cmd_event_answer(w, wt);
+			break;
+		case WOP_BARRIER_WAIT:
+			cmd_barrier_answer(w, wt);
+			break;
 		}
 		waiter_free(w, wt);
 	}
@@ -120,31 +156,39 @@ worker_flush_woken(struct worker *w)
 void
 worker_drop_waiter(struct worker *w, struct waiter *wt)
 {
-	waitq_remove(wt);
+	if (wt->wq == NULL) {
+		TAILQ_REMOVE(&w->woken, wt, link);	/* woken, not answered */
+	} else {
+		waitq_remove(wt);
+		/* A party that leaves a barrier breaks it for the others. */
+		if (wt->op == WOP_BARRIER_WAIT && wt->obj != NULL)
+			barrier_break(&wt->obj->u.barrier, &w->woken);
+	}
 	waiter_free(w, wt);
 }
 
 void
 worker_delete_object(struct worker *w, struct object *o)
 {
-	struct waitq	*qs[3];
+	struct waitq	*qs[OBJ_MAX_WAITQS];
 	struct waiter	*wt;
-	size_t		 i, n = 0;
+	struct hold	*h;
+	struct qitem	*it;
+	int		 i, n = object_waitqs(o, qs);
 
-	switch (o->kind) {
-	case OBJ_QUEUE:
-		qs[n++] = &o->u.queue.getters;
-		qs[n++] = &o->u.queue.putters;
-		qs[n++] = &o->u.queue.joiners;
-		break;
-	case OBJ_NKINDS:
-		break;
-	}
 	for (i = 0; i < n; i++) {
 		while ((wt = waitq_first(qs[i])) != NULL) {
 			wt->obj = NULL;		/* it is going away */
 			waitq_wake(wt, QLOCK_ENOENT, &w->woken);
 		}
+	}
+	/* What sessions held of it is gone with it. */
+	while ((h = TAILQ_FIRST(&o->holds)) != NULL) {
+		while ((it = TAILQ_FIRST(&h->items)) != NULL) {
+			TAILQ_REMOVE(&h->items, it, link);
+			qitem_free(it);
+		}
+		hold_free(w, h);
 	}
 	worker_flush_woken(w);
 	registry_del(&w->reg, o);
@@ -376,6 +420,7 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
     const int *meshfds, const int *lfds, int nlfds)
 {
 	struct worker	*w = xcalloc(1, sizeof(*w));
+	struct timespec	 ts;
 	int		 i;
 
 	log_set_role("worker %d", id);
@@ -396,6 +441,11 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 	msgpack_sbuffer_init(&w->sbuf);
 	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
 	w->timer = evtimer_new(w->base, worker_timer_cb, w);
+	/* Fencing tokens continue from the clock in microseconds, so that a
+	 * restarted worker never hands out a token below an earlier one
+	 * (while grants stay under a million a second). */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->tokens = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 
 	w->peers = xcalloc((size_t)w->nworkers, sizeof(*w->peers));
 	for (i = 0; i < w->nworkers; i++) {

@@ -63,6 +63,7 @@ struct worker {
 	struct hmap		 sessions;	/* session id -> struct session */
 	struct deadlines	 deadlines;	/* parked waiters with a deadline */
 	struct event		*timer;		/* fires at the earliest deadline */
+	uint64_t		 tokens;	/* last fencing token granted */
 	struct waitlist		 woken;		/* waiters to answer after the
 						   current operation */
 	msgpack_sbuffer		 sbuf;		/* scratch for encoding replies */
@@ -82,6 +83,8 @@ void	worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 
 /* Parked waiters: add with an absolute deadline (< 0: none). */
 void	worker_park(struct worker *w, struct waiter *wt, double deadline);
+/* Take a parked waiter off the deadline heap (it keeps waiting). */
+void	worker_unpark(struct worker *w, struct waiter *wt);
 /* Answer and free every waiter in w->woken. */
 void	worker_flush_woken(struct worker *w);
 /* Take a waiter off everything and free it (and any item it holds). */

@@ -1,0 +1,117 @@
+/* cmd_sem.c: sem.* requests: Semaphore and BoundedSemaphore, with the
+ * permits each session took given back when it ends. */
+#include "cmd.h"
+#include "object.h"
+#include "qlock.h"
+#include "reply.h"
+#include "session.h"
+#include "worker.h"
+
+/* sem.open [name, value, bounded] */
+void
+cmd_sem_open(struct worker *w, struct request *r)
+{
+	struct object	*o;
+	int64_t		 value;
+	bool		 bounded;
+
+	if (arg_int(w, r, &value) == -1 || arg_bool(w, r, &bounded) == -1)
+		return;
+	if (value < 0 || value > INT32_MAX) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL,
+		    "a semaphore's value is 0 to %d", INT32_MAX);
+		return;
+	}
+	if ((o = cmd_object(w, r, OBJ_SEM, LOOKUP_CREATE)) == NULL)
+		return;
+	if (o->opened) {
+		/* Idempotent for the same settings, as every process of a
+		 * program opens it the same way. */
+		if (o->u.sem.initial != value || o->u.sem.bounded != bounded) {
+			reply_error(w, &r->ctx, QLOCK_EINVAL,
+			    "'%.*s' is open with value %ld%s", (int)r->namelen,
+			    r->name, o->u.sem.initial,
+			    o->u.sem.bounded ? ", bounded" : "");
+			return;
+		}
+	} else {
+		sem_init(&o->u.sem, (long)value, bounded);
+		o->opened = true;
+	}
+	reply_nil(w, &r->ctx);
+}
+
+/* sem.acquire [name, timeout] */
+void
+cmd_sem_acquire(struct worker *w, struct request *r)
+{
+	struct object	*o;
+	struct waiter	*wt;
+	double		 deadline;
+
+	if (arg_timeout(w, r, &deadline) == -1 ||
+	    (o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
+		return;
+	if (sem_acquire(&o->u.sem) == 0) {
+		hold_get(w, r->ctx.sess, o)->permits++;
+		reply_nil(w, &r->ctx);
+		return;
+	}
+	if (deadline == 0) {
+		reply_error(w, &r->ctx, QLOCK_TIMEOUT, "no permit free");
+		return;
+	}
+	wt = cmd_waiter(w, r, o);
+	wt->op = WOP_SEM_ACQUIRE;
+	waitq_push(&o->u.sem.waiters, wt);
+	worker_park(w, wt, deadline);
+}
+
+/* sem.release [name] */
+void
+cmd_sem_release(struct worker *w, struct request *r)
+{
+	struct object	*o;
+	struct hold	*h;
+
+	if ((o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
+		return;
+	if (sem_release(&o->u.sem, &w->woken) != 0) {
+		reply_error(w, &r->ctx, QLOCK_EVALUE,
+		    "bounded semaphore '%.*s' released too many times",
+		    (int)r->namelen, r->name);
+		return;
+	}
+	/* Anyone may release (as in Python); the releaser's own permits
+	 * are the ones that stop being held. */
+	if ((h = hold_find(w, r->ctx.sess, o)) != NULL && --h->permits == 0)
+		hold_free(w, h);
+	reply_nil(w, &r->ctx);
+}
+
+/* sem.value [name] */
+void
+cmd_sem_value(struct worker *w, struct request *r)
+{
+	struct object	*o;
+
+	if ((o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
+		return;
+	msgpack_pack_int64(reply_begin(w, &r->ctx), o->u.sem.value);
+	reply_end(w, &r->ctx);
+}
+
+void
+cmd_sem_answer(struct worker *w, struct waiter *wt)
+{
+	int	st = wt->status;
+
+	if (st == QLOCK_OK) {
+		hold_get(w, wt->ctx.sess, wt->obj)->permits++;
+		reply_nil(w, &wt->ctx);
+		return;
+	}
+	reply_error(w, &wt->ctx, st, "%s", st == QLOCK_TIMEOUT ?
+	    "no permit in time" : st == QLOCK_ENOENT ?
+	    "the semaphore was deleted" : "the server is shutting down");
+}

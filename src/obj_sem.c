@@ -1,0 +1,37 @@
+/* obj_sem.c: counting semaphore with FIFO waiters. */
+#include "qlock.h"
+#include "obj_sem.h"
+
+void
+sem_init(struct sem *s, long value, bool bounded)
+{
+	s->value = value;
+	s->initial = value;
+	s->bounded = bounded;
+	waitq_init(&s->waiters);
+}
+
+int
+sem_acquire(struct sem *s)
+{
+	if (s->value > 0 && s->waiters.n == 0) {
+		s->value--;
+		return 0;
+	}
+	return SEM_WAIT;
+}
+
+int
+sem_release(struct sem *s, struct waitlist *woken)
+{
+	struct waiter	*w = waitq_first(&s->waiters);
+
+	if (w != NULL) {
+		waitq_wake(w, QLOCK_OK, woken);	/* the permit passes on */
+		return 0;
+	}
+	if (s->bounded && s->value >= s->initial)
+		return QLOCK_EVALUE;
+	s->value++;
+	return 0;
+}

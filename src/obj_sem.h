@@ -1,0 +1,25 @@
+/* obj_sem.h: Semaphore and BoundedSemaphore as a pure state machine. */
+#ifndef OBJ_SEM_H
+#define OBJ_SEM_H
+
+#include <stdbool.h>
+
+#include "waitq.h"
+
+struct sem {
+	long		value;		/* permits free now */
+	long		initial;	/* value at open: the bound */
+	bool		bounded;	/* BoundedSemaphore: never above initial */
+	struct waitq	waiters;	/* parked acquirers, oldest first */
+};
+
+#define SEM_WAIT 1	/* no permit free: park a waiter */
+
+void	sem_init(struct sem *s, long value, bool bounded);
+/* Take a permit, or SEM_WAIT (also while others wait: FIFO). */
+int	sem_acquire(struct sem *s);
+/* Give one back: to the oldest waiter, or to the count; QLOCK_EVALUE if a
+ * bounded semaphore would go above its initial value. */
+int	sem_release(struct sem *s, struct waitlist *woken);
+
+#endif
