@@ -13,6 +13,7 @@
 #include "qmsg.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -410,6 +411,16 @@ cmd_object(struct worker *w, struct request *r, enum obj_kind kind,
 	return o;
 }
 
+int
+cmd_reserve(struct worker *w, struct request *r, size_t bytes)
+{
+	if (store_reserve(w, bytes + r->namelen + 32) == 0)
+		return 0;
+	reply_error(w, &r->ctx, QLOCK_ELIMIT,
+	    "disk full: the change was not made (reads still work)");
+	return -1;
+}
+
 struct waiter *
 cmd_waiter(struct worker *w, struct request *r, struct object *o)
 {
@@ -489,6 +500,9 @@ cmd_delete(struct worker *w, struct request *r)
 		    (int)r->namelen, r->name);
 		return;
 	}
+	if (cmd_reserve(w, r, 0) == -1)
+		return;
+	store_delete(w, o);
 	worker_delete_object(w, o);
 	reply_nil(w, &r->ctx);
 }

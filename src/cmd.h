@@ -87,6 +87,10 @@ struct object *cmd_object(struct worker *w, struct request *r,
 /* A waiter for r on o, recorded in its session (to park). */
 struct waiter *cmd_waiter(struct worker *w, struct request *r, struct object *o);
 
+/* Room in the log for a change of about bytes; replies Limit ("disk
+ * full") and returns -1 when there is none: the change must not be made. */
+int	cmd_reserve(struct worker *w, struct request *r, size_t bytes);
+
 /* Exec functions, by object type (cmd_<type>.c). */
 void	cmd_queue_open(struct worker *, struct request *);
 void	cmd_queue_put(struct worker *, struct request *);

@@ -3,6 +3,7 @@
 #include "object.h"
 #include "qlock.h"
 #include "reply.h"
+#include "store.h"
 #include "worker.h"
 
 /* barrier.open [name, parties] */
@@ -19,7 +20,8 @@ cmd_barrier_open(struct worker *w, struct request *r)
 		    "a barrier needs 1 to %d parties", INT32_MAX);
 		return;
 	}
-	if ((o = cmd_object(w, r, OBJ_BARRIER, LOOKUP_CREATE)) == NULL)
+	if (cmd_reserve(w, r, 8) == -1 ||
+	    (o = cmd_object(w, r, OBJ_BARRIER, LOOKUP_CREATE)) == NULL)
 		return;
 	if (o->opened) {
 		if (o->u.barrier.parties != parties) {
@@ -31,6 +33,7 @@ cmd_barrier_open(struct worker *w, struct request *r)
 	} else {
 		barrier_init(&o->u.barrier, (uint32_t)parties);
 		o->opened = true;
+		store_b_open(w, o);
 	}
 	reply_nil(w, &r->ctx);
 }

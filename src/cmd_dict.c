@@ -3,6 +3,7 @@
 #include "object.h"
 #include "qlock.h"
 #include "reply.h"
+#include "store.h"
 #include "worker.h"
 
 /* Read the key parameter; replies and returns -1 if it is not a string. */
@@ -36,6 +37,16 @@ reply_nokey(struct worker *w, struct request *r, const char *key, uint32_t klen)
 	    (int)(klen > 200 ? 200 : klen), key, (int)r->namelen, r->name);
 }
 
+/* Log the current value of key. */
+static void
+log_entry(struct worker *w, struct object *o, const char *key, uint32_t klen)
+{
+	struct dentry	*e = dict_get(&o->u.dict, key, klen);
+
+	if (e != NULL)
+		store_d_set(w, o, key, klen, e->val, e->vallen);
+}
+
 /* dict.set [dict, key, value] */
 void
 cmd_dict_set(struct worker *w, struct request *r)
@@ -47,9 +58,11 @@ cmd_dict_set(struct worker *w, struct request *r)
 	size_t		 vlen;
 
 	if (arg_key(w, r, &key, &klen) == -1 || arg_value(w, r, &val, &vlen) == -1 ||
+	    cmd_reserve(w, r, klen + vlen) == -1 ||
 	    (o = cmd_object(w, r, OBJ_DICT, LOOKUP_CREATE)) == NULL)
 		return;
 	dict_set(&o->u.dict, key, klen, val, vlen);
+	store_d_set(w, o, key, klen, val, vlen);
 	reply_nil(w, &r->ctx);
 }
 
@@ -82,13 +95,15 @@ cmd_dict_del(struct worker *w, struct request *r)
 	const char	*key;
 	uint32_t	 klen;
 
-	if (arg_key(w, r, &key, &klen) == -1 ||
+	if (arg_key(w, r, &key, &klen) == -1 || cmd_reserve(w, r, klen) == -1 ||
 	    (o = cmd_object(w, r, OBJ_DICT, LOOKUP_CREATE)) == NULL)
 		return;
 	if (dict_del(&o->u.dict, key, klen) != 0)
 		reply_nokey(w, r, key, klen);
-	else
+	else {
+		store_d_del(w, o, key, klen);
 		reply_nil(w, &r->ctx);
+	}
 	registry_gc(&w->reg, o);
 }
 
@@ -138,6 +153,7 @@ cmd_dict_incr(struct worker *w, struct request *r)
 	int		 rc;
 
 	if (arg_key(w, r, &key, &klen) == -1 || arg_int(w, r, &delta) == -1 ||
+	    cmd_reserve(w, r, klen + 9) == -1 ||
 	    (o = cmd_object(w, r, OBJ_DICT, LOOKUP_CREATE)) == NULL)
 		return;
 	if ((rc = dict_incr(&o->u.dict, key, klen, delta, &result)) != 0) {
@@ -148,6 +164,7 @@ cmd_dict_incr(struct worker *w, struct request *r)
 		registry_gc(&w->reg, o);
 		return;
 	}
+	log_entry(w, o, key, klen);
 	msgpack_pack_int64(reply_begin(w, &r->ctx), result);
 	reply_end(w, &r->ctx);
 }
@@ -167,11 +184,14 @@ cmd_dict_cas(struct worker *w, struct request *r)
 	if (arg_key(w, r, &key, &klen) == -1 ||
 	    arg_value(w, r, &exp, &elen) == -1 ||
 	    arg_value(w, r, &val, &vlen) == -1 ||
+	    cmd_reserve(w, r, klen + vlen) == -1 ||
 	    (o = cmd_object(w, r, OBJ_DICT, LOOKUP_CREATE)) == NULL)
 		return;
 	if (elen == 1 && exp[0] == 0xc0)
 		exp = NULL;
 	swapped = dict_cas(&o->u.dict, key, klen, exp, elen, val, vlen);
+	if (swapped)
+		store_d_set(w, o, key, klen, val, vlen);
 	pk = reply_begin(w, &r->ctx);
 	if (swapped)
 		msgpack_pack_true(pk);

@@ -3,17 +3,22 @@
 #include "object.h"
 #include "qlock.h"
 #include "reply.h"
+#include "store.h"
 #include "worker.h"
 
 /* event.set [name] */
 void
 cmd_event_set(struct worker *w, struct request *r)
 {
-	struct object	*o = cmd_object(w, r, OBJ_EVENT, LOOKUP_CREATE);
+	struct object	*o;
 
-	if (o == NULL)
+	if (cmd_reserve(w, r, 8) == -1 ||
+	    (o = cmd_object(w, r, OBJ_EVENT, LOOKUP_CREATE)) == NULL)
 		return;
-	qevent_set(&o->u.event, &w->woken);
+	if (!o->u.event.set) {
+		qevent_set(&o->u.event, &w->woken);
+		store_e_set(w, o);
+	}
 	reply_nil(w, &r->ctx);
 }
 
@@ -21,11 +26,15 @@ cmd_event_set(struct worker *w, struct request *r)
 void
 cmd_event_clear(struct worker *w, struct request *r)
 {
-	struct object	*o = cmd_object(w, r, OBJ_EVENT, LOOKUP_CREATE);
+	struct object	*o;
 
-	if (o == NULL)
+	if (cmd_reserve(w, r, 8) == -1 ||
+	    (o = cmd_object(w, r, OBJ_EVENT, LOOKUP_CREATE)) == NULL)
 		return;
-	qevent_clear(&o->u.event);
+	if (o->u.event.set) {
+		qevent_clear(&o->u.event);
+		store_e_set(w, o);
+	}
 	reply_nil(w, &r->ctx);
 	registry_gc(&w->reg, o);
 }

@@ -5,6 +5,7 @@
 #include "qlock.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "worker.h"
 
 /* Reply to a granted acquire: the token for locks, nil for conditions. */
@@ -13,6 +14,7 @@ reply_grant(struct worker *w, const struct reqctx *ctx, struct object *o,
     uint64_t token)
 {
 	hold_get(w, ctx->sess, o);
+	store_tokens(w);
 	if (o->kind == OBJ_LOCK) {
 		msgpack_pack_uint64(reply_begin(w, ctx), token);
 		reply_end(w, ctx);
@@ -79,7 +81,7 @@ cmd_lock_open(struct worker *w, struct request *r)
 	struct object	*o;
 	bool		 recursive;
 
-	if (arg_bool(w, r, &recursive) == -1 ||
+	if (arg_bool(w, r, &recursive) == -1 || cmd_reserve(w, r, 8) == -1 ||
 	    (o = cmd_object(w, r, OBJ_LOCK, LOOKUP_CREATE)) == NULL)
 		return;
 	if (o->opened && o->u.lock.recursive != recursive) {
@@ -88,8 +90,11 @@ cmd_lock_open(struct worker *w, struct request *r)
 		    o->u.lock.recursive ? "n RLock" : " Lock");
 		return;
 	}
-	o->u.lock.recursive = recursive;
-	o->opened = true;
+	if (!o->opened) {
+		o->u.lock.recursive = recursive;
+		o->opened = true;
+		store_l_open(w, o);
+	}
 	reply_nil(w, &r->ctx);
 }
 
@@ -218,6 +223,7 @@ cmd_lock_answer(struct worker *w, struct waiter *wt)
 	if (st == QLOCK_OK && wt->op == WOP_COND_REACQUIRE) {
 		/* Holding the lock again; report what ended the wait. */
 		hold_get(w, wt->ctx.sess, wt->obj);
+		store_tokens(w);
 		if (wt->outcome == QLOCK_OK)
 			reply_nil(w, &wt->ctx);
 		else

@@ -6,6 +6,7 @@
 #include "qlock.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -25,7 +26,8 @@ cmd_queue_open(struct worker *w, struct request *r)
 		    "maxsize must be 0 (unbounded) to %d", INT32_MAX);
 		return;
 	}
-	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
+	if (cmd_reserve(w, r, 16) == -1 ||
+	    (o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	q = &o->u.queue;
 	if (o->opened && (q->maxsize != maxsize || q->joinable != joinable)) {
@@ -41,6 +43,7 @@ cmd_queue_open(struct worker *w, struct request *r)
 		q->maxsize = (long)maxsize;
 		q->joinable = joinable;
 		o->opened = true;
+		store_q_open(w, o);
 	}
 	reply_nil(w, &r->ctx);
 }
@@ -60,12 +63,14 @@ cmd_queue_put(struct worker *w, struct request *r)
 		reply_error(w, &r->ctx, QLOCK_EPROTO, "queue.put: bad item");
 		return;
 	}
-	if (arg_timeout(w, r, &deadline) == -1)
+	if (arg_timeout(w, r, &deadline) == -1 ||
+	    cmd_reserve(w, r, rawlen) == -1)
 		return;
 	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	it = qitem_new(raw, rawlen);
 	if (queue_put(&o->u.queue, it, &w->woken) == 0) {
+		store_q_put(w, o, it);
 		reply_nil(w, &r->ctx);
 		return;
 	}
@@ -104,6 +109,13 @@ queue_taken(struct worker *w, uint64_t sess, struct object *o, struct qitem *it)
 	h->nitems++;
 }
 
+/* Log that an item left queue o for a getter (before it is answered). */
+static void
+queue_took(struct worker *w, struct object *o, struct qitem *it)
+{
+	store_q_take(w, o, it);
+}
+
 /* queue.get [name, timeout] */
 void
 cmd_queue_get(struct worker *w, struct request *r)
@@ -112,12 +124,18 @@ cmd_queue_get(struct worker *w, struct request *r)
 	struct qitem	*it;
 	struct waiter	*wt;
 	double		 deadline;
+	size_t		 parked;
 
-	if (arg_timeout(w, r, &deadline) == -1)
+	if (arg_timeout(w, r, &deadline) == -1 || cmd_reserve(w, r, 16) == -1)
 		return;
 	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
+	parked = o->u.queue.putters.n;
 	if (queue_get(&o->u.queue, &it, &w->woken) == 0) {
+		queue_took(w, o, it);
+		/* A parked putter's item took the freed room at the tail. */
+		if (o->u.queue.putters.n < parked)
+			store_q_put(w, o, TAILQ_LAST(&o->u.queue.items, qitemlist));
 		reply_item(w, &r->ctx, it);
 		queue_taken(w, r->ctx.sess, o, it);
 		registry_gc(&w->reg, o);
@@ -181,6 +199,7 @@ queue_done(struct worker *w, uint64_t sess, struct object *o)
 		return;
 	TAILQ_REMOVE(&h->items, it, link);
 	h->nitems--;
+	store_q_done(w, o, it->id);
 	qitem_free(it);
 	if (h->nitems == 0)
 		hold_free(w, h);
@@ -192,7 +211,7 @@ cmd_queue_task_done(struct worker *w, struct request *r)
 {
 	struct object	*o;
 
-	if ((o = joinable_lookup(w, r)) == NULL)
+	if (cmd_reserve(w, r, 16) == -1 || (o = joinable_lookup(w, r)) == NULL)
 		return;
 	if (queue_task_done(&o->u.queue, &w->woken) != 0) {
 		reply_error(w, &r->ctx, QLOCK_EVALUE,
@@ -247,6 +266,7 @@ cmd_queue_answer(struct worker *w, struct waiter *wt)
 		return;
 	}
 	if (wt->op == WOP_QUEUE_GET) {
+		queue_took(w, wt->obj, wt->item);
 		reply_item(w, &wt->ctx, wt->item);
 		queue_taken(w, wt->ctx.sess, wt->obj, wt->item);
 		wt->item = NULL;

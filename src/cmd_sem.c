@@ -5,7 +5,26 @@
 #include "qlock.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "worker.h"
+
+/* Free permits plus those sessions hold: what survives a restart. */
+static long
+sem_base(struct worker *w, const struct object *o)
+{
+	const struct hold	*h;
+	const struct waiter	*wt;
+	long			 base = o->u.sem.value;
+
+	TAILQ_FOREACH(h, &o->holds, obj_link)
+		base += (long)h->permits;
+	/* And permits handed to waiters not answered yet. */
+	TAILQ_FOREACH(wt, &w->woken, link)
+		if (wt->obj == o && wt->op == WOP_SEM_ACQUIRE &&
+		    wt->status == QLOCK_OK)
+			base++;
+	return base;
+}
 
 /* sem.open [name, value, bounded] */
 void
@@ -22,7 +41,8 @@ cmd_sem_open(struct worker *w, struct request *r)
 		    "a semaphore's value is 0 to %d", INT32_MAX);
 		return;
 	}
-	if ((o = cmd_object(w, r, OBJ_SEM, LOOKUP_CREATE)) == NULL)
+	if (cmd_reserve(w, r, 32) == -1 ||
+	    (o = cmd_object(w, r, OBJ_SEM, LOOKUP_CREATE)) == NULL)
 		return;
 	if (o->opened) {
 		/* Idempotent for the same settings, as every process of a
@@ -37,6 +57,7 @@ cmd_sem_open(struct worker *w, struct request *r)
 	} else {
 		sem_init(&o->u.sem, (long)value, bounded);
 		o->opened = true;
+		store_s_set(w, o, sem_base(w, o));
 	}
 	reply_nil(w, &r->ctx);
 }
@@ -74,7 +95,8 @@ cmd_sem_release(struct worker *w, struct request *r)
 	struct object	*o;
 	struct hold	*h;
 
-	if ((o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
+	if (cmd_reserve(w, r, 32) == -1 ||
+	    (o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
 		return;
 	if (sem_release(&o->u.sem, &w->woken) != 0) {
 		reply_error(w, &r->ctx, QLOCK_EVALUE,
@@ -84,8 +106,11 @@ cmd_sem_release(struct worker *w, struct request *r)
 	}
 	/* Anyone may release (as in Python); the releaser's own permits
 	 * are the ones that stop being held. */
-	if ((h = hold_find(w, r->ctx.sess, o)) != NULL && --h->permits == 0)
-		hold_free(w, h);
+	if ((h = hold_find(w, r->ctx.sess, o)) != NULL) {
+		if (--h->permits == 0)
+			hold_free(w, h);
+	} else
+		store_s_set(w, o, sem_base(w, o));	/* a permit was made */
 	reply_nil(w, &r->ctx);
 }
 

@@ -47,9 +47,14 @@ static const struct option_desc options[] = {
 	{ "auth-legacy-md5", 0, OPT_FLAG, 0, 0, OFF(auth_legacy_md5), true, NULL,
 	  "also accept Python <= 3.11 clients (HMAC-MD5 handshake)" },
 	{ "data-dir", 0, OPT_STRING, 0, 0, OFF(data_dir), true, "DIR",
-	  "keep the append-only log there (not in this version)" },
+	  "keep an append-only log per worker there (default: memory only)" },
 	{ "fsync", 0, OPT_FSYNC, 0, 0, OFF(fsync), true, "POLICY",
 	  "always, everysec or no (default everysec)" },
+	{ "repair-log", 0, OPT_FLAG, 0, 0, OFF(repair_log), false, NULL,
+	  "cut a log damaged in the middle at the damage (losing what follows)" },
+	{ "compact-min", 0, OPT_SIZE, 4096, 1LL << 40, OFF(compact_min), true,
+	  "BYTES", "compact a log once it passes this and twice its live data "
+	  "(default 4194304)" },
 	{ "max-frame", 0, OPT_SIZE, 1024, 1LL << 30, OFF(max_frame), true, "BYTES",
 	  "largest message accepted (default 16777216)" },
 	{ "handshake-timeout", 0, OPT_SECONDS, 1, 3600, OFF(handshake_timeout), true,
@@ -74,6 +79,7 @@ config_defaults(struct config *c)
 	c->max_frame = 16u * 1024 * 1024;
 	c->handshake_timeout = 10;
 	c->max_output = 64u * 1024 * 1024;
+	c->compact_min = 4u * 1024 * 1024;
 	c->log_level = LOG_LVL_INFO;
 }
 

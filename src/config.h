@@ -21,6 +21,8 @@ struct config {
 	bool		 auth_legacy_md5;	/* allow Python <= 3.11 clients */
 	char		*data_dir;		/* append-only log directory */
 	enum fsync_policy fsync;
+	bool		 repair_log;		/* cut damaged logs at the damage */
+	size_t		 compact_min;		/* log size before compaction */
 	size_t		 max_frame;		/* largest frame accepted */
 	double		 handshake_timeout;	/* seconds to authenticate */
 	size_t		 max_output;		/* per-connection output buffer

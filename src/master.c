@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "qmsg.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -470,12 +471,12 @@ master_main(int argc, char *argv[])
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
 		return rc == 1 ? 0 : 2;
-	if (m->conf.data_dir != NULL) {
-		fprintf(stderr, "qlockd: --data-dir: durability is not in this "
-		    "version yet; run without it (memory only)\n");
-		return 2;
-	}
 	if (config_load_authkey(&m->conf) == -1)
+		return 2;
+	log_init(m->conf.foreground, m->conf.log_level);
+	log_set_role("master");
+	if (m->conf.data_dir != NULL &&
+	    store_prepare(&m->conf, m->conf.repair_log) == -1)
 		return 2;
 	m->lfds = xcalloc((size_t)m->conf.nlisten, sizeof(int));
 	for (i = 0; i < m->conf.nlisten; i++) {
@@ -486,8 +487,6 @@ master_main(int argc, char *argv[])
 			fatal("listening socket");
 		m->nlfds++;
 	}
-	log_init(m->conf.foreground, m->conf.log_level);
-	log_set_role("master");
 	if (!m->conf.foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);

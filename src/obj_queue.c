@@ -11,6 +11,7 @@ qitem_new(const void *data, size_t len)
 {
 	struct qitem	*it = xmalloc(sizeof(*it) + len);
 
+	it->id = 0;
 	it->len = len;
 	memcpy(it->data, data, len);
 	return it;

@@ -13,6 +13,7 @@
 /* One item: its msgpack bytes exactly as the client sent them. */
 struct qitem {
 	TAILQ_ENTRY(qitem) link;	/* in the queue, or a session's taken list */
+	uint64_t	id;		/* unique within its queue (for the log) */
 	size_t		len;
 	uint8_t		data[];
 };

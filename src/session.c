@@ -2,6 +2,7 @@
  * session had when it ends. */
 #include "cmd.h"
 #include "session.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -101,6 +102,7 @@ hold_release(struct worker *w, struct hold *h)
 		/* Unfinished items go back to the head, oldest first. */
 		while ((it = TAILQ_LAST(&h->items, qitemlist)) != NULL) {
 			TAILQ_REMOVE(&h->items, it, link);
+			store_q_back(w, o, it->id);
 			queue_putback(&o->u.queue, it, &w->woken);
 		}
 		h->nitems = 0;

@@ -24,6 +24,7 @@
 #include "qmsg.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -194,8 +195,9 @@ worker_delete_object(struct worker *w, struct object *o)
 	registry_del(&w->reg, o);
 }
 
-void
-worker_deliver(struct worker *w, const struct reqctx *ctx, const void *frame,
+/* Send a reply now, to its connection here or through its worker. */
+static void
+deliver_now(struct worker *w, const struct reqctx *ctx, const void *frame,
     size_t len)
 {
 	struct conn	*c;
@@ -208,6 +210,37 @@ worker_deliver(struct worker *w, const struct reqctx *ctx, const void *frame,
 	}
 	if ((c = conn_find(w, ctx->sess)) != NULL)
 		conn_write(c, frame, len);
+}
+
+void
+worker_deliver(struct worker *w, const struct reqctx *ctx, const void *frame,
+    size_t len)
+{
+	struct held	*h;
+
+	/* Nothing is acknowledged before the log has it (and, with
+	 * --fsync always, before it is on disk); replies keep their order. */
+	if (w->store_flush_pending || !TAILQ_EMPTY(&w->held)) {
+		h = xmalloc(sizeof(*h) + len);
+		h->ctx = *ctx;
+		h->len = len;
+		memcpy(h->frame, frame, len);
+		TAILQ_INSERT_TAIL(&w->held, h, link);
+		return;
+	}
+	deliver_now(w, ctx, frame, len);
+}
+
+void
+worker_release_held(struct worker *w)
+{
+	struct held	*h;
+
+	while ((h = TAILQ_FIRST(&w->held)) != NULL) {
+		TAILQ_REMOVE(&w->held, h, link);
+		deliver_now(w, &h->ctx, h->frame, h->len);
+		free(h);
+	}
 }
 
 void
@@ -393,6 +426,8 @@ worker_free(struct worker *w)
 		session_end(w, hmap_entry(n, struct session, node)->id);
 		next = hmap_first(&w->sessions);
 	}
+	store_close(w);
+	worker_release_held(w);
 	registry_free(&w->reg);
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_free(w->listeners[i]);
@@ -438,6 +473,7 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 	registry_init(&w->reg);
 	deadlines_init(&w->deadlines);
 	TAILQ_INIT(&w->woken);
+	TAILQ_INIT(&w->held);
 	msgpack_sbuffer_init(&w->sbuf);
 	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
 	w->timer = evtimer_new(w->base, worker_timer_cb, w);
@@ -446,6 +482,8 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 	 * (while grants stay under a million a second). */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	w->tokens = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+
+	store_open(w);		/* replays the shard's log, if any */
 
 	w->peers = xcalloc((size_t)w->nworkers, sizeof(*w->peers));
 	for (i = 0; i < w->nworkers; i++) {

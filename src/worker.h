@@ -16,6 +16,17 @@
 struct config;
 struct conn;
 
+struct store;
+
+/* A reply that may go out only once the log covers its change. */
+struct held {
+	TAILQ_ENTRY(held) link;
+	struct reqctx	ctx;
+	size_t		len;
+	uint8_t		frame[];
+};
+TAILQ_HEAD(heldlist, held);
+
 /* The link to one sibling worker. */
 struct peer {
 	int			 id;	/* its shard index */
@@ -74,6 +85,11 @@ struct worker {
 	struct event		*stop_ev;	/* drain deadline / exit check */
 	double			 stop_deadline;
 	struct worker_stats	 stats;
+	struct store		*store;		/* the shard's log, or NULL */
+	struct event		*store_flush_ev; /* end-of-pass write/fsync */
+	struct event		*store_sec_ev;	/* everysec fsync timer */
+	bool			 store_flush_pending;
+	struct heldlist		 held;		/* replies waiting for the log */
 };
 
 /* Run worker id (never returns). fds: control socket, mesh sockets per
@@ -94,6 +110,8 @@ void	worker_deliver(struct worker *w, const struct reqctx *ctx,
 	    const void *frame, size_t len);
 /* Delete an object; its parked waiters are answered NoEnt. */
 void	worker_delete_object(struct worker *w, struct object *o);
+/* The log is written (and synced per policy): send the held replies. */
+void	worker_release_held(struct worker *w);
 /* A peer died or its socket broke. */
 void	worker_peer_down(struct worker *w, int id);
 
