@@ -533,7 +533,14 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 14 + OBJ_NKINDS);
+	msgpack_pack_map(pk, 17 + OBJ_NKINDS);
+	pack_cstr(pk, "log_bytes");
+	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
+	pack_cstr(pk, "log_fsyncs");
+	msgpack_pack_uint64(pk, w->store != NULL ? w->store->fsyncs : 0);
+	pack_cstr(pk, "log_fsync_us");
+	msgpack_pack_uint64(pk, w->store != NULL ?
+	    (uint64_t)(w->store->fsync_secs * 1e6) : 0);
 	pack_cstr(pk, "workers");	msgpack_pack_uint64(pk, 1);
 	pack_cstr(pk, "connections");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "connections_total"); msgpack_pack_uint64(pk, w->stats.conns_total);

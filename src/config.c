@@ -65,6 +65,8 @@ static const struct option_desc options[] = {
 	  "error, warn, info or debug (default info)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
+	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
+	  "check the settings and the authkey file, then exit" },
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -316,7 +318,10 @@ config_parse(struct config *c, int argc, char *argv[])
 	longopts[NOPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
 	memcpy(shortopts + n, "hV", 3);
 
+	c->argc = argc;
+	c->argv = argv;
 	optind = 1;
+	opterr = 1;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		const struct option_desc *o = NULL;
 
@@ -464,4 +469,56 @@ config_free(struct config *c)
 		OPENSSL_cleanse(c->authkey, c->authkey_len);
 		free(c->authkey);
 	}
+}
+
+/* Copy a string setting if it differs; true if it did. */
+static bool
+differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+int
+config_reload(struct config *c, bool quiet)
+{
+	struct config	n;
+	int		i;
+	bool		listen_changed;
+
+	config_defaults(&n);
+	if (config_parse(&n, c->argc, c->argv) != 0) {
+		log_warnx("SIGHUP: the configuration has errors (see above); "
+		    "keeping the running one");
+		config_free(&n);
+		return -1;
+	}
+	/* Limits and the log level apply at once. */
+	c->max_frame = n.max_frame;
+	c->handshake_timeout = n.handshake_timeout;
+	c->max_output = n.max_output;
+	c->compact_min = n.compact_min;
+	c->log_level = n.log_level;
+	c->auth_legacy_md5 = n.auth_legacy_md5;
+	log_set_level(c->log_level);
+	if (quiet) {
+		config_free(&n);
+		return 0;
+	}
+	/* The rest is fixed for the life of the process. */
+	listen_changed = n.nlisten != c->nlisten;
+	for (i = 0; !listen_changed && i < n.nlisten; i++)
+		listen_changed = strcmp(n.listen[i], c->listen[i]) != 0;
+	if (listen_changed)
+		log_warnx("SIGHUP: listen addresses changed; restart to apply");
+	if (n.workers != c->workers)
+		log_warnx("SIGHUP: workers changed (%d -> %d); restart to apply",
+		    c->workers, n.workers);
+	if (differs(n.authkey_file, c->authkey_file))
+		log_warnx("SIGHUP: authkey-file changed; restart to apply");
+	if (differs(n.data_dir, c->data_dir) || n.fsync != c->fsync)
+		log_warnx("SIGHUP: data-dir or fsync changed; restart to apply");
+	config_free(&n);
+	return 0;
 }

@@ -29,6 +29,9 @@ struct config {
 						   before reading pauses */
 	enum log_level	 log_level;
 	char		*config_file;		/* where the file settings came from */
+	bool		 check_only;		/* --check-config: validate, exit */
+	int		 argc;			/* the command line, for reloads */
+	char		**argv;
 	/* Loaded at start, not an option: */
 	unsigned char	*authkey;
 	size_t		 authkey_len;
@@ -43,5 +46,10 @@ int	config_parse(struct config *c, int argc, char *argv[]);
  * refuses a file others can read.  -1 with a message printed. */
 int	config_load_authkey(struct config *c);
 void	config_free(struct config *c);
+/* SIGHUP: read the command line and config file again into a fresh
+ * config, copy what can change at run time (limits, log level) into c,
+ * and (unless quiet) log what could not be applied without a restart.
+ * -1 if the new configuration is invalid (c unchanged). */
+int	config_reload(struct config *c, bool quiet);
 
 #endif

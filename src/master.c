@@ -156,6 +156,55 @@ listen_one(struct master *m, const char *addr)
 
 static void master_ctl_cb(evutil_socket_t, short, void *);
 
+/* Check that an address parses (for --check-config). */
+static int
+listen_check(const char *addr)
+{
+	struct addrinfo	 hints, *res;
+	char		 host[256];
+	const char	*colon, *port;
+	int		 err;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		if (addr[5] != '/' || strlen(addr + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			fprintf(stderr, "qlockd: %s: need unix:/ABSOLUTE/PATH\n", addr);
+			return -1;
+		}
+		return 0;
+	}
+	if (addr[0] == '[') {
+		const char *cb = strchr(addr, ']');
+
+		if (cb == NULL || cb[1] != ':' || (size_t)(cb - addr - 1) >= sizeof(host)) {
+			fprintf(stderr, "qlockd: %s: expected [V6]:PORT\n", addr);
+			return -1;
+		}
+		memcpy(host, addr + 1, (size_t)(cb - addr - 1));
+		host[cb - addr - 1] = '\0';
+		port = cb + 2;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL ||
+		    (size_t)(colon - addr) >= sizeof(host)) {
+			fprintf(stderr, "qlockd: %s: expected HOST:PORT, [V6]:PORT "
+			    "or unix:/PATH\n", addr);
+			return -1;
+		}
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+		port = colon + 1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((err = getaddrinfo(host[0] == '\0' ? NULL : host, port, &hints,
+	    &res)) != 0) {
+		fprintf(stderr, "qlockd: %s: %s\n", addr, gai_strerror(err));
+		return -1;
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
 /* Fork worker slot s with meshfds[j] as its end of a socketpair to j;
  * the child closes every fd of other (n entries, -1 for none) that is not
  * one of its own. */
@@ -446,6 +495,7 @@ static void
 master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	struct master	*m = arg;
+	int		 i;
 
 	switch (sig) {
 	case SIGCHLD:
@@ -456,7 +506,14 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 		master_stop(m);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: nothing to reload in this version");
+		log_info("SIGHUP: reloading %s", m->conf.config_file != NULL ?
+		    m->conf.config_file : "the command line");
+		if (config_reload(&m->conf, false) == 0) {
+			/* Each worker reloads its own copy the same way. */
+			for (i = 0; i < m->conf.workers; i++)
+				if (m->slots[i].pid != 0)
+					kill(m->slots[i].pid, SIGHUP);
+		}
 		break;
 	}
 }
@@ -473,6 +530,15 @@ master_main(int argc, char *argv[])
 		return rc == 1 ? 0 : 2;
 	if (config_load_authkey(&m->conf) == -1)
 		return 2;
+	if (m->conf.check_only) {
+		for (i = 0; i < m->conf.nlisten; i++)
+			if (listen_check(m->conf.listen[i]) == -1)
+				return 2;
+		printf("qlockd: configuration OK\n");
+		config_free(&m->conf);
+		free(m);
+		return 0;
+	}
 	log_init(m->conf.foreground, m->conf.log_level);
 	log_set_role("master");
 	if (m->conf.data_dir != NULL &&

@@ -873,6 +873,22 @@ store_flush_cb(evutil_socket_t fd, short ev, void *arg)
 	store_flush(arg);
 }
 
+/* After an fsync: for power-loss tests, record what is on disk. */
+static void
+mark_synced(struct store *st)
+{
+	char	buf[32];
+	int	n;
+
+	st->synced = st->end;
+	st->unsynced = false;
+	if (st->markfd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), "%020llu\n", (unsigned long long)st->synced);
+	if (pwrite(st->markfd, buf, (size_t)n, 0) != n)
+		log_warn("writing the sync mark of %s", st->path);
+}
+
 /* Everysec: fsync what was written in the last second. */
 static void
 store_sec_cb(evutil_socket_t fd, short ev, void *arg)
@@ -888,8 +904,7 @@ store_sec_cb(evutil_socket_t fd, short ev, void *arg)
 		fatal("fdatasync %s (never retried: restarting)", st->path);
 	st->fsync_secs += now_mono() - t0;
 	st->fsyncs++;
-	st->synced = st->end;
-	st->unsynced = false;
+	mark_synced(st);
 }
 
 void
@@ -913,6 +928,7 @@ store_open(struct worker *w)
 		    w->nworkers);
 	st = xcalloc(1, sizeof(*st));
 	st->policy = w->conf->fsync;
+	st->markfd = -1;
 	snprintf(path, sizeof(path), "%s/gen-%u", w->conf->data_dir, gen);
 	st->dirpath = xstrdup(path);
 	snprintf(path, sizeof(path), "%s/gen-%u/shard-%d.log", w->conf->data_dir,
@@ -952,6 +968,11 @@ store_open(struct worker *w)
 	}
 	st->end = st->synced = st->allocated = end;
 	st->live = end;
+	if (getenv("QLOCKD_TEST_SYNC_MARKS") != NULL) {
+		snprintf(path, sizeof(path), "%s.synced", st->path);
+		st->markfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		mark_synced(st);
+	}
 	st->next_item = rp.max_item;
 	st->token_reserved = rp.tokens;
 	if (w->tokens < rp.tokens)
@@ -977,6 +998,8 @@ store_close(struct worker *w)
 	if (st->unsynced && st->policy != FSYNC_NO && fdatasync(st->fd) == -1)
 		log_warn("fdatasync %s at exit", st->path);
 	close(st->fd);
+	if (st->markfd != -1)
+		close(st->markfd);
 	if (w->store_flush_ev != NULL)
 		event_free(w->store_flush_ev);
 	if (w->store_sec_ev != NULL)
@@ -1042,8 +1065,8 @@ store_compact(struct worker *w)
 	st->fd = fd;
 	log_info("%s: compacted %llu bytes to %lld", st->path,
 	    (unsigned long long)st->end, (long long)size);
-	st->end = st->synced = st->allocated = st->live = (uint64_t)size;
-	st->unsynced = false;
+	st->end = st->allocated = st->live = (uint64_t)size;
+	mark_synced(st);
 }
 
 void
@@ -1070,8 +1093,7 @@ store_flush(struct worker *w)
 				    st->path);
 			st->fsync_secs += now_mono() - t0;
 			st->fsyncs++;
-			st->synced = st->end;
-			st->unsynced = false;
+			mark_synced(st);
 		}
 	}
 	worker_release_held(w);

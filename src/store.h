@@ -51,6 +51,9 @@ struct store {
 	uint64_t	 fsyncs;	/* count and total time, for stats */
 	double		 fsync_secs;
 	bool		 disk_full;	/* the last reservation failed */
+	int		 markfd;	/* tests: synced offset written to
+					   <log>.synced after each fsync
+					   (QLOCKD_TEST_SYNC_MARKS), or -1 */
 };
 
 /*

@@ -387,7 +387,12 @@ worker_stop(struct worker *w)
 static void
 worker_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
-	worker_stop(arg);
+	struct worker	*w = arg;
+
+	if (sig == SIGHUP)
+		(void)config_reload(w->conf_rw, true);
+	else
+		worker_stop(w);
 }
 
 /* Tell the master we serve. */
@@ -443,6 +448,7 @@ worker_free(struct worker *w)
 	event_free(w->ctl_ev);
 	event_free(w->sigterm_ev);
 	event_free(w->sigint_ev);
+	event_free(w->sighup_ev);
 	if (w->stop_ev != NULL)
 		event_free(w->stop_ev);
 	event_base_free(w->base);
@@ -451,7 +457,7 @@ worker_free(struct worker *w)
 }
 
 void
-worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
+worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
     const int *meshfds, const int *lfds, int nlfds)
 {
 	struct worker	*w = xcalloc(1, sizeof(*w));
@@ -463,6 +469,7 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 	w->nworkers = conf->workers;
 	w->gen = gen;
 	w->conf = conf;
+	w->conf_rw = conf;
 	w->ctlfd = ctlfd;
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -498,8 +505,10 @@ worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
 	event_add(w->ctl_ev, NULL);
 	w->sigterm_ev = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
 	w->sigint_ev = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
+	w->sighup_ev = evsignal_new(w->base, SIGHUP, worker_signal_cb, w);
 	event_add(w->sigterm_ev, NULL);
 	event_add(w->sigint_ev, NULL);
+	event_add(w->sighup_ev, NULL);
 
 	w->listeners = xcalloc((size_t)nlfds, sizeof(*w->listeners));
 	for (i = 0; i < nlfds; i++) {

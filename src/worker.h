@@ -58,6 +58,7 @@ struct worker {
 	int			 nworkers;
 	uint32_t		 gen;		/* incarnation (restart count) */
 	const struct config	*conf;
+	struct config		*conf_rw;	/* the same, for SIGHUP reloads */
 	struct event_base	*base;
 	int			 ctlfd;		/* SOCK_SEQPACKET to the master */
 	struct event		*ctl_ev;
@@ -81,6 +82,7 @@ struct worker {
 	msgpack_packer		 pk;		/* packs into sbuf */
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
+	struct event		*sighup_ev;
 	bool			 stopping;	/* SIGTERM: draining */
 	struct event		*stop_ev;	/* drain deadline / exit check */
 	double			 stop_deadline;
@@ -94,7 +96,7 @@ struct worker {
 
 /* Run worker id (never returns). fds: control socket, mesh sockets per
  * peer (-1 for self), listener sockets. */
-void	worker_main(const struct config *conf, int id, uint32_t gen, int ctlfd,
+void	worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	    const int *meshfds, const int *lfds, int nlfds) __attribute__((noreturn));
 
 /* Parked waiters: add with an absolute deadline (< 0: none). */
