@@ -87,11 +87,22 @@ dict_incr(struct dict *d, const char *key, size_t klen, int64_t delta,
     int64_t *result)
 {
 	struct dentry	*e = dict_get(d, key, klen);
+	struct mp_reader r;
 	uint8_t		 buf[9];
+	uint64_t	 u;
 	int64_t		 v = 0;
 
-	if (e != NULL && !mp_is_int(e->val, e->vallen, &v))
-		return QLOCK_ETYPE;
+	if (e != NULL && !mp_is_int(e->val, e->vallen, &v)) {
+		/* An unsigned value above INT64_MAX is still an integer:
+		 * only a result back in range can be stored. */
+		mp_reader_init(&r, e->val, e->vallen);
+		if (mp_read_uint(&r, &u) == -1 || r.p != r.end)
+			return QLOCK_ETYPE;
+		if (delta >= 0 || u - (uint64_t)-(delta + 1) - 1 > INT64_MAX)
+			return QLOCK_EVALUE;
+		v = (int64_t)(u - (uint64_t)-(delta + 1) - 1);
+		delta = 0;
+	}
 	if (__builtin_add_overflow(v, delta, &v))
 		return QLOCK_EVALUE;
 	dict_set(d, key, klen, buf, mp_write_int(buf, v));

@@ -26,12 +26,13 @@ sem_release(struct sem *s, struct waitlist *woken)
 {
 	struct waiter	*w = waitq_first(&s->waiters);
 
+	/* As Python: checked before any hand-off. */
+	if (s->bounded && s->value >= s->initial)
+		return QLOCK_EVALUE;
 	if (w != NULL) {
 		waitq_wake(w, QLOCK_OK, woken);	/* the permit passes on */
 		return 0;
 	}
-	if (s->bounded && s->value >= s->initial)
-		return QLOCK_EVALUE;
 	s->value++;
 	return 0;
 }

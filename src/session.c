@@ -124,7 +124,8 @@ session_end(struct worker *w, uint64_t id)
 	if (s == NULL)
 		return;
 	/* Keep the record alive while taking it apart. */
-	TAILQ_INSERT_TAIL(&s->holds, (h = xcalloc(1, sizeof(*h))), sess_link);
+	h = xcalloc(1, sizeof(*h));
+	TAILQ_INSERT_TAIL(&s->holds, h, sess_link);
 	/* Its parked requests go first, so nothing is handed to them. */
 	while ((wt = TAILQ_FIRST(&s->waiters)) != NULL)
 		worker_drop_waiter(w, wt);
