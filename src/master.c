@@ -60,6 +60,7 @@ struct master {
 	uint64_t	 restarts;	/* worker restarts since start */
 	struct event	*sig_ev[4];
 	struct event	*kill_ev;
+	struct event	*watchdog_ev;	/* systemd watchdog pings, if asked */
 };
 
 /* Open one listening socket for addr; -1 with a message. */
@@ -203,6 +204,61 @@ listen_check(const char *addr)
 	}
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* Open the listening sockets, or take systemd's (socket activation:
+ * LISTEN_FDS replaces --listen). */
+static int
+master_listen(struct master *m)
+{
+	int	i, n = 0;
+
+#ifdef HAVE_SYSTEMD
+	if ((n = sd_listen_fds(1)) < 0) {
+		fprintf(stderr, "qlockd: LISTEN_FDS: %s\n", strerror(-n));
+		return -1;
+	}
+#endif
+	if (n > 0) {
+		m->lfds = xcalloc((size_t)n, sizeof(int));
+		for (i = 0; i < n; i++) {
+			m->lfds[i] = 3 + i;	/* SD_LISTEN_FDS_START */
+			if (fd_nonblock_cloexec(m->lfds[i]) == -1)
+				fatal("socket from systemd");
+		}
+		m->nlfds = n;
+		log_info("using %d socket%s from systemd instead of --listen",
+		    n, n == 1 ? "" : "s");
+		return 0;
+	}
+	m->lfds = xcalloc((size_t)m->conf.nlisten, sizeof(int));
+	for (i = 0; i < m->conf.nlisten; i++) {
+		if ((m->lfds[i] = listen_one(m, m->conf.listen[i])) == -1)
+			return -1;
+		/* Every worker accepts on it until EAGAIN. */
+		if (fd_nonblock_cloexec(m->lfds[i]) == -1)
+			fatal("listening socket");
+		m->nlfds++;
+	}
+	return 0;
+}
+
+/* systemd's watchdog: ping while every worker is up and serving; a pool
+ * that keeps crashing stops the pings and systemd restarts the service. */
+static void
+master_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+#ifdef HAVE_SYSTEMD
+	struct master	*m = arg;
+	int		 i;
+
+	if (m->stopping)
+		return;
+	for (i = 0; i < m->conf.workers; i++)
+		if (!m->slots[i].ready)
+			return;
+	sd_notify(0, "WATCHDOG=1");
+#endif
 }
 
 /* Fork worker slot s with meshfds[j] as its end of a socketpair to j;
@@ -544,15 +600,8 @@ master_main(int argc, char *argv[])
 	if (m->conf.data_dir != NULL &&
 	    store_prepare(&m->conf, m->conf.repair_log) == -1)
 		return 2;
-	m->lfds = xcalloc((size_t)m->conf.nlisten, sizeof(int));
-	for (i = 0; i < m->conf.nlisten; i++) {
-		if ((m->lfds[i] = listen_one(m, m->conf.listen[i])) == -1)
-			return 1;
-		/* Every worker accepts on it until EAGAIN. */
-		if (fd_nonblock_cloexec(m->lfds[i]) == -1)
-			fatal("listening socket");
-		m->nlfds++;
-	}
+	if (master_listen(m) == -1)
+		return 1;
 	if (!m->conf.foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
@@ -572,6 +621,21 @@ master_main(int argc, char *argv[])
 		    &m->slots[i]);
 	}
 	master_start_all(m);
+#ifdef HAVE_SYSTEMD
+	{
+		uint64_t	usec;
+		struct timeval	tv;
+
+		if (sd_watchdog_enabled(0, &usec) > 0) {
+			usec /= 2;
+			tv.tv_sec = (time_t)(usec / 1000000);
+			tv.tv_usec = (suseconds_t)(usec % 1000000);
+			m->watchdog_ev = event_new(m->base, -1, EV_PERSIST,
+			    master_watchdog_cb, m);
+			event_add(m->watchdog_ev, &tv);
+		}
+	}
+#endif
 	event_base_dispatch(m->base);
 
 	for (i = 0; i < m->nunix; i++) {
@@ -585,6 +649,8 @@ master_main(int argc, char *argv[])
 		event_free(m->sig_ev[i]);
 	if (m->kill_ev != NULL)
 		event_free(m->kill_ev);
+	if (m->watchdog_ev != NULL)
+		event_free(m->watchdog_ev);
 	event_base_free(m->base);
 	log_info("stopped");
 	config_free(&m->conf);
