@@ -92,6 +92,27 @@ cmd_lookup(const char *name, size_t len)
 	return bsearch(&key, cmds, NCMDS, sizeof(cmds[0]), cmd_cmp);
 }
 
+/* Each method has a counter in struct worker_stats. */
+_Static_assert(NCMDS <= STATS_METHODS, "STATS_METHODS is too small");
+
+int
+cmd_index(const struct cmd *c)
+{
+	return (int)(c - cmds);
+}
+
+const char *
+cmd_name_at(int i)
+{
+	return cmds[i].name;
+}
+
+int
+cmd_count(void)
+{
+	return (int)NCMDS;
+}
+
 enum cmd_parse
 cmd_parse(struct worker *w, const uint8_t *body, size_t len, struct request *r)
 {

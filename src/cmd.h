@@ -52,6 +52,11 @@ enum cmd_parse {
  * error response has been sent with r->ctx. */
 enum cmd_parse cmd_parse(struct worker *w, const uint8_t *body, size_t len,
 	    struct request *r);
+/* The method table, for per-method counters: a method's index, the name
+ * at an index, and how many there are. */
+int	cmd_index(const struct cmd *c);
+const char *cmd_name_at(int i);
+int	cmd_count(void);
 /* Route a parsed request from a client: run here, forward, or fan out. */
 void	cmd_dispatch(struct worker *w, struct request *r);
 /* Run a request forwarded to us as the owner. */

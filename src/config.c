@@ -63,6 +63,9 @@ static const struct option_desc options[] = {
 	  "unsent replies per connection before its reading pauses (default 67108864)" },
 	{ "log-level", 0, OPT_LOGLEVEL, 0, 0, OFF(log_level), true, "LEVEL",
 	  "error, warn, info or debug (default info)" },
+	{ "metrics-listen", 0, OPT_STRING, 0, 0, OFF(metrics_listen), true, "ADDR",
+	  "serve Prometheus metrics at http://ADDR/metrics; HOST:PORT or "
+	  "[V6]:PORT (default: off)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -465,6 +468,7 @@ config_free(struct config *c)
 	free(c->authkey_file);
 	free(c->data_dir);
 	free(c->config_file);
+	free(c->metrics_listen);
 	if (c->authkey != NULL) {
 		OPENSSL_cleanse(c->authkey, c->authkey_len);
 		free(c->authkey);
@@ -519,6 +523,8 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: authkey-file changed; restart to apply");
 	if (differs(n.data_dir, c->data_dir) || n.fsync != c->fsync)
 		log_warnx("SIGHUP: data-dir or fsync changed; restart to apply");
+	if (differs(n.metrics_listen, c->metrics_listen))
+		log_warnx("SIGHUP: metrics-listen changed; restart to apply");
 	config_free(&n);
 	return 0;
 }

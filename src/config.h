@@ -28,6 +28,8 @@ struct config {
 	size_t		 max_output;		/* per-connection output buffer
 						   before reading pauses */
 	enum log_level	 log_level;
+	char		*metrics_listen;	/* HTTP address for /metrics;
+						   NULL: not served */
 	char		*config_file;		/* where the file settings came from */
 	bool		 check_only;		/* --check-config: validate, exit */
 	int		 argc;			/* the command line, for reloads */

@@ -249,6 +249,7 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 		conn_refuse(c, QLOCK_EPROTO, "frame is not one msgpack value; closing");
 		return;
 	}
+	r.cmd = NULL;		/* cmd_parse sets it once the method is known */
 	switch (cmd_parse(w, body, len, &r)) {
 	case CMD_PARSE_OK:
 		cmd_dispatch(w, &r);
@@ -257,6 +258,8 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 	case CMD_PARSE_BAD:
 		break;
 	}
+	if (r.cmd != NULL)
+		w->stats.by_method[cmd_index(r.cmd)]++;
 }
 
 static void

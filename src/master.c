@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "qmsg.h"
 #include "store.h"
 #include "util.h"
@@ -58,6 +59,7 @@ struct master {
 	bool		 announced;	/* "ready" logged / notified */
 	bool		 stopping;
 	uint64_t	 restarts;	/* worker restarts since start */
+	struct metrics	*metrics;	/* the /metrics endpoint, or NULL */
 	struct event	*sig_ev[4];
 	struct event	*kill_ev;
 	struct event	*watchdog_ev;	/* systemd watchdog pings, if asked */
@@ -299,6 +301,8 @@ master_fork(struct master *m, struct slot *s, int *meshfds, const int *other,
 		}
 		for (i = 0; i < 4; i++)
 			event_free(m->sig_ev[i]);
+		if (m->metrics != NULL)
+			metrics_forget(m->metrics);
 		event_base_free(m->base);
 		worker_main(&m->conf, s->id, s->gen, ctl[1], meshfds, m->lfds,
 		    m->nlfds);
@@ -396,6 +400,23 @@ master_start_all(struct master *m)
 	free(mesh);
 }
 
+/* metrics_ask_fn: ask every serving worker for its counters. */
+static int
+master_stats_ask(void *arg, uint64_t tag, uint8_t *asked)
+{
+	struct master	*m = arg;
+	int		 i, n = 0;
+
+	for (i = 0; i < m->conf.workers; i++) {
+		if (m->slots[i].pid == 0 || !m->slots[i].ready)
+			continue;
+		master_send(&m->slots[i], QMSG_STATS_REQ, tag, -1);
+		asked[i] = 1;
+		n++;
+	}
+	return n;
+}
+
 static void
 master_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -405,6 +426,12 @@ master_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 	ssize_t		 n;
 	int		 i;
 
+	/* A metrics reply carries a payload: metrics_reply reads it whole. */
+	if (recv(fd, &hdr, sizeof(hdr), MSG_PEEK) == sizeof(hdr) &&
+	    hdr.type == QMSG_STATS_REPLY) {
+		metrics_reply(m->metrics, s->id, fd);
+		return;
+	}
 	n = recv(fd, &hdr, sizeof(hdr), 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -425,6 +452,8 @@ master_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 	m->announced = true;
 	for (i = 0; i < m->conf.nlisten; i++)
 		log_info("listening on %s", m->conf.listen[i]);
+	if (m->conf.metrics_listen != NULL)
+		log_info("metrics on http://%s/metrics", m->conf.metrics_listen);
 	log_info("ready: %d worker%s", m->conf.workers,
 	    m->conf.workers == 1 ? "" : "s");
 #ifdef HAVE_SYSTEMD
@@ -467,6 +496,7 @@ master_sigchld(struct master *m)
 		if (s->ctl_ev != NULL)
 			event_free(s->ctl_ev);
 		s->ctl_ev = NULL;
+		metrics_worker_gone(m->metrics, s->id);
 		if (m->stopping) {
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 				log_warnx("worker %d ended badly at stop", s->id);
@@ -579,13 +609,20 @@ master_main(int argc, char *argv[])
 {
 	struct master	*m = xcalloc(1, sizeof(*m));
 	static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-	int		 i, rc;
+	int		 i, rc, metrics_fd = -1;
 
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
 		return rc == 1 ? 0 : 2;
 	if (config_load_authkey(&m->conf) == -1)
 		return 2;
+	if (m->conf.metrics_listen != NULL &&
+	    (strncmp(m->conf.metrics_listen, "unix:", 5) == 0 ||
+	    listen_check(m->conf.metrics_listen) == -1)) {
+		fprintf(stderr, "qlockd: --metrics-listen %s: expected HOST:PORT "
+		    "or [V6]:PORT\n", m->conf.metrics_listen);
+		return 2;
+	}
 	if (m->conf.check_only) {
 		for (i = 0; i < m->conf.nlisten; i++)
 			if (listen_check(m->conf.listen[i]) == -1)
@@ -601,6 +638,10 @@ master_main(int argc, char *argv[])
 	    store_prepare(&m->conf, m->conf.repair_log) == -1)
 		return 2;
 	if (master_listen(m) == -1)
+		return 1;
+	if (m->conf.metrics_listen != NULL &&
+	    ((metrics_fd = listen_one(m, m->conf.metrics_listen)) == -1 ||
+	    fd_nonblock_cloexec(metrics_fd) == -1))
 		return 1;
 	if (!m->conf.foreground && daemon(0, 0) == -1)
 		fatal("daemon");
@@ -620,6 +661,9 @@ master_main(int argc, char *argv[])
 		m->slots[i].respawn_ev = evtimer_new(m->base, master_respawn_cb,
 		    &m->slots[i]);
 	}
+	if (metrics_fd != -1)
+		m->metrics = metrics_new(m->base, metrics_fd, m->conf.workers,
+		    &m->restarts, master_stats_ask, m);
 	master_start_all(m);
 #ifdef HAVE_SYSTEMD
 	{
@@ -643,6 +687,7 @@ master_main(int argc, char *argv[])
 		free(m->unix_paths[i]);
 	}
 	free(m->unix_paths);
+	metrics_free(m->metrics);
 	for (i = 0; i < m->conf.workers; i++)
 		event_free(m->slots[i].respawn_ev);
 	for (i = 0; i < 4; i++)

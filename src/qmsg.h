@@ -21,8 +21,12 @@ enum qmsg_type {
 	/* master -> worker (control) */
 	QMSG_PEER_UP = 32,	/* tag: peer id; fd: a new mesh socket to it */
 	QMSG_PEER_DOWN,		/* tag: peer id, which died */
+	QMSG_STATS_REQ,		/* tag: the master's gather; no payload */
 	/* worker -> master (control) */
 	QMSG_READY = 64,	/* the worker is serving */
+	QMSG_STATS_REPLY,	/* tag: as in the request; payload: a msgpack
+				   map of the worker's counters (metrics.c);
+				   keys may be added, readers skip unknown ones */
 };
 
 struct qmsg_hdr {
@@ -33,5 +37,8 @@ struct qmsg_hdr {
 };
 
 #define QMSG_MAX_PAYLOAD (1u << 30)	/* sanity bound for sibling messages */
+/* A control message is one SEQPACKET record, which must fit the socket's
+ * send buffer (about 208 KiB by default): a stats reply stays below this. */
+#define QMSG_STATS_MAX	(160u * 1024)
 
 #endif

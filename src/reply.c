@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "qlock.h"
 #include "reply.h"
 #include "status.h"
 #include "worker.h"
@@ -53,10 +54,11 @@ reply_nil(struct worker *w, const struct reqctx *ctx)
 	reply_end(w, ctx);
 }
 
-/* Pack [code, message] as the error and nil as the result, and send. */
+/* Pack [code, message] as the error and nil as the result, and send;
+ * slot: the code's counter in w->stats.by_code. */
 static void
-reply_error_code(struct worker *w, const struct reqctx *ctx, const char *code,
-    const char *msg)
+reply_error_code(struct worker *w, const struct reqctx *ctx, int slot,
+    const char *code, const char *msg)
 {
 	msgpack_packer	pk;
 
@@ -66,6 +68,7 @@ reply_error_code(struct worker *w, const struct reqctx *ctx, const char *code,
 	pack_cstr(&pk, msg);
 	msgpack_pack_nil(&pk);
 	w->stats.errors++;
+	w->stats.by_code[slot]++;
 	reply_send(w, ctx);
 }
 
@@ -80,7 +83,10 @@ reply_error(struct worker *w, const struct reqctx *ctx, int status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	reply_error_code(w, ctx, code != NULL ? code : "Proto", msg);
+	if (code == NULL || -status >= STATS_NOMETHOD)	/* sent as Proto */
+		reply_error_code(w, ctx, -QLOCK_EPROTO, "Proto", msg);
+	else
+		reply_error_code(w, ctx, -status, code, msg);
 }
 
 void
@@ -91,7 +97,7 @@ reply_nomethod(struct worker *w, const struct reqctx *ctx, const char *method,
 
 	snprintf(msg, sizeof(msg), "unknown method '%.*s'",
 	    (int)(len > 100 ? 100 : len), method);
-	reply_error_code(w, ctx, "NoMethod", msg);
+	reply_error_code(w, ctx, STATS_NOMETHOD, "NoMethod", msg);
 }
 
 void

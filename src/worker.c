@@ -19,6 +19,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "qlock.h"
 #include "qmsg.h"
@@ -318,6 +319,10 @@ worker_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 		log_warnx("master went away; stopping");
 		event_del(w->ctl_ev);
 		worker_stop(w);
+		return;
+	}
+	if ((size_t)n == sizeof(hdr) && hdr.type == QMSG_STATS_REQ) {
+		metrics_worker_reply(w, hdr.tag);	/* tag: the gather's */
 		return;
 	}
 	if ((size_t)n != sizeof(hdr) || hdr.tag >= (uint64_t)w->nworkers ||

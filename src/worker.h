@@ -44,6 +44,10 @@ struct fwd {
 	int		 peer;		/* the owner it went to */
 };
 
+#define STATS_METHODS	64	/* room for every method (cmd.c checks) */
+#define STATS_CODES	32	/* error slots: -status for each QLOCK_E*... */
+#define STATS_NOMETHOD	(STATS_CODES - 1)	/* ...and this one for NoMethod */
+
 /* Counters for stats; summed over workers by the stats command. */
 struct worker_stats {
 	uint64_t	conns_total;	/* connections accepted */
@@ -51,6 +55,9 @@ struct worker_stats {
 	uint64_t	requests;	/* requests received from clients */
 	uint64_t	forwarded;	/* of those, sent to another worker */
 	uint64_t	errors;		/* error responses sent */
+	uint64_t	by_method[STATS_METHODS]; /* client requests, by
+						     cmd_index() */
+	uint64_t	by_code[STATS_CODES];	/* error responses, by slot */
 };
 
 struct worker {

@@ -1,0 +1,789 @@
+/* metrics.c: Prometheus metrics.  The master serves GET /metrics with
+ * libevent's HTTP server; each scrape sends QMSG_STATS_REQ to every
+ * serving worker, gathers their QMSG_STATS_REPLY snapshots (waiting at
+ * most METRICS_TIMEOUT), sums them and renders the text exposition
+ * format 0.0.4.  Scrapes that arrive during a gather share its answer.
+ *
+ * A snapshot is a msgpack map (see metrics_worker_reply); readers skip
+ * keys they do not know, so keys may be added but never change meaning. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <msgpack.h>
+
+#include "cmd.h"
+#include "conn.h"
+#include "log.h"
+#include "metrics.h"
+#include "object.h"
+#include "qmsg.h"
+#include "reply.h"
+#include "status.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+#define METRICS_TIMEOUT	1	/* seconds to wait for the snapshots */
+#define METRICS_QUEUES	1000	/* most queues a worker lists */
+#define QUEUE_ENTRY_MAX	32	/* packed size of a queue entry but its name */
+#define SNAPSHOT_TAIL	64	/* room kept for the keys after the queues */
+#define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+/* ---------------------------------------------------------------- worker */
+
+/* Deepest first. */
+static int
+queue_deeper(const void *a, const void *b)
+{
+	const struct object	*x = *(const struct object *const *)a;
+	const struct object	*y = *(const struct object *const *)b;
+
+	if (x->u.queue.count == y->u.queue.count)
+		return 0;
+	return x->u.queue.count > y->u.queue.count ? -1 : 1;
+}
+
+/* Keep the METRICS_QUEUES deepest queues seen: heap[0..*n) is a min-heap
+ * on depth, so the shallowest kept is the one a deeper queue replaces. */
+static void
+deepest_add(struct object **heap, size_t *n, struct object *o)
+{
+	size_t	depth = o->u.queue.count, i, child;
+
+	if (*n < METRICS_QUEUES) {
+		for (i = (*n)++; i > 0 &&
+		    heap[(i - 1) / 2]->u.queue.count > depth; i = (i - 1) / 2)
+			heap[i] = heap[(i - 1) / 2];
+		heap[i] = o;
+		return;
+	}
+	if (depth <= heap[0]->u.queue.count)
+		return;
+	for (i = 0; (child = 2 * i + 1) < *n; i = child) {
+		if (child + 1 < *n && heap[child + 1]->u.queue.count <
+		    heap[child]->u.queue.count)
+			child++;
+		if (heap[child]->u.queue.count >= depth)
+			break;
+		heap[i] = heap[child];
+	}
+	heap[i] = o;
+}
+
+/* The wire name of error counter slot i, or NULL for an unused slot. */
+static const char *
+code_name(int slot)
+{
+	return slot == STATS_NOMETHOD ? "NoMethod" : status_name(-slot);
+}
+
+/* Pack the per-method, per-code and per-kind counters, each a map of the
+ * non-zero ones. */
+static void
+pack_labelled(struct worker *w, msgpack_packer *pk)
+{
+	uint32_t	n;
+	int		i;
+
+	for (n = 0, i = 0; i < cmd_count(); i++)
+		n += w->stats.by_method[i] != 0;
+	pack_cstr(pk, "methods");
+	msgpack_pack_map(pk, n);
+	for (i = 0; i < cmd_count(); i++) {
+		if (w->stats.by_method[i] == 0)
+			continue;
+		pack_cstr(pk, cmd_name_at(i));
+		msgpack_pack_uint64(pk, w->stats.by_method[i]);
+	}
+	for (n = 0, i = 0; i < STATS_CODES; i++)
+		n += w->stats.by_code[i] != 0 && code_name(i) != NULL;
+	pack_cstr(pk, "codes");
+	msgpack_pack_map(pk, n);
+	for (i = 0; i < STATS_CODES; i++) {
+		if (w->stats.by_code[i] == 0 || code_name(i) == NULL)
+			continue;
+		pack_cstr(pk, code_name(i));
+		msgpack_pack_uint64(pk, w->stats.by_code[i]);
+	}
+	pack_cstr(pk, "objects");
+	msgpack_pack_map(pk, OBJ_NKINDS);
+	for (i = 0; i < OBJ_NKINDS; i++) {
+		pack_cstr(pk, obj_kind_name((enum obj_kind)i));
+		msgpack_pack_uint64(pk, w->reg.count[i]);
+	}
+}
+
+/*
+ * The snapshot: a map of counters (connections, connections_total,
+ * sessions, auth_failures, requests, forwarded, errors, waiters,
+ * log_bytes, log_fsyncs; log_fsync_seconds a float), maps methods /
+ * codes / objects of name -> count, queues: [[name, depth, waiters]...]
+ * deepest first, and queues_unlisted: the queues left out (beyond
+ * METRICS_QUEUES or the record size).
+ */
+void
+metrics_worker_reply(struct worker *w, uint64_t tag)
+{
+	struct qmsg_hdr	 hdr = { QMSG_STATS_REPLY, 0, tag, 0 };
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	msgpack_sbuffer	 sb, qsb;
+	msgpack_packer	 pk, qpk;
+	struct object	**deep, *o;
+	struct hnode	*n;
+	uint64_t	 waiters = 0, sessions = 0, nqueues = 0, listed = 0;
+	size_t		 ndeep = 0, limit = QMSG_STATS_MAX, i;
+	int		 sndbuf;
+	socklen_t	 slen = sizeof(sndbuf);
+
+	/* The record must fit the control socket's send buffer. */
+	if (getsockopt(w->ctlfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &slen) == 0 &&
+	    sndbuf > 4096 && (size_t)sndbuf - 4096 < limit)
+		limit = (size_t)sndbuf - 4096;
+
+	deep = xcalloc(METRICS_QUEUES, sizeof(*deep));
+	for (n = hmap_first(&w->reg.byname); n != NULL;
+	    n = hmap_next(&w->reg.byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		waiters += object_waiters(o);
+		if (o->kind == OBJ_QUEUE) {
+			nqueues++;
+			deepest_add(deep, &ndeep, o);
+		}
+	}
+	for (n = hmap_first(&w->conns); n != NULL; n = hmap_next(&w->conns, n))
+		sessions += hmap_entry(n, struct conn, node)->state == CONN_READY;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 16);
+	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
+	pack_cstr(&pk, "connections_total");
+	msgpack_pack_uint64(&pk, w->stats.conns_total);
+	pack_cstr(&pk, "sessions");	msgpack_pack_uint64(&pk, sessions);
+	pack_cstr(&pk, "auth_failures"); msgpack_pack_uint64(&pk, w->stats.auth_failures);
+	pack_cstr(&pk, "requests");	msgpack_pack_uint64(&pk, w->stats.requests);
+	pack_cstr(&pk, "forwarded");	msgpack_pack_uint64(&pk, w->stats.forwarded);
+	pack_cstr(&pk, "errors");	msgpack_pack_uint64(&pk, w->stats.errors);
+	pack_cstr(&pk, "waiters");	msgpack_pack_uint64(&pk, waiters);
+	pack_cstr(&pk, "log_bytes");
+	msgpack_pack_uint64(&pk, w->store != NULL ? w->store->end : 0);
+	pack_cstr(&pk, "log_fsyncs");
+	msgpack_pack_uint64(&pk, w->store != NULL ? w->store->fsyncs : 0);
+	pack_cstr(&pk, "log_fsync_seconds");
+	msgpack_pack_double(&pk, w->store != NULL ? w->store->fsync_secs : 0);
+	pack_labelled(w, &pk);
+
+	/* The deepest queues, as many as fit; the rest are only counted. */
+	qsort(deep, ndeep, sizeof(*deep), queue_deeper);
+	msgpack_sbuffer_init(&qsb);
+	msgpack_packer_init(&qpk, &qsb, msgpack_sbuffer_write);
+	for (i = 0; i < ndeep; i++) {
+		o = deep[i];
+		if (sb.size + qsb.size + o->namelen + QUEUE_ENTRY_MAX +
+		    SNAPSHOT_TAIL > limit)
+			continue;
+		msgpack_pack_array(&qpk, 3);
+		pack_str(&qpk, o->name, o->namelen);
+		msgpack_pack_uint64(&qpk, o->u.queue.count);
+		msgpack_pack_uint64(&qpk, object_waiters(o));
+		listed++;
+	}
+	pack_cstr(&pk, "queues");
+	msgpack_pack_array(&pk, (uint32_t)listed);
+	pack_raw(&pk, qsb.data, qsb.size);
+	pack_cstr(&pk, "queues_unlisted");
+	msgpack_pack_uint64(&pk, nqueues - listed);
+	msgpack_sbuffer_destroy(&qsb);
+	free(deep);
+
+	hdr.len = (uint32_t)sb.size;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = sb.data;
+	iov[1].iov_len = sb.size;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (sendmsg(w->ctlfd, &msg, MSG_NOSIGNAL) == -1)
+		log_warn("cannot send metrics to the master");
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---------------------------------------------------------------- master */
+
+/* A worker's snapshot for the gather in progress. */
+struct snapshot {
+	uint8_t		*data;		/* msgpack map; NULL: none */
+	size_t		 len;
+};
+
+/* An HTTP connection seen, so that a forked child can close its copy. */
+struct seen_conn {
+	struct evhttp_connection *evcon;	/* libevent's, never freed here */
+	int			 fd;		/* its socket */
+};
+
+struct metrics {
+	struct evhttp		*http;		/* the server, on the master's loop */
+	int			 fd;		/* listening socket (http's) */
+	int			 nworkers;	/* worker slots */
+	const uint64_t		*restarts;	/* the master's counter */
+	metrics_ask_fn		 ask;		/* sends the requests */
+	void			*ask_arg;	/* its argument: the master */
+	uint64_t		 tag;		/* gather in progress; 0: none */
+	uint64_t		 next_tag;
+	uint8_t			*owed;		/* [nworkers]: snapshot awaited */
+	int			 nowed;
+	struct snapshot		*snaps;		/* [nworkers] */
+	struct event		*timeout_ev;	/* gives up on the rest */
+	struct evhttp_request	**reqs;		/* scrapes awaiting the gather */
+	size_t			 nreqs;
+	struct seen_conn	*conns;		/* open HTTP connections seen */
+	size_t			 nconns;
+};
+
+/* Counters summed over workers, in snapshot keys and metric names. */
+enum scalar {
+	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
+	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS, NSCALARS
+};
+static const struct {
+	const char	*key;		/* in a snapshot */
+	const char	*name;		/* metric */
+	const char	*type;
+	const char	*help;
+} scalars[NSCALARS] = {
+	{ "connections", "qlockd_connections", "gauge",
+	  "Open client connections, authenticated or not." },
+	{ "connections_total", "qlockd_connections_total", "counter",
+	  "Client connections accepted." },
+	{ "sessions", "qlockd_sessions", "gauge",
+	  "Authenticated client sessions." },
+	{ "auth_failures", "qlockd_auth_failures_total", "counter",
+	  "Handshakes refused or timed out." },
+	{ "forwarded", "qlockd_forwarded_total", "counter",
+	  "Client requests passed on to the worker owning their object." },
+	{ "waiters", "qlockd_waiters", "gauge",
+	  "Requests parked on any object." },
+	{ "queues_unlisted", "qlockd_queues_unlisted", "gauge",
+	  "Queues left out of qlockd_queue_depth (beyond the deepest 1000 of "
+	  "a worker, or its message size)." },
+	{ "log_bytes", "qlockd_log_bytes", "gauge",
+	  "Bytes in the append-only logs." },
+	{ "log_fsyncs", "qlockd_log_fsyncs_total", "counter",
+	  "fdatasync calls on the logs." },
+};
+
+/* One scrape's sums. */
+struct totals {
+	int		 up;			/* workers that answered */
+	uint64_t	 v[NSCALARS];		/* by enum scalar */
+	double		 fsync_secs;		/* log_fsync_seconds */
+	uint64_t	 methods[STATS_METHODS]; /* by cmd_index() */
+	uint64_t	 codes[STATS_CODES];	/* by slot (code_name) */
+	uint64_t	 kinds[OBJ_NKINDS];	/* objects by enum obj_kind */
+};
+
+static bool
+key_is(const msgpack_object *k, const char *s)
+{
+	size_t	len = strlen(s);
+
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+	    memcmp(k->via.str.ptr, s, len) == 0;
+}
+
+/* Add a snapshot's name -> count map into v, whose names are name(i) for
+ * i < n (NULL: unused); unknown names are skipped. */
+static void
+add_counts(const msgpack_object *map, uint64_t *v, int n,
+    const char *(*name)(int))
+{
+	uint32_t	j;
+	int		i;
+
+	if (map->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (j = 0; j < map->via.map.size; j++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[j];
+
+		if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (name(i) != NULL && key_is(&kv->key, name(i))) {
+				v[i] += kv->val.via.u64;
+				break;
+			}
+		}
+	}
+}
+
+static const char *
+kind_name_at(int i)
+{
+	return obj_kind_name((enum obj_kind)i);
+}
+
+/* Add one snapshot to the totals. */
+static void
+totals_add(struct totals *t, const msgpack_object *snap)
+{
+	uint32_t	j;
+	int		s;
+
+	t->up++;
+	for (j = 0; j < snap->via.map.size; j++) {
+		const msgpack_object_kv *kv = &snap->via.map.ptr[j];
+
+		if (key_is(&kv->key, "methods"))
+			add_counts(&kv->val, t->methods, cmd_count(), cmd_name_at);
+		else if (key_is(&kv->key, "codes"))
+			add_counts(&kv->val, t->codes, STATS_CODES, code_name);
+		else if (key_is(&kv->key, "objects"))
+			add_counts(&kv->val, t->kinds, OBJ_NKINDS, kind_name_at);
+		else if (key_is(&kv->key, "log_fsync_seconds") &&
+		    (kv->val.type == MSGPACK_OBJECT_FLOAT64 ||
+		    kv->val.type == MSGPACK_OBJECT_FLOAT32))
+			t->fsync_secs += kv->val.via.f64;
+		else if (kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			for (s = 0; s < NSCALARS; s++)
+				if (key_is(&kv->key, scalars[s].key))
+					t->v[s] += kv->val.via.u64;
+		}
+	}
+}
+
+/* HELP and TYPE lines of a metric family. */
+static void
+family(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+static void
+scalar_out(struct evbuffer *b, const struct totals *t, enum scalar s)
+{
+	family(b, scalars[s].name, scalars[s].type, scalars[s].help);
+	evbuffer_add_printf(b, "%s %" PRIu64 "\n", scalars[s].name, t->v[s]);
+}
+
+/* Length of the UTF-8 sequence at p (at most len bytes), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t len)
+{
+	size_t	n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	/* No overlong forms, surrogates, or code points past U+10FFFF. */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A label value: backslash, double quote and newline escaped as the
+ * format says; NUL and bytes that are not UTF-8 become U+FFFD. */
+static void
+label_value(struct evbuffer *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n;
+
+	while (i < len) {
+		n = utf8_len(p + i, len - i);
+		if (n == 0 || p[i] == '\0') {
+			evbuffer_add(b, "\xef\xbf\xbd", 3);
+			i++;
+		} else if (p[i] == '\\') {
+			evbuffer_add(b, "\\\\", 2);
+			i++;
+		} else if (p[i] == '"') {
+			evbuffer_add(b, "\\\"", 2);
+			i++;
+		} else if (p[i] == '\n') {
+			evbuffer_add(b, "\\n", 2);
+			i++;
+		} else {
+			evbuffer_add(b, p + i, n);
+			i += n;
+		}
+	}
+}
+
+/* One labelled sample per name(i), i < n (unused names skipped). */
+static void
+labelled_out(struct evbuffer *b, const char *metric, const char *label,
+    const uint64_t *v, int n, const char *(*name)(int))
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (name(i) == NULL)
+			continue;
+		evbuffer_add_printf(b, "%s{%s=\"", metric, label);
+		label_value(b, name(i), strlen(name(i)));
+		evbuffer_add_printf(b, "\"} %" PRIu64 "\n", v[i]);
+	}
+}
+
+/* The queue samples of every snapshot: field 1 (depth) or 2 (waiters). */
+static void
+queues_out(struct evbuffer *b, const char *metric, const msgpack_object *snaps,
+    int nsnaps, int field)
+{
+	const msgpack_object	*q, *e;
+	uint32_t		 j, k;
+	int			 s;
+
+	for (s = 0; s < nsnaps; s++) {
+		for (q = NULL, j = 0; j < snaps[s].via.map.size; j++)
+			if (key_is(&snaps[s].via.map.ptr[j].key, "queues"))
+				q = &snaps[s].via.map.ptr[j].val;
+		if (q == NULL || q->type != MSGPACK_OBJECT_ARRAY)
+			continue;
+		for (k = 0; k < q->via.array.size; k++) {
+			e = &q->via.array.ptr[k];
+			if (e->type != MSGPACK_OBJECT_ARRAY ||
+			    e->via.array.size != 3 ||
+			    e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+			    e->via.array.ptr[field].type !=
+			    MSGPACK_OBJECT_POSITIVE_INTEGER)
+				continue;
+			evbuffer_add_printf(b, "%s{queue=\"", metric);
+			label_value(b, e->via.array.ptr[0].via.str.ptr,
+			    e->via.array.ptr[0].via.str.size);
+			evbuffer_add_printf(b, "\"} %" PRIu64 "\n",
+			    e->via.array.ptr[field].via.u64);
+		}
+	}
+}
+
+/* Render the snapshots received into the exposition format. */
+static void
+metrics_render(struct metrics *mt, struct evbuffer *b)
+{
+	msgpack_unpacked	*up = xcalloc((size_t)mt->nworkers, sizeof(*up));
+	msgpack_object		*snaps = xcalloc((size_t)mt->nworkers,
+				    sizeof(*snaps));
+	struct totals		*t = xcalloc(1, sizeof(*t));
+	size_t			 off;
+	int			 i, n = 0;
+
+	for (i = 0; i < mt->nworkers; i++) {
+		msgpack_unpacked_init(&up[i]);
+		if (mt->snaps[i].data == NULL)
+			continue;
+		off = 0;
+		if (msgpack_unpack_next(&up[i], (const char *)mt->snaps[i].data,
+		    mt->snaps[i].len, &off) != MSGPACK_UNPACK_SUCCESS ||
+		    up[i].data.type != MSGPACK_OBJECT_MAP) {
+			log_warnx("worker %d sent an unreadable snapshot", i);
+			continue;
+		}
+		snaps[n++] = up[i].data;
+		totals_add(t, &up[i].data);
+	}
+
+	family(b, "qlockd_workers_up", "gauge",
+	    "Workers that answered this scrape within 1 s.");
+	evbuffer_add_printf(b, "qlockd_workers_up %d\n", t->up);
+	family(b, "qlockd_worker_restarts_total", "counter",
+	    "Workers restarted after dying.");
+	evbuffer_add_printf(b, "qlockd_worker_restarts_total %" PRIu64 "\n",
+	    *mt->restarts);
+	scalar_out(b, t, SC_CONNS);
+	scalar_out(b, t, SC_CONNS_TOTAL);
+	scalar_out(b, t, SC_SESSIONS);
+	scalar_out(b, t, SC_AUTH_FAILURES);
+	family(b, "qlockd_requests_total", "counter",
+	    "Client requests by method, counted where the client is connected.");
+	labelled_out(b, "qlockd_requests_total", "method", t->methods,
+	    cmd_count(), cmd_name_at);
+	scalar_out(b, t, SC_FORWARDED);
+	family(b, "qlockd_errors_total", "counter", "Error responses by code.");
+	labelled_out(b, "qlockd_errors_total", "code", t->codes, STATS_CODES,
+	    code_name);
+	family(b, "qlockd_objects", "gauge", "Named objects by kind.");
+	labelled_out(b, "qlockd_objects", "kind", t->kinds, OBJ_NKINDS,
+	    kind_name_at);
+	family(b, "qlockd_queue_depth", "gauge",
+	    "Items in a queue (the deepest 1000 of each worker).");
+	queues_out(b, "qlockd_queue_depth", snaps, n, 1);
+	family(b, "qlockd_queue_waiters", "gauge",
+	    "Requests parked on a queue (get, put or join).");
+	queues_out(b, "qlockd_queue_waiters", snaps, n, 2);
+	scalar_out(b, t, SC_QUEUES_UNLISTED);
+	scalar_out(b, t, SC_WAITERS);
+	scalar_out(b, t, SC_LOG_BYTES);
+	scalar_out(b, t, SC_LOG_FSYNCS);
+	family(b, "qlockd_log_fsync_seconds_total", "counter",
+	    "Seconds spent in fdatasync on the logs.");
+	evbuffer_add_printf(b, "qlockd_log_fsync_seconds_total %.6f\n",
+	    t->fsync_secs);
+
+	for (i = 0; i < mt->nworkers; i++)
+		msgpack_unpacked_destroy(&up[i]);
+	free(up);
+	free(snaps);
+	free(t);
+}
+
+static void
+snapshots_drop(struct metrics *mt)
+{
+	int	i;
+
+	for (i = 0; i < mt->nworkers; i++) {
+		free(mt->snaps[i].data);
+		mt->snaps[i].data = NULL;
+		mt->snaps[i].len = 0;
+	}
+}
+
+/* The gather is over (all answered, or the time is up): answer every
+ * scrape waiting for it. */
+static void
+metrics_finish(struct metrics *mt)
+{
+	struct evbuffer		*body = evbuffer_new();
+	struct evhttp_request	*req;
+	const unsigned char	*data;
+	size_t			 len, i;
+
+	if (body == NULL)
+		fatalx("evbuffer_new failed");
+	evtimer_del(mt->timeout_ev);
+	metrics_render(mt, body);
+	len = evbuffer_get_length(body);
+	data = evbuffer_pullup(body, -1);
+	for (i = 0; i < mt->nreqs; i++) {
+		req = mt->reqs[i];
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", CONTENT_TYPE);
+		evbuffer_add(evhttp_request_get_output_buffer(req), data, len);
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+	}
+	mt->nreqs = 0;
+	mt->tag = 0;
+	snapshots_drop(mt);
+	evbuffer_free(body);
+}
+
+static void
+metrics_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct metrics	*mt = arg;
+	int		 i;
+
+	for (i = 0; i < mt->nworkers; i++)
+		if (mt->owed[i])
+			log_warnx("worker %d sent no metrics within %d s", i,
+			    METRICS_TIMEOUT);
+	metrics_finish(mt);
+}
+
+/* Ask every worker for a snapshot. */
+static void
+metrics_gather(struct metrics *mt)
+{
+	struct timeval	tv = { METRICS_TIMEOUT, 0 };
+
+	mt->tag = ++mt->next_tag;
+	memset(mt->owed, 0, (size_t)mt->nworkers);
+	mt->nowed = mt->ask(mt->ask_arg, mt->tag, mt->owed);
+	if (mt->nowed == 0) {
+		metrics_finish(mt);
+		return;
+	}
+	evtimer_add(mt->timeout_ev, &tv);
+}
+
+static void
+metrics_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct metrics	*mt = arg;
+	size_t		 i;
+
+	for (i = 0; i < mt->nconns; i++) {
+		if (mt->conns[i].evcon == evcon) {
+			mt->conns[i] = mt->conns[--mt->nconns];
+			return;
+		}
+	}
+}
+
+/* Remember a connection's socket, for metrics_forget. */
+static void
+metrics_track(struct metrics *mt, struct evhttp_connection *evcon)
+{
+	struct bufferevent	*bev;
+	size_t			 i;
+
+	if (evcon == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return;
+	for (i = 0; i < mt->nconns && mt->conns[i].evcon != evcon; i++)
+		;
+	if (i == mt->nconns) {
+		mt->conns = xrealloc(mt->conns, (mt->nconns + 1) *
+		    sizeof(*mt->conns));
+		mt->conns[mt->nconns++].evcon = evcon;
+	}
+	mt->conns[i].fd = bufferevent_getfd(bev);
+	evhttp_connection_set_closecb(evcon, metrics_conn_close_cb, mt);
+}
+
+/* Every HTTP request: GET /metrics joins the gather, anything else 404. */
+static void
+metrics_http_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics	*mt = arg;
+	const char	*path;
+
+	metrics_track(mt, evhttp_request_get_connection(req));
+	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	if (path == NULL || strcmp(path, "/metrics") != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+		return;
+	}
+	mt->reqs = xrealloc(mt->reqs, (mt->nreqs + 1) * sizeof(*mt->reqs));
+	mt->reqs[mt->nreqs++] = req;
+	if (mt->tag == 0)
+		metrics_gather(mt);
+}
+
+struct metrics *
+metrics_new(struct event_base *base, int fd, int nworkers,
+    const uint64_t *restarts, metrics_ask_fn ask, void *arg)
+{
+	struct metrics	*mt = xcalloc(1, sizeof(*mt));
+
+	mt->fd = fd;
+	mt->nworkers = nworkers;
+	mt->restarts = restarts;
+	mt->ask = ask;
+	mt->ask_arg = arg;
+	mt->owed = xcalloc((size_t)nworkers, 1);
+	mt->snaps = xcalloc((size_t)nworkers, sizeof(*mt->snaps));
+	mt->timeout_ev = evtimer_new(base, metrics_timeout_cb, mt);
+	if ((mt->http = evhttp_new(base)) == NULL || mt->timeout_ev == NULL)
+		fatalx("cannot set up the metrics HTTP server");
+	evhttp_set_allowed_methods(mt->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(mt->http, 8192);
+	evhttp_set_max_body_size(mt->http, 1024);
+	evhttp_set_timeout(mt->http, 30);
+	evhttp_set_gencb(mt->http, metrics_http_cb, mt);
+	if (evhttp_accept_socket_with_handle(mt->http, fd) == NULL)
+		fatalx("cannot serve metrics on socket %d", fd);
+	return mt;
+}
+
+void
+metrics_reply(struct metrics *mt, int id, int fd)
+{
+	struct qmsg_hdr	 hdr;
+	uint8_t		*buf = xmalloc(QMSG_STATS_MAX);
+	struct iovec	 iov[2] = { { &hdr, sizeof(hdr) },
+			    { buf, QMSG_STATS_MAX } };
+	struct msghdr	 msg;
+	ssize_t		 n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	n = recvmsg(fd, &msg, 0);
+	if (n < (ssize_t)sizeof(hdr) || (msg.msg_flags & MSG_TRUNC) ||
+	    hdr.len != (size_t)n - sizeof(hdr)) {
+		if (n != -1 || (errno != EAGAIN && errno != EINTR))
+			log_warnx("worker %d sent a bad metrics message", id);
+		free(buf);
+		return;
+	}
+	/* A late answer to a gather already answered is dropped. */
+	if (mt == NULL || mt->tag == 0 || hdr.tag != mt->tag || !mt->owed[id]) {
+		free(buf);
+		return;
+	}
+	mt->snaps[id].data = xrealloc(buf, hdr.len > 0 ? hdr.len : 1);
+	mt->snaps[id].len = hdr.len;
+	mt->owed[id] = 0;
+	if (--mt->nowed == 0)
+		metrics_finish(mt);
+}
+
+void
+metrics_worker_gone(struct metrics *mt, int id)
+{
+	if (mt == NULL || mt->tag == 0 || !mt->owed[id])
+		return;
+	mt->owed[id] = 0;
+	if (--mt->nowed == 0)
+		metrics_finish(mt);
+}
+
+void
+metrics_forget(struct metrics *mt)
+{
+	size_t	i;
+
+	/* evhttp_free would shut the sockets down for the master too. */
+	close(mt->fd);
+	for (i = 0; i < mt->nconns; i++)
+		if (mt->conns[i].fd != -1)
+			close(mt->conns[i].fd);
+}
+
+void
+metrics_free(struct metrics *mt)
+{
+	size_t	i;
+
+	if (mt == NULL)
+		return;
+	for (i = 0; i < mt->nreqs; i++)
+		evhttp_send_error(mt->reqs[i], HTTP_SERVUNAVAIL, NULL);
+	evhttp_free(mt->http);		/* closes mt->fd and the connections */
+	event_free(mt->timeout_ev);
+	snapshots_drop(mt);
+	free(mt->reqs);
+	free(mt->conns);
+	free(mt->owed);
+	free(mt->snaps);
+	free(mt);
+}
