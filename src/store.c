@@ -328,7 +328,7 @@ static enum scan_end
 scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
     size_t *bad, const char *path)
 {
-	size_t	off = HDR_LEN, n, i;
+	size_t		off = HDR_LEN, n, i, j;
 
 	while (off < size && (n = record_at(p, size, off)) != 0) {
 		if (rp != NULL &&
@@ -347,9 +347,23 @@ scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
 		;
 	if (i == size)
 		return SCAN_CLEAN;		/* allocated, never written */
-	/* Anything whole after the bad spot means the middle is damaged. */
+	if (size - off < REC_HDR)
+		return SCAN_TORN;		/* not even a whole header */
+	/*
+	 * Damage in the middle, or a torn last append?  After damage, the
+	 * records that were written after it still chain, whole, to the end
+	 * of the file.  Bytes inside a torn append that merely look like a
+	 * record (a client's item may contain anything) do not reach the end
+	 * that way, since the tear falls where it falls.
+	 */
 	for (i = off + 1; i + REC_HDR <= size; i++) {
-		if (get_le32(p + i) == REC_MAGIC && record_at(p, size, i) != 0)
+		if (get_le32(p + i) != REC_MAGIC || record_at(p, size, i) == 0)
+			continue;
+		for (j = i; j < size && (n = record_at(p, size, j)) != 0; j += n)
+			;
+		while (j < size && p[j] == 0)
+			j++;
+		if (j == size)
 			return SCAN_DAMAGED;
 	}
 	return SCAN_TORN;
