@@ -476,116 +476,172 @@ pack_name(msgpack_packer *pk, const struct object *o)
 	pack_str(pk, o->name, o->namelen);
 }
 
-/* The whole state of one object as records (for snapshots). */
+/* Pack a boolean. */
 static void
-snapshot_object(struct store_buf *b, const struct object *o)
+pack_bool(msgpack_packer *pk, bool v)
 {
-	msgpack_packer	 pk;
-	struct hold	*h;
-	struct qitem	*it;
-	struct hnode	*n;
-	struct dentry	*e;
-	size_t		 at;
-	long		 base;
-
-	switch (o->kind) {
-	case OBJ_QUEUE:
-		if (o->opened) {
-			at = rec_begin(b, &pk, 3, R_Q_OPEN);
-			pack_name(&pk, o);
-			msgpack_pack_int64(&pk, o->u.queue.maxsize);
-			if (o->u.queue.joinable)
-				msgpack_pack_true(&pk);
-			else
-				msgpack_pack_false(&pk);
-			rec_end(b, at);
-		}
-		/* Taken and unfinished first: they come back at the head. */
-		TAILQ_FOREACH(h, &o->holds, obj_link) {
-			TAILQ_FOREACH(it, &h->items, link) {
-				at = rec_begin(b, &pk, 3, R_Q_PUT);
-				pack_name(&pk, o);
-				msgpack_pack_uint64(&pk, it->id);
-				pack_raw(&pk, it->data, it->len);
-				rec_end(b, at);
-				at = rec_begin(b, &pk, 2, R_Q_TAKE);
-				pack_name(&pk, o);
-				msgpack_pack_uint64(&pk, it->id);
-				rec_end(b, at);
-			}
-		}
-		TAILQ_FOREACH(it, &o->u.queue.items, link) {
-			at = rec_begin(b, &pk, 3, R_Q_PUT);
-			pack_name(&pk, o);
-			msgpack_pack_uint64(&pk, it->id);
-			pack_raw(&pk, it->data, it->len);
-			rec_end(b, at);
-		}
-		break;
-	case OBJ_DICT:
-		for (n = hmap_first(&o->u.dict.entries); n != NULL;
-		    n = hmap_next(&o->u.dict.entries, n)) {
-			e = hmap_entry(n, struct dentry, node);
-			at = rec_begin(b, &pk, 3, R_D_SET);
-			pack_name(&pk, o);
-			pack_str(&pk, e->key, e->keylen);
-			pack_raw(&pk, e->val, e->vallen);
-			rec_end(b, at);
-		}
-		break;
-	case OBJ_SEM:
-		base = o->u.sem.value;
-		TAILQ_FOREACH(h, &o->holds, obj_link)
-			base += (long)h->permits;
-		at = rec_begin(b, &pk, 4, R_S_SET);
-		pack_name(&pk, o);
-		msgpack_pack_int64(&pk, o->u.sem.initial);
-		if (o->u.sem.bounded)
-			msgpack_pack_true(&pk);
-		else
-			msgpack_pack_false(&pk);
-		msgpack_pack_int64(&pk, base);
-		rec_end(b, at);
-		break;
-	case OBJ_EVENT:
-		if (o->u.event.set) {
-			at = rec_begin(b, &pk, 2, R_E_SET);
-			pack_name(&pk, o);
-			msgpack_pack_true(&pk);
-			rec_end(b, at);
-		}
-		break;
-	case OBJ_LOCK:
-		if (o->opened) {
-			at = rec_begin(b, &pk, 2, R_L_OPEN);
-			pack_name(&pk, o);
-			if (o->u.lock.recursive)
-				msgpack_pack_true(&pk);
-			else
-				msgpack_pack_false(&pk);
-			rec_end(b, at);
-		}
-		break;
-	case OBJ_BARRIER:
-		at = rec_begin(b, &pk, 2, R_B_OPEN);
-		pack_name(&pk, o);
-		msgpack_pack_uint32(&pk, o->u.barrier.parties);
-		rec_end(b, at);
-		break;
-	default:
-		break;	/* conditions hold nothing durable */
-	}
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
-/* A token reservation record. */
+/* The record encoders, shared by snapshots and the live log. */
+
+/* [R_Q_OPEN, name, maxsize, joinable] */
 static void
-snapshot_tokens(struct store_buf *b, uint64_t upto)
+rec_q_open(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_Q_OPEN);
+
+	pack_name(&pk, o);
+	msgpack_pack_int64(&pk, o->u.queue.maxsize);
+	pack_bool(&pk, o->u.queue.joinable);
+	rec_end(b, at);
+}
+
+/* [R_Q_PUT, name, id, item] */
+static void
+rec_q_put(struct store_buf *b, const struct object *o, const struct qitem *it)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_Q_PUT);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, it->id);
+	pack_raw(&pk, it->data, it->len);
+	rec_end(b, at);
+}
+
+/* [type, name, id]: R_Q_TAKE, R_Q_DONE, R_Q_BACK */
+static void
+rec_item(struct store_buf *b, const struct object *o, enum rec_type type,
+    uint64_t id)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, type);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, id);
+	rec_end(b, at);
+}
+
+/* [R_D_SET, dict, key, value] */
+static void
+rec_d_set(struct store_buf *b, const struct object *o, const char *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_D_SET);
+
+	pack_name(&pk, o);
+	pack_str(&pk, key, klen);
+	pack_raw(&pk, val, vlen);
+	rec_end(b, at);
+}
+
+/* [R_S_SET, name, initial, bounded, base] */
+static void
+rec_s_set(struct store_buf *b, const struct object *o, long base)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 4, R_S_SET);
+
+	pack_name(&pk, o);
+	msgpack_pack_int64(&pk, o->u.sem.initial);
+	pack_bool(&pk, o->u.sem.bounded);
+	msgpack_pack_int64(&pk, base);
+	rec_end(b, at);
+}
+
+/* [type, name, flag]: R_E_SET, R_L_OPEN */
+static void
+rec_flag(struct store_buf *b, const struct object *o, enum rec_type type,
+    bool flag)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, type);
+
+	pack_name(&pk, o);
+	pack_bool(&pk, flag);
+	rec_end(b, at);
+}
+
+/* [R_B_OPEN, name, parties] */
+static void
+rec_b_open(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_B_OPEN);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint32(&pk, o->u.barrier.parties);
+	rec_end(b, at);
+}
+
+/* [R_TOKENS, upto] */
+static void
+rec_tokens(struct store_buf *b, uint64_t upto)
 {
 	msgpack_packer	pk;
 	size_t		at = rec_begin(b, &pk, 1, R_TOKENS);
 
 	msgpack_pack_uint64(&pk, upto);
 	rec_end(b, at);
+}
+
+/* The whole state of one object as records (for snapshots). */
+static void
+snapshot_object(struct store_buf *b, const struct object *o)
+{
+	struct hold	*h;
+	struct qitem	*it;
+	struct hnode	*n;
+	struct dentry	*e;
+	long		 base;
+
+	switch (o->kind) {
+	case OBJ_QUEUE:
+		if (o->opened)
+			rec_q_open(b, o);
+		/* Taken and unfinished first: they come back at the head. */
+		TAILQ_FOREACH(h, &o->holds, obj_link) {
+			TAILQ_FOREACH(it, &h->items, link) {
+				rec_q_put(b, o, it);
+				rec_item(b, o, R_Q_TAKE, it->id);
+			}
+		}
+		TAILQ_FOREACH(it, &o->u.queue.items, link)
+			rec_q_put(b, o, it);
+		break;
+	case OBJ_DICT:
+		for (n = hmap_first(&o->u.dict.entries); n != NULL;
+		    n = hmap_next(&o->u.dict.entries, n)) {
+			e = hmap_entry(n, struct dentry, node);
+			rec_d_set(b, o, e->key, e->keylen, e->val, e->vallen);
+		}
+		break;
+	case OBJ_SEM:
+		base = o->u.sem.value;
+		TAILQ_FOREACH(h, &o->holds, obj_link)
+			base += (long)h->permits;
+		rec_s_set(b, o, base);
+		break;
+	case OBJ_EVENT:
+		if (o->u.event.set)
+			rec_flag(b, o, R_E_SET, true);
+		break;
+	case OBJ_LOCK:
+		if (o->opened)
+			rec_flag(b, o, R_L_OPEN, o->u.lock.recursive);
+		break;
+	case OBJ_BARRIER:
+		rec_b_open(b, o);
+		break;
+	default:
+		break;	/* conditions hold nothing durable */
+	}
 }
 
 /*
@@ -606,7 +662,7 @@ snapshot_write(const char *path, const char *dirpath, struct registry *reg,
 	memcpy(hdr, HDR_MAGIC, 8);
 	put_le32(hdr + 8, STORE_VERSION);
 	recbuf_write(&b, (const char *)hdr, sizeof(hdr));
-	snapshot_tokens(&b, tokens);
+	rec_tokens(&b, tokens);
 	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
 		snapshot_object(&b, hmap_entry(n, struct object, node));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -1115,55 +1171,26 @@ store_flush(struct worker *w)
 		store_compact(w);
 }
 
-/* Start a record in the pending buffer. */
-static size_t
-log_begin(struct worker *w, msgpack_packer *pk, uint32_t nfields,
-    enum rec_type type)
-{
-	return rec_begin(&w->store->pend, pk, nfields, type);
-}
+/* The live log: each change's record goes into the pending buffer, and
+ * schedule_flush makes sure it is written before any reply goes out. */
 
-/* Finish it and make sure it is written before any reply goes out. */
-static void
-log_end(struct worker *w, size_t at)
-{
-	rec_end(&w->store->pend, at);
-	schedule_flush(w);
-}
-
-/* Records with a name and up to two more simple fields. */
 void
 store_q_open(struct worker *w, const struct object *o)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 3, R_Q_OPEN);
-	pack_name(&pk, o);
-	msgpack_pack_int64(&pk, o->u.queue.maxsize);
-	if (o->u.queue.joinable)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_q_open(&w->store->pend, o);
+		schedule_flush(w);
+	}
 }
 
 void
 store_q_put(struct worker *w, const struct object *o, struct qitem *it)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	it->id = ++w->store->next_item;
-	at = log_begin(w, &pk, 3, R_Q_PUT);
-	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, it->id);
-	pack_raw(&pk, it->data, it->len);
-	log_end(w, at);
+	if (w->store != NULL) {
+		it->id = ++w->store->next_item;
+		rec_q_put(&w->store->pend, o, it);
+		schedule_flush(w);
+	}
 }
 
 /* A queue record naming one item id. */
@@ -1171,15 +1198,10 @@ static void
 log_item(struct worker *w, const struct object *o, enum rec_type type,
     uint64_t id)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 2, type);
-	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, id);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_item(&w->store->pend, o, type, id);
+		schedule_flush(w);
+	}
 }
 
 void
@@ -1204,16 +1226,10 @@ void
 store_d_set(struct worker *w, const struct object *o, const char *key,
     size_t klen, const void *val, size_t vlen)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 3, R_D_SET);
-	pack_name(&pk, o);
-	pack_str(&pk, key, klen);
-	pack_raw(&pk, val, vlen);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_d_set(&w->store->pend, o, key, klen, val, vlen);
+		schedule_flush(w);
+	}
 }
 
 void
@@ -1225,77 +1241,47 @@ store_d_del(struct worker *w, const struct object *o, const char *key,
 
 	if (w->store == NULL)
 		return;
-	at = log_begin(w, &pk, 2, R_D_DEL);
+	at = rec_begin(&w->store->pend, &pk, 2, R_D_DEL);
 	pack_name(&pk, o);
 	pack_str(&pk, key, klen);
-	log_end(w, at);
+	rec_end(&w->store->pend, at);
+	schedule_flush(w);
 }
 
 void
 store_s_set(struct worker *w, const struct object *o, long base)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 4, R_S_SET);
-	pack_name(&pk, o);
-	msgpack_pack_int64(&pk, o->u.sem.initial);
-	if (o->u.sem.bounded)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	msgpack_pack_int64(&pk, base);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_s_set(&w->store->pend, o, base);
+		schedule_flush(w);
+	}
 }
 
 void
 store_e_set(struct worker *w, const struct object *o)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 2, R_E_SET);
-	pack_name(&pk, o);
-	if (o->u.event.set)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_flag(&w->store->pend, o, R_E_SET, o->u.event.set);
+		schedule_flush(w);
+	}
 }
 
 void
 store_l_open(struct worker *w, const struct object *o)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 2, R_L_OPEN);
-	pack_name(&pk, o);
-	if (o->u.lock.recursive)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_flag(&w->store->pend, o, R_L_OPEN, o->u.lock.recursive);
+		schedule_flush(w);
+	}
 }
 
 void
 store_b_open(struct worker *w, const struct object *o)
 {
-	msgpack_packer	pk;
-	size_t		at;
-
-	if (w->store == NULL)
-		return;
-	at = log_begin(w, &pk, 2, R_B_OPEN);
-	pack_name(&pk, o);
-	msgpack_pack_uint32(&pk, o->u.barrier.parties);
-	log_end(w, at);
+	if (w->store != NULL) {
+		rec_b_open(&w->store->pend, o);
+		schedule_flush(w);
+	}
 }
 
 void
@@ -1306,22 +1292,20 @@ store_delete(struct worker *w, const struct object *o)
 
 	if (w->store == NULL)
 		return;
-	at = log_begin(w, &pk, 1, R_DELETE);
+	at = rec_begin(&w->store->pend, &pk, 1, R_DELETE);
 	pack_name(&pk, o);
-	log_end(w, at);
+	rec_end(&w->store->pend, at);
+	schedule_flush(w);
 }
 
 void
 store_tokens(struct worker *w)
 {
-	msgpack_packer	pk;
-	size_t		at;
 	struct store	*st = w->store;
 
 	if (st == NULL || w->tokens < st->token_reserved)
 		return;
 	st->token_reserved = w->tokens + TOKEN_CHUNK;
-	at = log_begin(w, &pk, 1, R_TOKENS);
-	msgpack_pack_uint64(&pk, st->token_reserved);
-	log_end(w, at);
+	rec_tokens(&st->pend, st->token_reserved);
+	schedule_flush(w);
 }
