@@ -190,6 +190,8 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
+	bufferevent_set_max_single_read(c->bev, 1 << 20);
+	bufferevent_set_max_single_write(c->bev, 1 << 20);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ);
 	hmap_insert(&w->conns, &c->node, &c->sess, sizeof(c->sess));

@@ -34,6 +34,10 @@ peer_up(struct worker *w, int id, int fd)
 	p->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (p->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
+	/* libevent reads 4 KiB and writes 16 KiB per pass by default: a
+	 * forwarded 1 MiB item would take hundreds of passes. */
+	bufferevent_set_max_single_read(p->bev, 1 << 20);
+	bufferevent_set_max_single_write(p->bev, 1 << 20);
 	arg = xmalloc(sizeof(*arg));
 	arg->w = w;
 	arg->id = id;
