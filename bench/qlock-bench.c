@@ -49,9 +49,9 @@
 #define EXIT_GRACE	10.0	/* seconds past --max-seconds before clients are killed */
 #define RESPONSE_MAX	(64u * 1024 * 1024)
 
-enum test { T_PING, T_ROUNDTRIP, T_PIPELINE, T_PRODCONS, T_NTESTS };
+enum test { T_PING, T_ROUNDTRIP, T_PIPELINE, T_PRODCONS, T_PUT, T_NTESTS };
 static const char *const test_names[T_NTESTS] = {
-	"ping", "roundtrip", "pipeline", "prodcons"
+	"ping", "roundtrip", "pipeline", "prodcons", "put"
 };
 
 /* Which queue names a roundtrip or pipeline client uses. */
@@ -606,6 +606,36 @@ run_roundtrip(struct bench *b, qlock *c, char (*names)[NAME_LEN],
 	free(item);
 }
 
+/* put: acknowledged puts only (what --fsync costs), one item per unit. */
+static void
+run_put(struct bench *b, qlock *c, char (*names)[NAME_LEN], double deadline)
+{
+	long	 n = quota(b->o.requests, b->o.clients, b->id), i;
+	uint8_t	*item = calloc(1, b->o.size + 1);
+	double	 t0, t1 = now();
+
+	if (item == NULL) {
+		client_fail(b, "out of memory");
+		return;
+	}
+	for (i = 0; i < n && !out_of_time(b, deadline); i++) {
+		const char *name = names[i % b->o.queues];
+
+		item_fill(item, b->o.size, (uint64_t)i);
+		t0 = now();
+		if (qlock_queue_put(c, name, item, b->o.size, QLOCK_FOREVER) !=
+		    QLOCK_OK) {
+			client_fail(b, "put %s: %s", name, qlock_last_error(c));
+			break;
+		}
+		t1 = now();
+		sample_add(b, t1 - t0);
+		b->sh->units[b->id]++;
+	}
+	b->sh->end[b->id] = t1;
+	free(item);
+}
+
 /* pipeline: batches of --depth requests (put, get, put, get, ...) written
  * at once, then every response read; the latency is the batch's. */
 static void
@@ -810,7 +840,8 @@ client_main(struct bench *b)
 		client_ready(b, 'e');
 		_exit(1);
 	}
-	if (b->test == T_ROUNDTRIP || b->test == T_PIPELINE) {
+	if (b->test == T_ROUNDTRIP || b->test == T_PIPELINE ||
+	    b->test == T_PUT) {
 		if ((names = calloc((size_t)b->o.queues, NAME_LEN)) == NULL)
 			_exit(1);
 		if (b->o.placement != PLACE_ANY &&
@@ -848,6 +879,9 @@ client_main(struct bench *b)
 		break;
 	case T_PIPELINE:
 		run_pipeline(b, &r, names, deadline);
+		break;
+	case T_PUT:
+		run_put(b, c, names, deadline);
 		break;
 	case T_PRODCONS:
 		if (b->id < np)
@@ -1158,7 +1192,7 @@ usage(int status)
 "  -d, --size BYTES         queue item size (default 64)\n"
 "  -q, --queues N           queue names: per client for roundtrip and pipeline,\n"
 "                           shared for prodcons (default 1)\n"
-"  -t, --test LIST          ping,roundtrip,pipeline,prodcons (default: all)\n"
+"  -t, --test LIST          ping,roundtrip,pipeline,prodcons,put (default: all)\n"
 "  -P, --depth N            requests per pipelined batch (default 16)\n"
 "  -s, --max-seconds S      stop each test after S seconds (default 60)\n"
 "      --placement WHERE    roundtrip names: any, local (owned by the client's\n"
