@@ -283,8 +283,19 @@ config_read_file(struct config *c, const char *path, const bool *cli_set)
 			rc = -1;
 			continue;
 		}
-		if (cli_set[o - options])
+		/* A setting the command line overrides is still checked. */
+		if (cli_set[o - options]) {
+			struct config	scratch;
+
+			config_defaults(&scratch);
+			if (apply(&scratch, o, val, why, sizeof(why)) == -1) {
+				fprintf(stderr, "qlockd: %s:%d: %s: %s\n", path,
+				    lineno, key, why);
+				rc = -1;
+			}
+			config_free(&scratch);
 			continue;
+		}
 		if (apply(c, o, val, why, sizeof(why)) == -1) {
 			fprintf(stderr, "qlockd: %s:%d: %s: %s\n", path, lineno,
 			    key, why);

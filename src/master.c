@@ -614,7 +614,11 @@ master_main(int argc, char *argv[])
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
 		return rc == 1 ? 0 : 2;
-	if (config_load_authkey(&m->conf) == -1)
+	if (m->conf.check_only && m->conf.authkey_file != NULL &&
+	    access(m->conf.authkey_file, F_OK) == -1 && errno == ENOENT)
+		printf("qlockd: %s does not exist yet; it will be created with "
+		    "a random key at start\n", m->conf.authkey_file);
+	else if (config_load_authkey(&m->conf) == -1)
 		return 2;
 	if (m->conf.metrics_listen != NULL &&
 	    (strncmp(m->conf.metrics_listen, "unix:", 5) == 0 ||
