@@ -1,4 +1,8 @@
 /* peer.c: the sockets between workers and the messages on them. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -13,8 +17,11 @@
 #include "util.h"
 #include "worker.h"
 
-static void peer_read_cb(struct bufferevent *, void *);
+static void peer_readable_cb(evutil_socket_t, short, void *);
 static void peer_event_cb(struct bufferevent *, short, void *);
+
+#define PEER_READ_CHUNK	(256 * 1024)	/* bytes asked of one readv */
+#define PEER_READS	16		/* readv calls per wake-up at most */
 
 /* What a callback needs: the worker and which peer. */
 struct peer_cbarg {
@@ -27,23 +34,32 @@ peer_up(struct worker *w, int id, int fd)
 {
 	struct peer_cbarg *arg;
 	struct peer	  *p = &w->peers[id];
+	int		   bufsize = 4 << 20;
 
 	if (fd_nonblock_cloexec(fd) == -1)
 		fatal("mesh socket");
+	/* Room for a large forwarded item in one write. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	peer_close(w, id);
 	p->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (p->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	/* libevent reads 4 KiB and writes 16 KiB per pass by default: a
+	/* The bufferevent writes (16 KiB per pass by default: raised).
+	 * Reading is ours: libevent 2.1 reads at most 4 KiB at a time, so a
 	 * forwarded 1 MiB item would take hundreds of passes. */
-	bufferevent_set_max_single_read(p->bev, 1 << 20);
 	bufferevent_set_max_single_write(p->bev, 1 << 20);
 	arg = xmalloc(sizeof(*arg));
 	arg->w = w;
 	arg->id = id;
 	p->cbarg = arg;
-	bufferevent_setcb(p->bev, peer_read_cb, NULL, peer_event_cb, arg);
-	bufferevent_enable(p->bev, EV_READ);
+	bufferevent_setcb(p->bev, NULL, NULL, peer_event_cb, arg);
+	p->in = evbuffer_new();
+	p->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, peer_readable_cb,
+	    arg);
+	if (p->in == NULL || p->rev == NULL)
+		fatalx("cannot set up the mesh socket to worker %d", id);
+	event_add(p->rev, NULL);
 }
 
 void
@@ -53,6 +69,10 @@ peer_close(struct worker *w, int id)
 
 	if (p->bev == NULL)
 		return;
+	event_free(p->rev);
+	p->rev = NULL;
+	evbuffer_free(p->in);
+	p->in = NULL;
 	bufferevent_free(p->bev);
 	p->bev = NULL;
 	free(p->cbarg);
@@ -135,18 +155,16 @@ peer_message(struct worker *w, int id, const struct qmsg_hdr *hdr,
 	}
 }
 
+/* Handle every whole message in peer id's input. */
 static void
-peer_read_cb(struct bufferevent *bev, void *argp)
+peer_drain(struct worker *w, int id)
 {
-	struct peer_cbarg *arg = argp;
-	struct worker	  *w = arg->w;
-	int		   id = arg->id;
-	struct evbuffer	  *in = bufferevent_get_input(bev);
-	struct qmsg_hdr	   hdr;
-	uint8_t		  *buf;
+	struct evbuffer	*in = w->peers[id].in;
+	struct qmsg_hdr	 hdr;
+	uint8_t		*buf;
 
 	/* Stop if the peer was replaced while handling a message. */
-	while (w->peers[id].bev == bev) {
+	while (w->peers[id].in == in) {
 		if (evbuffer_copyout(in, &hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
 			return;
 		if (hdr.len > QMSG_MAX_PAYLOAD)
@@ -155,10 +173,46 @@ peer_read_cb(struct bufferevent *bev, void *argp)
 			return;
 		buf = evbuffer_pullup(in, (ev_ssize_t)(sizeof(hdr) + hdr.len));
 		peer_message(w, id, &hdr, buf + sizeof(hdr));
-		if (w->peers[id].bev != bev)
-			return;		/* freed with its input */
+		if (w->peers[id].in != in)
+			return;		/* freed with the peer */
 		evbuffer_drain(in, sizeof(hdr) + hdr.len);
 	}
+}
+
+/* The mesh socket is readable: read in large chunks, then handle. */
+static void
+peer_readable_cb(evutil_socket_t fd, short ev, void *argp)
+{
+	struct peer_cbarg *arg = argp;
+	struct worker	  *w = arg->w;
+	int		   id = arg->id, i, nvec;
+	struct evbuffer	  *in = w->peers[id].in;
+	struct evbuffer_iovec vec[2];
+	ssize_t		   n = 0;
+
+	for (i = 0; i < PEER_READS; i++) {
+		nvec = evbuffer_reserve_space(in, PEER_READ_CHUNK, vec, 2);
+		if (nvec < 1)
+			fatalx("evbuffer_reserve_space failed");
+		n = readv(fd, (struct iovec *)vec, nvec);
+		if (n <= 0) {
+			evbuffer_commit_space(in, vec, 0);
+			break;
+		}
+		if ((size_t)n <= vec[0].iov_len) {
+			vec[0].iov_len = (size_t)n;
+			nvec = 1;
+		} else
+			vec[1].iov_len = (size_t)n - vec[0].iov_len;
+		evbuffer_commit_space(in, vec, nvec);
+		if ((size_t)n < PEER_READ_CHUNK)
+			break;		/* drained for now */
+	}
+	peer_drain(w, id);
+	if (w->peers[id].in != in)
+		return;
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+		worker_peer_down(w, id);	/* EOF or error: it died */
 }
 
 static void

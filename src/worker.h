@@ -32,6 +32,8 @@ struct peer {
 	int			 id;	/* its shard index */
 	struct bufferevent	*bev;	/* mesh socket; NULL while it is down */
 	void			*cbarg;	/* its callbacks' argument */
+	struct event		*rev;	/* readable: read into in */
+	struct evbuffer		*in;	/* bytes received, not yet handled */
 };
 
 /* A request forwarded to a peer and not yet answered (for failing it if
