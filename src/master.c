@@ -604,12 +604,12 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
-int
-master_main(int argc, char *argv[])
+/* Everything before the daemon runs: the settings, the key, the data
+ * directory and the listeners.  -1 to go on, else the exit status. */
+static int
+master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 {
-	struct master	*m = xcalloc(1, sizeof(*m));
-	static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-	int		 i, rc, metrics_fd = -1;
+	int	i, rc;
 
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
@@ -632,8 +632,6 @@ master_main(int argc, char *argv[])
 			if (listen_check(m->conf.listen[i]) == -1)
 				return 2;
 		printf("qlockd: configuration OK\n");
-		config_free(&m->conf);
-		free(m);
 		return 0;
 	}
 	log_init(m->conf.foreground, m->conf.log_level);
@@ -644,9 +642,41 @@ master_main(int argc, char *argv[])
 	if (master_listen(m) == -1)
 		return 1;
 	if (m->conf.metrics_listen != NULL &&
-	    ((metrics_fd = listen_one(m, m->conf.metrics_listen)) == -1 ||
-	    fd_nonblock_cloexec(metrics_fd) == -1))
+	    ((*metrics_fd = listen_one(m, m->conf.metrics_listen)) == -1 ||
+	    fd_nonblock_cloexec(*metrics_fd) == -1))
 		return 1;
+	return -1;
+}
+
+/* Free what master_prepare set up, when the daemon does not run. */
+static void
+master_unprepare(struct master *m)
+{
+	int	i;
+
+	for (i = 0; i < m->nlfds; i++)
+		close(m->lfds[i]);
+	for (i = 0; i < m->nunix; i++) {
+		unlink(m->unix_paths[i]);
+		free(m->unix_paths[i]);
+	}
+	free(m->unix_paths);
+	free(m->lfds);
+	config_free(&m->conf);
+	free(m);
+}
+
+int
+master_main(int argc, char *argv[])
+{
+	struct master	*m = xcalloc(1, sizeof(*m));
+	static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	int		 i, rc, metrics_fd = -1;
+
+	if ((rc = master_prepare(m, argc, argv, &metrics_fd)) != -1) {
+		master_unprepare(m);
+		return rc;
+	}
 	if (!m->conf.foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
