@@ -400,6 +400,39 @@ worker_signal_cb(evutil_socket_t sig, short ev, void *arg)
 		worker_stop(w);
 }
 
+/* accept() failed for another reason than "try again": out of file
+ * descriptors (EMFILE, ENFILE) or memory.  The listener would retry at
+ * once, forever: pause accepting for a tenth of a second instead. */
+static void
+worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct worker	*w = arg;
+	struct timeval	 tv = { 0, 100000 };
+	int		 i;
+
+	if (now_mono() - w->accept_warned >= 10) {	/* once in a while */
+		log_warn("accept (%zu connections open); pausing accepts "
+		    "for 0.1 s at a time", w->nconns);
+		w->accept_warned = now_mono();
+	}
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_disable(w->listeners[i]);
+	evtimer_add(w->accept_ev, &tv);
+}
+
+/* Accept again after a pause, unless stopping. */
+static void
+worker_accept_resume_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	int		 i;
+
+	if (w->stopping)
+		return;
+	for (i = 0; i < w->nlisteners; i++)
+		evconnlistener_enable(w->listeners[i]);
+}
+
 /* Tell the master we serve. */
 static void
 worker_send_ready(struct worker *w)
@@ -453,6 +486,8 @@ worker_free(struct worker *w)
 	event_free(w->ctl_ev);
 	event_free(w->sigterm_ev);
 	event_free(w->sigint_ev);
+	if (w->accept_ev != NULL)
+		event_free(w->accept_ev);
 	event_free(w->sighup_ev);
 	if (w->stop_ev != NULL)
 		event_free(w->stop_ev);
@@ -522,8 +557,10 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, lfds[i]);
 		if (w->listeners[i] == NULL)
 			fatalx("cannot listen on inherited socket %d", lfds[i]);
+		evconnlistener_set_error_cb(w->listeners[i], worker_accept_error_cb);
 		w->nlisteners++;
 	}
+	w->accept_ev = evtimer_new(w->base, worker_accept_resume_cb, w);
 	worker_send_ready(w);
 	log_debug("serving (incarnation %u)", gen);
 	event_base_dispatch(w->base);

@@ -72,6 +72,9 @@ struct worker {
 	int			 ctlfd;		/* SOCK_SEQPACKET to the master */
 	struct event		*ctl_ev;
 	struct evconnlistener	**listeners;
+	struct event		*accept_ev;	/* resumes accepting after a
+						   failed accept (EMFILE) */
+	double			 accept_warned;	/* when that was last logged */
 	int			 nlisteners;
 	struct peer		*peers;		/* [nworkers]; own slot unused */
 	struct hmap		 conns;		/* session id -> struct conn */
