@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <sys/un.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,6 @@
 #include "worker.h"
 
 static void conn_read_cb(struct bufferevent *, void *);
-static void conn_write_cb(struct bufferevent *, void *);
 static void conn_event_cb(struct bufferevent *, short, void *);
 
 struct conn *
@@ -48,8 +48,8 @@ conn_send_frame(struct conn *c, const void *body, size_t len)
 	uint8_t	hdr[FRAME_HDR];
 
 	frame_put_header(hdr, len);
-	bufferevent_write(c->bev, hdr, sizeof(hdr));
-	bufferevent_write(c->bev, body, len);
+	conn_write(c, hdr, sizeof(hdr));
+	conn_write(c, body, len);
 }
 
 void
@@ -57,13 +57,70 @@ conn_write(struct conn *c, const void *buf, size_t len)
 {
 	if (c->state == CONN_CLOSING)
 		return;
-	bufferevent_write(c->bev, buf, len);
+	evbuffer_add(c->out, buf, len);
+	if (!c->dirty) {
+		c->dirty = true;
+		TAILQ_INSERT_TAIL(&c->w->dirty, c, dirty_link);
+		if (!c->w->out_pending) {
+			c->w->out_pending = true;
+			event_active(c->w->out_ev, EV_TIMEOUT, 0);
+		}
+	}
 	/* A client that does not read its replies stops being read. */
-	if (!c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) >
-	    c->w->conf->max_output) {
+	if (!c->paused && evbuffer_get_length(c->out) > c->w->conf->max_output) {
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
 	}
+}
+
+/* Write what c has queued; -1 if the connection broke (c is freed). */
+static int
+conn_flush(struct conn *c)
+{
+	int	n;
+
+	if (evbuffer_get_length(c->out) > 0) {
+		n = evbuffer_write(c->out, bufferevent_getfd(c->bev));
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			log_debug("%s: write: %s", c->addr, strerror(errno));
+			conn_free(c);
+			return -1;
+		}
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->wev, NULL);	/* the rest when it fits */
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		conn_free(c);
+		return -1;
+	}
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+		conn_read_cb(c->bev, c);	/* frames may be waiting already */
+	}
+	return 0;
+}
+
+void
+conn_flush_dirty(struct worker *w)
+{
+	struct conn	*c;
+
+	w->out_pending = false;
+	while ((c = TAILQ_FIRST(&w->dirty)) != NULL) {
+		TAILQ_REMOVE(&w->dirty, c, dirty_link);
+		c->dirty = false;
+		(void)conn_flush(c);
+	}
+}
+
+/* The socket has room again for what did not fit. */
+static void
+conn_writable_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)conn_flush(arg);
 }
 
 void
@@ -80,8 +137,12 @@ conn_free(struct conn *c)
 
 	hmap_remove(&w->conns, &c->node);
 	w->nconns--;
+	if (c->dirty)
+		TAILQ_REMOVE(&w->dirty, c, dirty_link);
 	if (c->hs_timer != NULL)
 		event_free(c->hs_timer);
+	event_free(c->wev);
+	evbuffer_free(c->out);
 	bufferevent_free(c->bev);
 	/* The session is over here and wherever it left something. */
 	for (i = 0; i < w->nworkers; i++) {
@@ -121,8 +182,8 @@ conn_pending_output(struct worker *w)
 	size_t		 total = 0;
 
 	for (n = hmap_first(&w->conns); n != NULL; n = hmap_next(&w->conns, n))
-		total += evbuffer_get_length(bufferevent_get_output(
-		    hmap_entry(n, struct conn, node)->bev));
+		total += evbuffer_get_length(hmap_entry(n, struct conn,
+		    node)->out);
 	return total;
 }
 
@@ -190,10 +251,14 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	bufferevent_set_max_single_read(c->bev, 1 << 20);
-	bufferevent_set_max_single_write(c->bev, 1 << 20);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* The bufferevent reads; replies are written by conn_flush. */
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ);
+	c->out = evbuffer_new();
+	c->wev = event_new(w->base, fd, EV_WRITE, conn_writable_cb, c);
+	if (c->out == NULL || c->wev == NULL)
+		fatalx("cannot set up a connection");
 	hmap_insert(&w->conns, &c->node, &c->sess, sizeof(c->sess));
 	w->nconns++;
 	w->stats.conns_total++;
@@ -293,26 +358,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			conn_request_frame(c, frame + FRAME_HDR, bodylen);
 		evbuffer_drain(in, FRAME_HDR + bodylen);
 	}
-	/* Closing with nothing left to write: no write callback will come. */
-	if (c->state == CONN_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	/* Closing with nothing left to write: no flush will free it. */
+	if (c->state == CONN_CLOSING && evbuffer_get_length(c->out) == 0 &&
+	    !c->dirty)
 		conn_free(c);
-}
-
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn	*c = arg;
-
-	if (c->state == CONN_CLOSING) {
-		conn_free(c);
-		return;
-	}
-	if (c->paused) {
-		c->paused = false;
-		bufferevent_enable(bev, EV_READ);
-		conn_read_cb(bev, c);	/* frames may be waiting already */
-	}
 }
 
 static void

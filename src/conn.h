@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
@@ -31,6 +32,11 @@ struct conn {
 	uint8_t			*touched;	/* [nworkers]: peers that saw
 						   requests of this session */
 	bool			 paused;	/* reading stopped: output full */
+	struct evbuffer		*out;		/* replies not yet written */
+	struct event		*wev;		/* writable, when out did not
+						   fit in the socket */
+	TAILQ_ENTRY(conn)	 dirty_link;	/* in worker->dirty */
+	bool			 dirty;		/* queued for the end of the pass */
 	char			 addr[64];	/* peer address, for the log */
 };
 
@@ -46,5 +52,8 @@ void	conn_touch(struct conn *c, int peer);
 void	conn_free(struct conn *c);
 /* Bytes waiting to be sent to every client (for draining at stop). */
 size_t	conn_pending_output(struct worker *w);
+/* End of a loop pass: write what every connection was given, one writev
+ * each; only what does not fit waits for the socket to be writable. */
+void	conn_flush_dirty(struct worker *w);
 
 #endif

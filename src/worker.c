@@ -81,6 +81,13 @@ worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	worker_flush_woken(w);
 }
 
+/* End of the loop pass: write the replies it produced. */
+static void
+worker_out_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	conn_flush_dirty(arg);
+}
+
 void
 worker_unpark(struct worker *w, struct waiter *wt)
 {
@@ -471,6 +478,7 @@ worker_free(struct worker *w)
 	}
 	store_close(w);
 	worker_release_held(w);
+	event_free(w->out_ev);
 	registry_free(&w->reg);
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_free(w->listeners[i]);
@@ -521,6 +529,8 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	deadlines_init(&w->deadlines);
 	TAILQ_INIT(&w->woken);
 	TAILQ_INIT(&w->held);
+	TAILQ_INIT(&w->dirty);
+	w->out_ev = event_new(w->base, -1, 0, worker_out_cb, w);
 	msgpack_sbuffer_init(&w->sbuf);
 	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
 	w->timer = evtimer_new(w->base, worker_timer_cb, w);

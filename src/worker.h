@@ -78,6 +78,10 @@ struct worker {
 	int			 nlisteners;
 	struct peer		*peers;		/* [nworkers]; own slot unused */
 	struct hmap		 conns;		/* session id -> struct conn */
+	TAILQ_HEAD(, conn)	 dirty;		/* conns with replies to write */
+	struct event		*out_ev;	/* writes them at the end of the
+						   pass */
+	bool			 out_pending;	/* out_ev is active */
 	size_t			 nconns;
 	uint32_t		 next_sess;	/* counter for session ids */
 	struct hmap		 fwds;		/* tag -> struct fwd */
