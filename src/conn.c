@@ -61,10 +61,7 @@ conn_write(struct conn *c, const void *buf, size_t len)
 	if (!c->dirty) {
 		c->dirty = true;
 		TAILQ_INSERT_TAIL(&c->w->dirty, c, dirty_link);
-		if (!c->w->out_pending) {
-			c->w->out_pending = true;
-			event_active(c->w->out_ev, EV_TIMEOUT, 0);
-		}
+		worker_schedule_output(c->w);
 	}
 	/* A client that does not read its replies stops being read. */
 	if (!c->paused && evbuffer_get_length(c->out) > c->w->conf->max_output) {
@@ -108,7 +105,6 @@ conn_flush_dirty(struct worker *w)
 {
 	struct conn	*c;
 
-	w->out_pending = false;
 	while ((c = TAILQ_FIRST(&w->dirty)) != NULL) {
 		TAILQ_REMOVE(&w->dirty, c, dirty_link);
 		c->dirty = false;

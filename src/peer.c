@@ -4,9 +4,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "cmd.h"
 #include "conn.h"
@@ -18,7 +19,7 @@
 #include "worker.h"
 
 static void peer_readable_cb(evutil_socket_t, short, void *);
-static void peer_event_cb(struct bufferevent *, short, void *);
+static void peer_writable_cb(evutil_socket_t, short, void *);
 
 #define PEER_READ_CHUNK	(256 * 1024)	/* bytes asked of one readv */
 #define PEER_READS	16		/* readv calls per wake-up at most */
@@ -42,24 +43,22 @@ peer_up(struct worker *w, int id, int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	peer_close(w, id);
-	p->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (p->bev == NULL)
-		fatalx("bufferevent_socket_new failed");
-	/* The bufferevent writes (16 KiB per pass by default: raised).
-	 * Reading is ours: libevent 2.1 reads at most 4 KiB at a time, so a
-	 * forwarded 1 MiB item would take hundreds of passes. */
-	bufferevent_set_max_single_write(p->bev, 1 << 20);
 	arg = xmalloc(sizeof(*arg));
 	arg->w = w;
 	arg->id = id;
 	p->cbarg = arg;
-	bufferevent_setcb(p->bev, NULL, NULL, peer_event_cb, arg);
+	p->fd = fd;
+	/* Our own reads and writes: libevent 2.1's bufferevent reads 4 KiB
+	 * at a time and arms EPOLLOUT around every write. */
 	p->in = evbuffer_new();
+	p->out = evbuffer_new();
 	p->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, peer_readable_cb,
 	    arg);
-	if (p->in == NULL || p->rev == NULL)
+	p->wev = event_new(w->base, fd, EV_WRITE, peer_writable_cb, arg);
+	if (p->in == NULL || p->out == NULL || p->rev == NULL || p->wev == NULL)
 		fatalx("cannot set up the mesh socket to worker %d", id);
 	event_add(p->rev, NULL);
+	p->up = true;
 }
 
 void
@@ -67,14 +66,21 @@ peer_close(struct worker *w, int id)
 {
 	struct peer	*p = &w->peers[id];
 
-	if (p->bev == NULL)
+	if (!p->up)
 		return;
+	if (p->dirty) {
+		TAILQ_REMOVE(&w->dirty_peers, p, dirty_link);
+		p->dirty = false;
+	}
 	event_free(p->rev);
-	p->rev = NULL;
+	event_free(p->wev);
+	p->rev = p->wev = NULL;
 	evbuffer_free(p->in);
-	p->in = NULL;
-	bufferevent_free(p->bev);
-	p->bev = NULL;
+	evbuffer_free(p->out);
+	p->in = p->out = NULL;
+	close(p->fd);
+	p->fd = -1;
+	p->up = false;
 	free(p->cbarg);
 	p->cbarg = NULL;
 }
@@ -89,17 +95,62 @@ peer_send(struct worker *w, int id, uint32_t type, uint64_t tag, uint64_t sess,
 	if (id < 0 || id >= w->nworkers || id == w->id)
 		fatalx("peer_send to %d", id);
 	p = &w->peers[id];
-	if (p->bev == NULL)
+	if (!p->up)
 		return -1;
 	hdr.type = type;
 	hdr.len = (uint32_t)len;
 	hdr.tag = tag;
 	hdr.sess = sess;
-	/* Buffered: everything one loop pass produces goes out in one write. */
-	bufferevent_write(p->bev, &hdr, sizeof(hdr));
+	/* Buffered: everything one loop pass produces goes out in one write,
+	 * at the end of the pass. */
+	evbuffer_add(p->out, &hdr, sizeof(hdr));
 	if (len > 0)
-		bufferevent_write(p->bev, payload, len);
+		evbuffer_add(p->out, payload, len);
+	if (!p->dirty) {
+		p->dirty = true;
+		TAILQ_INSERT_TAIL(&w->dirty_peers, p, dirty_link);
+		worker_schedule_output(w);
+	}
 	return 0;
+}
+
+/* Write what peer id has queued; a broken socket means it died. */
+static void
+peer_flush(struct worker *w, int id)
+{
+	struct peer	*p = &w->peers[id];
+	int		 n;
+
+	if (!p->up || evbuffer_get_length(p->out) == 0)
+		return;
+	n = evbuffer_write(p->out, p->fd);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		worker_peer_down(w, id);
+		return;
+	}
+	if (evbuffer_get_length(p->out) > 0)
+		event_add(p->wev, NULL);	/* the rest when it fits */
+}
+
+void
+peer_flush_dirty(struct worker *w)
+{
+	struct peer	*p;
+
+	while ((p = TAILQ_FIRST(&w->dirty_peers)) != NULL) {
+		TAILQ_REMOVE(&w->dirty_peers, p, dirty_link);
+		p->dirty = false;
+		peer_flush(w, p->id);
+	}
+}
+
+/* The mesh socket has room again. */
+static void
+peer_writable_cb(evutil_socket_t fd, short ev, void *argp)
+{
+	struct peer_cbarg *arg = argp;
+
+	peer_flush(arg->w, arg->id);
 }
 
 /* A reply to a request we forwarded: pass it to the client. */
@@ -213,13 +264,4 @@ peer_readable_cb(evutil_socket_t fd, short ev, void *argp)
 		return;
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
 		worker_peer_down(w, id);	/* EOF or error: it died */
-}
-
-static void
-peer_event_cb(struct bufferevent *bev, short what, void *argp)
-{
-	struct peer_cbarg *arg = argp;
-
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		worker_peer_down(arg->w, arg->id);
 }

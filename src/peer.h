@@ -15,5 +15,7 @@ int	peer_send(struct worker *w, int id, uint32_t type, uint64_t tag,
 	    uint64_t sess, const void *payload, size_t len);
 /* Close the socket to peer id. */
 void	peer_close(struct worker *w, int id);
+/* End of a loop pass: write what every peer was sent. */
+void	peer_flush_dirty(struct worker *w);
 
 #endif

@@ -85,7 +85,20 @@ worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 worker_out_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	conn_flush_dirty(arg);
+	struct worker	*w = arg;
+
+	w->out_pending = false;
+	conn_flush_dirty(w);
+	peer_flush_dirty(w);
+}
+
+void
+worker_schedule_output(struct worker *w)
+{
+	if (!w->out_pending) {
+		w->out_pending = true;
+		event_active(w->out_ev, EV_TIMEOUT, 0);
+	}
 }
 
 void
@@ -257,7 +270,7 @@ worker_peer_down(struct worker *w, int id)
 	struct hnode	*n, *next;
 	struct fwd	*f;
 
-	if (w->peers[id].bev == NULL)
+	if (!w->peers[id].up)
 		return;
 	log_info("worker %d is down", id);
 	peer_close(w, id);
@@ -530,6 +543,7 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	TAILQ_INIT(&w->woken);
 	TAILQ_INIT(&w->held);
 	TAILQ_INIT(&w->dirty);
+	TAILQ_INIT(&w->dirty_peers);
 	w->out_ev = event_new(w->base, -1, 0, worker_out_cb, w);
 	msgpack_sbuffer_init(&w->sbuf);
 	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);

@@ -30,10 +30,15 @@ TAILQ_HEAD(heldlist, held);
 /* The link to one sibling worker. */
 struct peer {
 	int			 id;	/* its shard index */
-	struct bufferevent	*bev;	/* mesh socket; NULL while it is down */
+	bool			 up;	/* connected; false while it is down */
+	int			 fd;	/* mesh socket */
 	void			*cbarg;	/* its callbacks' argument */
 	struct event		*rev;	/* readable: read into in */
 	struct evbuffer		*in;	/* bytes received, not yet handled */
+	struct evbuffer		*out;	/* messages not yet written */
+	struct event		*wev;	/* writable, when out did not fit */
+	TAILQ_ENTRY(peer)	 dirty_link; /* in worker->dirty_peers */
+	bool			 dirty;	/* queued for the end of the pass */
 };
 
 /* A request forwarded to a peer and not yet answered (for failing it if
@@ -79,6 +84,7 @@ struct worker {
 	struct peer		*peers;		/* [nworkers]; own slot unused */
 	struct hmap		 conns;		/* session id -> struct conn */
 	TAILQ_HEAD(, conn)	 dirty;		/* conns with replies to write */
+	TAILQ_HEAD(, peer)	 dirty_peers;	/* peers with messages to write */
 	struct event		*out_ev;	/* writes them at the end of the
 						   pass */
 	bool			 out_pending;	/* out_ev is active */
@@ -117,6 +123,8 @@ void	worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 
 /* Parked waiters: add with an absolute deadline (< 0: none). */
 void	worker_park(struct worker *w, struct waiter *wt, double deadline);
+/* Have the end of this loop pass write what conns and peers were given. */
+void	worker_schedule_output(struct worker *w);
 /* Take a parked waiter off the deadline heap (it keeps waiting). */
 void	worker_unpark(struct worker *w, struct waiter *wt);
 /* Answer and free every waiter in w->woken. */
