@@ -9,21 +9,18 @@
 #include "qlock.h"
 #include "obj_cond.h"
 #include "util.h"
+#include "waiterpool.h"
 #include "waitq.h"
 
 static struct cond	  c;		/* the condition under test */
 static uint64_t		  clk;		/* the token counter */
 static struct waitlist	  woken;	/* what the operations woke */
-static struct waiter	**pool;		/* every waiter a test made */
-static size_t		  npool, poolcap;
 
 static void
 setup(void)
 {
 	TAILQ_INIT(&woken);
 	clk = 0;
-	pool = NULL;
-	npool = poolcap = 0;
 	cond_init(&c);
 }
 
@@ -31,33 +28,16 @@ setup(void)
 static void
 teardown(void)
 {
-	size_t	i;
-
-	for (i = 0; i < npool; i++) {
-		waitq_remove(pool[i]);
-		free(pool[i]);
-	}
-	free(pool);
-	pool = NULL;
-	npool = poolcap = 0;
+	pool_free();
 }
 
 /* A fresh, unparked waiter for session sess that teardown frees. */
 static struct waiter *
 waiter_new(uint64_t sess)
 {
-	struct waiter	*w = xcalloc(1, sizeof(*w));
+	struct waiter	*w = pool_waiter(sess);
 
-	w->ctx.sess = sess;
-	w->heap_idx = NO_SLOT;
-	w->deadline = -1;
-	w->status = 12345;	/* no status yet */
 	w->outcome = 12345;
-	if (npool == poolcap) {
-		poolcap = poolcap == 0 ? 16 : poolcap * 2;
-		pool = xrealloc(pool, poolcap * sizeof(*pool));
-	}
-	pool[npool++] = w;
 	return w;
 }
 

@@ -9,19 +9,16 @@
 #include "qlock.h"
 #include "obj_event.h"
 #include "util.h"
+#include "waiterpool.h"
 #include "waitq.h"
 
 static struct qevent	  e;		/* the event under test */
 static struct waitlist	  woken;	/* what the operations woke */
-static struct waiter	**pool;		/* every waiter a test made */
-static size_t		  npool, poolcap;
 
 static void
 setup(void)
 {
 	TAILQ_INIT(&woken);
-	pool = NULL;
-	npool = poolcap = 0;
 	qevent_init(&e);
 }
 
@@ -29,33 +26,7 @@ setup(void)
 static void
 teardown(void)
 {
-	size_t	i;
-
-	for (i = 0; i < npool; i++) {
-		waitq_remove(pool[i]);
-		free(pool[i]);
-	}
-	free(pool);
-	pool = NULL;
-	npool = poolcap = 0;
-}
-
-/* A fresh, unparked waiter for session sess that teardown frees. */
-static struct waiter *
-waiter_new(uint64_t sess)
-{
-	struct waiter	*w = xcalloc(1, sizeof(*w));
-
-	w->ctx.sess = sess;
-	w->heap_idx = NO_SLOT;
-	w->deadline = -1;
-	w->status = 12345;	/* no status yet */
-	if (npool == poolcap) {
-		poolcap = poolcap == 0 ? 16 : poolcap * 2;
-		pool = xrealloc(pool, poolcap * sizeof(*pool));
-	}
-	pool[npool++] = w;
-	return w;
+	pool_free();
 }
 
 static size_t
@@ -76,7 +47,7 @@ wait_park(uint64_t sess)
 	struct waiter	*w;
 
 	ck_assert_int_eq(qevent_wait(&e), QEVENT_WAIT);
-	w = waiter_new(sess);
+	w = pool_waiter(sess);
 	w->op = WOP_EVENT_WAIT;
 	waitq_push(&e.waiters, w);
 	return w;
@@ -179,7 +150,7 @@ START_TEST(test_event_woken_appended)
 {
 	struct waiter	*other, *w;
 
-	other = waiter_new(99);
+	other = pool_waiter(99);
 	TAILQ_INSERT_TAIL(&woken, other, link);
 	w = wait_park(1);
 	qevent_set(&e, &woken);

@@ -10,54 +10,25 @@
 #include "qlock.h"
 #include "obj_lock.h"
 #include "util.h"
+#include "waiterpool.h"
 #include "waitq.h"
 
 static struct lock	  l;		/* the lock under test */
 static uint64_t		  clk;		/* the token counter it draws from */
 static struct waitlist	  woken;	/* what the operations woke */
-static struct waiter	**pool;		/* every waiter a test made */
-static size_t		  npool, poolcap;
 
 static void
 setup(void)
 {
 	TAILQ_INIT(&woken);
 	clk = 0;
-	pool = NULL;
-	npool = poolcap = 0;
 }
 
 /* Take every waiter off its queue and free it. */
 static void
 teardown(void)
 {
-	size_t	i;
-
-	for (i = 0; i < npool; i++) {
-		waitq_remove(pool[i]);
-		free(pool[i]);
-	}
-	free(pool);
-	pool = NULL;
-	npool = poolcap = 0;
-}
-
-/* A fresh, unparked waiter for session sess that teardown frees. */
-static struct waiter *
-waiter_new(uint64_t sess)
-{
-	struct waiter	*w = xcalloc(1, sizeof(*w));
-
-	w->ctx.sess = sess;
-	w->heap_idx = NO_SLOT;
-	w->deadline = -1;
-	w->status = 12345;	/* no status yet */
-	if (npool == poolcap) {
-		poolcap = poolcap == 0 ? 16 : poolcap * 2;
-		pool = xrealloc(pool, poolcap * sizeof(*pool));
-	}
-	pool[npool++] = w;
-	return w;
+	pool_free();
 }
 
 static size_t
@@ -88,7 +59,7 @@ acquire_park(uint64_t sess)
 	struct waiter	*w;
 
 	ck_assert_int_eq(lock_acquire(&l, sess, &clk), LOCK_WAIT);
-	w = waiter_new(sess);
+	w = pool_waiter(sess);
 	w->op = WOP_LOCK_ACQUIRE;
 	lock_park(&l, w, 1);
 	return w;
@@ -323,7 +294,7 @@ START_TEST(test_lock_handoff_restores_depth)
 	lock_init(&l, true);
 	acquire_ok(1);
 	ck_assert_int_eq(lock_acquire(&l, 2, &clk), LOCK_WAIT);
-	w = waiter_new(2);
+	w = pool_waiter(2);
 	lock_park(&l, w, 3);
 	ck_assert_uint_eq(w->depth, 3);
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
@@ -377,7 +348,7 @@ START_TEST(test_lock_woken_appended)
 	struct waiter	*other, *w;
 
 	lock_init(&l, false);
-	other = waiter_new(99);
+	other = pool_waiter(99);
 	TAILQ_INSERT_TAIL(&woken, other, link);
 	acquire_ok(1);
 	w = acquire_park(2);
@@ -454,7 +425,7 @@ START_TEST(test_lock_model_random)
 				mdepth++;
 			} else {
 				ck_assert_int_eq(rc, LOCK_WAIT);
-				w = waiter_new(s);
+				w = pool_waiter(s);
 				lock_park(&l, w, 1);
 				parked[s] = w;
 				fifo[nfifo++] = s;

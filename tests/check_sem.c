@@ -9,52 +9,23 @@
 #include "qlock.h"
 #include "obj_sem.h"
 #include "util.h"
+#include "waiterpool.h"
 #include "waitq.h"
 
 static struct sem	  s;		/* the semaphore under test */
 static struct waitlist	  woken;	/* what the operations woke */
-static struct waiter	**pool;		/* every waiter a test made */
-static size_t		  npool, poolcap;
 
 static void
 setup(void)
 {
 	TAILQ_INIT(&woken);
-	pool = NULL;
-	npool = poolcap = 0;
 }
 
 /* Take every waiter off its queue and free it. */
 static void
 teardown(void)
 {
-	size_t	i;
-
-	for (i = 0; i < npool; i++) {
-		waitq_remove(pool[i]);
-		free(pool[i]);
-	}
-	free(pool);
-	pool = NULL;
-	npool = poolcap = 0;
-}
-
-/* A fresh, unparked waiter for session sess that teardown frees. */
-static struct waiter *
-waiter_new(uint64_t sess)
-{
-	struct waiter	*w = xcalloc(1, sizeof(*w));
-
-	w->ctx.sess = sess;
-	w->heap_idx = NO_SLOT;
-	w->deadline = -1;
-	w->status = 12345;	/* no status yet */
-	if (npool == poolcap) {
-		poolcap = poolcap == 0 ? 16 : poolcap * 2;
-		pool = xrealloc(pool, poolcap * sizeof(*pool));
-	}
-	pool[npool++] = w;
-	return w;
+	pool_free();
 }
 
 static size_t
@@ -75,7 +46,7 @@ acquire_park(uint64_t sess)
 	struct waiter	*w;
 
 	ck_assert_int_eq(sem_acquire(&s), SEM_WAIT);
-	w = waiter_new(sess);
+	w = pool_waiter(sess);
 	w->op = WOP_SEM_ACQUIRE;
 	waitq_push(&s.waiters, w);
 	return w;
@@ -222,7 +193,7 @@ START_TEST(test_sem_woken_appended)
 	struct waiter	*other, *w;
 
 	sem_init(&s, 0, false);
-	other = waiter_new(99);
+	other = pool_waiter(99);
 	TAILQ_INSERT_TAIL(&woken, other, link);
 	w = acquire_park(1);
 	ck_assert_int_eq(sem_release(&s, &woken), 0);

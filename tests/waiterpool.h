@@ -1,0 +1,15 @@
+/* waiterpool.h: waiters for the unit tests of the pure objects, each
+ * remembered so that a test's teardown frees every one it made. */
+#ifndef WAITERPOOL_H
+#define WAITERPOOL_H
+
+#include <stdint.h>
+
+#include "waitq.h"
+
+/* A fresh, unparked waiter for session sess, status 12345 ("none yet"). */
+struct waiter	*pool_waiter(uint64_t sess);
+/* Take every waiter made since the last call off its queue and free it. */
+void		 pool_free(void);
+
+#endif
