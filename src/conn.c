@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <openssl/rand.h>
 
 #include "cmd.h"
@@ -30,8 +31,20 @@
 #include "util.h"
 #include "worker.h"
 
-static void conn_read_cb(struct bufferevent *, void *);
-static void conn_event_cb(struct bufferevent *, short, void *);
+/*
+ * Input: one read() per wake-up into a buffer every connection of the
+ * worker shares, and frames handled straight from it (libevent 2.1's
+ * bufferevent asks FIONREAD before each read and reads 4 KiB at a time).
+ * Only a frame not yet whole, or frames left while the connection is
+ * paused, are kept in the connection's own buffer, which is freed once
+ * empty: an idle connection holds no input memory.
+ */
+#define CONN_READ_CHUNK	(64 * 1024)
+
+static uint8_t	conn_rbuf[CONN_READ_CHUNK];	/* one worker per process */
+
+static void conn_readable_cb(evutil_socket_t, short, void *);
+static void conn_pending(struct conn *);
 
 struct conn *
 conn_find(struct worker *w, uint64_t sess)
@@ -39,6 +52,24 @@ conn_find(struct worker *w, uint64_t sess)
 	struct hnode	*n = hmap_find(&w->conns, &sess, sizeof(sess));
 
 	return n == NULL ? NULL : hmap_entry(n, struct conn, node);
+}
+
+static void
+conn_read_on(struct conn *c)
+{
+	if (!c->reading) {
+		event_add(c->rev, NULL);
+		c->reading = true;
+	}
+}
+
+static void
+conn_read_off(struct conn *c)
+{
+	if (c->reading) {
+		event_del(c->rev);
+		c->reading = false;
+	}
 }
 
 /* Write one frame: header and body. */
@@ -66,7 +97,7 @@ conn_write(struct conn *c, const void *buf, size_t len)
 	/* A client that does not read its replies stops being read. */
 	if (!c->paused && evbuffer_get_length(c->out) > c->w->conf->max_output) {
 		c->paused = true;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_read_off(c);
 	}
 }
 
@@ -77,7 +108,7 @@ conn_flush(struct conn *c)
 	int	n;
 
 	if (evbuffer_get_length(c->out) > 0) {
-		n = evbuffer_write(c->out, bufferevent_getfd(c->bev));
+		n = evbuffer_write(c->out, c->fd);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			log_debug("%s: write: %s", c->addr, strerror(errno));
 			conn_free(c);
@@ -94,8 +125,8 @@ conn_flush(struct conn *c)
 	}
 	if (c->paused) {
 		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
-		conn_read_cb(c->bev, c);	/* frames may be waiting already */
+		conn_read_on(c);
+		conn_pending(c);	/* frames may be waiting already */
 	}
 	return 0;
 }
@@ -137,9 +168,11 @@ conn_free(struct conn *c)
 		TAILQ_REMOVE(&w->dirty, c, dirty_link);
 	if (c->hs_timer != NULL)
 		event_free(c->hs_timer);
+	event_free(c->rev);
 	event_free(c->wev);
 	evbuffer_free(c->out);
-	bufferevent_free(c->bev);
+	free(c->in);
+	close(c->fd);
 	/* The session is over here and wherever it left something. */
 	for (i = 0; i < w->nworkers; i++) {
 		if (c->touched[i])
@@ -151,13 +184,13 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Close once what is queued for the client has been written: the read
- * callback frees it if nothing is queued, the write callback otherwise. */
+/* Close once what is queued for the client has been written: the input
+ * handler frees it if nothing is queued, the flush otherwise. */
 static void
 conn_close_after_flush(struct conn *c)
 {
 	c->state = CONN_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_off(c);
 }
 
 /* Refuse the connection with an error response, then close. */
@@ -241,20 +274,18 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->w = w;
+	c->fd = fd;
 	c->sess = SESS_MAKE(w->id, w->gen, ++w->next_sess);
 	c->touched = xcalloc((size_t)w->nworkers, 1);
 	conn_describe(c, sa);
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL)
-		fatalx("bufferevent_socket_new failed");
-	/* The bufferevent reads; replies are written by conn_flush. */
-	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-	bufferevent_disable(c->bev, EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ);
+	/* The listener made fd non-blocking and close-on-exec already. */
+	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_readable_cb,
+	    c);
 	c->out = evbuffer_new();
 	c->wev = event_new(w->base, fd, EV_WRITE, conn_writable_cb, c);
-	if (c->out == NULL || c->wev == NULL)
+	if (c->rev == NULL || c->out == NULL || c->wev == NULL)
 		fatalx("cannot set up a connection");
+	conn_read_on(c);
 	hmap_insert(&w->conns, &c->node, &c->sess, sizeof(c->sess));
 	w->nconns++;
 	w->stats.conns_total++;
@@ -325,46 +356,125 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 		w->stats.by_method[cmd_index(r.cmd)]++;
 }
 
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+/* Handle the whole frames at the start of buf; the bytes used.  Stops at
+ * a partial frame, when the connection pauses, or when it is closing. */
+static size_t
+conn_input(struct conn *c, const uint8_t *buf, size_t len)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	uint8_t		 hdr[FRAME_HDR], *frame;
-	size_t		 bodylen, max;
-	char		 why[128];
+	size_t	used = 0, bodylen, max;
+	char	why[128];
 
-	while (c->state != CONN_CLOSING && !c->paused) {
-		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
-			return;
+	while (c->state != CONN_CLOSING && !c->paused &&
+	    len - used >= FRAME_HDR) {
 		max = c->state == CONN_AUTH ? FRAME_MAX_PREAUTH :
 		    c->w->conf->max_frame;
-		if (frame_header(hdr, sizeof(hdr), max, &bodylen) == FRAME_TOOBIG) {
+		if (frame_header(buf + used, FRAME_HDR, max, &bodylen) !=
+		    FRAME_OK) {
 			snprintf(why, sizeof(why), "frame over the %zu-byte limit;"
 			    " closing", max);
 			conn_refuse(c, QLOCK_ELIMIT, why);
 			break;
 		}
-		if (evbuffer_get_length(in) < FRAME_HDR + bodylen)
-			return;
-		frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HDR + bodylen));
+		if (len - used - FRAME_HDR < bodylen)
+			break;
 		if (c->state == CONN_AUTH)
-			conn_auth_frame(c, frame + FRAME_HDR, bodylen);
+			conn_auth_frame(c, buf + used + FRAME_HDR, bodylen);
 		else
-			conn_request_frame(c, frame + FRAME_HDR, bodylen);
-		evbuffer_drain(in, FRAME_HDR + bodylen);
+			conn_request_frame(c, buf + used + FRAME_HDR, bodylen);
+		used += FRAME_HDR + bodylen;
 	}
-	/* Closing with nothing left to write: no flush will free it. */
+	return used;
+}
+
+/* Keep len unhandled bytes (possibly already in c->in) at the start of
+ * c->in; nothing kept frees it. */
+static void
+conn_keep(struct conn *c, const uint8_t *rest, size_t len)
+{
+	if (len == 0 || c->state == CONN_CLOSING) {
+		free(c->in);
+		c->in = NULL;
+		c->inlen = c->incap = 0;
+		return;
+	}
+	if (c->in == NULL) {
+		c->incap = len > CONN_READ_CHUNK ? len : CONN_READ_CHUNK;
+		c->in = xmalloc(c->incap);
+	}
+	if (rest != c->in)
+		memmove(c->in, rest, len);
+	c->inlen = len;
+}
+
+/* Closing with nothing left to write: no flush will free it. */
+static int
+conn_closed_idle(struct conn *c)
+{
 	if (c->state == CONN_CLOSING && evbuffer_get_length(c->out) == 0 &&
-	    !c->dirty)
+	    !c->dirty) {
 		conn_free(c);
+		return 1;
+	}
+	return 0;
+}
+
+/* Handle the frames kept while the connection was paused. */
+static void
+conn_pending(struct conn *c)
+{
+	size_t	used;
+
+	if (c->inlen > 0) {
+		used = conn_input(c, c->in, c->inlen);
+		conn_keep(c, c->in + used, c->inlen - used);
+	}
+	(void)conn_closed_idle(c);
+}
+
+/* Room to read into c->in: the rest of the partial frame there (its
+ * header was checked against the limit when it was kept), and a chunk. */
+static void
+conn_room(struct conn *c)
+{
+	size_t	bodylen, need = CONN_READ_CHUNK;
+
+	if (c->inlen >= FRAME_HDR && frame_header(c->in, FRAME_HDR, SIZE_MAX,
+	    &bodylen) == FRAME_OK && FRAME_HDR + bodylen > c->inlen)
+		need += FRAME_HDR + bodylen - c->inlen;
+	if (c->incap - c->inlen < need) {
+		c->incap = c->inlen + need;
+		c->in = xrealloc(c->in, c->incap);
+	}
 }
 
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+conn_readable_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c = arg;
+	size_t		 used;
+	ssize_t		 n;
 
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (c->inlen == 0) {
+		/* The usual case: whole frames, handled where they landed. */
+		n = read(fd, conn_rbuf, sizeof(conn_rbuf));
+		if (n > 0) {
+			used = conn_input(c, conn_rbuf, (size_t)n);
+			conn_keep(c, conn_rbuf + used, (size_t)n - used);
+		}
+	} else {
+		conn_room(c);
+		n = read(fd, c->in + c->inlen, c->incap - c->inlen);
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			used = conn_input(c, c->in, c->inlen);
+			conn_keep(c, c->in + used, c->inlen - used);
+		}
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		if (n == -1)
+			log_debug("%s: read: %s", c->addr, strerror(errno));
 		conn_free(c);
+		return;
+	}
+	(void)conn_closed_idle(c);
 }

@@ -7,7 +7,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "auth.h"
@@ -25,13 +25,19 @@ struct conn {
 	struct hnode		 node;		/* in worker->conns by session id */
 	uint64_t		 sess;		/* this connection's session id */
 	struct worker		*w;
-	struct bufferevent	*bev;
+	int			 fd;
+	struct event		*rev;		/* readable (persistent) */
+	uint8_t			*in;		/* the start of a frame not yet
+						   whole (or not yet handled
+						   while paused); NULL if none */
+	size_t			 inlen, incap;
 	enum conn_state		 state;
 	struct auth		 auth;		/* handshake state */
 	struct event		*hs_timer;	/* handshake deadline */
 	uint8_t			*touched;	/* [nworkers]: peers that saw
 						   requests of this session */
 	bool			 paused;	/* reading stopped: output full */
+	bool			 reading;	/* rev is added */
 	struct evbuffer		*out;		/* replies not yet written */
 	struct event		*wev;		/* writable, when out did not
 						   fit in the socket */

@@ -1,7 +1,11 @@
 /* it_protocol.c: the wire protocol against the real qlockd over raw
  * sockets: the handshake and its limits, frame size limits, hostile
  * msgpack, error codes, notifications and out-of-order responses. */
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include <check.h>
 
 #include "auth.h"
+#include "frame.h"
 #include "harness.h"
 #include "qlock.h"
 
@@ -550,6 +555,167 @@ START_TEST(test_protocol_out_of_order)
 }
 END_TEST
 
+
+/* --- how requests arrive ------------------------------------------------- */
+
+/* Append r's request to all as one frame. */
+static void
+req_append(msgpack_sbuffer *all, struct req *r)
+{
+	uint8_t	hdr[FRAME_HDR];
+
+	frame_put_header(hdr, r->sb.size);
+	msgpack_sbuffer_write(all, (const char *)hdr, sizeof(hdr));
+	msgpack_sbuffer_write(all, r->sb.data, r->sb.size);
+	msgpack_sbuffer_destroy(&r->sb);
+}
+
+/* Fill buf with a pattern that shows misplaced bytes. */
+static void
+pattern(uint8_t *buf, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + i / 251);
+}
+
+/* The next response must be msgid's result, bytes equal to want. */
+static void
+expect_bytes(int fd, uint64_t msgid, const uint8_t *want, size_t len,
+    const char *what)
+{
+	struct raw_resp	r;
+
+	ck_assert_msg(raw_recv_resp(fd, &r, QD_WAIT) == 0, "%s: no response",
+	    what);
+	ck_assert_msg(r.msgid == msgid && !r.is_error, "%s: msgid %llu (want "
+	    "%llu) %s %s", what, (unsigned long long)r.msgid,
+	    (unsigned long long)msgid, r.code, r.msg);
+	ck_assert_msg(r.result.type == MSGPACK_OBJECT_BIN &&
+	    r.result.via.bin.size == len &&
+	    memcmp(r.result.via.bin.ptr, want, len) == 0,
+	    "%s: not the bytes stored", what);
+	raw_resp_free(&r);
+}
+
+/* Requests that arrive in pieces (a few bytes at a time, and a large one
+ * over many reads) are answered as if each had come whole. */
+START_TEST(test_protocol_split_frames)
+{
+	enum { ITEM = 40000 };
+	int		 fd = raw_connect_auth(D), one = 1;
+	uint8_t		*item = malloc(ITEM);
+	struct req	 r;
+	msgpack_packer	*pk;
+	msgpack_sbuffer	 all;
+	struct raw_resp	 resp;
+	size_t		 off, n;
+
+	ck_assert_ptr_nonnull(item);
+	pattern(item, ITEM);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	msgpack_sbuffer_init(&all);
+	req_begin(&r, 1, "ping", 0);
+	req_append(&all, &r);
+	pk = req_begin(&r, 2, "queue.put", 3);
+	pk_str(pk, "split");
+	msgpack_pack_bin_with_body(pk, item, ITEM);
+	msgpack_pack_int(pk, 5);
+	req_append(&all, &r);
+	pk = req_begin(&r, 3, "queue.size", 1);
+	pk_str(pk, "split");
+	req_append(&all, &r);
+	pk = req_begin(&r, 4, "queue.get", 2);
+	pk_str(pk, "split");
+	msgpack_pack_int(pk, 5);
+	req_append(&all, &r);
+	/* The first frames 1 to 5 bytes at a time, then 4 KiB pieces. */
+	for (off = 0; off < all.size; off += n) {
+		n = off < 300 ? 1 + off % 5 : 4096;
+		if (n > all.size - off)
+			n = all.size - off;
+		ck_assert_int_eq(raw_send(fd, all.data + off, n), 0);
+		usleep(off < 300 ? 500 : 100);
+	}
+	msgpack_sbuffer_destroy(&all);
+
+	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
+	ck_assert_msg(resp.msgid == 1 && !resp.is_error, "ping: msgid %llu %s",
+	    (unsigned long long)resp.msgid, resp.code);
+	raw_resp_free(&resp);
+	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
+	ck_assert_msg(resp.msgid == 2 && !resp.is_error, "put: msgid %llu %s",
+	    (unsigned long long)resp.msgid, resp.code);
+	raw_resp_free(&resp);
+	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
+	ck_assert_msg(resp.msgid == 3 && !resp.is_error &&
+	    resp.result.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    resp.result.via.u64 == 1, "size: msgid %llu %s, not 1",
+	    (unsigned long long)resp.msgid, resp.code);
+	raw_resp_free(&resp);
+	expect_bytes(fd, 4, item, ITEM, "get");
+	expect_usable(fd, 5, "after split frames");
+	free(item);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A client that sends many requests and reads none of the replies for a
+ * while: the daemon stops reading it once --max-output is queued, and
+ * when the client reads again every request is answered, in order, with
+ * none lost and nothing else held up.
+ */
+START_TEST(test_protocol_unread_replies)
+{
+	enum { VALUE = 50000, GETS = 300 };
+	struct qd	*d = qd_start(1, "--max-output", "65536", NULL);
+	int		 fd = raw_connect_auth(d), i;
+	uint8_t		*value = malloc(VALUE);
+	char		 what[32];
+	struct req	 r;
+	msgpack_packer	*pk;
+	msgpack_sbuffer	 all;
+	struct raw_resp	 resp;
+	qlock		*c;
+
+	ck_assert_ptr_nonnull(value);
+	pattern(value, VALUE);
+	pk = req_begin(&r, 1, "dict.set", 3);
+	pk_str(pk, "unread");
+	pk_str(pk, "k");
+	msgpack_pack_bin_with_body(pk, value, VALUE);
+	req_send(fd, &r);
+	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
+	ck_assert_msg(!resp.is_error, "dict.set: %s", resp.code);
+	raw_resp_free(&resp);
+
+	msgpack_sbuffer_init(&all);
+	for (i = 0; i < GETS; i++) {
+		pk = req_begin(&r, 100 + (uint64_t)i, "dict.get", 2);
+		pk_str(pk, "unread");
+		pk_str(pk, "k");
+		req_append(&all, &r);
+	}
+	ck_assert_int_eq(raw_send(fd, all.data, all.size), 0);
+	msgpack_sbuffer_destroy(&all);
+	/* Some 15 MB of replies pile up against a client not reading. */
+	usleep(500 * 1000);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_ping(c), QLOCK_OK);	/* others are served */
+	qlock_close(c);
+	for (i = 0; i < GETS; i++) {
+		snprintf(what, sizeof(what), "get %d", i);
+		expect_bytes(fd, 100 + (uint64_t)i, value, VALUE, what);
+	}
+	expect_usable(fd, 1000, "after the backlog");
+	close(fd);
+	free(value);
+	qd_stop(d);
+}
+END_TEST
+
 static void
 add_tests(TCase *tc)
 {
@@ -564,6 +730,8 @@ add_tests(TCase *tc)
 	tcase_add_test(tc, test_protocol_malformed_requests);
 	tcase_add_test(tc, test_protocol_notifications_ignored);
 	tcase_add_test(tc, test_protocol_out_of_order);
+	tcase_add_test(tc, test_protocol_split_frames);
+	tcase_add_test(tc, test_protocol_unread_replies);
 }
 
 static Suite *
