@@ -2,10 +2,14 @@
 # bench/fsync.sh: acknowledged puts per second with a log, qlockd's
 # --fsync always / everysec next to redis-server's appendfsync always /
 # everysec, on the same disk in the same run, REPS times interleaved; prints
-# the median of each.  See docs/PERFORMANCE.md.
+# the median of each.  Redis is measured twice: by qlock-bench --redis, the
+# same client that measures qlockd (LPUSH for a put), and by its own
+# redis-benchmark.  See docs/PERFORMANCE.md.
 #
 # usage: bench/fsync.sh [BUILD_DIR]   environment: REPS (3), N (20000),
-#   CLIENTS ("1 8"), SIZE (64), WORKERS (1), DIR (a new dir under /var/tmp)
+#   CLIENTS ("1 8"), SIZE (64), WORKERS (1), DIR (a new dir under /var/tmp),
+#   PROCS (1: qlock-bench drives the clients from one polling process, as
+#   redis-benchmark does; 0: a process per client)
 set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -14,6 +18,7 @@ N=${N:-20000}
 CLIENTS=${CLIENTS:-"1 8"}
 SIZE=${SIZE:-64}
 WORKERS=${WORKERS:-1}
+PROCS=${PROCS:-1}
 DIR=${DIR:-$(mktemp -d /var/tmp/qlock-fsync.XXXXXX)}
 QPID= RPID=
 
@@ -47,13 +52,18 @@ qlockd_run() {	# policy clients -> puts/s
 	wait_for env QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE="$DIR/key" \
 	    "$BUILD/qlock" ping
 	rate=$("$BUILD/qlock-bench" -a 127.0.0.1:$port -k "$DIR/key" -t put \
-	    -c "$2" -n "$N" -d "$SIZE" -q 8 --max-seconds 120 |
+	    -c "$2" -p "$(procs "$2")" -n "$N" -d "$SIZE" -q 8 \
+	    --max-seconds 120 |
 	    sed -n 's/^put: \([0-9.]*\) requests per second.*/\1/p')
 	kill "$QPID"; wait "$QPID" 2>/dev/null || true; QPID=
 	echo "${rate:-0}"
 }
 
-redis_run() {	# policy clients -> LPUSH/s
+procs() {	# clients -> qlock-bench processes
+	if [ "$PROCS" = 0 ] || [ "$PROCS" -gt "$1" ]; then echo "$1"; else echo "$PROCS"; fi
+}
+
+redis_run() {	# policy clients qb|rb -> LPUSH/s by qlock-bench or redis-benchmark
 	local port rate
 	port=$(free_port)
 	rm -rf "$DIR/r"; mkdir -p "$DIR/r"
@@ -62,9 +72,17 @@ redis_run() {	# policy clients -> LPUSH/s
 	    --loglevel warning >>"$DIR/redis.log" 2>&1 &
 	RPID=$!
 	wait_for redis-cli -p "$port" ping
-	rate=$(redis-benchmark -p "$port" -t lpush -c "$2" -n "$N" -d "$SIZE" \
-	    -q 2>/dev/null | tr '\r' '\n' |
-	    sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+	if [ "$3" = qb ]; then
+		rate=$("$BUILD/qlock-bench" --redis -a 127.0.0.1:$port -t put \
+		    -c "$2" -p "$(procs "$2")" -n "$N" -d "$SIZE" -q 8 \
+		    --max-seconds 120 |
+		    sed -n 's/^put: \([0-9.]*\) requests per second.*/\1/p')
+	else
+		rate=$(redis-benchmark -p "$port" -t lpush -c "$2" -n "$N" \
+		    -d "$SIZE" -q 2>/dev/null | tr '\r' '\n' |
+		    sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' |
+		    tail -1)
+	fi
 	kill "$RPID"; wait "$RPID" 2>/dev/null || true; RPID=
 	echo "${rate:-0}"
 }
@@ -73,16 +91,20 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 mkdir -p "$DIR"
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DIR/key")
-printf '%-9s %-8s %7s %14s %14s\n' policy clients reps qlockd_puts/s redis_lpush/s
+echo "qlock-bench processes: $([ "$PROCS" = 0 ] && echo "one per client" || echo "$PROCS")"
+printf '%-9s %-8s %5s %14s %14s %14s\n' policy clients reps qlockd_puts/s \
+    redis_lpush/s "(redis-bench)"
 for policy in always everysec; do
 	for c in $CLIENTS; do
-		q= r=
+		q= r= b=
 		for _ in $(seq "$REPS"); do
 			q="$q $(qlockd_run "$policy" "$c")"
-			r="$r $(redis_run "$policy" "$c")"
+			r="$r $(redis_run "$policy" "$c" qb)"
+			b="$b $(redis_run "$policy" "$c" rb)"
 		done
-		printf '%-9s %-8s %7s %14s %14s\n' "$policy" "$c" "$REPS" \
+		printf '%-9s %-8s %5s %14s %14s %14s\n' "$policy" "$c" "$REPS" \
 		    "$(echo $q | tr ' ' '\n' | median)" \
-		    "$(echo $r | tr ' ' '\n' | median)"
+		    "$(echo $r | tr ' ' '\n' | median)" \
+		    "$(echo $b | tr ' ' '\n' | median)"
 	done
 done

@@ -65,7 +65,9 @@ enum placement {
 struct opts {
 	const char	*address;	/* -a, $QLOCK_ADDRESS, DEFAULT_ADDRESS */
 	char		*key;		/* the authkey, NUL-terminated */
-	int		 clients;	/* processes, one connection each */
+	int		 clients;	/* connections */
+	int		 procs;		/* processes they are spread over */
+	bool		 redis;		/* the server is Redis: RESP, no key */
 	long		 requests;	/* units per test, over all clients */
 	size_t		 size;		/* bytes per queue item */
 	int		 queues;	/* names per client (roundtrip, pipeline) or shared (prodcons) */
@@ -298,45 +300,94 @@ raw_write(struct raw *r, const void *buf, size_t len)
 	return 0;
 }
 
+/* The next whole frame already received (its body, valid until the next
+ * raw_fill), or NULL; *bad is set if its header is not acceptable. */
+static const uint8_t *
+raw_next(struct raw *r, size_t max, size_t *len, bool *bad)
+{
+	size_t		 body = 0;
+	const uint8_t	*p;
+
+	*bad = false;
+	if (r->inlen - r->inpos < FRAME_HDR)
+		return NULL;
+	if (frame_header(r->in + r->inpos, FRAME_HDR, max, &body) != FRAME_OK) {
+		*bad = true;
+		return NULL;
+	}
+	if (r->inlen - r->inpos - FRAME_HDR < body)
+		return NULL;
+	p = r->in + r->inpos + FRAME_HDR;
+	r->inpos += FRAME_HDR + body;
+	*len = body;
+	return p;
+}
+
+/* One recv into r->in, with room for the whole frame under way (max 0:
+ * the input is not framed); recv's result (-1 with ENOMEM if no room). */
+static ssize_t
+raw_fill(struct raw *r, size_t max)
+{
+	size_t	 body = 0;
+	uint8_t	*p;
+
+	/* Move what is unread to the front, and make room. */
+	if (r->inpos > 0) {
+		memmove(r->in, r->in + r->inpos, r->inlen - r->inpos);
+		r->inlen -= r->inpos;
+		r->inpos = 0;
+	}
+	if (max == 0 || frame_header(r->in, r->inlen, max, &body) != FRAME_OK)
+		body = 0;
+	if (r->incap - r->inlen < FRAME_HDR + body + 65536) {
+		r->incap = r->inlen + FRAME_HDR + body + 65536;
+		if ((p = realloc(r->in, r->incap)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		r->in = p;
+	}
+	return recv(r->fd, r->in + r->inlen, r->incap - r->inlen, 0);
+}
+
 /* The next frame's body (valid until the next call), or NULL on failure. */
 static const uint8_t *
 raw_frame(struct raw *r, size_t max, size_t *len)
 {
-	size_t	 body = 0;
-	ssize_t	 n;
-	uint8_t	*p;
+	const uint8_t	*p;
+	ssize_t		 n;
+	bool		 bad;
 
 	for (;;) {
-		if (r->inlen - r->inpos >= FRAME_HDR) {
-			if (frame_header(r->in + r->inpos, FRAME_HDR, max,
-			    &body) != FRAME_OK)
-				return NULL;
-			if (r->inlen - r->inpos >= FRAME_HDR + body) {
-				p = r->in + r->inpos + FRAME_HDR;
-				r->inpos += FRAME_HDR + body;
-				*len = body;
-				return p;
-			}
-		}
-		/* Move what is unread to the front, and make room. */
-		if (r->inpos > 0) {
-			memmove(r->in, r->in + r->inpos, r->inlen - r->inpos);
-			r->inlen -= r->inpos;
-			r->inpos = 0;
-		}
-		if (r->incap - r->inlen < FRAME_HDR + body + 65536) {
-			r->incap = r->inlen + FRAME_HDR + body + 65536;
-			if ((p = realloc(r->in, r->incap)) == NULL)
-				return NULL;
-			r->in = p;
-		}
-		n = recv(r->fd, r->in + r->inlen, r->incap - r->inlen, 0);
+		if ((p = raw_next(r, max, len, &bad)) != NULL)
+			return p;
+		if (bad)
+			return NULL;
+		n = raw_fill(r, max);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return NULL;
 		r->inlen += (size_t)n;
 	}
+}
+
+/* Connect, no handshake (Redis's is none); -1 on failure. */
+static int
+raw_open(struct raw *r, const char *address, double timeout)
+{
+	struct timeval	tv;
+
+	memset(r, 0, sizeof(*r));
+	msgpack_sbuffer_init(&r->out);
+	if ((r->fd = raw_socket(address)) == -1)
+		return -1;
+	/* A stuck server must not hold the benchmark for ever. */
+	tv.tv_sec = (time_t)timeout;
+	tv.tv_usec = 0;
+	(void)setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(r->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
 }
 
 /* Connect and run the authkey handshake; -1 on failure. */
@@ -346,20 +397,13 @@ raw_connect(struct raw *r, const char *address, const char *key,
 {
 	struct auth		a;
 	enum auth_result	res;
-	struct timeval		tv;
 	uint8_t			nonce[AUTH_NONCE_LEN], out[FRAME_HDR + AUTH_MSG_MAX];
 	const uint8_t		*in;
 	size_t			inlen, outlen;
 	int			fd;
 
-	memset(r, 0, sizeof(*r));
-	msgpack_sbuffer_init(&r->out);
-	if ((r->fd = raw_socket(address)) == -1)
+	if (raw_open(r, address, timeout) == -1)
 		return -1;
-	/* A stuck daemon must not hold the benchmark for ever. */
-	tv.tv_sec = (time_t)timeout;
-	tv.tv_usec = 0;
-	(void)setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (read(fd, nonce, sizeof(nonce)) != (ssize_t)sizeof(nonce)) {
@@ -390,7 +434,8 @@ raw_close(struct raw *r)
 	free(r->in);
 }
 
-/* Append one framed request [0, msgid, method, [name, (item,) timeout]]. */
+/* Append one framed request [0, msgid, method, [name, (item,) timeout]]
+ * ([0, msgid, method, []] without a name). */
 static void
 raw_pack(struct raw *r, const char *method, const char *name,
     const void *item, size_t len, double timeout)
@@ -405,18 +450,24 @@ raw_pack(struct raw *r, const char *method, const char *name,
 	msgpack_pack_uint8(&pk, 0);
 	msgpack_pack_uint64(&pk, ++r->msgid);
 	msgpack_pack_str_with_body(&pk, method, strlen(method));
-	msgpack_pack_array(&pk, item != NULL ? 3 : 2);
-	msgpack_pack_str_with_body(&pk, name, strlen(name));
-	if (item != NULL)
-		msgpack_pack_bin_with_body(&pk, item, len);
-	msgpack_pack_double(&pk, timeout);
+	if (name == NULL)
+		msgpack_pack_array(&pk, 0);
+	else {
+		msgpack_pack_array(&pk, item != NULL ? 3 : 2);
+		msgpack_pack_str_with_body(&pk, name, strlen(name));
+		if (item != NULL)
+			msgpack_pack_bin_with_body(&pk, item, len);
+		msgpack_pack_double(&pk, timeout);
+	}
 	frame_put_header((uint8_t *)r->out.data + start,
 	    r->out.size - start - FRAME_HDR);
 }
 
-/* Check one response: 0 for a success, -1 (with why) otherwise. */
+/* Check one response: 0 for a success, -1 (with why) otherwise.  On
+ * success *res is the result if it is bytes, NULL if not. */
 static int
-raw_response(const uint8_t *body, size_t len, char *why, size_t whylen)
+raw_response(const uint8_t *body, size_t len, char *why, size_t whylen,
+    const void **res, uint32_t *reslen)
 {
 	struct mp_reader	 rd;
 	uint32_t		 n;
@@ -430,8 +481,11 @@ raw_response(const uint8_t *body, size_t len, char *why, size_t whylen)
 		snprintf(why, whylen, "malformed response");
 		return -1;
 	}
-	if (mp_read_nil(&rd) == 0)
+	if (mp_read_nil(&rd) == 0) {
+		if (mp_read_bytes(&rd, res, reslen) == -1)
+			*res = NULL;
 		return 0;
+	}
 	if (mp_read_array(&rd, &n) == 0 && n >= 1 &&
 	    mp_read_str(&rd, &code, &n) == 0)
 		snprintf(why, whylen, "error %.*s", (int)n, code);
@@ -646,8 +700,10 @@ run_pipeline(struct bench *b, struct raw *r, char (*names)[NAME_LEN],
 	long		 done = 0, k = 0;
 	uint8_t		*item = calloc(1, b->o.size + 1);
 	const uint8_t	*body;
+	const void	*res;
 	char		 why[128];
 	size_t		 len;
+	uint32_t	 reslen;
 	double		 t0, t1 = now();
 	int		 batch, j;
 
@@ -678,7 +734,8 @@ run_pipeline(struct bench *b, struct raw *r, char (*names)[NAME_LEN],
 				    "or timed out");
 				goto out;
 			}
-			if (raw_response(body, len, why, sizeof(why)) == -1)
+			if (raw_response(body, len, why, sizeof(why), &res,
+			    &reslen) == -1)
 				client_fail(b, "pipeline: %s", why);
 		}
 		t1 = now();
@@ -812,6 +869,29 @@ client_ready(struct bench *b, char what)
 		;
 }
 
+/* Setting up failed (client_fail said why): tell the parent, and go. */
+static void __attribute__((noreturn))
+client_give_up(struct bench *b)
+{
+	client_ready(b, 'e');
+	_exit(1);
+}
+
+/* Set up: wait for the parent to start every client (it closes its end
+ * of the go pipe), or to cancel; the time of the start. */
+static double
+client_wait_go(struct bench *b)
+{
+	char	go;
+
+	client_ready(b, 'r');
+	while (read(b->gor, &go, 1) == -1 && errno == EINTR)
+		;
+	if (b->sh->cancel)
+		_exit(1);
+	return now();
+}
+
 /* A client process: connect, choose names, wait for the start, run. */
 static void __attribute__((noreturn))
 client_main(struct bench *b)
@@ -819,7 +899,7 @@ client_main(struct bench *b)
 	char		(*names)[NAME_LEN] = NULL;
 	struct raw	 r;
 	qlock		*c = NULL;
-	char		 tok, go;
+	char		 tok;
 	double		 deadline;
 	int		 st, np;
 
@@ -828,8 +908,7 @@ client_main(struct bench *b)
 		if (raw_connect(&r, b->o.address, b->o.key,
 		    b->o.max_seconds + READY_GRACE) == -1) {
 			client_fail(b, "connect to %s failed", b->o.address);
-			client_ready(b, 'e');
-			_exit(1);
+			client_give_up(b);
 		}
 	}
 	/* Placement is for roundtrip only (main checks): the pipeline's raw
@@ -837,8 +916,7 @@ client_main(struct bench *b)
 	if (b->test != T_PIPELINE &&
 	    (c = qlock_connect(b->o.address, b->o.key, &st)) == NULL) {
 		client_fail(b, "connect: %s", qlock_last_error(NULL));
-		client_ready(b, 'e');
-		_exit(1);
+		client_give_up(b);
 	}
 	if (b->test == T_ROUNDTRIP || b->test == T_PIPELINE ||
 	    b->test == T_PUT) {
@@ -847,8 +925,7 @@ client_main(struct bench *b)
 		if (b->o.placement != PLACE_ANY &&
 		    read(b->tokr, &tok, 1) != 1) {
 			client_fail(b, "probe token lost");
-			client_ready(b, 'e');
-			_exit(1);
+			client_give_up(b);
 		}
 		st = names_choose(b, c, names, b->o.queues);
 		/* Pass the token on, even after a failure. */
@@ -857,17 +934,10 @@ client_main(struct bench *b)
 			st = -1;
 		}
 		if (st == -1) {
-			client_ready(b, 'e');
-			_exit(1);
+			client_give_up(b);
 		}
 	}
-	client_ready(b, 'r');
-	/* The parent closes its end of the go pipe to start every client. */
-	while (read(b->gor, &go, 1) == -1 && errno == EINTR)
-		;
-	if (b->sh->cancel)
-		_exit(1);
-	b->sh->start[b->id] = now();
+	b->sh->start[b->id] = client_wait_go(b);
 	deadline = b->sh->start[b->id] + b->o.max_seconds;
 	np = b->o.clients / 2;
 	switch (b->test) {
@@ -896,6 +966,363 @@ client_main(struct bench *b)
 	if (r.fd != -1)
 		raw_close(&r);
 	free(names);
+	_exit(0);
+}
+
+/* ---- Redis, for a peer measured by the same client (--redis) ------------ */
+
+/* Append one RESP command of n arguments. */
+static void
+resp_pack(struct raw *r, int n, const void *const *arg, const size_t *len)
+{
+	char	head[32];
+	int	i, k;
+
+	k = snprintf(head, sizeof(head), "*%d\r\n", n);
+	msgpack_sbuffer_write(&r->out, head, (size_t)k);
+	for (i = 0; i < n; i++) {
+		k = snprintf(head, sizeof(head), "$%zu\r\n", len[i]);
+		msgpack_sbuffer_write(&r->out, head, (size_t)k);
+		msgpack_sbuffer_write(&r->out, arg[i], len[i]);
+		msgpack_sbuffer_write(&r->out, "\r\n", 2);
+	}
+}
+
+/* The request for a ping, put (LPUSH) or get (RPOP) in RESP. */
+static void
+resp_request(struct raw *r, const char *method, const char *name,
+    const void *item, size_t size)
+{
+	const void	*arg[3];
+	size_t		 len[3];
+
+	if (name == NULL) {
+		arg[0] = "PING";
+		len[0] = 4;
+		resp_pack(r, 1, arg, len);
+		return;
+	}
+	arg[0] = strcmp(method, "queue.put") == 0 ? "LPUSH" : "RPOP";
+	len[0] = strlen(arg[0]);
+	arg[1] = name;
+	len[1] = strlen(name);
+	arg[2] = item;
+	len[2] = size;
+	resp_pack(r, item != NULL ? 3 : 2, arg, len);
+}
+
+/*
+ * The next whole RESP reply already received, or 0 if there is none yet;
+ * 1 for a success (*res: a bulk string's bytes, or NULL), -1 for an error
+ * reply, -2 for what is not a reply of these commands (both with why).
+ */
+static int
+resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
+    size_t whylen)
+{
+	const uint8_t	*p = r->in + r->inpos, *eol;
+	size_t		 avail = r->inlen - r->inpos, line;
+	long long	 n;
+	char		*end;
+
+	*res = NULL;
+	if ((eol = memchr(p, '\n', avail)) == NULL)
+		return avail > 64 ? (snprintf(why, whylen, "reply line too "
+		    "long"), -2) : 0;
+	line = (size_t)(eol - p) + 1;
+	if (line < 3 || p[line - 2] != '\r') {
+		snprintf(why, whylen, "malformed reply");
+		return -2;
+	}
+	switch (p[0]) {
+	case '+':
+	case ':':
+		r->inpos += line;
+		return 1;
+	case '-':
+		snprintf(why, whylen, "error %.*s", (int)(line - 3), p + 1);
+		r->inpos += line;
+		return -1;
+	case '$':
+		n = strtoll((const char *)p + 1, &end, 10);
+		if (end != (const char *)p + line - 2 || n < -1 ||
+		    n > (long long)RESPONSE_MAX) {
+			snprintf(why, whylen, "malformed bulk reply");
+			return -2;
+		}
+		if (n == -1) {
+			r->inpos += line;
+			return 1;
+		}
+		if (avail < line + (size_t)n + 2)
+			return 0;
+		*res = p + line;
+		*reslen = (uint32_t)n;
+		r->inpos += line + (size_t)n + 2;
+		return 1;
+	default:
+		snprintf(why, whylen, "unexpected reply type '%c'", p[0]);
+		return -2;
+	}
+}
+
+/* ---- many connections from one process (--procs) ------------------------ */
+
+/*
+ * With --procs P below --clients C, process p drives connections p, p + P,
+ * ... from one poll loop, as redis-benchmark drives all of its own: each
+ * connection has one step in flight (a ping, a put, a get, or a pipelined
+ * batch), and the answer to it sends the next.  The daemon sees the same
+ * C connections; what changes is how many processes the clients wake on
+ * the same cores.
+ */
+struct lconn {
+	struct raw	  r;
+	int		  id;		/* connection number: its slot in shared */
+	long		  quota;	/* units to do */
+	long		  k;		/* next name (and item) number */
+	int		  step;		/* roundtrip: 0 the put is out, 1 the get */
+	int		  batch;	/* requests in the step out */
+	int		  owed;		/* of them, answers still to come */
+	bool		  done;
+	double		  t0;		/* when the unit began */
+	uint8_t		 *item;
+	char		(*names)[NAME_LEN];
+};
+
+/* Append one request to c's step, in the server's protocol. */
+static void
+lconn_pack(struct bench *b, struct lconn *c, const char *method,
+    const char *name, const void *item, double timeout)
+{
+	if (b->o.redis)
+		resp_request(&c->r, method, name, item, b->o.size);
+	else
+		raw_pack(&c->r, method, name, item, b->o.size, timeout);
+}
+
+/* Send c's next step; -1 if the connection broke. */
+static int
+lconn_send(struct bench *b, struct lconn *c)
+{
+	const char	*name = b->test == T_PING ? NULL :
+			    c->names[c->k % b->o.queues];
+	long		 left;
+	int		 j;
+
+	msgpack_sbuffer_clear(&c->r.out);
+	c->batch = 1;
+	switch (b->test) {
+	case T_PING:
+		lconn_pack(b, c, "ping", NULL, NULL, 0);
+		break;
+	case T_ROUNDTRIP:
+		if (c->step == 1) {
+			lconn_pack(b, c, "queue.get", name, NULL,
+			    b->o.max_seconds);
+			break;
+		}
+		/* FALLTHROUGH */
+	case T_PUT:
+		item_fill(c->item, b->o.size, (uint64_t)c->k);
+		lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+		break;
+	case T_PIPELINE:
+		left = c->quota - b->sh->units[c->id];
+		c->batch = left < b->o.depth ? (int)left : b->o.depth;
+		for (j = 0; j < c->batch; j += 2, c->k++) {
+			name = c->names[c->k % b->o.queues];
+			lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+			lconn_pack(b, c, "queue.get", name, NULL,
+			    b->o.max_seconds);
+		}
+		break;
+	default:
+		return -1;
+	}
+	c->owed = c->batch;
+	if (c->step == 0)
+		c->t0 = now();
+	if (raw_write(&c->r, c->r.out.data, c->r.out.size) == -1) {
+		client_fail(b, "send: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* One answer for c (ok, or why not; got: the bytes it carried): check
+ * it, and at the end of a step send the next one. */
+static int
+lconn_answer(struct bench *b, struct lconn *c, bool ok, const char *why,
+    const void *got, uint32_t gotlen, double deadline)
+{
+	double	t;
+
+	if (!ok)
+		client_fail(b, "%s: %s", test_names[b->test], why);
+	else if (b->test == T_ROUNDTRIP && c->step == 1 && (got == NULL ||
+	    gotlen != b->o.size || memcmp(got, c->item, b->o.size) != 0))
+		client_fail(b, "get %s: not the item put",
+		    c->names[c->k % b->o.queues]);
+	if (--c->owed > 0)
+		return 0;
+	if (b->test == T_ROUNDTRIP && c->step == 0) {
+		c->step = 1;
+		return lconn_send(b, c);
+	}
+	t = now();
+	sample_add(b, t - c->t0);
+	b->sh->end[c->id] = t;
+	b->sh->units[c->id] += b->test == T_PIPELINE ? c->batch : 1;
+	if (b->test != T_PIPELINE)
+		c->k++;
+	c->step = 0;
+	if (b->sh->units[c->id] >= c->quota || out_of_time(b, deadline)) {
+		c->done = true;
+		return 0;
+	}
+	return lconn_send(b, c);
+}
+
+/* c is readable: take what arrived and handle every whole answer. */
+static int
+lconn_input(struct bench *b, struct lconn *c, double deadline)
+{
+	const uint8_t	*body;
+	const void	*got;
+	uint32_t	 gotlen = 0;
+	char		 why[128];
+	size_t		 len;
+	ssize_t		 n;
+	bool		 bad = false;
+	int		 rc;
+
+	n = raw_fill(&c->r, b->o.redis ? 0 : RESPONSE_MAX);
+	if (n == -1 && errno == EINTR)
+		return 0;
+	if (n <= 0) {
+		client_fail(b, "receive: %s", n == 0 ? "connection closed" :
+		    strerror(errno));
+		return -1;
+	}
+	c->r.inlen += (size_t)n;
+	while (!c->done && b->o.redis) {
+		if ((rc = resp_next(&c->r, &got, &gotlen, why,
+		    sizeof(why))) == 0)
+			break;
+		if (rc == -2) {
+			client_fail(b, "receive: %s", why);
+			return -1;	/* cannot tell where the reply ends */
+		}
+		if (lconn_answer(b, c, rc == 1, why, got, gotlen,
+		    deadline) == -1)
+			return -1;
+	}
+	while (!c->done && !b->o.redis && (body = raw_next(&c->r,
+	    RESPONSE_MAX, &len, &bad)) != NULL) {
+		rc = raw_response(body, len, why, sizeof(why), &got, &gotlen);
+		if (lconn_answer(b, c, rc == 0, why, got, gotlen,
+		    deadline) == -1)
+			return -1;
+	}
+	if (bad) {
+		client_fail(b, "receive: a frame over %u bytes", RESPONSE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* A polling client process: connections proc, proc + procs, ... */
+static void __attribute__((noreturn))
+loop_main(struct bench *b, int proc)
+{
+	struct lconn	*cs;
+	struct pollfd	*pfd;
+	int		*at, n = 0, live, i, m, ms, k;
+	double		 t, deadline;
+
+	cs = calloc((size_t)b->o.clients, sizeof(*cs));
+	pfd = calloc((size_t)b->o.clients, sizeof(*pfd));
+	at = calloc((size_t)b->o.clients, sizeof(*at));
+	if (cs == NULL || pfd == NULL || at == NULL)
+		_exit(1);
+	for (i = proc; i < b->o.clients; i += b->o.procs, n++) {
+		struct lconn *c = &cs[n];
+
+		c->id = b->id = i;
+		c->quota = quota(b->o.requests, b->o.clients, i);
+		if (b->test == T_PIPELINE)
+			c->quota += c->quota % 2;	/* whole pairs */
+		c->item = calloc(1, b->o.size + 1);
+		c->names = calloc((size_t)b->o.queues, NAME_LEN);
+		if (c->item == NULL || c->names == NULL) {
+			client_fail(b, "out of memory");
+			client_give_up(b);
+		}
+		memset(c->item, 'x', b->o.size);
+		for (k = 0; k < b->o.queues; k++)
+			name_make(b, i, k, c->names[k]);
+		if ((b->o.redis ? raw_open(&c->r, b->o.address,
+		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->r,
+		    b->o.address, b->o.key, b->o.max_seconds + READY_GRACE)) ==
+		    -1) {
+			client_fail(b, "connect to %s failed", b->o.address);
+			client_give_up(b);
+		}
+	}
+	t = client_wait_go(b);
+	deadline = t + b->o.max_seconds;
+	live = n;
+	for (i = 0; i < n; i++) {
+		b->id = cs[i].id;
+		b->sh->start[cs[i].id] = b->sh->end[cs[i].id] = t;
+		if (cs[i].quota == 0 || lconn_send(b, &cs[i]) == -1) {
+			cs[i].done = true;
+			live--;
+		}
+	}
+	while (live > 0) {
+		for (i = m = 0; i < n; i++) {
+			if (cs[i].done)
+				continue;
+			pfd[m].fd = cs[i].r.fd;
+			pfd[m].events = POLLIN;
+			at[m++] = i;
+		}
+		t = deadline - now();
+		ms = t > 0 ? (int)(t * 1000) + 1 : 0;
+		if ((k = poll(pfd, (nfds_t)m, ms)) == -1 && errno != EINTR) {
+			b->id = cs[at[0]].id;
+			client_fail(b, "poll: %s", strerror(errno));
+			break;
+		}
+		if (k == 0) {		/* the time is up, answers owed */
+			for (i = 0; i < m; i++) {
+				b->id = cs[at[i]].id;
+				(void)out_of_time(b, deadline);
+			}
+			break;
+		}
+		for (i = 0; i < m; i++) {
+			struct lconn *c = &cs[at[i]];
+
+			if (pfd[i].revents == 0)
+				continue;
+			b->id = c->id;
+			if (lconn_input(b, c, deadline) == -1)
+				c->done = true;
+			if (c->done)
+				live--;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		raw_close(&cs[i].r);
+		free(cs[i].item);
+		free(cs[i].names);
+	}
+	free(cs);
+	free(pfd);
+	free(at);
 	_exit(0);
 }
 
@@ -1011,7 +1438,7 @@ clients_ready(int readyr, int n)
 	return ok;
 }
 
-/* Run one test with o.clients processes and print its line. */
+/* Run one test with o.clients connections and print its line. */
 static int
 test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
     float *samples, size_t ncap)
@@ -1020,6 +1447,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 	pid_t		*pids;
 	uint64_t	 req0, fwd0, req1, fwd1;
 	int		 readyp[2], gop[2], tokp[2], i, nclients = o->clients;
+	int		 nprocs = o->procs;
 	long		 units = 0, errors = 0, seen = 0, lost = 0, nsamp;
 	double		 t0 = INFINITY, t1 = 0, secs, rate, p50, p99, max;
 	double		 mean = 0;
@@ -1046,15 +1474,15 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 	b.gor = gop[0];
 	b.tokr = tokp[0];
 	b.tokw = tokp[1];
-	pids = calloc((size_t)nclients, sizeof(*pids));
+	pids = calloc((size_t)nprocs, sizeof(*pids));
 	if (pids == NULL)
 		die("out of memory");
 	fflush(stdout);
 	fflush(stderr);
-	for (i = 0; i < nclients; i++) {
+	for (i = 0; i < nprocs; i++) {
 		if ((pids[i] = fork()) == -1) {
 			fprintf(stderr, "qlock-bench: fork: %s\n", strerror(errno));
-			nclients = i;
+			nprocs = i;
 			sh->cancel = 1;
 			break;
 		}
@@ -1062,6 +1490,8 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 			close(readyp[0]);
 			close(gop[1]);
 			b.id = i;
+			if (nprocs < nclients || o->redis)
+				loop_main(&b, i);
 			client_main(&b);
 		}
 	}
@@ -1069,9 +1499,10 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 	close(gop[0]);
 	close(tokp[0]);
 	close(tokp[1]);
-	ok = !sh->cancel && clients_ready(readyp[0], nclients);
+	ok = !sh->cancel && clients_ready(readyp[0], nprocs);
 	/* The counters after the probes: only the test's own traffic counts. */
-	if (ok && stats_read(stats, &req0, &fwd0) != QLOCK_OK) {
+	req0 = fwd0 = req1 = fwd1 = 0;
+	if (ok && stats != NULL && stats_read(stats, &req0, &fwd0) != QLOCK_OK) {
 		fprintf(stderr, "qlock-bench: stats: %s\n",
 		    qlock_last_error(stats));
 		ok = false;
@@ -1079,7 +1510,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 	if (!ok)
 		sh->cancel = 1;
 	close(gop[1]);		/* go */
-	children_reap(pids, nclients, now() + o->max_seconds + READY_GRACE +
+	children_reap(pids, nprocs, now() + o->max_seconds + READY_GRACE +
 	    EXIT_GRACE);
 	close(readyp[0]);
 	free(pids);
@@ -1097,7 +1528,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 			munmap(b.seen, b.nseen * sizeof(uint64_t));
 		return -1;
 	}
-	if (stats_read(stats, &req1, &fwd1) != QLOCK_OK) {
+	if (stats != NULL && stats_read(stats, &req1, &fwd1) != QLOCK_OK) {
 		fprintf(stderr, "qlock-bench: stats: %s\n",
 		    qlock_last_error(stats));
 		req1 = req0;
@@ -1158,11 +1589,17 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 		if (p50 >= 0)
 			printf(", p50=%.3f msec, p99=%.3f msec%s (mean %.3f, "
 			    "max %.3f)", p50, p99, lat, mean, max);
-		printf(" [c=%d n=%ld d=%zu q=%d%s forwarded=%" PRIu64
-		    "/%" PRIu64 "]", nclients, units, o->size, o->queues,
+		printf(" [c=%d", nclients);
+		if (nprocs < nclients)
+			printf(" procs=%d", nprocs);
+		printf(" n=%ld d=%zu q=%d%s", units, o->size, o->queues,
 		    o->placement == PLACE_LOCAL ? " local" :
-		    o->placement == PLACE_REMOTE ? " remote" : "",
-		    fwd1 - fwd0, req1 - req0);
+		    o->placement == PLACE_REMOTE ? " remote" : "");
+		if (o->redis)
+			printf(" redis]");
+		else
+			printf(" forwarded=%" PRIu64 "/%" PRIu64 "]",
+			    fwd1 - fwd0, req1 - req0);
 		if (t == T_PIPELINE)
 			printf(" (P=%d)", o->depth);
 		if (timed_out)
@@ -1187,7 +1624,11 @@ usage(int status)
     DEFAULT_ADDRESS ")\n"
 "  -k, --authkey-file PATH  the shared key (default: $QLOCK_AUTHKEY, "
     "$QLOCK_AUTHKEY_FILE)\n"
-"  -c, --clients N          client processes, one connection each (default 4)\n"
+"  -c, --clients N          connections (default 4)\n"
+"  -p, --procs N            processes they are spread over (default: one per\n"
+"                           connection, each waiting for its answer; fewer:\n"
+"                           each polls its connections, as redis-benchmark;\n"
+"                           ping, put, roundtrip and pipeline only)\n"
 "  -n, --requests N         units per test over all clients (default 100000)\n"
 "  -d, --size BYTES         queue item size (default 64)\n"
 "  -q, --queues N           queue names: per client for roundtrip and pipeline,\n"
@@ -1198,6 +1639,9 @@ usage(int status)
 "      --placement WHERE    roundtrip names: any, local (owned by the client's\n"
 "                           worker) or remote (owned by another) (default any)\n"
 "      --prefix STR         start of queue names (default qb<pid>)\n"
+"      --redis              the server is redis-server (RESP, no key): ping is\n"
+"                           PING, a put LPUSH, a get RPOP; for a peer measured\n"
+"                           by this same client\n"
 "      --csv                test,clients,size,queues,placement,depth,units,\n"
 "                           seconds,rate,p50_ms,p99_ms,mean_ms,max_ms,\n"
 "                           requests,forwarded,errors,lost,dup_or_bad,end\n"
@@ -1253,6 +1697,8 @@ main(int argc, char **argv)
 		{ "address",		required_argument, NULL, 'a' },
 		{ "authkey-file",	required_argument, NULL, 'k' },
 		{ "clients",		required_argument, NULL, 'c' },
+		{ "procs",		required_argument, NULL, 'p' },
+		{ "redis",		no_argument,	   NULL, 'R' },
 		{ "requests",		required_argument, NULL, 'n' },
 		{ "size",		required_argument, NULL, 'd' },
 		{ "queues",		required_argument, NULL, 'q' },
@@ -1284,7 +1730,7 @@ main(int argc, char **argv)
 	o.max_seconds = 60;
 	o.tests = (1u << T_NTESTS) - 1;
 	snprintf(o.prefix, sizeof(o.prefix), "qb%ld", (long)getpid());
-	while ((ch = getopt_long(argc, argv, "a:k:c:n:d:q:t:P:s:h", longopts,
+	while ((ch = getopt_long(argc, argv, "a:k:c:p:n:d:q:t:P:s:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -1295,6 +1741,10 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			o.clients = (int)num_arg("--clients", optarg, 1,
+			    MAX_CLIENTS);
+			break;
+		case 'p':
+			o.procs = (int)num_arg("--procs", optarg, 1,
 			    MAX_CLIENTS);
 			break;
 		case 'n':
@@ -1343,6 +1793,9 @@ main(int argc, char **argv)
 		case 'C':
 			o.csv = true;
 			break;
+		case 'R':
+			o.redis = true;
+			break;
 		case 'D':
 			o.dump = optarg;
 			break;
@@ -1357,7 +1810,13 @@ main(int argc, char **argv)
 	if (o.address == NULL && ((env = getenv("QLOCK_ADDRESS")) == NULL ||
 	    *(o.address = env) == '\0'))
 		o.address = DEFAULT_ADDRESS;
-	if (keyfile != NULL)
+	if (o.redis) {
+		if (o.tests & (1u << T_PRODCONS))
+			die("--redis: ping, put, roundtrip and pipeline only");
+		if (o.placement != PLACE_ANY)
+			die("--redis: no --placement");
+		o.key = strdup("");
+	} else if (keyfile != NULL)
 		o.key = key_read(keyfile);
 	else if ((env = getenv("QLOCK_AUTHKEY")) != NULL && *env != '\0')
 		o.key = strdup(env);
@@ -1373,15 +1832,22 @@ main(int argc, char **argv)
 		    "consume)");
 	if (o.placement != PLACE_ANY && (o.tests & ~(1u << T_ROUNDTRIP)))
 		die("--placement applies to --test roundtrip only");
+	if (o.procs == 0 || o.procs > o.clients)
+		o.procs = o.clients;
+	if (o.procs < o.clients && (o.tests & (1u << T_PRODCONS)))
+		die("--procs: prodcons runs a process per connection");
+	if (o.procs < o.clients && o.placement != PLACE_ANY)
+		die("--procs: --placement needs a process per connection");
 
-	if ((stats = qlock_connect(o.address, o.key, &st)) == NULL)
+	stats = NULL;
+	if (!o.redis && (stats = qlock_connect(o.address, o.key, &st)) == NULL)
 		die("connect to %s: %s", o.address, qlock_last_error(NULL));
 	sh = shared_map(sizeof(*sh));
 	samples = shared_map((size_t)o.requests * sizeof(float));
 	if (o.csv)
 		printf("test,clients,size,queues,placement,depth,units,seconds,"
-		    "rate,p50_ms,p99_ms,requests,forwarded,errors,lost,"
-		    "dup_or_bad,end\n");
+		    "rate,p50_ms,p99_ms,mean_ms,max_ms,requests,forwarded,errors,"
+		    "lost,dup_or_bad,end\n");
 	for (t = 0; t < T_NTESTS; t++) {
 		if (!(o.tests & (1u << t)))
 			continue;

@@ -1,7 +1,10 @@
 #!/bin/bash
-# bench/run.sh: run qlock-bench against qlockd (1 and 2 workers) and
-# redis-benchmark against redis-server, each on a free loopback port, REPS
-# times interleaved, and print a table of medians.  See docs/PERFORMANCE.md.
+# bench/run.sh: run qlock-bench against qlockd (1 and 2 workers), and both
+# redis-benchmark and qlock-bench --redis against redis-server, each on a
+# free loopback port, REPS times interleaved, and print a table of medians.
+# Systems: qlockd-wN and redis-qb are qlock-bench with a process per client;
+# qlockd-w1-poll and redis-qb-poll one process polling all 8 clients, as
+# redis-benchmark (system redis) does.  See docs/PERFORMANCE.md.
 #
 # usage: bench/run.sh [BUILD_DIR]     (BUILD_DIR holds qlockd, qlock, qlock-bench;
 #                                      default: the directory above this script)
@@ -136,6 +139,15 @@ qrun() {
 		    $10 "," $11 "," $15 "," $14 "," load }' >>"$RAW"
 }
 
+# The 8-client tests from one polling qlock-bench process: system rep [args].
+poll_runs() {
+	local sys=$1 rep=$2
+	shift 2
+	qrun "$sys" "$rep" ping 8 1 any -p 1 "$@"
+	qrun "$sys" "$rep" roundtrip 8 8 any -p 1 "$@"
+	qrun "$sys" "$rep" pipeline 8 8 any -P 16 -p 1 "$@"
+}
+
 # One redis-benchmark run: rep clients pipeline tests.
 rrun() {
 	local rep=$1 c=$2 p=$3 t=$4 n=$N load
@@ -177,12 +189,24 @@ for rep in $(seq 1 "$REPS"); do
 		qrun $s "$rep" pipeline 8 8 any -P 16
 		qrun $s "$rep" prodcons 8 1 any
 		qrun $s "$rep" prodcons 8 8 any
+		if [ $w = 1 ]; then
+			poll_runs qlockd-w1-poll "$rep"
+		fi
 		cleanup
 	done
 	redis_start
 	rrun "$rep" 1 1 ping_mbulk,lpush,rpop
 	rrun "$rep" 8 1 ping_mbulk,lpush,rpop
 	rrun "$rep" 8 16 lpush,rpop
+	# The same client as qlockd's: PING, and LPUSH + RPOP for put + get.
+	QPORT=$RPORT
+	qrun redis-qb "$rep" ping 1 1 any --redis
+	qrun redis-qb "$rep" ping 8 1 any --redis
+	qrun redis-qb "$rep" roundtrip 1 1 any --redis
+	qrun redis-qb "$rep" roundtrip 8 1 any --redis
+	qrun redis-qb "$rep" roundtrip 8 8 any --redis
+	qrun redis-qb "$rep" pipeline 8 8 any -P 16 --redis
+	poll_runs redis-qb-poll "$rep" --redis
 	cleanup
 done
 
@@ -230,7 +254,7 @@ awk -F, -v OFS=, '{ o = index("ping_mbulk ping lpush rpop roundtrip pipeline pro
 		printf "%-10s %-10s %2s %2s %-6s %2s %8.0f %-17s %7.3f %8.3f %s\n", k1, k3,
 		    k4, k5, k6, k7, m, sprintf("(%.0f-%.0f)", rate[1], rate[n]),
 		    med(p50, n), med(p99, n),
-		    (k1 == "redis" ? "-" : int(med(fwd, n)) "/" int(med(req, n)))
+		    (k1 ~ /^redis/ ? "-" : int(med(fwd, n)) "/" int(med(req, n)))
 		n = 0
 	}
 	{
