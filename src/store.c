@@ -1,11 +1,14 @@
 /* store.c: the per-shard append-only log: records, replay, group commit,
  * compaction and re-partitioning.  See store.h for the layout. */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +35,7 @@
 #define REC_MAX		(1u << 30)
 #define ALLOC_CHUNK	(8u << 20)	/* space reserved ahead of the records */
 #define TOKEN_CHUNK	1000000		/* fencing tokens reserved per record */
+#define SNAP_SPILL	(1u << 20)	/* a snapshot is written in pieces of this */
 
 /* Record types: the first element of every record's array. */
 enum rec_type {
@@ -458,6 +462,16 @@ rec_begin(struct store_buf *b, msgpack_packer *pk, uint32_t nfields,
 	return at;
 }
 
+/* A spilling buffer: write what it holds to its file. */
+static void
+spill(struct store_buf *b)
+{
+	if (!b->spill_failed && write_all(b->fd, b->p, b->len, b->off) == -1)
+		b->spill_failed = true;
+	b->off += b->len;
+	b->len = 0;
+}
+
 /* Finish the record started at at: fill in its length and checksum. */
 static void
 rec_end(struct store_buf *b, size_t at)
@@ -467,6 +481,8 @@ rec_end(struct store_buf *b, size_t at)
 	put_le32(b->p + at, REC_MAGIC);
 	put_le32(b->p + at + 4, len);
 	put_le32(b->p + at + 8, (uint32_t)crc32(0, b->p + at + REC_HDR, len));
+	if (b->spill && b->len >= SNAP_SPILL)
+		spill(b);
 }
 
 /* Pack the name of o. */
@@ -644,20 +660,14 @@ snapshot_object(struct store_buf *b, const struct object *o)
 	}
 }
 
-/*
- * Write a fresh log holding the state of reg at path, crash-safely:
- * path.tmp, fsync, rename, fsync the directory.  Returns its size or -1.
- */
+/* Write a log holding the state of reg to fd (from offset 0), a megabyte
+ * at a time, and fsync it; its size, or -1 (errno set). */
 static int64_t
-snapshot_write(const char *path, const char *dirpath, struct registry *reg,
-    uint64_t tokens)
+snapshot_fd(int fd, struct registry *reg, uint64_t tokens)
 {
-	struct store_buf	 b = { NULL, 0, 0 };
+	struct store_buf b = { .spill = true, .fd = fd };
 	struct hnode	*n;
-	char		 tmp[4096];
 	uint8_t		 hdr[HDR_LEN] = { 0 };
-	int		 fd;
-	int64_t		 size;
 
 	memcpy(hdr, HDR_MAGIC, 8);
 	put_le32(hdr + 8, STORE_VERSION);
@@ -665,19 +675,34 @@ snapshot_write(const char *path, const char *dirpath, struct registry *reg,
 	rec_tokens(&b, tokens);
 	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
 		snapshot_object(&b, hmap_entry(n, struct object, node));
+	spill(&b);
+	free(b.p);
+	if (b.spill_failed || fsync(fd) == -1)
+		return -1;
+	return (int64_t)b.off;
+}
+
+/*
+ * Write a fresh log holding the state of reg at path, crash-safely:
+ * path.tmp, fsync, rename, fsync the directory.  Returns 0 or -1.
+ */
+static int
+snapshot_write(const char *path, const char *dirpath, struct registry *reg,
+    uint64_t tokens)
+{
+	char	tmp[8200];
+	int	fd;
+
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write_all(fd, b.p, b.len, 0) == -1 || fsync(fd) == -1 ||
-	    close(fd) == -1 || rename(tmp, path) == -1 || fsync_dir(dirpath) == -1) {
+	if (fd == -1 || snapshot_fd(fd, reg, tokens) == -1 || close(fd) == -1 ||
+	    rename(tmp, path) == -1 || fsync_dir(dirpath) == -1) {
 		log_warn("writing %s", tmp);
 		if (fd != -1)
 			unlink(tmp);
-		free(b.p);
 		return -1;
 	}
-	size = (int64_t)b.len;
-	free(b.p);
-	return size;
+	return 0;
 }
 
 /* ---- the data directory (master) ---------------------------------------- */
@@ -927,6 +952,9 @@ fail:
 
 /* ---- the worker's log ---------------------------------------------------- */
 
+static void compact_abandon(struct store *);
+static void compact_reap(struct store *, bool);
+
 /* Ask for a flush at the end of this loop pass. */
 static void
 schedule_flush(struct worker *w)
@@ -999,6 +1027,7 @@ store_open(struct worker *w)
 	st = xcalloc(1, sizeof(*st));
 	st->policy = w->conf->fsync;
 	st->markfd = -1;
+	st->compact_fd = -1;
 	snprintf(path, sizeof(path), "%s/gen-%u", w->conf->data_dir, gen);
 	st->dirpath = xstrdup(path);
 	snprintf(path, sizeof(path), "%s/gen-%u/shard-%d.log", w->conf->data_dir,
@@ -1064,6 +1093,16 @@ store_close(struct worker *w)
 
 	if (st == NULL)
 		return;
+	if (st->compact_pid != 0) {	/* a compaction still writing */
+		kill(st->compact_pid, SIGKILL);
+		while (waitpid(st->compact_pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		st->compact_pid = 0;
+	}
+	if (st->compact_ev != NULL || st->compact_ready)
+		compact_abandon(st);
+	compact_reap(st, true);
+	st->closing = true;
 	store_flush(w);
 	if (st->unsynced && st->policy != FSYNC_NO && fdatasync(st->fd) == -1)
 		log_warn("fdatasync %s at exit", st->path);
@@ -1114,29 +1153,198 @@ store_reserve(struct worker *w, size_t bytes)
 	return 0;
 }
 
-/* Compact: rewrite the log as a snapshot of the live state. */
+/*
+ * Compaction rewrites the log as a snapshot of the live state, without
+ * stopping the worker: a child process, forked between two loop passes
+ * (when every change made is in the log), writes the snapshot of its
+ * copy-on-write image to path.tmp and fsyncs it, while the worker goes on
+ * serving and logging, keeping a copy of every record it appends (tail).
+ * When the child is done, the worker appends the tail to path.tmp,
+ * fdatasyncs it, renames it over the log and fsyncs the directory, in one
+ * step between two passes.  A crash at any moment leaves either the old
+ * log, whole, or the new one, whole; a leftover path.tmp is removed at
+ * start.  A failed compaction keeps the log and is tried again when the
+ * log has doubled.
+ */
+
 static void
-store_compact(struct worker *w)
+compact_path(const struct store *st, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.tmp", st->path);
+}
+
+/* The child: write the snapshot, report on the pipe, exit. */
+static void __attribute__((noreturn))
+compact_child(struct worker *w, pid_t parent, int statusfd)
 {
 	struct store	*st = w->store;
-	int64_t		 size;
+	char		 tmp[8200], status = 1;
 	int		 fd;
 
-	size = snapshot_write(st->path, st->dirpath, &w->reg,
-	    st->token_reserved);
-	if (size < 0) {
-		log_warnx("%s: compaction failed; keeping the log", st->path);
-		st->live = st->end;	/* try again after it doubles */
+	/* Die with the worker; stop on the signals that stop it. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	compact_path(st, tmp, sizeof(tmp));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd != -1 && snapshot_fd(fd, &w->reg, st->token_reserved) != -1 &&
+	    close(fd) == 0)
+		status = 0;
+	else
+		log_warn("compaction: writing %s", tmp);
+	while (write(statusfd, &status, 1) == -1 && errno == EINTR)
+		;
+	_exit(status);
+}
+
+static void
+compact_reset(struct store *st)
+{
+	if (st->compact_ev != NULL)
+		event_free(st->compact_ev);
+	st->compact_ev = NULL;
+	if (st->compact_fd != -1)
+		close(st->compact_fd);
+	st->compact_fd = -1;
+	st->compact_pid = 0;
+	st->compact_ready = false;
+	free(st->tail.p);
+	memset(&st->tail, 0, sizeof(st->tail));
+}
+
+/* Give up this compaction: keep the log, try again once it has doubled. */
+static void
+compact_abandon(struct store *st)
+{
+	char	tmp[8200];
+
+	compact_path(st, tmp, sizeof(tmp));
+	unlink(tmp);
+	compact_reset(st);
+	st->live = st->end;
+}
+
+/* Reap a compaction process that said it is done (waiting, if block). */
+static void
+compact_reap(struct store *st, bool block)
+{
+	pid_t	pid;
+
+	if (st->done_pid == 0)
+		return;
+	do
+		pid = waitpid(st->done_pid, NULL, block ? 0 : WNOHANG);
+	while (pid == -1 && errno == EINTR);
+	if (pid != 0)
+		st->done_pid = 0;
+}
+
+/* The child reported (or died).  Finish at the end of the pass; a child
+ * that succeeded is reaped later, not waited for while it unmaps its
+ * copy of the shard. */
+static void
+compact_child_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct store	*st = w->store;
+	char		 status = 1;
+	int		 ws = 0;
+
+	if (read(fd, &status, 1) != 1)
+		status = 1;
+	if (status == 0) {
+		st->done_pid = st->compact_pid;
+		st->compact_pid = 0;
+		compact_reap(st, false);
+		st->compact_ready = true;
+		schedule_flush(w);
 		return;
 	}
-	if ((fd = open(st->path, O_RDWR | O_CLOEXEC)) == -1)
-		fatal("reopen %s after compaction", st->path);
+	while (waitpid(st->compact_pid, &ws, 0) == -1 && errno == EINTR)
+		;
+	st->compact_pid = 0;
+	if (WIFSIGNALED(ws))
+		log_warnx("%s: compaction process killed by signal %d; keeping "
+		    "the log", st->path, WTERMSIG(ws));
+	else
+		log_warnx("%s: compaction failed; keeping the log", st->path);
+	compact_abandon(st);
+}
+
+/* Fork the child that writes the snapshot. */
+static void
+compact_start(struct worker *w)
+{
+	struct store	*st = w->store;
+	pid_t		 parent = getpid(), pid;
+	int		 p[2];
+
+	compact_reap(st, true);		/* the last one, long done */
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("compaction: pipe");
+		st->live = st->end;
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("compaction: fork");
+		close(p[0]);
+		close(p[1]);
+		st->live = st->end;
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		compact_child(w, parent, p[1]);
+	}
+	close(p[1]);
+	st->compact_pid = pid;
+	st->compact_fd = p[0];
+	st->compact_from = st->end;
+	st->compact_t0 = now_mono();
+	st->compact_ev = event_new(w->base, p[0], EV_READ, compact_child_cb, w);
+	if (st->compact_ev == NULL)
+		fatalx("cannot watch the compaction process");
+	event_add(st->compact_ev, NULL);
+	log_debug("%s: compacting %llu bytes (process %ld)", st->path,
+	    (unsigned long long)st->end, (long)pid);
+}
+
+/* path.tmp holds the snapshot: add the tail and put it in the log's place. */
+static void
+compact_finish(struct worker *w)
+{
+	struct store	*st = w->store;
+	char		 tmp[8200];
+	struct stat	 sb;
+	uint64_t	 size;
+	int		 fd;
+
+	compact_path(st, tmp, sizeof(tmp));
+	if ((fd = open(tmp, O_RDWR | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1 ||
+	    write_all(fd, st->tail.p, st->tail.len, (uint64_t)sb.st_size) == -1 ||
+	    fdatasync(fd) == -1 || rename(tmp, st->path) == -1) {
+		log_warn("%s: finishing compaction; keeping the log", tmp);
+		if (fd != -1)
+			close(fd);
+		compact_abandon(st);
+		return;
+	}
+	/* The new log is whole and on disk under either name. */
+	if (fsync_dir(st->dirpath) == -1)
+		log_warn("fsync %s", st->dirpath);
 	close(st->fd);
 	st->fd = fd;
-	log_info("%s: compacted %llu bytes to %lld", st->path,
-	    (unsigned long long)st->end, (long long)size);
-	st->end = st->allocated = st->live = (uint64_t)size;
+	size = (uint64_t)sb.st_size + st->tail.len;
+	log_info("%s: compacted %llu bytes to %llu in %.3f s (%zu of them "
+	    "logged meanwhile)", st->path,
+	    (unsigned long long)(st->compact_from + st->tail.len),
+	    (unsigned long long)size, now_mono() - st->compact_t0, st->tail.len);
+	st->end = st->allocated = st->live = size;
 	mark_synced(st);
+	compact_reset(st);
 }
 
 void
@@ -1153,6 +1361,9 @@ store_flush(struct worker *w)
 			fatal("write %s (restarting; unacknowledged changes "
 			    "are not kept)", st->path);
 		st->end += st->pend.len;
+		if (st->compact_pid != 0 || st->compact_ready)
+			recbuf_write(&st->tail, (const char *)st->pend.p,
+			    st->pend.len);
 		st->pend.len = 0;
 		st->unsynced = true;
 		if (st->policy == FSYNC_ALWAYS) {
@@ -1167,8 +1378,11 @@ store_flush(struct worker *w)
 		}
 	}
 	worker_release_held(w);
-	if (st->end > w->conf->compact_min && st->end > 2 * st->live)
-		store_compact(w);
+	if (st->compact_ready)
+		compact_finish(w);
+	else if (st->compact_pid == 0 && !st->closing &&
+	    st->end > w->conf->compact_min && st->end > 2 * st->live)
+		compact_start(w);
 }
 
 /* The live log: each change's record goes into the pending buffer, and

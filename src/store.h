@@ -28,10 +28,15 @@
 struct config;
 struct worker;
 
-/* A growable byte buffer records are packed into. */
+/* A growable byte buffer records are packed into.  A snapshot's buffer
+ * spills: whole records go to fd (at off) whenever it holds a megabyte. */
 struct store_buf {
 	uint8_t		*p;
 	size_t		 len, cap;
+	bool		 spill;
+	bool		 spill_failed;	/* a write to fd failed (errno kept) */
+	int		 fd;
+	uint64_t	 off;
 };
 
 /* One worker's open log. */
@@ -51,6 +56,16 @@ struct store {
 	uint64_t	 fsyncs;	/* count and total time, for stats */
 	double		 fsync_secs;
 	bool		 disk_full;	/* the last reservation failed */
+	/* Compaction, in a child process (see store.c): */
+	int		 compact_pid;	/* the child writing path.tmp, or 0 */
+	int		 done_pid;	/* a child done, not yet reaped, or 0 */
+	int		 compact_fd;	/* its status pipe */
+	struct event	*compact_ev;	/* the status pipe is readable */
+	bool		 compact_ready;	/* path.tmp is written: finish it */
+	struct store_buf tail;		/* what was logged since the fork */
+	uint64_t	 compact_from;	/* the log's size at the fork */
+	double		 compact_t0;	/* when it began */
+	bool		 closing;	/* no new compaction */
 	int		 markfd;	/* tests: synced offset written to
 					   <log>.synced after each fsync
 					   (QLOCKD_TEST_SYNC_MARKS), or -1 */

@@ -9,7 +9,11 @@
  *   "eio-sync"         only fsync/fdatasync on a shard log fail with EIO
  *                      (the bytes reach the page cache, not the disk)
  *   "kill-tmp-fsync"   the process SIGKILLs itself at the fsync of a
- *                      compaction's shard-I.log.tmp (before the rename)
+ *                      compaction's shard-I.log.tmp (the compaction
+ *                      process, once it has written the snapshot)
+ *   "kill-tmp-fdatasync" ... at the fdatasync of shard-I.log.tmp (the
+ *                      worker, once it has added the tail; before the
+ *                      rename)
  *   "kill-rename"      ... right after renaming shard-I.log.tmp over the
  *                      log (before the directory is fsync'ed)
  * The kill-* modes are one-shot: the control file is emptied first.
@@ -37,6 +41,7 @@ enum fault {
 	F_EIO,
 	F_EIO_SYNC,
 	F_KILL_TMP_FSYNC,
+	F_KILL_TMP_FDATASYNC,
 	F_KILL_RENAME,
 };
 
@@ -63,6 +68,7 @@ fault_now(void)
 		{ "eio-sync", F_EIO_SYNC },
 		{ "eio", F_EIO },
 		{ "kill-tmp-fsync", F_KILL_TMP_FSYNC },
+		{ "kill-tmp-fdatasync", F_KILL_TMP_FDATASYNC },
 		{ "kill-rename", F_KILL_RENAME },
 	};
 	const char	*ctl = getenv("FAULTFS_CTL");
@@ -148,9 +154,10 @@ write_fails(int fd)
 	return is_log_fd(fd, path, sizeof(path)) && fault_now() == F_EIO;
 }
 
-/* The fsync family: EIO, or the one-shot kill before a rename. */
+/* The fsync family (data: fdatasync): EIO, or a one-shot kill before a
+ * rename. */
 static bool
-sync_fails(int fd)
+sync_fails(int fd, bool data)
 {
 	char		path[4096];
 	enum fault	f;
@@ -158,7 +165,8 @@ sync_fails(int fd)
 	if (!is_log_fd(fd, path, sizeof(path)))
 		return false;
 	f = fault_now();
-	if (f == F_KILL_TMP_FSYNC && ends_with(path, ".log.tmp")) {
+	if (f == (data ? F_KILL_TMP_FDATASYNC : F_KILL_TMP_FSYNC) &&
+	    ends_with(path, ".log.tmp")) {
 		fault_clear();
 		kill(getpid(), SIGKILL);
 	}
@@ -248,7 +256,7 @@ fdatasync(int fd)
 {
 	static int (*fn)(int);
 
-	if (sync_fails(fd)) {
+	if (sync_fails(fd, true)) {
 		errno = EIO;
 		return -1;
 	}
@@ -262,7 +270,7 @@ fsync(int fd)
 {
 	static int (*fn)(int);
 
-	if (sync_fails(fd)) {
+	if (sync_fails(fd, false)) {
 		errno = EIO;
 		return -1;
 	}

@@ -1857,9 +1857,14 @@ cycler_check(qlock *c, const char *file, const char *how)
 START_TEST(test_durability_compaction_crash)
 {
 	/* Rounds 0-3: SIGKILL the daemon at a random moment after some
-	 * compactions; 4, 5: the worker dies inside a compaction (faultfs:
-	 * at the fsync of the .tmp, right after its rename). */
-	static const char *const kills[] = { "kill-tmp-fsync", "kill-rename" };
+	 * compactions.  4: the compaction process dies once it has written
+	 * the snapshot (faultfs: at the fsync of the .tmp); the worker goes
+	 * on, compacts again later, and then the daemon is killed.  5, 6:
+	 * the worker dies finishing a compaction (at the fdatasync of the
+	 * .tmp after adding what was logged meanwhile; right after the
+	 * rename). */
+	static const char *const kills[] = { "kill-tmp-fsync",
+	    "kill-tmp-fdatasync", "kill-rename" };
 	struct scratch	 s;
 	struct qd	*d;
 	qlock		*c;
@@ -1873,7 +1878,7 @@ START_TEST(test_durability_compaction_crash)
 	scratch_new(&s);
 	snprintf(ctl, sizeof(ctl), "%s", spath(&s, "ctl"));
 	write_str(ctl, "");
-	for (round = 0; round < 6; round++) {
+	for (round = 0; round < 7; round++) {
 		if (round >= 4 && !shim) {
 			fprintf(stderr, "SKIP compaction crash round %d: no "
 			    "$FAULTFS\n", round);
@@ -1891,26 +1896,36 @@ START_TEST(test_durability_compaction_crash)
 			write_str(ctl, kills[round - 4]);
 		if ((pid = qd_fork()) == 0)
 			cycler(d, spath(&s, "cyc"), spath(&s, "stop"), round);
-		if (round < 4) {
-			/* Wait for 2 + round compactions, then a little more
-			 * for a moment that varies. */
+		if (round == 4) {
+			ck_assert_msg(qd_log_wait(d, "compaction process killed",
+			    QD_WAIT), "the compaction process did not die");
+			log = qd_log(d);
+			before = count_str(log, "compacted");
+			ck_assert_msg(strstr(log, "restarting worker") == NULL,
+			    "the worker died with its compaction process");
+			free(log);
+		}
+		if (round <= 4) {
+			/* Wait for 2 + round compactions (round 4: one more),
+			 * then a little more for a moment that varies. */
 			end = qd_now() + QD_WAIT;
 			do {
 				log = qd_log(d);
 				ncomp = count_str(log, "compacted") - before;
 				free(log);
-				if (ncomp >= 2 + round)
+				if (ncomp >= (round < 4 ? 2 + round : 1))
 					break;
 				qd_nap();
 			} while (qd_now() < end);
-			ck_assert_msg(ncomp >= 2 + round, "only %d compactions "
-			    "in %.0f s", ncomp, QD_WAIT);
+			ck_assert_msg(ncomp >= (round < 4 ? 2 + round : 1),
+			    "only %d compactions in %.0f s", ncomp, QD_WAIT);
 			/* Not a synchronisation: a crash moment that varies
 			 * (up to 20 ms into the cycles after the last one). */
 			usleep((useconds_t)(rand() % 20000));
 			dcrash(d, NULL);
 			snprintf(how, sizeof(how), "daemon killed after %d "
-			    "compactions", ncomp);
+			    "compactions%s", ncomp, round == 4 ? " and a failed "
+			    "one" : "");
 		} else {
 			if (!qd_log_wait(d, "restarting worker", QD_WAIT)) {
 				log = qd_log(d);
@@ -1926,7 +1941,7 @@ START_TEST(test_durability_compaction_crash)
 		write_str(spath(&s, "stop"), "");
 		ck_assert_msg(status != -1 && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0, "cycler: status 0x%x", status);
-		if (round < 4)
+		if (round <= 4)
 			d = dstart(&s, 1, "everysec", "--compact-min", "4096",
 			    NULL);
 		c = connect_retry(d);	/* a restarted worker may be coming up */
@@ -1934,6 +1949,72 @@ START_TEST(test_durability_compaction_crash)
 		qlock_close(c);
 		qd_stop(d);
 	}
+	scratch_free(&s);
+}
+END_TEST
+
+
+/*
+ * A compaction does not stop the worker: while the compaction process
+ * writes a large shard out, puts go on being acknowledged, and those
+ * (logged meanwhile, then added to the new log) are all there, in order,
+ * after the daemon is killed and restarted.
+ */
+START_TEST(test_durability_compaction_background)
+{
+	enum { ITEM = 8192, MAXN = 8000 };
+	static const unsigned long long big = 8u << 20;
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*c;
+	struct items	 it;
+	char		*item = malloc(ITEM), *log, *p;
+	unsigned long long from, to, meanwhile = 0;
+	double		 secs;
+	int		 n = 0, k;
+	size_t		 i;
+	bool		 seen = false;
+
+	ck_assert_ptr_nonnull(item);
+	scratch_new(&s);
+	d = dstart(&s, 1, "no", "--compact-min", "1048576", NULL);
+	c = qd_connect(d);
+	/* 8 KiB items until a compaction of 8 MB or more reports puts
+	 * acknowledged while it ran. */
+	while (!seen && n < MAXN) {
+		k = snprintf(item, ITEM, "b%d|", n);
+		memset(item + k, 'y', ITEM - (size_t)k);
+		ck_assert_int_eq(qlock_queue_put(c, "bg", item, ITEM, 0),
+		    QLOCK_OK);
+		if (++n % 50 != 0)
+			continue;
+		log = qd_log(d);
+		for (p = log; (p = strstr(p, "compacted ")) != NULL; p++) {
+			if (sscanf(p, "compacted %llu bytes to %llu in %lf s "
+			    "(%llu of them logged meanwhile)", &from, &to, &secs,
+			    &meanwhile) == 4 && to >= big && meanwhile > 0)
+				seen = true;
+		}
+		free(log);
+	}
+	ck_assert_msg(seen, "no compaction of 8 MB or more with puts logged "
+	    "while it ran, in %d puts", n);
+	qlock_close(c);
+	dcrash(d, NULL);
+
+	d = dstart(&s, 1, "no", "--compact-min", "1048576", NULL);
+	c = connect_retry(d);
+	memset(&it, 0, sizeof(it));
+	drain(c, "bg", &it);
+	ck_assert_msg(it.n == (size_t)n, "%zu items back of %d acknowledged",
+	    it.n, n);
+	for (i = 0; i < it.n; i++)
+		ck_assert_msg(it.len[i] == ITEM && atoi(it.v[i] + 1) == (int)i,
+		    "item %zu is %.12s (%zu bytes)", i, it.v[i], it.len[i]);
+	items_free(&it);
+	qlock_close(c);
+	qd_stop(d);
+	free(item);
 	scratch_free(&s);
 }
 END_TEST
@@ -1966,6 +2047,7 @@ durability_suite(void)
 	tcase_add_test(tc, test_durability_disk_full);
 	tcase_add_loop_test(tc, test_durability_disk_error, 0, 2);
 	tcase_add_test(tc, test_durability_compaction_crash);
+	tcase_add_test(tc, test_durability_compaction_background);
 	suite_add_tcase(s, tc);
 	return s;
 }
