@@ -329,28 +329,8 @@ static void
 master_send(struct slot *s, uint32_t type, uint64_t tag, int passfd)
 {
 	struct qmsg_hdr	 hdr = { type, 0, tag, 0 };
-	struct iovec	 iov = { &hdr, sizeof(hdr) };
-	struct msghdr	 msg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct cmsghdr	*cm;
 
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (passfd != -1) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
-	}
-	if (sendmsg(s->ctlfd, &msg, MSG_NOSIGNAL) == -1)
+	if (fd_send(s->ctlfd, &hdr, sizeof(hdr), passfd) == -1)
 		log_warn("control message to worker %d", s->id);
 }
 

@@ -2,6 +2,8 @@
  * compaction and re-partitioning.  See store.h for the layout. */
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -36,6 +38,7 @@
 #define ALLOC_CHUNK	(8u << 20)	/* space reserved ahead of the records */
 #define TOKEN_CHUNK	1000000		/* fencing tokens reserved per record */
 #define SNAP_SPILL	(1u << 20)	/* a snapshot is written in pieces of this */
+#define COMPACT_NICE	10		/* the compaction process's nice value */
 
 /* Record types: the first element of every record's array. */
 enum rec_type {
@@ -971,15 +974,16 @@ store_flush_cb(evutil_socket_t fd, short ev, void *arg)
 	store_flush(arg);
 }
 
-/* After an fsync: for power-loss tests, record what is on disk. */
+/* After an fsync that covered the log up to off: for power-loss tests,
+ * record what is on disk. */
 static void
-mark_synced(struct store *st)
+mark_synced_to(struct store *st, uint64_t off)
 {
 	char	buf[32];
 	int	n;
 
-	st->synced = st->end;
-	st->unsynced = false;
+	st->synced = off;
+	st->unsynced = st->end > off;
 	if (st->markfd == -1)
 		return;
 	n = snprintf(buf, sizeof(buf), "%020llu\n", (unsigned long long)st->synced);
@@ -987,22 +991,162 @@ mark_synced(struct store *st)
 		log_warn("writing the sync mark of %s", st->path);
 }
 
-/* Everysec: fsync what was written in the last second. */
+static void
+mark_synced(struct store *st)
+{
+	mark_synced_to(st, st->end);
+}
+
+/*
+ * everysec: the once-a-second fdatasync runs in a small helper process,
+ * so that the worker's loop never waits for the disk (it would stall
+ * every client of the worker for as long as the flush takes, tens of
+ * milliseconds under load).  The worker sends it the log's descriptor
+ * (SCM_RIGHTS) with the offset written so far, one request at a time; it
+ * answers with the offset and fdatasync's errno.  Forked before the log
+ * is replayed, so it shares almost no memory with the worker.
+ */
+struct sync_msg {
+	uint64_t	upto;		/* the log is written up to here */
+	uint32_t	gen;		/* st->file_gen when sent */
+	int32_t		err;		/* answer: fdatasync's errno, or 0 */
+};
+
+/* Keep only fd (as 3) and the standard streams: a forked helper must not
+ * hold the worker's sockets open (a peer notices a dead worker by EOF). */
+static int
+keep_only_fd(int fd)
+{
+	if (fd != 3 && dup2(fd, 3) == -1)
+		return -1;
+	(void)close_range(4, ~0U, 0);
+	return 3;
+}
+
+/* Die with the worker (parent); leave its signals to it. */
+static void
+helper_setup(pid_t parent)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
+static void __attribute__((noreturn))
+syncer_main(pid_t parent, int sock)
+{
+	struct sync_msg	 m;
+	ssize_t		 n;
+	int		 fd;
+
+	helper_setup(parent);
+	if ((sock = keep_only_fd(sock)) == -1)
+		_exit(1);
+	for (;;) {
+		n = fd_recv(sock, &m, sizeof(m), &fd);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(m))
+			_exit(0);		/* the worker closed: done */
+		if (fd == -1)
+			_exit(1);
+		m.err = fdatasync(fd) == -1 ? errno : 0;
+		close(fd);
+		if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+			_exit(1);
+	}
+}
+
+/* The fsync process answered. */
+static void
+syncer_answer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+	struct store	*st = w->store;
+	struct sync_msg	 m;
+	ssize_t		 n;
+
+	n = recv(fd, &m, sizeof(m), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != (ssize_t)sizeof(m))
+		fatalx("%s: the fsync process is gone (restarting)", st->path);
+	st->sync_busy = false;
+	if (m.err != 0) {
+		errno = m.err;
+		fatal("fdatasync %s (never retried: restarting)", st->path);
+	}
+	st->fsync_secs += now_mono() - st->sync_t0;
+	st->fsyncs++;
+	if (m.gen == st->file_gen && m.upto > st->synced)
+		mark_synced_to(st, m.upto);
+}
+
+/* Ask the fsync process to flush what is written; one request at a time. */
+static void
+syncer_request(struct store *st)
+{
+	struct sync_msg	m = { st->end, st->file_gen, 0 };
+
+	if (st->sync_busy || !st->unsynced)
+		return;
+	if (fd_send(st->sync_sock, &m, sizeof(m), st->fd) != (ssize_t)sizeof(m))
+		fatal("%s: asking the fsync process (restarting)", st->path);
+	st->sync_busy = true;
+	st->sync_t0 = now_mono();
+}
+
+static void
+syncer_start(struct worker *w, struct store *st)
+{
+	pid_t		 parent = getpid(), pid;
+	int		 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("fsync process socket");
+	if ((pid = fork()) == -1)
+		fatal("fork the fsync process");
+	if (pid == 0) {
+		close(sv[0]);
+		syncer_main(parent, sv[1]);
+	}
+	close(sv[1]);
+	if (fd_nonblock_cloexec(sv[0]) == -1)
+		fatal("fsync process socket");
+	st->syncer_pid = pid;
+	st->sync_sock = sv[0];
+	st->sync_ev = event_new(w->base, sv[0], EV_READ | EV_PERSIST,
+	    syncer_answer_cb, w);
+	if (st->sync_ev == NULL)
+		fatalx("cannot watch the fsync process");
+	event_add(st->sync_ev, NULL);
+}
+
+static void
+syncer_stop(struct store *st)
+{
+	if (st->sync_sock == -1)
+		return;
+	event_free(st->sync_ev);
+	st->sync_ev = NULL;
+	close(st->sync_sock);		/* it exits when it reads EOF */
+	st->sync_sock = -1;
+	while (waitpid(st->syncer_pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	st->syncer_pid = 0;
+	st->sync_busy = false;
+}
+
+/* Everysec: have what was written in the last second fsync'ed. */
 static void
 store_sec_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct worker	*w = arg;
-	struct store	*st = w->store;
-	double		 t0;
 
-	if (!st->unsynced)
-		return;
-	t0 = now_mono();
-	if (fdatasync(st->fd) == -1)
-		fatal("fdatasync %s (never retried: restarting)", st->path);
-	st->fsync_secs += now_mono() - t0;
-	st->fsyncs++;
-	mark_synced(st);
+	syncer_request(w->store);
 }
 
 void
@@ -1028,6 +1172,7 @@ store_open(struct worker *w)
 	st->policy = w->conf->fsync;
 	st->markfd = -1;
 	st->compact_fd = -1;
+	st->sync_sock = -1;
 	snprintf(path, sizeof(path), "%s/gen-%u", w->conf->data_dir, gen);
 	st->dirpath = xstrdup(path);
 	snprintf(path, sizeof(path), "%s/gen-%u/shard-%d.log", w->conf->data_dir,
@@ -1039,6 +1184,8 @@ store_open(struct worker *w)
 		fatal("open %s", st->path);
 	if (fstat(st->fd, &sb) == -1)
 		fatal("fstat %s", st->path);
+	if (st->policy == FSYNC_EVERYSEC)
+		syncer_start(w, st);	/* before the replay fills the heap */
 	if (sb.st_size == 0) {
 		uint8_t hdr[HDR_LEN] = { 0 };
 
@@ -1104,6 +1251,7 @@ store_close(struct worker *w)
 	compact_reap(st, true);
 	st->closing = true;
 	store_flush(w);
+	syncer_stop(st);
 	if (st->unsynced && st->policy != FSYNC_NO && fdatasync(st->fd) == -1)
 		log_warn("fdatasync %s at exit", st->path);
 	close(st->fd);
@@ -1181,13 +1329,11 @@ compact_child(struct worker *w, pid_t parent, int statusfd)
 	char		 tmp[8200], status = 1;
 	int		 fd;
 
-	/* Die with the worker; stop on the signals that stop it. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	helper_setup(parent);
+	if ((statusfd = keep_only_fd(statusfd)) == -1)
 		_exit(1);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_IGN);
+	/* Yield the CPU to the worker, which goes on serving. */
+	(void)setpriority(PRIO_PROCESS, 0, COMPACT_NICE);
 	compact_path(st, tmp, sizeof(tmp));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd != -1 && snapshot_fd(fd, &w->reg, st->token_reserved) != -1 &&
@@ -1337,6 +1483,7 @@ compact_finish(struct worker *w)
 		log_warn("fsync %s", st->dirpath);
 	close(st->fd);
 	st->fd = fd;
+	st->file_gen++;			/* an fsync answer for the old file */
 	size = (uint64_t)sb.st_size + st->tail.len;
 	log_info("%s: compacted %llu bytes to %llu in %.3f s (%zu of them "
 	    "logged meanwhile)", st->path,

@@ -66,6 +66,13 @@ struct store {
 	uint64_t	 compact_from;	/* the log's size at the fork */
 	double		 compact_t0;	/* when it began */
 	bool		 closing;	/* no new compaction */
+	/* everysec: the fsync process (see store.c): */
+	int		 syncer_pid;
+	int		 sync_sock;	/* SOCK_SEQPACKET to it, or -1 */
+	struct event	*sync_ev;	/* its answer is readable */
+	bool		 sync_busy;	/* a request is out */
+	uint32_t	 file_gen;	/* +1 each time the log file is replaced */
+	double		 sync_t0;	/* when the request went out */
 	int		 markfd;	/* tests: synced offset written to
 					   <log>.synced after each fsync
 					   (QLOCKD_TEST_SYNC_MARKS), or -1 */

@@ -1,6 +1,10 @@
 /* util.c: allocation, time, hashing and fd helpers. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,4 +94,58 @@ fd_nonblock_cloexec(int fd)
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 		return -1;
 	return 0;
+}
+
+/* Room for one passed descriptor, aligned for a cmsghdr. */
+union fd_cbuf {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(sizeof(int))];
+};
+
+ssize_t
+fd_send(int sock, const void *buf, size_t len, int fd)
+{
+	struct iovec	 iov = { (void *)(uintptr_t)buf, len };
+	struct msghdr	 msg;
+	union fd_cbuf	 cbuf;
+	struct cmsghdr	*cm;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t
+fd_recv(int sock, void *buf, size_t len, int *fd)
+{
+	struct iovec	 iov = { buf, len };
+	struct msghdr	 msg;
+	union fd_cbuf	 cbuf;
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
+	return n;
 }

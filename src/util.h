@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 /* Allocation for invariants: out of memory is fatal. */
 void	*xmalloc(size_t n);
@@ -23,5 +24,12 @@ unsigned shard_of(const char *name, size_t len, unsigned nshards);
 
 /* Make an fd non-blocking and close-on-exec; -1 on error. */
 int	 fd_nonblock_cloexec(int fd);
+
+/* One message of len bytes on a unix socket, with descriptor fd passed
+ * along (SCM_RIGHTS) unless it is -1; sendmsg's result. */
+ssize_t	 fd_send(int sock, const void *buf, size_t len, int fd);
+/* Receive one such message; *fd is the descriptor passed (close-on-exec)
+ * or -1; recvmsg's result. */
+ssize_t	 fd_recv(int sock, void *buf, size_t len, int *fd);
 
 #endif

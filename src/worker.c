@@ -291,35 +291,6 @@ worker_peer_down(struct worker *w, int id)
 	session_end_worker(w, id);
 }
 
-/* Receive one control message, with an fd if one was passed. */
-static ssize_t
-ctl_recv(int fd, struct qmsg_hdr *hdr, int *passed)
-{
-	struct msghdr	 msg;
-	struct iovec	 iov = { hdr, sizeof(*hdr) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct cmsghdr	*cm;
-	ssize_t		 n;
-
-	*passed = -1;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(passed, CMSG_DATA(cm), sizeof(int));
-	}
-	return n;
-}
-
 static void worker_stop(struct worker *w);
 
 /* A message from the master. */
@@ -331,7 +302,7 @@ worker_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 	ssize_t		 n;
 	int		 passed;
 
-	n = ctl_recv(fd, &hdr, &passed);
+	n = fd_recv(fd, &hdr, sizeof(hdr), &passed);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
