@@ -39,10 +39,6 @@
  * paused, are kept in the connection's own buffer, which is freed once
  * empty: an idle connection holds no input memory.
  */
-#define CONN_READ_CHUNK	(64 * 1024)
-
-static uint8_t	conn_rbuf[CONN_READ_CHUNK];	/* one worker per process */
-
 static void conn_readable_cb(evutil_socket_t, short, void *);
 static void conn_pending(struct conn *);
 
@@ -456,10 +452,10 @@ conn_readable_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (c->inlen == 0) {
 		/* The usual case: whole frames, handled where they landed. */
-		n = read(fd, conn_rbuf, sizeof(conn_rbuf));
+		n = read(fd, c->w->rbuf, CONN_READ_CHUNK);
 		if (n > 0) {
-			used = conn_input(c, conn_rbuf, (size_t)n);
-			conn_keep(c, conn_rbuf + used, (size_t)n - used);
+			used = conn_input(c, c->w->rbuf, (size_t)n);
+			conn_keep(c, c->w->rbuf + used, (size_t)n - used);
 		}
 	} else {
 		conn_room(c);

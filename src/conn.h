@@ -15,6 +15,9 @@
 
 struct worker;
 
+/* Bytes asked of one read of a client's socket (into worker->rbuf). */
+#define CONN_READ_CHUNK	(64 * 1024)
+
 enum conn_state {
 	CONN_AUTH,	/* handshake in progress; nothing else is possible */
 	CONN_READY,	/* authenticated: requests accepted */

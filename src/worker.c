@@ -474,6 +474,7 @@ worker_free(struct worker *w)
 	hmap_free(&w->sessions);
 	deadlines_free(&w->deadlines);
 	msgpack_sbuffer_destroy(&w->sbuf);
+	free(w->rbuf);
 	event_free(w->timer);
 	event_free(w->ctl_ev);
 	event_free(w->sigterm_ev);
@@ -517,6 +518,7 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	TAILQ_INIT(&w->dirty_peers);
 	w->out_ev = event_new(w->base, -1, 0, worker_out_cb, w);
 	msgpack_sbuffer_init(&w->sbuf);
+	w->rbuf = xmalloc(CONN_READ_CHUNK);
 	msgpack_packer_init(&w->pk, &w->sbuf, msgpack_sbuffer_write);
 	w->timer = evtimer_new(w->base, worker_timer_cb, w);
 	/* Fencing tokens continue from the clock in microseconds, so that a

@@ -101,6 +101,8 @@ struct worker {
 	struct waitlist		 woken;		/* waiters to answer after the
 						   current operation */
 	msgpack_sbuffer		 sbuf;		/* scratch for encoding replies */
+	uint8_t			*rbuf;		/* scratch for reading clients
+						   (CONN_READ_CHUNK bytes) */
 	msgpack_packer		 pk;		/* packs into sbuf */
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
