@@ -9,7 +9,8 @@
 # usage: bench/fsync.sh [BUILD_DIR]   environment: REPS (3), N (20000),
 #   CLIENTS ("1 8"), SIZE (64), WORKERS (1), DIR (a new dir under /var/tmp),
 #   PROCS (1: qlock-bench drives the clients from one polling process, as
-#   redis-benchmark does; 0: a process per client)
+#   redis-benchmark does; 0: a polling process per client).  Both servers
+#   are driven by the same polling client code (qlock-bench --procs).
 set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}

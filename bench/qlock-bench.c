@@ -67,6 +67,7 @@ struct opts {
 	char		*key;		/* the authkey, NUL-terminated */
 	int		 clients;	/* connections */
 	int		 procs;		/* processes they are spread over */
+	bool		 poll;		/* polling clients (--procs or --redis) */
 	bool		 redis;		/* the server is Redis: RESP, no key */
 	long		 requests;	/* units per test, over all clients */
 	size_t		 size;		/* bytes per queue item */
@@ -1490,7 +1491,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 			close(readyp[0]);
 			close(gop[1]);
 			b.id = i;
-			if (nprocs < nclients || o->redis)
+			if (o->poll)
 				loop_main(&b, i);
 			client_main(&b);
 		}
@@ -1590,7 +1591,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 			printf(", p50=%.3f msec, p99=%.3f msec%s (mean %.3f, "
 			    "max %.3f)", p50, p99, lat, mean, max);
 		printf(" [c=%d", nclients);
-		if (nprocs < nclients)
+		if (o->poll)
 			printf(" procs=%d", nprocs);
 		printf(" n=%ld d=%zu q=%d%s", units, o->size, o->queues,
 		    o->placement == PLACE_LOCAL ? " local" :
@@ -1625,10 +1626,11 @@ usage(int status)
 "  -k, --authkey-file PATH  the shared key (default: $QLOCK_AUTHKEY, "
     "$QLOCK_AUTHKEY_FILE)\n"
 "  -c, --clients N          connections (default 4)\n"
-"  -p, --procs N            processes they are spread over (default: one per\n"
-"                           connection, each waiting for its answer; fewer:\n"
-"                           each polls its connections, as redis-benchmark;\n"
-"                           ping, put, roundtrip and pipeline only)\n"
+"  -p, --procs N            polling clients: the connections spread over N\n"
+"                           processes, each polling its own and speaking the\n"
+"                           protocol itself, as redis-benchmark (default: a\n"
+"                           libqlock process per connection; ping, put,\n"
+"                           roundtrip and pipeline only)\n"
 "  -n, --requests N         units per test over all clients (default 100000)\n"
 "  -d, --size BYTES         queue item size (default 64)\n"
 "  -q, --queues N           queue names: per client for roundtrip and pipeline,\n"
@@ -1832,12 +1834,15 @@ main(int argc, char **argv)
 		    "consume)");
 	if (o.placement != PLACE_ANY && (o.tests & ~(1u << T_ROUNDTRIP)))
 		die("--placement applies to --test roundtrip only");
+	/* --procs (even one per connection) and --redis mean the polling
+	 * clients: the same code then measures both servers. */
+	o.poll = o.procs != 0 || o.redis;
 	if (o.procs == 0 || o.procs > o.clients)
 		o.procs = o.clients;
-	if (o.procs < o.clients && (o.tests & (1u << T_PRODCONS)))
-		die("--procs: prodcons runs a process per connection");
-	if (o.procs < o.clients && o.placement != PLACE_ANY)
-		die("--procs: --placement needs a process per connection");
+	if (o.poll && (o.tests & (1u << T_PRODCONS)))
+		die("--procs: prodcons runs a libqlock process per connection");
+	if (o.poll && o.placement != PLACE_ANY)
+		die("--procs: --placement needs libqlock clients");
 
 	stats = NULL;
 	if (!o.redis && (stats = qlock_connect(o.address, o.key, &st)) == NULL)
