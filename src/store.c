@@ -40,6 +40,7 @@
 #define TOKEN_CHUNK	1000000		/* fencing tokens reserved per record */
 #define SNAP_SPILL	(1u << 20)	/* a snapshot is written in pieces of this */
 #define COMPACT_NICE	10		/* the compaction process's nice value */
+#define RETIRE_STEP	(4u << 20)	/* bytes of a replaced log freed per step */
 
 /* Record types: the first element of every record's array. */
 enum rec_type {
@@ -958,6 +959,7 @@ fail:
 
 static void compact_abandon(struct store *);
 static void compact_reap(struct store *, bool);
+static void retire_done(struct store *);
 
 /* Ask for a flush at the end of this loop pass. */
 static void
@@ -1175,6 +1177,7 @@ store_open(struct worker *w)
 	st->markfd = -1;
 	st->compact_fd = -1;
 	st->sync_sock = -1;
+	st->retire_fd = -1;
 	snprintf(path, sizeof(path), "%s/gen-%u", w->conf->data_dir, gen);
 	st->dirpath = xstrdup(path);
 	snprintf(path, sizeof(path), "%s/gen-%u/shard-%d.log", w->conf->data_dir,
@@ -1255,6 +1258,7 @@ store_close(struct worker *w)
 	if (st->compact_ev != NULL || st->compact_ready)
 		compact_abandon(st);
 	compact_reap(st, true);
+	retire_done(st);
 	st->closing = true;
 	store_flush(w);
 	syncer_stop(st);
@@ -1508,6 +1512,54 @@ compact_start(struct worker *w)
 	    (unsigned long long)st->end, (long)pid);
 }
 
+/*
+ * The log a compaction replaced is unlinked; closing the last descriptor
+ * of a big file frees all its blocks at once, 33 ms for about 100 MB
+ * here, and every client of the worker would wait.  So it is cut from the
+ * end a few megabytes per loop pass, and closed once empty.
+ */
+static void
+retire_done(struct store *st)
+{
+	if (st->retire_fd == -1)
+		return;
+	close(st->retire_fd);
+	st->retire_fd = -1;
+	event_free(st->retire_ev);
+	st->retire_ev = NULL;
+}
+
+static void
+retire_step_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct store	*st = arg;
+	struct timeval	 now = { 0, 0 };
+
+	st->retire_size = st->retire_size > RETIRE_STEP ?
+	    st->retire_size - RETIRE_STEP : 0;
+	if (st->retire_size == 0 ||
+	    ftruncate(st->retire_fd, (off_t)st->retire_size) == -1) {
+		retire_done(st);
+		return;
+	}
+	evtimer_add(st->retire_ev, &now);
+}
+
+static void
+retire_start(struct worker *w, int fd, uint64_t size)
+{
+	struct store	*st = w->store;
+	struct timeval	 now = { 0, 0 };
+
+	retire_done(st);		/* the one before, if still there */
+	st->retire_fd = fd;
+	st->retire_size = size;
+	st->retire_ev = evtimer_new(w->base, retire_step_cb, st);
+	if (st->retire_ev == NULL)
+		fatalx("cannot schedule freeing the old log");
+	evtimer_add(st->retire_ev, &now);
+}
+
 /* path.tmp holds the snapshot: add the tail and put it in the log's place. */
 static void
 compact_finish(struct worker *w)
@@ -1531,7 +1583,8 @@ compact_finish(struct worker *w)
 	/* The new log is whole and on disk under either name. */
 	if (fsync_dir(st->dirpath) == -1)
 		log_warn("fsync %s", st->dirpath);
-	close(st->fd);
+	retire_start(w, st->fd, st->allocated > st->end ? st->allocated :
+	    st->end);
 	st->fd = fd;
 	st->file_gen++;			/* an fsync answer for the old file */
 	size = (uint64_t)sb.st_size + st->tail.len;

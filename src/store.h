@@ -66,6 +66,10 @@ struct store {
 	uint64_t	 compact_from;	/* the log's size at the fork */
 	double		 compact_t0;	/* when it began */
 	bool		 closing;	/* no new compaction */
+	int		 retire_fd;	/* the log a compaction replaced, being
+					   freed a step at a time, or -1 */
+	uint64_t	 retire_size;	/* what is left of it */
+	struct event	*retire_ev;	/* the next step */
 	/* everysec: the fsync process (see store.c): */
 	int		 syncer_pid;
 	int		 sync_sock;	/* SOCK_SEQPACKET to it, or -1 */

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -2039,6 +2040,32 @@ START_TEST(test_durability_compaction_crash)
 END_TEST
 
 
+/* How many of pid's descriptors are logs that were deleted (replaced). */
+static int
+deleted_logs_open(pid_t pid)
+{
+	char		 dir[64], path[320], target[512];
+	struct dirent	*de;
+	DIR		*d;
+	ssize_t		 n;
+	int		 count = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, "/shard-") != NULL &&
+		    strstr(target, "(deleted)") != NULL)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
 /*
  * A compaction does not stop the worker: while the compaction process
  * writes a large shard out, puts go on being acknowledged, and those
@@ -2055,7 +2082,8 @@ START_TEST(test_durability_compaction_background)
 	struct items	 it;
 	char		*item = malloc(ITEM), *log, *p;
 	unsigned long long from, to, meanwhile = 0;
-	double		 secs;
+	double		 secs, end;
+	pid_t		 worker;
 	int		 n = 0, k;
 	size_t		 i;
 	bool		 seen = false;
@@ -2084,6 +2112,13 @@ START_TEST(test_durability_compaction_background)
 	}
 	ck_assert_msg(seen, "no compaction of 8 MB or more with puts logged "
 	    "while it ran, in %d puts", n);
+	/* The log it replaced is freed (a step at a time), not kept open. */
+	ck_assert_int_eq(qd_worker_pids(d, &worker, 1), 1);
+	for (end = qd_now() + QD_WAIT; deleted_logs_open(worker) > 0 &&
+	    qd_now() < end; )
+		qd_nap();
+	ck_assert_msg(deleted_logs_open(worker) == 0, "the worker still holds "
+	    "a replaced log open after %.0f s", QD_WAIT);
 	qlock_close(c);
 	dcrash(d, NULL);
 
