@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "auth.h"
+#include "suiterun.h"
 
 /*
  * Test vectors, computed with CPython 3.12.1's hmac module:
@@ -680,11 +681,5 @@ auth_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(auth_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(auth_suite(), CK_FORK_GETENV);
 }

@@ -8,6 +8,7 @@
 
 #include "qlock.h"
 #include "obj_barrier.h"
+#include "suiterun.h"
 #include "util.h"
 #include "waiterpool.h"
 #include "waitq.h"
@@ -282,11 +283,5 @@ barrier_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(barrier_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(barrier_suite(), CK_FORK_GETENV);
 }

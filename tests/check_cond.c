@@ -8,6 +8,7 @@
 
 #include "qlock.h"
 #include "obj_cond.h"
+#include "suiterun.h"
 #include "util.h"
 #include "waiterpool.h"
 #include "waitq.h"
@@ -451,11 +452,5 @@ cond_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(cond_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(cond_suite(), CK_FORK_GETENV);
 }

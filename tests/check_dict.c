@@ -13,6 +13,7 @@
 #include "qlock.h"
 #include "mp.h"
 #include "obj_dict.h"
+#include "suiterun.h"
 
 static struct dict	d;	/* the dict under test */
 
@@ -557,11 +558,5 @@ dict_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(dict_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(dict_suite(), CK_FORK_GETENV);
 }

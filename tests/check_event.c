@@ -8,6 +8,7 @@
 
 #include "qlock.h"
 #include "obj_event.h"
+#include "suiterun.h"
 #include "util.h"
 #include "waiterpool.h"
 #include "waitq.h"
@@ -204,11 +205,5 @@ event_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(event_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(event_suite(), CK_FORK_GETENV);
 }

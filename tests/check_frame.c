@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "frame.h"
+#include "suiterun.h"
 
 #define SENTINEL ((size_t)0xdeadbeef)
 
@@ -150,11 +151,5 @@ frame_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(frame_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(frame_suite(), CK_FORK_GETENV);
 }

@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "hmap.h"
+#include "suiterun.h"
 
 #define NKEYS	10000
 
@@ -377,11 +378,5 @@ hmap_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(hmap_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(hmap_suite(), CK_FORK_GETENV);
 }

@@ -9,6 +9,7 @@
 
 #include "qlock.h"
 #include "obj_lock.h"
+#include "suiterun.h"
 #include "util.h"
 #include "waiterpool.h"
 #include "waitq.h"
@@ -525,11 +526,5 @@ lock_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(lock_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(lock_suite(), CK_FORK_GETENV);
 }

@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "mp.h"
+#include "suiterun.h"
 
 #define BIG	70000	/* over 65535: forces the 32-bit forms */
 
@@ -947,11 +948,5 @@ mp_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(mp_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(mp_suite(), CK_FORK_GETENV);
 }

@@ -10,6 +10,7 @@
 
 #include "qlock.h"
 #include "obj_queue.h"
+#include "suiterun.h"
 #include "waitq.h"
 
 static struct queue	  q;		/* the queue under test */
@@ -967,11 +968,5 @@ queue_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(queue_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(queue_suite(), CK_FORK_GETENV);
 }

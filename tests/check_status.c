@@ -7,6 +7,7 @@
 
 #include "qlock.h"
 #include "status.h"
+#include "suiterun.h"
 
 /* Every error status of qlock.h, in one place. */
 static const int errors[] = {
@@ -145,11 +146,5 @@ status_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(status_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(status_suite(), CK_FORK_GETENV);
 }

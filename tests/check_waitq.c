@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "qlock.h"
+#include "suiterun.h"
 #include "waitq.h"
 
 #define NW	1000
@@ -407,11 +408,5 @@ waitq_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(waitq_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(waitq_suite(), CK_FORK_GETENV);
 }

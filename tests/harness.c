@@ -1076,3 +1076,15 @@ raw_conn_worker(const struct qd *d, int fd)
 	}
 	return -1;
 }
+
+TCase *
+qd_tcase(Suite *s, const char *name, void (*setup)(void),
+    void (*teardown)(void), double timeout)
+{
+	TCase	*tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <msgpack.h>
 
 #include "qlock.h"
@@ -52,6 +53,11 @@ struct qd {
 double		 qd_now(void);
 /* Sleep a little inside a bounded polling loop (never as synchronisation). */
 void		 qd_nap(void);
+
+/* A test case of s whose every test runs between setup and teardown (a
+ * daemon fixture), each within timeout seconds. */
+TCase		*qd_tcase(Suite *s, const char *name, void (*setup)(void),
+		    void (*teardown)(void), double timeout);
 
 /* Start qlockd with --workers n and more options (NULL-ended); fails the
  * test if it is not serving within QD_WAIT seconds. */

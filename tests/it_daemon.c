@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "qlock.h"
+#include "suiterun.h"
 
 /* A temp dir for key files of daemons that must refuse to start. */
 static char tmpdir[64];
@@ -536,12 +537,5 @@ daemon_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(daemon_suite());
-	int	 failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(daemon_suite(), CK_FORK);
 }

@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "qlock.h"
+#include "suiterun.h"
 
 #define NQ		8	/* queues the producers spread items over */
 #define NPROD		4	/* producer processes */
@@ -2176,12 +2177,5 @@ durability_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(durability_suite());
-	int	 failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(durability_suite(), CK_FORK);
 }

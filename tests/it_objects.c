@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "qlock.h"
+#include "suiterun.h"
 
 #define WORKERS		3	/* objects spread over shards, forwarded */
 #define CHILD_WAIT	QD_WAIT	/* bound on any blocking call in a child */
@@ -1754,23 +1755,13 @@ END_TEST
 
 /* ------------------------------------------------------------------------- */
 
-static TCase *
-tcase(const char *name)
-{
-	TCase	*tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	return tc;
-}
-
 static Suite *
 objects_suite(void)
 {
 	Suite	*s = suite_create("it_objects");
 	TCase	*tc;
 
-	tc = tcase("tutorials");
+	tc = qd_tcase(s, "tutorials", setup, teardown, 60);
 	tcase_add_test(tc, test_tut_producer_consumer_sentinels);
 	tcase_add_test(tc, test_tut_joinable_queue);
 	tcase_add_test(tc, test_tut_ticket_lock);
@@ -1780,9 +1771,8 @@ objects_suite(void)
 	tcase_add_test(tc, test_tut_barrier_five);
 	tcase_add_test(tc, test_tut_barrier_broken_reset);
 	tcase_add_test(tc, test_tut_condition);
-	suite_add_tcase(s, tc);
 
-	tc = tcase("locks");
+	tc = qd_tcase(s, "locks", setup, teardown, 60);
 	tcase_add_test(tc, test_lock_release_not_owner);
 	tcase_add_test(tc, test_lock_fifo_handoff);
 	tcase_add_test(tc, test_lock_fencing_tokens);
@@ -1791,34 +1781,24 @@ objects_suite(void)
 	tcase_add_test(tc, test_lock_etype);
 	tcase_add_test(tc, test_delete_wakes_waiters);
 	tcase_add_test(tc, test_sem_before_open);
-	suite_add_tcase(s, tc);
 
-	tc = tcase("killed");
+	tc = qd_tcase(s, "killed", setup, teardown, 60);
 	tcase_add_test(tc, test_kill_lock_holder);
 	tcase_add_test(tc, test_kill_sem_holder);
 	tcase_add_test(tc, test_kill_joinable_consumer);
 	tcase_add_test(tc, test_kill_barrier_party);
 	tcase_add_test(tc, test_kill_cond_waiter);
-	suite_add_tcase(s, tc);
 
-	tc = tcase("cli");
+	tc = qd_tcase(s, "cli", setup, teardown, 60);
 	tcase_add_test(tc, test_cli_lock_exit_status);
 	tcase_add_test(tc, test_cli_lock_serialises);
 	tcase_add_test(tc, test_cli_sem_two_at_once);
 	tcase_add_test(tc, test_cli_stats_list);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(objects_suite());
-	int	 failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(objects_suite(), CK_FORK);
 }

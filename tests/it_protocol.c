@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "harness.h"
 #include "qlock.h"
+#include "suiterun.h"
 
 #define MAX_FRAME	65536		/* --max-frame of the daemon under test */
 #define ANY_MSGID	UINT64_MAX	/* expect_error: do not check the msgid */
@@ -738,31 +739,14 @@ static Suite *
 protocol_suite(void)
 {
 	Suite	*s = suite_create("it_protocol");
-	TCase	*tc;
 
-	tc = tcase_create("workers1");
-	tcase_add_checked_fixture(tc, setup_w1, teardown);
-	tcase_set_timeout(tc, 60);
-	add_tests(tc);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("workers3");
-	tcase_add_checked_fixture(tc, setup_w3, teardown);
-	tcase_set_timeout(tc, 60);
-	add_tests(tc);
-	suite_add_tcase(s, tc);
+	add_tests(qd_tcase(s, "workers1", setup_w1, teardown, 60));
+	add_tests(qd_tcase(s, "workers3", setup_w3, teardown, 60));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(protocol_suite());
-	int	 failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(protocol_suite(), CK_FORK);
 }

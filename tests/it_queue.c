@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "qlock.h"
+#include "suiterun.h"
 
 static struct qd *D;		/* the daemon of the running test */
 
@@ -576,31 +577,14 @@ static Suite *
 queue_suite(void)
 {
 	Suite	*s = suite_create("it_queue");
-	TCase	*tc;
 
-	tc = tcase_create("workers1");
-	tcase_add_checked_fixture(tc, setup_w1, teardown);
-	tcase_set_timeout(tc, 120);
-	add_tests(tc);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("workers3");
-	tcase_add_checked_fixture(tc, setup_w3, teardown);
-	tcase_set_timeout(tc, 120);
-	add_tests(tc);
-	suite_add_tcase(s, tc);
+	add_tests(qd_tcase(s, "workers1", setup_w1, teardown, 120));
+	add_tests(qd_tcase(s, "workers3", setup_w3, teardown, 120));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(queue_suite());
-	int	 failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return suite_run(queue_suite(), CK_FORK);
 }
