@@ -39,17 +39,6 @@ waiter_new(uint64_t sess)
 	return w;
 }
 
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
-}
-
 /* Arrive, expecting BARRIER_WAIT with index want; park a waiter holding
  * the index as the command layer does. */
 static struct waiter *
@@ -88,7 +77,7 @@ round_ok(void)
 	ck_assert_int_eq(barrier_wait(&b, &index, &woken), 0);
 	ck_assert_uint_eq(index, b.parties - 1);
 	seen[index] = true;
-	ck_assert_uint_eq(woken_len(), b.parties - 1);
+	ck_assert_uint_eq(waitlist_len(&woken), b.parties - 1);
 	ck_assert_uint_eq(b.waiters.n, 0);
 	ck_assert_uint_eq(b.count, 0);
 	i = 0;
@@ -139,7 +128,7 @@ START_TEST(test_barrier_one_party)
 	ck_assert_uint_eq(index, 0);
 	ck_assert_int_eq(barrier_wait(&b, &index, &woken), 0);
 	ck_assert_uint_eq(index, 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -166,7 +155,7 @@ START_TEST(test_barrier_abort)
 	barrier_break(&b, &woken);
 	ck_assert(b.broken);
 	ck_assert_uint_eq(b.waiters.n, 0);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	i = 0;
 	TAILQ_FOREACH(x, &woken, link) {
 		ck_assert_ptr_eq(x, w[i]);
@@ -180,10 +169,10 @@ START_TEST(test_barrier_abort)
 		ck_assert_uint_eq(index, 12345);
 	}
 	ck_assert_uint_eq(b.waiters.n, 0);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	barrier_reset(&b, &woken);
 	ck_assert(!b.broken);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	round_ok();
 }
 END_TEST
@@ -198,7 +187,7 @@ START_TEST(test_barrier_abort_idle)
 	ck_assert_int_eq(barrier_wait(&b, &index, &woken), QLOCK_EBROKEN);
 	barrier_break(&b, &woken);
 	ck_assert(b.broken);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -214,7 +203,7 @@ START_TEST(test_barrier_reset_waiting)
 	barrier_reset(&b, &woken);
 	ck_assert(!b.broken);
 	ck_assert_uint_eq(b.count, 0);
-	ck_assert_uint_eq(woken_len(), 2);
+	ck_assert_uint_eq(waitlist_len(&woken), 2);
 	ck_assert_int_eq(a->status, QLOCK_EBROKEN);
 	ck_assert_int_eq(c->status, QLOCK_EBROKEN);
 	round_ok();

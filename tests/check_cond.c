@@ -42,17 +42,6 @@ waiter_new(uint64_t sess)
 	return w;
 }
 
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
-}
-
 /* cond.acquire for sess, expecting a grant now. */
 static void
 acquire_ok(uint64_t sess)
@@ -130,7 +119,7 @@ START_TEST(test_cond_wait_without_lock)
 	ck_assert_uint_eq(c.waiters.n, 0);
 	ck_assert_uint_eq(c.lock.owner, 2);
 	ck_assert_uint_eq(c.lock.depth, 1);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	release_ok(2);
 	ck_assert_int_eq(cond_wait(&c, 2, w, &clk, &woken), QLOCK_ENOTOWNER);
 }
@@ -149,7 +138,7 @@ START_TEST(test_cond_wait_releases_fully)
 	ck_assert_uint_eq(c.lock.owner, 0);
 	ck_assert_uint_eq(c.lock.depth, 0);
 	ck_assert_uint_eq(c.waiters.n, 1);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_int_eq(lock_release(&c.lock, 1, &clk, &woken),
 	    QLOCK_ENOTOWNER);
 	acquire_ok(2);
@@ -167,7 +156,7 @@ START_TEST(test_cond_wait_hands_lock_on)
 	a = acquire_park(2);
 	b = acquire_park(3);
 	wait_ok(1);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), a);
 	ck_assert_int_eq(a->status, QLOCK_OK);
 	ck_assert_uint_eq(c.lock.owner, 2);
@@ -230,7 +219,7 @@ START_TEST(test_cond_notify_n_oldest)
 	ck_assert_uint_eq(c.waiters.n, 0);
 	ck_assert_uint_eq(c.lock.waiters.n, 5);
 	ck_assert_uint_eq(notify(9, UINT32_MAX), 0);
-	ck_assert_uint_eq(woken_len(), 0);	/* nobody runs yet */
+	ck_assert_uint_eq(waitlist_len(&woken), 0);	/* nobody runs yet */
 	ck_assert_uint_eq(c.lock.owner, 9);
 }
 END_TEST
@@ -252,10 +241,10 @@ START_TEST(test_cond_notified_relock_after_release)
 	last = c.lock.token;
 	ck_assert_uint_eq(notify(3, UINT32_MAX), 2);
 	release_ok(3);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_uint_eq(c.lock.owner, 3);
 	release_ok(3);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), a);
 	ck_assert_int_eq(a->status, QLOCK_OK);
 	ck_assert_int_eq(a->outcome, QLOCK_OK);
@@ -265,7 +254,7 @@ START_TEST(test_cond_notified_relock_after_release)
 	ck_assert_uint_gt(a->value, last);
 	last = a->value;
 	release_ok(1);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	release_ok(1);
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), b);
 	ck_assert_uint_eq(c.lock.owner, 2);
@@ -308,7 +297,7 @@ START_TEST(test_cond_requeue_timeout_lock_free)
 	w = wait_ok(1);
 	cond_requeue(&c, w, QLOCK_TIMEOUT, &clk, &woken);
 	ck_assert_uint_eq(c.waiters.n, 0);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
 	ck_assert_ptr_null(w->wq);
 	ck_assert_int_eq(w->status, QLOCK_OK);
@@ -337,7 +326,7 @@ START_TEST(test_cond_requeue_timeout_lock_held)
 	b = wait_ok(2);
 	acquire_ok(3);
 	cond_requeue(&c, a, QLOCK_TIMEOUT, &clk, &woken);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_ptr_eq(a->wq, &c.lock.waiters);
 	ck_assert_int_eq(a->op, WOP_COND_REACQUIRE);
 	ck_assert_uint_eq(c.waiters.n, 1);
@@ -368,7 +357,7 @@ START_TEST(test_cond_wait_zero_timeout)
 	w = wait_ok(1);
 	cond_requeue(&c, w, QLOCK_TIMEOUT, &clk, &woken);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), lw);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(w->wq, &c.lock.waiters);
 	release_ok(2);
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), w);

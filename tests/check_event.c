@@ -30,17 +30,6 @@ teardown(void)
 	pool_free();
 }
 
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
-}
-
 /* wait() on a clear event: QEVENT_WAIT; park a waiter. */
 static struct waiter *
 wait_park(uint64_t sess)
@@ -70,7 +59,7 @@ START_TEST(test_event_set_then_wait)
 
 	qevent_set(&e, &woken);
 	ck_assert(e.set);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(qevent_wait(&e), 0);
 }
@@ -87,7 +76,7 @@ START_TEST(test_event_set_wakes_all)
 	ck_assert_uint_eq(e.waiters.n, 5);
 	qevent_set(&e, &woken);
 	ck_assert_uint_eq(e.waiters.n, 0);
-	ck_assert_uint_eq(woken_len(), 5);
+	ck_assert_uint_eq(waitlist_len(&woken), 5);
 	i = 0;
 	TAILQ_FOREACH(x, &woken, link) {
 		ck_assert_ptr_eq(x, w[i]);
@@ -109,7 +98,7 @@ START_TEST(test_event_clear)
 	ck_assert(!e.set);
 	a = wait_park(1);
 	qevent_clear(&e);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_ptr_eq(a->wq, &e.waiters);
 	b = wait_park(2);
 	qevent_set(&e, &woken);
@@ -127,7 +116,7 @@ START_TEST(test_event_set_twice)
 	qevent_set(&e, &woken);
 	qevent_set(&e, &woken);
 	ck_assert(e.set);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 }
 END_TEST
 
@@ -140,7 +129,7 @@ START_TEST(test_event_cancelled_not_woken)
 	b = wait_park(2);
 	waitq_remove(a);
 	qevent_set(&e, &woken);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), b);
 	ck_assert_int_eq(a->status, 12345);
 }
@@ -170,7 +159,7 @@ START_TEST(test_event_rounds)
 		for (i = 0; i < round; i++)
 			wait_park((uint64_t)i + 1);
 		qevent_set(&e, &woken);
-		ck_assert_uint_eq(woken_len(), (size_t)round);
+		ck_assert_uint_eq(waitlist_len(&woken), (size_t)round);
 		ck_assert_int_eq(qevent_wait(&e), 0);
 		qevent_clear(&e);
 		ck_assert_int_eq(qevent_wait(&e), QEVENT_WAIT);

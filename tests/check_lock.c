@@ -32,17 +32,6 @@ teardown(void)
 	pool_free();
 }
 
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
-}
-
 /* Acquire for sess, expecting an immediate grant; returns the token. */
 static uint64_t
 acquire_ok(uint64_t sess)
@@ -76,7 +65,7 @@ START_TEST(test_lock_acquire_free_grants)
 	ck_assert_uint_eq(clk, 42);
 	ck_assert_uint_eq(l.depth, 1);
 	ck_assert(lock_busy(&l));
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -109,7 +98,7 @@ START_TEST(test_lock_release_frees)
 	ck_assert_uint_eq(l.owner, 0);
 	ck_assert_uint_eq(l.depth, 0);
 	ck_assert(!lock_busy(&l));
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	t2 = acquire_ok(2);
 	ck_assert_uint_gt(t2, t1);
 }
@@ -133,7 +122,7 @@ START_TEST(test_lock_release_not_owner)
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), QLOCK_ENOTOWNER);
 	ck_assert_uint_eq(clk, tok);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -177,7 +166,7 @@ START_TEST(test_lock_rlock_reenter_with_waiters)
 	ck_assert_int_eq(lock_acquire(&l, 1, &clk), 0);
 	ck_assert_uint_eq(l.depth, 2);
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_ptr_eq(w->wq, &l.waiters);
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
@@ -202,7 +191,7 @@ START_TEST(test_lock_handoff_oldest)
 		uint64_t	owner = i == 0 ? 10 : 11 + (uint64_t)i - 1;
 
 		ck_assert_int_eq(lock_release(&l, owner, &clk, &woken), 0);
-		ck_assert_uint_eq(woken_len(), (size_t)i + 1);
+		ck_assert_uint_eq(waitlist_len(&woken), (size_t)i + 1);
 		ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), w[i]);
 		ck_assert_int_eq(w[i]->status, QLOCK_OK);
 		ck_assert_ptr_null(w[i]->wq);
@@ -218,7 +207,7 @@ START_TEST(test_lock_handoff_oldest)
 	}
 	ck_assert_int_eq(lock_release(&l, 14, &clk, &woken), 0);
 	ck_assert(!lock_busy(&l));
-	ck_assert_uint_eq(woken_len(), 4);
+	ck_assert_uint_eq(waitlist_len(&woken), 4);
 }
 END_TEST
 
@@ -262,7 +251,7 @@ START_TEST(test_lock_cancelled_waiter_skipped)
 	ck_assert_int_eq(lock_release(&l, 2, &clk, &woken), 0);
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), c);
 	ck_assert_uint_eq(l.owner, 4);
-	ck_assert_uint_eq(woken_len(), 2);
+	ck_assert_uint_eq(waitlist_len(&woken), 2);
 	ck_assert_int_eq(b->status, 12345);
 	waitq_remove(c);
 	ck_assert_int_eq(lock_release(&l, 4, &clk, &woken), 0);
@@ -281,7 +270,7 @@ START_TEST(test_lock_all_waiters_cancelled)
 	a = acquire_park(2);
 	waitq_remove(a);
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert(!lock_busy(&l));
 	acquire_ok(2);
 }
@@ -328,7 +317,7 @@ START_TEST(test_lock_release_all)
 	ck_assert_uint_eq(lock_release_all(&l, 0, &clk, &woken), 0);
 	ck_assert_uint_eq(l.owner, 1);
 	ck_assert_uint_eq(l.depth, depth);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_uint_eq(lock_release_all(&l, 1, &clk, &woken), depth);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
 	ck_assert_int_eq(w->status, QLOCK_OK);
@@ -339,7 +328,7 @@ START_TEST(test_lock_release_all)
 	ck_assert_uint_eq(lock_release_all(&l, 1, &clk, &woken), 0);
 	ck_assert_uint_eq(lock_release_all(&l, 2, &clk, &woken), 1);
 	ck_assert(!lock_busy(&l));
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 }
 END_TEST
 
@@ -356,7 +345,7 @@ START_TEST(test_lock_woken_appended)
 	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), other);
 	ck_assert_ptr_eq(TAILQ_NEXT(other, link), w);
-	ck_assert_uint_eq(woken_len(), 2);
+	ck_assert_uint_eq(waitlist_len(&woken), 2);
 }
 END_TEST
 
@@ -441,24 +430,24 @@ START_TEST(test_lock_model_random)
 			if (mowner != s) {
 				ck_assert_int_eq(rc, op == 1 ?
 				    QLOCK_ENOTOWNER : 0);
-				ck_assert_uint_eq(woken_len(), 0);
+				ck_assert_uint_eq(waitlist_len(&woken), 0);
 				break;
 			}
 			ck_assert_int_eq(rc, op == 1 ? 0 : (int)mdepth);
 			mdepth = op == 1 ? mdepth - 1 : 0;
 			if (mdepth > 0) {
-				ck_assert_uint_eq(woken_len(), 0);
+				ck_assert_uint_eq(waitlist_len(&woken), 0);
 				break;
 			}
 			mowner = 0;
 			if (nfifo == 0) {
-				ck_assert_uint_eq(woken_len(), 0);
+				ck_assert_uint_eq(waitlist_len(&woken), 0);
 				break;
 			}
 			mowner = fifo[0];
 			mdepth = 1;
 			memmove(fifo, fifo + 1, --nfifo * sizeof(*fifo));
-			ck_assert_uint_eq(woken_len(), 1);
+			ck_assert_uint_eq(waitlist_len(&woken), 1);
 			w = TAILQ_FIRST(&woken);
 			ck_assert_ptr_eq(w, parked[mowner]);
 			ck_assert_int_eq(w->status, QLOCK_OK);

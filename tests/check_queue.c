@@ -11,57 +11,25 @@
 #include "qlock.h"
 #include "obj_queue.h"
 #include "suiterun.h"
+#include "waiterpool.h"
 #include "waitq.h"
 
 static struct queue	  q;		/* the queue under test */
 static struct waitlist	  woken;	/* what the operations woke */
-static struct waiter	**pool;		/* every waiter a test made */
-static size_t		  npool, poolcap;
 
 static void
 setup(void)
 {
 	TAILQ_INIT(&woken);
-	pool = NULL;
-	npool = poolcap = 0;
 }
 
-/* Take every waiter off its queue, free the items they hold, then the
- * queue's own items: a clean run leaks nothing under valgrind. */
+/* Take every waiter off its queue and free it with the item it holds,
+ * then the queue's own items: a clean run leaks nothing under valgrind. */
 static void
 teardown(void)
 {
-	size_t	i;
-
-	for (i = 0; i < npool; i++) {
-		waitq_remove(pool[i]);
-		if (pool[i]->item != NULL)
-			qitem_free(pool[i]->item);
-		free(pool[i]);
-	}
-	free(pool);
-	pool = NULL;
-	npool = poolcap = 0;
+	pool_free();
 	queue_clear(&q);
-}
-
-/* A fresh, unparked waiter that teardown frees. */
-static struct waiter *
-waiter_new(void)
-{
-	struct waiter	*w = calloc(1, sizeof(*w));
-
-	ck_assert_ptr_nonnull(w);
-	w->heap_idx = NO_SLOT;
-	w->deadline = -1;
-	w->status = 12345;	/* no status yet */
-	if (npool == poolcap) {
-		poolcap = poolcap == 0 ? 64 : poolcap * 2;
-		pool = realloc(pool, poolcap * sizeof(*pool));
-		ck_assert_ptr_nonnull(pool);
-	}
-	pool[npool++] = w;
-	return w;
 }
 
 static struct qitem *
@@ -76,17 +44,6 @@ item_is(const struct qitem *it, const char *s)
 {
 	return it != NULL && it->len == strlen(s) &&
 	    memcmp(it->data, s, it->len) == 0;
-}
-
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
 }
 
 /* Put s, expecting it to complete now. */
@@ -104,7 +61,7 @@ put_park(const char *s)
 	struct waiter	*w;
 
 	ck_assert_int_eq(queue_put(&q, it, &woken), QUEUE_WAIT);
-	w = waiter_new();
+	w = pool_waiter(0);
 	queue_park_put(&q, w, it);
 	return w;
 }
@@ -129,7 +86,7 @@ get_park(void)
 
 	ck_assert_int_eq(queue_get(&q, &it, &woken), QUEUE_WAIT);
 	ck_assert_ptr_null(it);
-	w = waiter_new();
+	w = pool_waiter(0);
 	queue_park_get(&q, w);
 	return w;
 }
@@ -148,7 +105,7 @@ START_TEST(test_queue_fifo_order)
 		get_expect(s[i]);
 	ck_assert_uint_eq(q.count, 0);
 	ck_assert_uint_eq(q.bytes, 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -160,7 +117,7 @@ START_TEST(test_queue_get_empty_waits)
 	queue_init(&q, 3, false);
 	ck_assert_int_eq(queue_get(&q, &it, &woken), QUEUE_WAIT);
 	ck_assert_ptr_eq(it, (struct qitem *)&q);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert(!queue_busy(&q));
 	put_ok("x");
 	get_expect("x");
@@ -203,7 +160,7 @@ START_TEST(test_queue_full_put_waits)
 	ck_assert_int_eq(queue_put(&q, it, &woken), QUEUE_WAIT);
 	ck_assert_uint_eq(q.count, 2);
 	ck_assert_uint_eq(q.bytes, 2);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	qitem_free(it);		/* still the caller's */
 	get_expect("a");
 	put_ok("d");		/* room again */
@@ -245,7 +202,7 @@ START_TEST(test_queue_get_admits_oldest_putter)
 	ck_assert(c->wq == &q.putters);
 
 	get_expect("a");
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	w = TAILQ_FIRST(&woken);
 	ck_assert_ptr_eq(w, c);
 	ck_assert_int_eq(c->status, QLOCK_OK);
@@ -261,11 +218,11 @@ START_TEST(test_queue_get_admits_oldest_putter)
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), d);
 	get_expect("c");
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), e);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	ck_assert_uint_eq(q.putters.n, 0);
 	get_expect("d");
 	get_expect("e");
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	ck_assert_uint_eq(q.count, 0);
 	ck_assert(!queue_busy(&q));
 }
@@ -289,7 +246,7 @@ START_TEST(test_queue_put_no_overtaking)
 	get_expect("c");
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), d);
 	get_expect("d");
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 }
 END_TEST
 
@@ -301,7 +258,7 @@ START_TEST(test_queue_put_waits_behind_putter_with_room)
 
 	queue_init(&q, 3, false);
 	put_ok("a");
-	p = waiter_new();
+	p = pool_waiter(0);
 	queue_park_put(&q, p, item("p"));
 	put_park("b");
 	ck_assert_uint_eq(q.count, 1);
@@ -325,7 +282,7 @@ START_TEST(test_queue_cancelled_putter_skipped)
 	b->item = NULL;
 	ck_assert_uint_eq(q.putters.n, 1);
 	get_expect("a");
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), c);
 	get_expect("c");
 	waitq_remove(c);	/* once woken: a no-op */
@@ -352,7 +309,7 @@ START_TEST(test_queue_put_hands_to_oldest_getter)
 	ck_assert_int_eq(queue_put(&q, a, &woken), 0);
 	ck_assert_uint_eq(q.count, 0);
 	ck_assert_uint_eq(q.bytes, 0);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	w = TAILQ_FIRST(&woken);
 	ck_assert_ptr_eq(w, g1);
 	ck_assert_ptr_eq(g1->item, a);
@@ -368,11 +325,11 @@ START_TEST(test_queue_put_hands_to_oldest_getter)
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), g3);
 	ck_assert(item_is(g3->item, "c"));
 	ck_assert_uint_eq(q.getters.n, 0);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 
 	put_ok("d");			/* nobody waiting: queued */
 	ck_assert_uint_eq(q.count, 1);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	get_expect("d");
 }
 END_TEST
@@ -383,7 +340,7 @@ START_TEST(test_queue_woken_appended)
 	struct waiter	*g, *other;
 
 	queue_init(&q, 0, false);
-	other = waiter_new();
+	other = pool_waiter(0);
 	TAILQ_INSERT_TAIL(&woken, other, link);
 	g = get_park();
 	put_ok("x");
@@ -464,7 +421,7 @@ START_TEST(test_queue_joinable_counts)
 	ck_assert_uint_eq(q.unfinished, 0);
 	ck_assert_int_eq(queue_join(&q), 0);
 	ck_assert(!queue_busy(&q));
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -478,7 +435,7 @@ START_TEST(test_queue_task_done_too_many)
 	ck_assert_int_eq(queue_task_done(&q, &woken), QLOCK_EVALUE);
 	ck_assert_uint_eq(q.unfinished, 0);
 	ck_assert_int_eq(queue_join(&q), 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -512,7 +469,7 @@ START_TEST(test_queue_joiners_all_woken)
 	put_ok("b");
 	for (i = 0; i < 3; i++) {
 		ck_assert_int_eq(queue_join(&q), QUEUE_WAIT);
-		j[i] = waiter_new();
+		j[i] = pool_waiter(0);
 		queue_park_join(&q, j[i]);
 		ck_assert_int_eq(j[i]->op, WOP_QUEUE_JOIN);
 	}
@@ -521,11 +478,11 @@ START_TEST(test_queue_joiners_all_woken)
 	get_expect("b");
 	ck_assert(queue_busy(&q));
 	ck_assert_int_eq(queue_task_done(&q, &woken), 0);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_uint_eq(q.joiners.n, 3);
 	ck_assert_int_eq(queue_task_done(&q, &woken), 0);
 	ck_assert_uint_eq(q.joiners.n, 0);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	i = 0;
 	TAILQ_FOREACH(w, &woken, link) {
 		ck_assert_ptr_eq(w, j[i]);
@@ -584,7 +541,7 @@ START_TEST(test_queue_putback_head)
 	ck_assert_uint_eq(q.unfinished, 2);
 	ck_assert_uint_eq(q.count, 2);
 	ck_assert_ptr_eq(TAILQ_FIRST(&q.items), it);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	get_expect("a");
 	get_expect("b");
 	ck_assert_uint_eq(q.unfinished, 2);
@@ -603,7 +560,7 @@ START_TEST(test_queue_putback_to_getter)
 	g1 = get_park();
 	g2 = get_park();
 	queue_putback(&q, it, &woken);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), g1);
 	ck_assert_ptr_eq(g1->item, it);
 	ck_assert_int_eq(g1->status, QLOCK_OK);
@@ -624,13 +581,13 @@ START_TEST(test_queue_putback_full)
 	put_ok("a");
 	put_park("b");
 	ck_assert_int_eq(queue_get(&q, &it, &woken), 0);	/* admits b */
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	c = put_park("c");
 	queue_putback(&q, it, &woken);
 	ck_assert_uint_eq(q.count, 2);
 	ck_assert_uint_eq(q.unfinished, 2);
 	get_expect("a");
-	ck_assert_uint_eq(woken_len(), 1);		/* c still parked */
+	ck_assert_uint_eq(waitlist_len(&woken), 1);		/* c still parked */
 	ck_assert_ptr_eq(c->wq, &q.putters);
 	ck_assert_uint_eq(q.count, 1);
 	get_expect("b");
@@ -662,13 +619,13 @@ START_TEST(test_queue_busy)
 	ck_assert(!queue_busy(&q));
 	put_ok("c");
 	ck_assert(queue_busy(&q));
-	w = waiter_new();
+	w = pool_waiter(0);
 	queue_park_join(&q, w);
 	get_expect("c");
 	ck_assert_int_eq(queue_task_done(&q, &woken), 0);
 	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), w);
 	ck_assert(!queue_busy(&q));
-	w = waiter_new();
+	w = pool_waiter(0);
 	queue_park_join(&q, w);				/* joiner alone */
 	ck_assert(queue_busy(&q));
 }
@@ -778,7 +735,7 @@ START_TEST(test_queue_model_random)
 			} else if ((maxsize > 0 && ni >= (size_t)maxsize) ||
 			    np > 0) {
 				ck_assert_int_eq(rc, QUEUE_WAIT);
-				w = waiter_new();
+				w = pool_waiter(0);
 				queue_park_put(&q, w, it);
 				w->value = (uint64_t)id;	/* model's copy */
 				mput[np++] = w;
@@ -793,7 +750,7 @@ START_TEST(test_queue_model_random)
 			rc = queue_get(&q, &it, &woken);
 			if (ni == 0) {
 				ck_assert_int_eq(rc, QUEUE_WAIT);
-				w = waiter_new();
+				w = pool_waiter(0);
 				queue_park_get(&q, w);
 				mget[ng++] = w;
 			} else {
@@ -838,7 +795,7 @@ START_TEST(test_queue_model_random)
 				ck_assert_int_eq(rc, 0);
 			else {
 				ck_assert_int_eq(rc, QUEUE_WAIT);
-				w = waiter_new();
+				w = pool_waiter(0);
 				queue_park_join(&q, w);
 				mjoin[nj++] = w;
 			}

@@ -29,17 +29,6 @@ teardown(void)
 	pool_free();
 }
 
-static size_t
-woken_len(void)
-{
-	struct waiter	*w;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(w, &woken, link)
-		n++;
-	return n;
-}
-
 /* Acquire, expecting SEM_WAIT; park a waiter as the command layer does. */
 static struct waiter *
 acquire_park(uint64_t sess)
@@ -89,7 +78,7 @@ START_TEST(test_sem_unbounded_release_grows)
 	for (i = 0; i < 5; i++)
 		ck_assert_int_eq(sem_release(&s, &woken), 0);
 	ck_assert_int_eq(s.value, 6);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	for (i = 0; i < 6; i++)
 		ck_assert_int_eq(sem_acquire(&s), 0);
 	ck_assert_int_eq(sem_acquire(&s), SEM_WAIT);
@@ -110,7 +99,7 @@ START_TEST(test_sem_bounded_over_release)
 	ck_assert_int_eq(s.value, 2);
 	ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE);
 	ck_assert_int_eq(s.value, 2);
-	ck_assert_uint_eq(woken_len(), 0);
+	ck_assert_uint_eq(waitlist_len(&woken), 0);
 }
 END_TEST
 
@@ -129,7 +118,7 @@ START_TEST(test_sem_release_hands_to_oldest)
 	for (i = 0; i < 3; i++) {
 		ck_assert_int_eq(sem_release(&s, &woken), 0);
 		ck_assert_int_eq(s.value, 0);
-		ck_assert_uint_eq(woken_len(), (size_t)i + 1);
+		ck_assert_uint_eq(waitlist_len(&woken), (size_t)i + 1);
 		ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), w[i]);
 		ck_assert_int_eq(w[i]->status, QLOCK_OK);
 		ck_assert_ptr_null(w[i]->wq);
@@ -137,7 +126,7 @@ START_TEST(test_sem_release_hands_to_oldest)
 	}
 	ck_assert_int_eq(sem_release(&s, &woken), 0);
 	ck_assert_int_eq(s.value, 1);
-	ck_assert_uint_eq(woken_len(), 3);
+	ck_assert_uint_eq(waitlist_len(&woken), 3);
 	if (_i == 1)
 		ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE);
 }
@@ -183,7 +172,7 @@ START_TEST(test_sem_cancelled_waiter_skipped)
 	ck_assert_uint_eq(s.waiters.n, 0);
 	ck_assert_int_eq(sem_release(&s, &woken), 0);
 	ck_assert_int_eq(s.value, 1);
-	ck_assert_uint_eq(woken_len(), 1);
+	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_int_eq(sem_acquire(&s), 0);
 }
 END_TEST
@@ -252,7 +241,7 @@ START_TEST(test_sem_model_random)
 			} else {
 				ck_assert_int_eq(rc, 0);
 				if (nwait > 0) {
-					ck_assert_uint_eq(woken_len(), 1);
+					ck_assert_uint_eq(waitlist_len(&woken), 1);
 					nwait--;
 				} else {
 					held--;

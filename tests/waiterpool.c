@@ -1,6 +1,7 @@
 /* waiterpool.c: the unit tests' pool of waiters. */
 #include <stdlib.h>
 
+#include "obj_queue.h"
 #include "util.h"
 #include "waiterpool.h"
 
@@ -31,9 +32,22 @@ pool_free(void)
 
 	for (i = 0; i < npool; i++) {
 		waitq_remove(pool[i]);
+		if (pool[i]->item != NULL)
+			qitem_free(pool[i]->item);
 		free(pool[i]);
 	}
 	free(pool);
 	pool = NULL;
 	npool = poolcap = 0;
+}
+
+size_t
+waitlist_len(const struct waitlist *l)
+{
+	const struct waiter	*w;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(w, l, link)
+		n++;
+	return n;
 }

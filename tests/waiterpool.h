@@ -9,7 +9,10 @@
 
 /* A fresh, unparked waiter for session sess, status 12345 ("none yet"). */
 struct waiter	*pool_waiter(uint64_t sess);
-/* Take every waiter made since the last call off its queue and free it. */
+/* Take every waiter made since the last call off its queue and free it,
+ * with the queue item it holds, if any. */
 void		 pool_free(void);
+/* How many waiters are on l (what an operation woke, say). */
+size_t		 waitlist_len(const struct waitlist *l);
 
 #endif
