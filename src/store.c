@@ -986,7 +986,6 @@ mark_synced_to(struct store *st, uint64_t off)
 	int	n;
 
 	st->synced = off;
-	st->unsynced = st->end > off;
 	if (st->markfd == -1)
 		return;
 	n = snprintf(buf, sizeof(buf), "%020llu\n", (unsigned long long)st->synced);
@@ -1094,7 +1093,7 @@ syncer_request(struct store *st)
 {
 	struct sync_msg	m = { st->end, st->file_gen, 0 };
 
-	if (st->sync_busy || !st->unsynced)
+	if (st->sync_busy || st->synced >= st->end)
 		return;
 	if (fd_send(st->sync_sock, &m, sizeof(m), st->fd) != (ssize_t)sizeof(m))
 		fatal("%s: asking the fsync process (restarting)", st->path);
@@ -1262,7 +1261,8 @@ store_close(struct worker *w)
 	st->closing = true;
 	store_flush(w);
 	syncer_stop(st);
-	if (st->unsynced && st->policy != FSYNC_NO && fdatasync(st->fd) == -1)
+	if (st->synced < st->end && st->policy != FSYNC_NO &&
+	    fdatasync(st->fd) == -1)
 		log_warn("fdatasync %s at exit", st->path);
 	close(st->fd);
 	if (st->markfd != -1)
@@ -1615,7 +1615,6 @@ store_flush(struct worker *w)
 			recbuf_write(&st->tail, (const char *)st->pend.p,
 			    st->pend.len);
 		st->pend.len = 0;
-		st->unsynced = true;
 		if (st->policy == FSYNC_ALWAYS) {
 			/* One fdatasync for everything this pass wrote. */
 			t0 = now_mono();

@@ -50,7 +50,6 @@ struct store {
 	uint64_t	 synced;	/* offset known to be on disk */
 	uint64_t	 live;		/* size of the last snapshot written */
 	struct store_buf pend;		/* records not written yet */
-	bool		 unsynced;	/* written since the last fdatasync */
 	uint64_t	 next_item;	/* item ids continue from here */
 	uint64_t	 token_reserved; /* fencing tokens below this are logged */
 	uint64_t	 fsyncs;	/* count and total time, for stats */
