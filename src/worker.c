@@ -437,8 +437,7 @@ worker_send_ready(struct worker *w)
 		log_warn("cannot tell the master we are ready");
 }
 
-/* Free everything at exit, so leak checkers see a clean process. */
-static void
+void
 worker_free(struct worker *w)
 {
 	struct hnode	*n, *next;
@@ -479,38 +478,29 @@ worker_free(struct worker *w)
 	msgpack_sbuffer_destroy(&w->sbuf);
 	free(w->rbuf);
 	event_free(w->timer);
-	event_free(w->ctl_ev);
-	event_free(w->sigterm_ev);
-	event_free(w->sigint_ev);
+	if (w->ctlfd != -1) {
+		event_free(w->ctl_ev);
+		event_free(w->sigterm_ev);
+		event_free(w->sigint_ev);
+		event_free(w->sighup_ev);
+		close(w->ctlfd);
+	}
 	if (w->accept_ev != NULL)
 		event_free(w->accept_ev);
-	event_free(w->sighup_ev);
 	if (w->stop_ev != NULL)
 		event_free(w->stop_ev);
 	event_base_free(w->base);
-	close(w->ctlfd);
 	free(w);
 }
 
-void
-worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
+struct worker *
+worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
     const int *meshfds, const int *lfds, int nlfds)
 {
 	struct worker	*w = xcalloc(1, sizeof(*w));
 	struct timespec	 ts;
 	int		 i;
 
-	log_set_role("worker %d", id);
-	/*
-	 * Large items come and go: a 1 MiB put is read into a buffer, copied
-	 * into its queue, packed into a reply and freed.  With glibc's
-	 * defaults each such buffer is a fresh mmap, or heap that is given
-	 * back and grown again, and every page of it faults in anew: a 1 MiB
-	 * put+get pair cost about 10 ms here instead of about 1.  Keep that
-	 * memory in the heap, for reuse.
-	 */
-	(void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_MIN);
-	(void)mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_KEEP);
 	w->id = id;
 	w->nworkers = conf->workers;
 	w->gen = gen;
@@ -548,17 +538,20 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 		if (i != id && meshfds[i] != -1)
 			peer_up(w, i, meshfds[i]);
 	}
-	if (fd_nonblock_cloexec(ctlfd) == -1)
-		fatal("control socket");
-	w->ctl_ev = event_new(w->base, ctlfd, EV_READ | EV_PERSIST,
-	    worker_ctl_cb, w);
-	event_add(w->ctl_ev, NULL);
-	w->sigterm_ev = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
-	w->sigint_ev = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
-	w->sighup_ev = evsignal_new(w->base, SIGHUP, worker_signal_cb, w);
-	event_add(w->sigterm_ev, NULL);
-	event_add(w->sigint_ev, NULL);
-	event_add(w->sighup_ev, NULL);
+	if (ctlfd != -1) {
+		if (fd_nonblock_cloexec(ctlfd) == -1)
+			fatal("control socket");
+		w->ctl_ev = event_new(w->base, ctlfd, EV_READ | EV_PERSIST,
+		    worker_ctl_cb, w);
+		event_add(w->ctl_ev, NULL);
+		w->sigterm_ev = evsignal_new(w->base, SIGTERM, worker_signal_cb,
+		    w);
+		w->sigint_ev = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
+		w->sighup_ev = evsignal_new(w->base, SIGHUP, worker_signal_cb, w);
+		event_add(w->sigterm_ev, NULL);
+		event_add(w->sigint_ev, NULL);
+		event_add(w->sighup_ev, NULL);
+	}
 
 	w->listeners = xcalloc((size_t)nlfds, sizeof(*w->listeners));
 	for (i = 0; i < nlfds; i++) {
@@ -571,6 +564,27 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 		w->nlisteners++;
 	}
 	w->accept_ev = evtimer_new(w->base, worker_accept_resume_cb, w);
+	return (w);
+}
+
+void
+worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
+    const int *meshfds, const int *lfds, int nlfds)
+{
+	struct worker	*w;
+
+	log_set_role("worker %d", id);
+	/*
+	 * Large items come and go: a 1 MiB put is read into a buffer, copied
+	 * into its queue, packed into a reply and freed.  With glibc's
+	 * defaults each such buffer is a fresh mmap, or heap that is given
+	 * back and grown again, and every page of it faults in anew: a 1 MiB
+	 * put+get pair cost about 10 ms here instead of about 1.  Keep that
+	 * memory in the heap, for reuse.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_MIN);
+	(void)mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_KEEP);
+	w = worker_new(conf, id, gen, ctlfd, meshfds, lfds, nlfds);
 	worker_send_ready(w);
 	log_debug("serving (incarnation %u)", gen);
 	event_base_dispatch(w->base);

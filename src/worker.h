@@ -118,8 +118,15 @@ struct worker {
 	struct heldlist		 held;		/* replies waiting for the log */
 };
 
-/* Run worker id (never returns). fds: control socket, mesh sockets per
- * peer (-1 for self), listener sockets. */
+/* Set up worker id: its state, loop and store (replaying its log). fds:
+ * control socket (-1: none, and no signal handlers, for a worker run
+ * in-process by a test or fuzz target), mesh sockets per peer (-1 for
+ * self or none), listener sockets. */
+struct worker *worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
+	    const int *meshfds, const int *lfds, int nlfds);
+/* Free everything a worker holds, closing its sockets and its store. */
+void	worker_free(struct worker *w);
+/* Run worker id (never returns): worker_new, then its loop. */
 void	worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	    const int *meshfds, const int *lfds, int nlfds) __attribute__((noreturn));
 
