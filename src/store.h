@@ -9,7 +9,7 @@
  * File format, version STORE_VERSION:
  *   header: "QLOCKLOG" (8 bytes), u32 version, u32 reserved (little-endian)
  *   record: u32 magic "QREC", u32 payload length, u32 CRC-32 of the payload,
- *           payload: one msgpack array [type, fields...] (see store.c)
+ *           payload: one msgpack array [type, fields...] (see store_int.h)
  *   the file may end in zeros (space allocated ahead of the records).
  * To change the format: bump STORE_VERSION, keep reading the old version
  * (or convert it at start), and never change what an existing record type
@@ -55,7 +55,7 @@ struct store {
 	uint64_t	 fsyncs;	/* count and total time, for stats */
 	double		 fsync_secs;
 	bool		 disk_full;	/* the last reservation failed */
-	/* Compaction, in a child process (see store.c): */
+	/* Compaction, in a child process (see store_compact.c): */
 	int		 compact_pid;	/* the child writing path.tmp, or 0 */
 	int		 done_pid;	/* a child done, not yet reaped, or 0 */
 	int		 compact_fd;	/* its status pipe */

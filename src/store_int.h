@@ -1,0 +1,125 @@
+/* store_int.h: what the files of the store share (store.c: the worker's
+ * log; store_rec.c: records and snapshots; store_replay.c: replay;
+ * store_dir.c: the data directory; store_compact.c: compaction).  Not for
+ * other modules: their interface is store.h. */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hmap.h"
+#include "object.h"
+#include "store.h"
+
+#define HDR_MAGIC	"QLOCKLOG"
+#define HDR_LEN		16
+#define REC_MAGIC	0x43455251u	/* "QREC" little-endian */
+#define REC_HDR		12
+#define REC_MAX		(1u << 30)
+#define ALLOC_CHUNK	(8u << 20)	/* space reserved ahead of the records */
+#define ZERO_CHUNK	(1u << 20)	/* always: space zero-filled ahead */
+#define TOKEN_CHUNK	1000000		/* fencing tokens reserved per record */
+#define SNAP_SPILL	(1u << 20)	/* a snapshot is written in pieces of this */
+#define COMPACT_NICE	10		/* the compaction process's nice value */
+#define RETIRE_STEP	(4u << 20)	/* bytes of a replaced log freed per step */
+
+/* Record types: the first element of every record's array.  Never change
+ * what one means: add a new type (see store.h). */
+enum rec_type {
+	R_Q_OPEN = 1,	/* name, maxsize, joinable */
+	R_Q_PUT,	/* name, id, item */
+	R_Q_TAKE,	/* name, id: left the queue (joinable: taken, unfinished) */
+	R_Q_DONE,	/* name, id: a taken joinable item is finished */
+	R_Q_BACK,	/* name, id: a taken item went back to the head */
+	R_D_SET,	/* dict, key, value */
+	R_D_DEL,	/* dict, key */
+	R_S_SET,	/* name, initial, bounded, base */
+	R_E_SET,	/* name, flag */
+	R_L_OPEN,	/* name, recursive */
+	R_B_OPEN,	/* name, parties */
+	R_DELETE,	/* name */
+	R_TOKENS,	/* fencing tokens below this value may have been granted */
+};
+
+/* Little-endian u32 helpers for the fixed headers. */
+static inline void
+put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t
+get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+/* State while replaying one log. */
+struct replay {
+	struct registry	*reg;
+	struct hmap	 taken;		/* joinable items out of their queue */
+	uint64_t	 max_item;	/* highest item id seen */
+	uint64_t	 tokens;	/* highest token reservation seen */
+};
+
+/* How a scan of a log ended. */
+enum scan_end {
+	SCAN_CLEAN,	/* records, then nothing (or zeros) */
+	SCAN_TORN,	/* a partial record at the tail: cut it */
+	SCAN_DAMAGED,	/* a bad record with good ones after it */
+};
+
+/* store_rec.c: records and snapshots. */
+int	 rec_write(void *data, const char *buf, size_t len);
+void	 rec_q_open(struct store_buf *b, const struct object *o);
+void	 rec_q_put(struct store_buf *b, const struct object *o,
+	    const struct qitem *it);
+void	 rec_item(struct store_buf *b, const struct object *o,
+	    enum rec_type type, uint64_t id);
+void	 rec_d_set(struct store_buf *b, const struct object *o,
+	    const char *key, size_t klen, const void *val, size_t vlen);
+void	 rec_d_del(struct store_buf *b, const struct object *o,
+	    const char *key, size_t klen);
+void	 rec_s_set(struct store_buf *b, const struct object *o, long base);
+void	 rec_flag(struct store_buf *b, const struct object *o,
+	    enum rec_type type, bool flag);
+void	 rec_b_open(struct store_buf *b, const struct object *o);
+void	 rec_delete(struct store_buf *b, const struct object *o);
+void	 rec_tokens(struct store_buf *b, uint64_t upto);
+int64_t	 snapshot_fd(int fd, struct registry *reg, uint64_t tokens);
+int	 snapshot_write(const char *path, const char *dirpath,
+	    struct registry *reg, uint64_t tokens);
+
+/* store_replay.c: reading logs back. */
+enum scan_end replay_scan(const uint8_t *p, size_t size, struct replay *rp,
+	    size_t *end, size_t *bad, const char *path);
+void	 replay_finish(struct replay *rp);
+const uint8_t *replay_map(int fd, size_t *size);
+bool	 replay_header_ok(const uint8_t *p, size_t size);
+
+/* store_dir.c: files and the data directory. */
+int	 store_write_all(int fd, const void *buf, size_t len, uint64_t off);
+int	 store_fsync_dir(const char *path);
+int	 current_read(const char *dir, unsigned *gen, int *workers);
+
+/* store_compact.c: compaction, and freeing the log it replaced. */
+void	 compact_start(struct worker *w);
+void	 compact_finish(struct worker *w);
+void	 compact_abandon(struct store *st);
+void	 compact_reap(struct store *st, bool block);
+void	 retire_done(struct store *st);
+
+/* store.c: shared with the compaction. */
+void	 store_schedule_flush(struct worker *w);
+void	 store_mark_synced(struct store *st);
+int	 store_keep_only_fd(int fd);
+void	 store_helper_setup(pid_t parent);
+
+#endif

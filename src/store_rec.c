@@ -1,0 +1,313 @@
+/* store_rec.c: the log's records, packed into buffers, and snapshots: a
+ * registry's whole state as records, written crash-safely. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "reply.h"
+#include "session.h"
+#include "store_int.h"
+#include "util.h"
+
+/* msgpack's write callback: append to a store_buf. */
+int
+rec_write(void *data, const char *buf, size_t len)
+{
+	struct store_buf	*b = data;
+
+	if (b->len + len > b->cap) {
+		while (b->len + len > b->cap)
+			b->cap = b->cap == 0 ? 4096 : b->cap * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+/* Start a record in b: room for its header; returns the header offset. */
+static size_t
+rec_begin(struct store_buf *b, msgpack_packer *pk, uint32_t nfields,
+    enum rec_type type)
+{
+	static const uint8_t	zero[REC_HDR];
+	size_t			at = b->len;
+
+	rec_write(b, (const char *)zero, sizeof(zero));
+	msgpack_packer_init(pk, b, rec_write);
+	msgpack_pack_array(pk, nfields + 1);
+	msgpack_pack_uint8(pk, (uint8_t)type);
+	return at;
+}
+
+/* A spilling buffer: write what it holds to its file. */
+static void
+spill(struct store_buf *b)
+{
+	if (!b->spill_failed && store_write_all(b->fd, b->p, b->len, b->off) == -1)
+		b->spill_failed = true;
+	b->off += b->len;
+	b->len = 0;
+}
+
+/* Finish the record started at at: fill in its length and checksum. */
+static void
+rec_end(struct store_buf *b, size_t at)
+{
+	uint32_t	len = (uint32_t)(b->len - at - REC_HDR);
+
+	put_le32(b->p + at, REC_MAGIC);
+	put_le32(b->p + at + 4, len);
+	put_le32(b->p + at + 8, (uint32_t)crc32(0, b->p + at + REC_HDR, len));
+	if (b->spill && b->len >= SNAP_SPILL)
+		spill(b);
+}
+
+/* Pack the name of o. */
+static void
+pack_name(msgpack_packer *pk, const struct object *o)
+{
+	pack_str(pk, o->name, o->namelen);
+}
+
+/* Pack a boolean. */
+static void
+pack_bool(msgpack_packer *pk, bool v)
+{
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+/* The record encoders, shared by snapshots and the live log. */
+
+/* [R_Q_OPEN, name, maxsize, joinable] */
+void
+rec_q_open(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_Q_OPEN);
+
+	pack_name(&pk, o);
+	msgpack_pack_int64(&pk, o->u.queue.maxsize);
+	pack_bool(&pk, o->u.queue.joinable);
+	rec_end(b, at);
+}
+
+/* [R_Q_PUT, name, id, item] */
+void
+rec_q_put(struct store_buf *b, const struct object *o, const struct qitem *it)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_Q_PUT);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, it->id);
+	pack_raw(&pk, it->data, it->len);
+	rec_end(b, at);
+}
+
+/* [type, name, id]: R_Q_TAKE, R_Q_DONE, R_Q_BACK */
+void
+rec_item(struct store_buf *b, const struct object *o, enum rec_type type,
+    uint64_t id)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, type);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, id);
+	rec_end(b, at);
+}
+
+/* [R_D_SET, dict, key, value] */
+void
+rec_d_set(struct store_buf *b, const struct object *o, const char *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_D_SET);
+
+	pack_name(&pk, o);
+	pack_str(&pk, key, klen);
+	pack_raw(&pk, val, vlen);
+	rec_end(b, at);
+}
+
+/* [R_D_DEL, dict, key] */
+void
+rec_d_del(struct store_buf *b, const struct object *o, const char *key,
+    size_t klen)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_D_DEL);
+
+	pack_name(&pk, o);
+	pack_str(&pk, key, klen);
+	rec_end(b, at);
+}
+
+/* [R_S_SET, name, initial, bounded, base] */
+void
+rec_s_set(struct store_buf *b, const struct object *o, long base)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 4, R_S_SET);
+
+	pack_name(&pk, o);
+	msgpack_pack_int64(&pk, o->u.sem.initial);
+	pack_bool(&pk, o->u.sem.bounded);
+	msgpack_pack_int64(&pk, base);
+	rec_end(b, at);
+}
+
+/* [type, name, flag]: R_E_SET, R_L_OPEN */
+void
+rec_flag(struct store_buf *b, const struct object *o, enum rec_type type,
+    bool flag)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, type);
+
+	pack_name(&pk, o);
+	pack_bool(&pk, flag);
+	rec_end(b, at);
+}
+
+/* [R_B_OPEN, name, parties] */
+void
+rec_b_open(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_B_OPEN);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint32(&pk, o->u.barrier.parties);
+	rec_end(b, at);
+}
+
+/* [R_DELETE, name] */
+void
+rec_delete(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 1, R_DELETE);
+
+	pack_name(&pk, o);
+	rec_end(b, at);
+}
+
+/* [R_TOKENS, upto] */
+void
+rec_tokens(struct store_buf *b, uint64_t upto)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 1, R_TOKENS);
+
+	msgpack_pack_uint64(&pk, upto);
+	rec_end(b, at);
+}
+
+/* The whole state of one object as records (for snapshots). */
+static void
+snapshot_object(struct store_buf *b, const struct object *o)
+{
+	struct hold	*h;
+	struct qitem	*it;
+	struct hnode	*n;
+	struct dentry	*e;
+	long		 base;
+
+	switch (o->kind) {
+	case OBJ_QUEUE:
+		if (o->opened)
+			rec_q_open(b, o);
+		/* Taken and unfinished first: they come back at the head. */
+		TAILQ_FOREACH(h, &o->holds, obj_link) {
+			TAILQ_FOREACH(it, &h->items, link) {
+				rec_q_put(b, o, it);
+				rec_item(b, o, R_Q_TAKE, it->id);
+			}
+		}
+		TAILQ_FOREACH(it, &o->u.queue.items, link)
+			rec_q_put(b, o, it);
+		break;
+	case OBJ_DICT:
+		for (n = hmap_first(&o->u.dict.entries); n != NULL;
+		    n = hmap_next(&o->u.dict.entries, n)) {
+			e = hmap_entry(n, struct dentry, node);
+			rec_d_set(b, o, e->key, e->keylen, e->val, e->vallen);
+		}
+		break;
+	case OBJ_SEM:
+		base = o->u.sem.value;
+		TAILQ_FOREACH(h, &o->holds, obj_link)
+			base += (long)h->permits;
+		rec_s_set(b, o, base);
+		break;
+	case OBJ_EVENT:
+		if (o->u.event.set)
+			rec_flag(b, o, R_E_SET, true);
+		break;
+	case OBJ_LOCK:
+		if (o->opened)
+			rec_flag(b, o, R_L_OPEN, o->u.lock.recursive);
+		break;
+	case OBJ_BARRIER:
+		rec_b_open(b, o);
+		break;
+	default:
+		break;	/* conditions hold nothing durable */
+	}
+}
+
+/* Write a log holding the state of reg to fd (from offset 0), a megabyte
+ * at a time, and fsync it; its size, or -1 (errno set). */
+int64_t
+snapshot_fd(int fd, struct registry *reg, uint64_t tokens)
+{
+	struct store_buf b = { .spill = true, .fd = fd };
+	struct hnode	*n;
+	uint8_t		 hdr[HDR_LEN] = { 0 };
+
+	memcpy(hdr, HDR_MAGIC, 8);
+	put_le32(hdr + 8, STORE_VERSION);
+	rec_write(&b, (const char *)hdr, sizeof(hdr));
+	rec_tokens(&b, tokens);
+	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
+		snapshot_object(&b, hmap_entry(n, struct object, node));
+	spill(&b);
+	free(b.p);
+	if (b.spill_failed || fsync(fd) == -1)
+		return -1;
+	return (int64_t)b.off;
+}
+
+/*
+ * Write a fresh log holding the state of reg at path, crash-safely:
+ * path.tmp, fsync, rename, fsync the directory.  Returns 0 or -1.
+ */
+int
+snapshot_write(const char *path, const char *dirpath, struct registry *reg,
+    uint64_t tokens)
+{
+	char	tmp[8200];
+	int	fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || snapshot_fd(fd, reg, tokens) == -1 || close(fd) == -1 ||
+	    rename(tmp, path) == -1 || store_fsync_dir(dirpath) == -1) {
+		log_warn("writing %s", tmp);
+		if (fd != -1)
+			unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

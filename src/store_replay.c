@@ -1,0 +1,323 @@
+/* store_replay.c: reading a shard's log back: check each record, apply it
+ * to a registry, and tell a torn tail from damage. */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "log.h"
+#include "mp.h"
+#include "store_int.h"
+#include "util.h"
+
+/* A joinable item taken and not finished, during replay. */
+struct taken {
+	struct hnode	 node;		/* by (object, id) */
+	struct {
+		struct object	*obj;
+		uint64_t	 id;
+	} key;
+	struct qitem	*it;
+};
+
+/* The object called name of kind, created if absent; NULL if it is
+ * another kind (a log cannot say that; treated as damage). */
+static struct object *
+replay_object(struct replay *rp, const char *name, uint32_t len,
+    enum obj_kind kind)
+{
+	struct object	*o = registry_find(rp->reg, name, len);
+
+	if (o == NULL)
+		o = registry_add(rp->reg, name, len, kind);
+	return o->kind == kind ? o : NULL;
+}
+
+static struct taken *
+taken_find(struct replay *rp, struct object *o, uint64_t id)
+{
+	struct taken	 key;
+	struct hnode	*n;
+
+	memset(&key.key, 0, sizeof(key.key));
+	key.key.obj = o;
+	key.key.id = id;
+	n = hmap_find(&rp->taken, &key.key, sizeof(key.key));
+	return n == NULL ? NULL : hmap_entry(n, struct taken, node);
+}
+
+/* Apply one record to the registry; -1 if it makes no sense. */
+static int
+replay_record(struct replay *rp, const uint8_t *p, size_t len)
+{
+	struct mp_reader r;
+	struct object	*o;
+	struct qitem	*it;
+	struct taken	*t;
+	struct waitlist	 woken;
+	uint32_t	 n, namelen, klen;
+	uint64_t	 type, id;
+	int64_t		 a, b, c;
+	bool		 flag;
+	const char	*name, *key;
+	const uint8_t	*raw;
+	size_t		 rawlen;
+
+	TAILQ_INIT(&woken);
+	mp_reader_init(&r, p, len);
+	if (mp_check(p, len) == -1 || mp_read_array(&r, &n) == -1 || n < 1 ||
+	    mp_read_uint(&r, &type) == -1)
+		return -1;
+	if (type == R_TOKENS)
+		return mp_read_uint(&r, &id) == -1 ? -1 :
+		    (rp->tokens = id > rp->tokens ? id : rp->tokens, 0);
+	if (mp_read_str(&r, &name, &namelen) == -1 || namelen == 0)
+		return -1;
+	switch (type) {
+	case R_Q_OPEN:
+		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
+		    mp_read_int(&r, &a) == -1 || mp_read_bool(&r, &flag) == -1)
+			return -1;
+		if (flag && !o->u.queue.joinable)
+			o->u.queue.unfinished = o->u.queue.count;
+		o->u.queue.maxsize = (long)a;
+		o->u.queue.joinable = flag;
+		o->opened = true;
+		return 0;
+	case R_Q_PUT:
+		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
+		    mp_read_uint(&r, &id) == -1 || mp_skip(&r, &raw, &rawlen) == -1)
+			return -1;
+		it = qitem_new(raw, rawlen);
+		it->id = id;
+		if (id > rp->max_item)
+			rp->max_item = id;
+		/* Replay never waits: the bound was checked when it happened. */
+		TAILQ_INSERT_TAIL(&o->u.queue.items, it, link);
+		o->u.queue.count++;
+		o->u.queue.bytes += rawlen;
+		if (o->u.queue.joinable)
+			o->u.queue.unfinished++;
+		return 0;
+	case R_Q_TAKE:
+		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
+		    mp_read_uint(&r, &id) == -1)
+			return -1;
+		TAILQ_FOREACH(it, &o->u.queue.items, link)
+			if (it->id == id)
+				break;
+		if (it == NULL)
+			return -1;
+		TAILQ_REMOVE(&o->u.queue.items, it, link);
+		o->u.queue.count--;
+		o->u.queue.bytes -= it->len;
+		if (!o->u.queue.joinable) {
+			qitem_free(it);
+			return 0;
+		}
+		t = xcalloc(1, sizeof(*t));
+		t->key.obj = o;
+		t->key.id = id;
+		t->it = it;
+		hmap_insert(&rp->taken, &t->node, &t->key, sizeof(t->key));
+		return 0;
+	case R_Q_DONE:
+	case R_Q_BACK:
+		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
+		    mp_read_uint(&r, &id) == -1)
+			return -1;
+		if ((t = taken_find(rp, o, id)) == NULL)
+			return -1;
+		hmap_remove(&rp->taken, &t->node);
+		if (type == R_Q_DONE) {
+			qitem_free(t->it);
+			(void)queue_task_done(&o->u.queue, &woken);
+		} else
+			queue_putback(&o->u.queue, t->it, &woken);
+		free(t);
+		return 0;
+	case R_D_SET:
+		if ((o = replay_object(rp, name, namelen, OBJ_DICT)) == NULL ||
+		    mp_read_str(&r, &key, &klen) == -1 ||
+		    mp_skip(&r, &raw, &rawlen) == -1)
+			return -1;
+		dict_set(&o->u.dict, key, klen, raw, rawlen);
+		return 0;
+	case R_D_DEL:
+		if ((o = replay_object(rp, name, namelen, OBJ_DICT)) == NULL ||
+		    mp_read_str(&r, &key, &klen) == -1)
+			return -1;
+		(void)dict_del(&o->u.dict, key, klen);
+		return 0;
+	case R_S_SET:
+		if ((o = replay_object(rp, name, namelen, OBJ_SEM)) == NULL ||
+		    mp_read_int(&r, &a) == -1 || mp_read_bool(&r, &flag) == -1 ||
+		    mp_read_int(&r, &b) == -1)
+			return -1;
+		sem_init(&o->u.sem, (long)a, flag);
+		o->u.sem.value = (long)b;
+		o->opened = true;
+		return 0;
+	case R_E_SET:
+		if ((o = replay_object(rp, name, namelen, OBJ_EVENT)) == NULL ||
+		    mp_read_bool(&r, &flag) == -1)
+			return -1;
+		o->u.event.set = flag;
+		return 0;
+	case R_L_OPEN:
+		if ((o = replay_object(rp, name, namelen, OBJ_LOCK)) == NULL ||
+		    mp_read_bool(&r, &flag) == -1)
+			return -1;
+		o->u.lock.recursive = flag;
+		o->opened = true;
+		return 0;
+	case R_B_OPEN:
+		if ((o = replay_object(rp, name, namelen, OBJ_BARRIER)) == NULL ||
+		    mp_read_int(&r, &c) == -1 || c < 1)
+			return -1;
+		barrier_init(&o->u.barrier, (uint32_t)c);
+		o->opened = true;
+		return 0;
+	case R_DELETE:
+		if ((o = registry_find(rp->reg, name, namelen)) != NULL) {
+			struct hnode *hn, *next;
+
+			for (hn = hmap_first(&rp->taken); hn != NULL; hn = next) {
+				next = hmap_next(&rp->taken, hn);
+				t = hmap_entry(hn, struct taken, node);
+				if (t->key.obj == o) {
+					hmap_remove(&rp->taken, hn);
+					qitem_free(t->it);
+					free(t);
+				}
+			}
+			registry_del(rp->reg, o);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* Order taken items by id, highest first (each is pushed at the head). */
+static int
+taken_cmp(const void *a, const void *b)
+{
+	const struct taken *x = *(struct taken *const *)a;
+	const struct taken *y = *(struct taken *const *)b;
+
+	return x->key.id < y->key.id ? 1 : x->key.id > y->key.id ? -1 : 0;
+}
+
+/* End of replay: unfinished joinable items go back to the head of their
+ * queues, oldest first (their takers' sessions are gone). */
+void
+replay_finish(struct replay *rp)
+{
+	struct taken	**v = xcalloc(rp->taken.count + 1, sizeof(*v));
+	struct hnode	 *n;
+	struct waitlist	  woken;
+	size_t		  i, nv = 0;
+
+	TAILQ_INIT(&woken);
+	for (n = hmap_first(&rp->taken); n != NULL; n = hmap_next(&rp->taken, n))
+		v[nv++] = hmap_entry(n, struct taken, node);
+	qsort(v, nv, sizeof(*v), taken_cmp);
+	for (i = 0; i < nv; i++) {
+		queue_putback(&v[i]->key.obj->u.queue, v[i]->it, &woken);
+		free(v[i]);
+	}
+	free(v);
+	hmap_free(&rp->taken);
+}
+
+/* Check the record at off; its total size, or 0 if it is not whole. */
+static size_t
+record_at(const uint8_t *p, size_t size, size_t off)
+{
+	uint32_t	len;
+
+	if (size - off < REC_HDR || get_le32(p + off) != REC_MAGIC)
+		return 0;
+	len = get_le32(p + off + 4);
+	if (len == 0 || len > REC_MAX || size - off - REC_HDR < len)
+		return 0;
+	if (crc32(0, p + off + REC_HDR, len) != get_le32(p + off + 8))
+		return 0;
+	return REC_HDR + len;
+}
+
+/*
+ * Walk the records of a mapped log, applying each to rp when it is set.
+ * *end is the offset after the last whole record; *bad the first bad one.
+ */
+enum scan_end
+replay_scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
+    size_t *bad, const char *path)
+{
+	size_t		off = HDR_LEN, n, i, j;
+
+	while (off < size && (n = record_at(p, size, off)) != 0) {
+		if (rp != NULL &&
+		    replay_record(rp, p + off + REC_HDR, n - REC_HDR) == -1) {
+			*end = *bad = off;
+			log_warnx("%s: record at offset %zu does not apply", path,
+			    off);
+			return SCAN_DAMAGED;
+		}
+		off += n;
+	}
+	*end = *bad = off;
+	if (off >= size)
+		return SCAN_CLEAN;
+	for (i = off; i < size && p[i] == 0; i++)
+		;
+	if (i == size)
+		return SCAN_CLEAN;		/* allocated, never written */
+	if (size - off < REC_HDR)
+		return SCAN_TORN;		/* not even a whole header */
+	/*
+	 * Damage in the middle, or a torn last append?  After damage, the
+	 * records that were written after it still chain, whole, to the end
+	 * of the file.  Bytes inside a torn append that merely look like a
+	 * record (a client's item may contain anything) do not reach the end
+	 * that way, since the tear falls where it falls.
+	 */
+	for (i = off + 1; i + REC_HDR <= size; i++) {
+		if (get_le32(p + i) != REC_MAGIC || record_at(p, size, i) == 0)
+			continue;
+		for (j = i; j < size && (n = record_at(p, size, j)) != 0; j += n)
+			;
+		while (j < size && p[j] == 0)
+			j++;
+		if (j == size)
+			return SCAN_DAMAGED;
+	}
+	return SCAN_TORN;
+}
+
+/* Map a log file read-only; *size 0 and NULL for an empty file. */
+const uint8_t *
+replay_map(int fd, size_t *size)
+{
+	struct stat	st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	*size = (size_t)st.st_size;
+	if (*size == 0)
+		return NULL;
+	p = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* True if p holds our header. */
+bool
+replay_header_ok(const uint8_t *p, size_t size)
+{
+	return size >= HDR_LEN && memcmp(p, HDR_MAGIC, 8) == 0 &&
+	    get_le32(p + 8) == STORE_VERSION;
+}
