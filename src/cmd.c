@@ -367,8 +367,10 @@ forward(struct worker *w, struct request *r, int owner, struct conn *c)
 	f->msgid = r->ctx.msgid;
 	f->peer = owner;
 	hmap_insert(&w->fwds, &f->node, &f->tag, sizeof(f->tag));
-	if (c != NULL)
+	if (c != NULL) {
 		conn_touch(c, owner);
+		conn_fwd_add(c, f);
+	}
 	w->stats.forwarded++;
 }
 
@@ -554,7 +556,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 17 + OBJ_NKINDS);
+	msgpack_pack_map(pk, 18 + OBJ_NKINDS);
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -568,6 +570,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "auth_failures");	msgpack_pack_uint64(pk, w->stats.auth_failures);
 	pack_cstr(pk, "requests");	msgpack_pack_uint64(pk, w->stats.requests);
 	pack_cstr(pk, "forwarded");	msgpack_pack_uint64(pk, w->stats.forwarded);
+	pack_cstr(pk, "forwards_pending"); msgpack_pack_uint64(pk, w->fwds.count);
 	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
 	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "session_records"); msgpack_pack_uint64(pk, w->sessions.count);

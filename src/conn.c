@@ -153,11 +153,31 @@ conn_touch(struct conn *c, int peer)
 }
 
 void
+conn_fwd_add(struct conn *c, struct fwd *f)
+{
+	f->conn = c;
+	TAILQ_INSERT_TAIL(&c->fwds, f, conn_link);
+}
+
+void
+fwd_free(struct worker *w, struct fwd *f)
+{
+	hmap_remove(&w->fwds, &f->node);
+	if (f->conn != NULL)
+		TAILQ_REMOVE(&f->conn->fwds, f, conn_link);
+	free(f);
+}
+
+void
 conn_free(struct conn *c)
 {
 	struct worker	*w = c->w;
+	struct fwd	*f;
 	int		 i;
 
+	/* Nobody is left to answer: the replies are dropped when they come. */
+	while ((f = TAILQ_FIRST(&c->fwds)) != NULL)
+		fwd_free(w, f);
 	hmap_remove(&w->conns, &c->node);
 	w->nconns--;
 	if (c->dirty)
@@ -273,6 +293,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->fd = fd;
 	c->sess = SESS_MAKE(w->id, w->gen, ++w->next_sess);
 	c->touched = xcalloc((size_t)w->nworkers, 1);
+	TAILQ_INIT(&c->fwds);
 	conn_describe(c, sa);
 	/* The listener made fd non-blocking and close-on-exec already. */
 	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_readable_cb,

@@ -14,6 +14,7 @@
 #include "hmap.h"
 
 struct worker;
+struct fwd;
 
 /* Bytes asked of one read of a client's socket (into worker->rbuf). */
 #define CONN_READ_CHUNK	(64 * 1024)
@@ -40,6 +41,8 @@ struct conn {
 	uint8_t			*touched;	/* [nworkers]: peers that saw
 						   requests of this session */
 	bool			 paused;	/* reading stopped: output full */
+	TAILQ_HEAD(, fwd)	 fwds;		/* its forwarded requests not
+						   yet answered */
 	bool			 reading;	/* rev is added */
 	struct evbuffer		*out;		/* replies not yet written */
 	struct event		*wev;		/* writable, when out did not
@@ -57,6 +60,10 @@ struct conn *conn_find(struct worker *w, uint64_t sess);
 void	conn_write(struct conn *c, const void *buf, size_t len);
 /* Note that a request of this session went to peer id. */
 void	conn_touch(struct conn *c, int peer);
+/* Record a request of c forwarded as f, until fwd_free. */
+void	conn_fwd_add(struct conn *c, struct fwd *f);
+/* A forwarded request was answered or failed: forget and free it. */
+void	fwd_free(struct worker *w, struct fwd *f);
 /* Close now: the session ends everywhere. */
 void	conn_free(struct conn *c);
 /* Bytes waiting to be sent to every client (for draining at stop). */

@@ -127,9 +127,9 @@ pack_labelled(struct worker *w, msgpack_packer *pk)
 /*
  * The snapshot: a map of counters (connections, connections_total,
  * sessions, auth_failures, requests, forwarded, errors, waiters,
- * log_bytes, log_fsyncs; log_fsync_seconds a float), maps methods /
- * codes / objects of name -> count, queues: [[name, depth, waiters]...]
- * deepest first, and queues_unlisted: the queues left out (beyond
+ * log_bytes, log_fsyncs, forwards_pending; log_fsync_seconds a float),
+ * maps methods / codes / objects of name -> count, queues: [[name, depth,
+ * waiters]...] deepest first, and queues_unlisted: the queues left out (beyond
  * METRICS_QUEUES or the record size).
  */
 void
@@ -167,7 +167,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 16);
+	msgpack_pack_map(&pk, 17);
 	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
 	pack_cstr(&pk, "connections_total");
 	msgpack_pack_uint64(&pk, w->stats.conns_total);
@@ -175,6 +175,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 	pack_cstr(&pk, "auth_failures"); msgpack_pack_uint64(&pk, w->stats.auth_failures);
 	pack_cstr(&pk, "requests");	msgpack_pack_uint64(&pk, w->stats.requests);
 	pack_cstr(&pk, "forwarded");	msgpack_pack_uint64(&pk, w->stats.forwarded);
+	pack_cstr(&pk, "forwards_pending"); msgpack_pack_uint64(&pk, w->fwds.count);
 	pack_cstr(&pk, "errors");	msgpack_pack_uint64(&pk, w->stats.errors);
 	pack_cstr(&pk, "waiters");	msgpack_pack_uint64(&pk, waiters);
 	pack_cstr(&pk, "log_bytes");
@@ -257,7 +258,8 @@ struct metrics {
 /* Counters summed over workers, in snapshot keys and metric names. */
 enum scalar {
 	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
-	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS, NSCALARS
+	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS,
+	SC_FORWARDS_PENDING, NSCALARS
 };
 static const struct {
 	const char	*key;		/* in a snapshot */
@@ -284,6 +286,8 @@ static const struct {
 	  "Bytes in the append-only logs." },
 	{ "log_fsyncs", "qlockd_log_fsyncs_total", "counter",
 	  "fdatasync calls on the logs." },
+	{ "forwards_pending", "qlockd_forwards_pending", "gauge",
+	  "Forwarded requests awaiting their answer from the owning worker." },
 };
 
 /* One scrape's sums. */
@@ -536,6 +540,7 @@ metrics_render(struct metrics *mt, struct evbuffer *b)
 	labelled_out(b, "qlockd_requests_total", "method", t->methods,
 	    cmd_count(), cmd_name_at);
 	scalar_out(b, t, SC_FORWARDED);
+	scalar_out(b, t, SC_FORWARDS_PENDING);
 	family(b, "qlockd_errors_total", "counter", "Error responses by code.");
 	labelled_out(b, "qlockd_errors_total", "code", t->codes, STATS_CODES,
 	    code_name);

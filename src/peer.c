@@ -160,11 +160,12 @@ peer_reply(struct worker *w, const struct qmsg_hdr *hdr, const uint8_t *payload)
 	struct hnode	*n = hmap_find(&w->fwds, &hdr->tag, sizeof(hdr->tag));
 	struct conn	*c;
 
-	if (n != NULL) {
-		hmap_remove(&w->fwds, n);
-		free(hmap_entry(n, struct fwd, node));
-	}
-	if ((c = conn_find(w, hdr->sess)) != NULL)
+	/* No record: its client left, and nobody wants the answer. */
+	if (n == NULL)
+		return;
+	c = hmap_entry(n, struct fwd, node)->conn;
+	fwd_free(w, hmap_entry(n, struct fwd, node));
+	if (c != NULL)
 		conn_write(c, payload, hdr->len);
 }
 

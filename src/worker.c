@@ -283,11 +283,10 @@ worker_peer_down(struct worker *w, int id)
 		f = hmap_entry(n, struct fwd, node);
 		if (f->peer != id)
 			continue;
-		hmap_remove(&w->fwds, &f->node);
 		reply_error(w, &(struct reqctx){ f->sess, f->msgid, 0, w->id },
 		    QLOCK_EUNAVAIL, "worker %d died with this request in flight; "
 		    "its outcome is unknown", id);
-		free(f);
+		fwd_free(w, f);
 	}
 	fanout_peer_down(w, id);
 	/* Sessions whose connections were there are over. */
@@ -450,10 +449,8 @@ worker_free(struct worker *w)
 	for (i = 0; i < w->nworkers; i++)
 		if (i != w->id)
 			peer_close(w, i);
-	for (n = hmap_first(&w->fwds); n != NULL; n = next) {
-		next = hmap_next(&w->fwds, n);
-		free(hmap_entry(n, struct fwd, node));
-	}
+	while ((n = hmap_first(&w->fwds)) != NULL)	/* none left, normally */
+		fwd_free(w, hmap_entry(n, struct fwd, node));
 	for (i = 0; i < w->nworkers; i++)	/* completes every fan-out */
 		if (i != w->id)
 			fanout_peer_down(w, i);

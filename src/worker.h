@@ -42,14 +42,20 @@ struct peer {
 };
 
 /* A request forwarded to a peer and not yet answered (for failing it if
- * the peer dies). */
+ * the peer dies).  Its connection keeps it in a list too and frees it
+ * when it closes: the answer that comes later finds no record and is
+ * dropped. */
 struct fwd {
 	struct hnode	 node;		/* in worker->fwds by tag */
+	TAILQ_ENTRY(fwd) conn_link;	/* in conn->fwds */
+	struct conn	*conn;		/* the client connection */
 	uint64_t	 tag;
 	uint64_t	 sess;		/* the client connection's session */
 	uint64_t	 msgid;		/* the client's id for the request */
 	int		 peer;		/* the owner it went to */
+	bool		 blocking;	/* a call that may park (CMD_BLOCKS) */
 };
+TAILQ_HEAD(fwdlist, fwd);
 
 #define STATS_METHODS	64	/* room for every method (cmd.c checks) */
 #define STATS_CODES	32	/* error slots: -status for each QLOCK_E*... */
