@@ -1,0 +1,255 @@
+/* it_logs.c: qlockd --data-dir against the real daemon: what a start
+ * makes of a log: torn tails cut, damage in the middle refused (or cut
+ * with --repair-log). */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "durable.h"
+#include "harness.h"
+#include "qlock.h"
+#include "suiterun.h"
+
+/* --- 4. torn tails ------------------------------------------------------- */
+
+START_TEST(test_durability_torn_tail)
+{
+	struct scratch	 s, cp;
+	struct logmap	*m = calloc(1, sizeof(*m));
+	struct qd	*d;
+	qlock		*c;
+	struct items	 it;
+	size_t		 cuts[400], ncuts = 0, cut, loglen, k, want, len;
+	char		*log, *dlog, item[2048];
+	bool		 boundary;
+	int		 i, whole;
+	off_t		 size;
+
+	ck_assert_ptr_nonnull(m);
+	scratch_new(&s);
+	torn_make_log(&s, m);
+	log = read_all(spath(&s, "data/gen-0/shard-0.log"), &loglen);
+	ck_assert_uint_eq(loglen, m->end[m->n - 1]);
+	/* Every byte of the last two records, and a sample before them. */
+	for (cut = m->start[m->n - 2]; cut <= loglen; cut++)
+		cuts[ncuts++] = cut;
+	for (i = 0; i < 24; i++)
+		cuts[ncuts++] = LOG_HDR + (m->start[m->n - 2] - LOG_HDR) *
+		    (size_t)i / 24 + (size_t)i % 5;
+	for (i = 1; i < 6; i++)
+		cuts[ncuts++] = m->start[i * 4] + (size_t)i * 2;   /* headers */
+	for (k = 0; k < ncuts; k++) {
+		cut = cuts[k];
+		for (whole = 0; whole < m->n && m->end[whole] <= cut; whole++)
+			;
+		want = whole == 0 ? LOG_HDR : m->end[whole - 1];
+		boundary = want == cut;
+		torn_copy(&s, log, cut, &cp);
+		d = dstart(&cp, 1, "always", NULL);
+		size = file_size(spath(&s, "cut/gen-0/shard-0.log"));
+		ck_assert_msg(size == (off_t)want, "cut at %zu: the log is "
+		    "%lld bytes after the start, expected %zu (cut back to the "
+		    "last whole record)", cut, (long long)size, want);
+		c = qd_connect(d);
+		memset(&it, 0, sizeof(it));
+		drain(c, "tq", &it);
+		ck_assert_msg(it.n == (size_t)whole, "cut at %zu (of %zu): %zu "
+		    "items back, expected the %d whole records before it", cut,
+		    loglen, it.n, whole);
+		for (i = 0; i < whole; i++) {
+			len = torn_item(i, item, sizeof(item));
+			ck_assert_msg(it.len[i] == len &&
+			    memcmp(it.v[i], item, len) == 0, "cut at %zu: item "
+			    "%d is '%.8s...' (%zu bytes), expected '%.8s...' "
+			    "(%zu)", cut, i, it.v[i], it.len[i], item, len);
+		}
+		items_free(&it);
+		qlock_close(c);
+		dlog = qd_log(d);
+		ck_assert_msg(boundary || strstr(dlog, "torn tail") != NULL,
+		    "cut at %zu, inside a record: the log does not mention a "
+		    "torn tail:\n%s", cut, dlog);
+		ck_assert_msg(!boundary || strstr(dlog, "torn tail") == NULL,
+		    "cut at %zu, a record boundary: the log claims a torn "
+		    "tail:\n%s", cut, dlog);
+		free(dlog);
+		qd_stop(d);
+	}
+	fprintf(stderr, "torn tail: %zu cuts of a %zu-byte log\n", ncuts,
+	    loglen);
+	free(log);
+	free(m);
+	scratch_free(&s);
+}
+END_TEST
+
+/*
+ * An item whose bytes happen to hold a whole log record (a client may
+ * store anything, a copy of a log for one): if the daemon dies while
+ * appending it, what is left is still a torn tail, not damage in the
+ * middle that keeps the daemon from starting.
+ */
+START_TEST(test_durability_torn_tail_record_like_item)
+{
+	/* [2, "tq", 99, "x"]: a put record's payload. */
+	static const uint8_t payload[] = { 0x94, 0x02, 0xa2, 't', 'q', 0x63,
+	    0xa1, 'x' };
+	struct scratch	 s, cp;
+	struct logmap	*m = calloc(1, sizeof(*m));
+	struct qd	*d;
+	qlock		*c;
+	struct items	 it;
+	uint8_t		 item[128];
+	size_t		 len = 0, loglen, cut;
+	char		*log;
+
+	ck_assert_ptr_nonnull(m);
+	memcpy(item, "before|", 7);
+	len = 7;
+	put_le32(item + len, REC_MAGIC);
+	put_le32(item + len + 4, sizeof(payload));
+	put_le32(item + len + 8, crc32_of(payload, sizeof(payload)));
+	memcpy(item + len + REC_HDR, payload, sizeof(payload));
+	len += REC_HDR + sizeof(payload);
+	memset(item + len, '.', 40);
+	len += 40;
+
+	scratch_new(&s);
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	put_str(c, "tq", "r0");
+	put_str(c, "tq", "r1");
+	put_ok(c, "tq", item, len);
+	qlock_close(c);
+	qd_stop(d);
+	log_parse(spath(&s, "data/gen-0/shard-0.log"), m);
+	ck_assert_int_eq(m->n, 3);
+	log = read_all(spath(&s, "data/gen-0/shard-0.log"), &loglen);
+	/* Cut in the trailing dots: the embedded record is whole. */
+	cut = m->end[2] - 20;
+
+	torn_copy(&s, log, cut, &cp);
+	d = dstart(&cp, 1, "always", NULL);
+	ck_assert(qd_log_wait(d, "torn tail", 0));
+	c = qd_connect(d);
+	memset(&it, 0, sizeof(it));
+	drain(c, "tq", &it);
+	ck_assert_msg(it.n == 2 && strcmp(it.v[0], "r0") == 0 &&
+	    strcmp(it.v[1], "r1") == 0, "%zu items back after the torn "
+	    "append, expected r0 r1", it.n);
+	items_free(&it);
+	qlock_close(c);
+	qd_stop(d);
+	free(log);
+	free(m);
+	scratch_free(&s);
+}
+END_TEST
+
+/* --- 5. damage in the middle --------------------------------------------- */
+
+START_TEST(test_durability_damaged_middle)
+{
+	/* Where in record 3 a byte is flipped: payload, CRC, length. */
+	static const size_t	 where[] = { REC_HDR + 3, 9, 5 };
+	struct scratch		 s;
+	struct logmap		*m = calloc(1, sizeof(*m));
+	struct qd		*d;
+	qlock			*c;
+	struct items		 it;
+	char			*log, *out, needle[64], item[2048];
+	char			 path[192];
+	size_t			 loglen, off, len;
+	int			 status, i;
+
+	ck_assert_ptr_nonnull(m);
+	scratch_new(&s);
+	torn_make_log(&s, m);
+	snprintf(path, sizeof(path), "%s",
+	    spath(&s, "data/gen-0/shard-0.log"));
+	log = read_all(path, &loglen);
+	off = m->start[3] + where[_i];
+	log[off] ^= 0x5a;
+	write_all_file(path, log, loglen);
+	free(log);
+
+	status = drun(&s, 1, QD_WAIT, &out, NULL);
+	ck_assert_msg(status != -1, "qlockd started on a log damaged in the "
+	    "middle (offset %zu); output:\n%s", m->start[3], out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "status 0x%x on a damaged log; output:\n%s", status, out);
+	ck_assert_msg(strstr(out, "gen-0/shard-0.log") != NULL, "the refusal "
+	    "does not name the file:\n%s", out);
+	snprintf(needle, sizeof(needle), "offset %zu", m->start[3]);
+	ck_assert_msg(strstr(out, needle) != NULL, "the refusal does not say "
+	    "'%s':\n%s", needle, out);
+	ck_assert_msg(strstr(out, "--repair-log") != NULL, "the refusal does "
+	    "not point to --repair-log:\n%s", out);
+	free(out);
+	ck_assert_msg(file_size(path) == (off_t)loglen, "refusing to start "
+	    "changed the damaged log");
+
+	/* --repair-log keeps the three records before the damage. */
+	d = dstart(&s, 1, "always", "--repair-log", NULL);
+	ck_assert(qd_log_wait(d, needle, 0));
+	ck_assert_int_eq(file_size(path), (off_t)m->start[3]);
+	c = qd_connect(d);
+	memset(&it, 0, sizeof(it));
+	drain(c, "tq", &it);
+	ck_assert_msg(it.n == 3, "%zu items after --repair-log, expected the "
+	    "3 before the damage", it.n);
+	for (i = 0; i < 3; i++) {
+		len = torn_item(i, item, sizeof(item));
+		ck_assert(it.len[i] == len && memcmp(it.v[i], item, len) == 0);
+	}
+	items_free(&it);
+	put_str(c, "tq", "after-repair");
+	qlock_close(c);
+	qd_stop(d);
+
+	/* And it starts again without the option. */
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	get_expect(c, "tq", "after-repair");
+	qlock_close(c);
+	qd_stop(d);
+	free(m);
+	scratch_free(&s);
+}
+END_TEST
+
+static Suite *
+logs_suite(void)
+{
+	Suite	*s = suite_create("it_logs");
+	TCase	*tc;
+
+	tc = tcase_create("logs");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_durability_torn_tail);
+	tcase_add_test(tc, test_durability_torn_tail_record_like_item);
+	tcase_add_loop_test(tc, test_durability_damaged_middle, 0, 3);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return suite_run(logs_suite(), CK_FORK);
+}
