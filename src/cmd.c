@@ -462,9 +462,15 @@ arg_timeout(struct worker *w, struct request *r, double *deadline)
 {
 	double	t;
 
-	if (mp_read_number(&r->params, &t) == -1 || isnan(t)) {
+	if (mp_read_number(&r->params, &t) == -1) {
 		reply_error(w, &r->ctx, QLOCK_EPROTO,
 		    "%s: timeout must be a number", r->cmd->name);
+		return -1;
+	}
+	if (isnan(t) || (t > SECS_MAX && !isinf(t))) {
+		reply_error(w, &r->ctx, QLOCK_EVALUE, "%s: timeout must be "
+		    "0 to %.0f seconds, or negative or infinite for ever",
+		    r->cmd->name, SECS_MAX);
 		return -1;
 	}
 	if (t < 0 || isinf(t))

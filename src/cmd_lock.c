@@ -37,8 +37,10 @@ acquire(struct worker *w, struct request *r, struct object *o)
 	struct waiter	*wt;
 	double		 deadline;
 
-	if (arg_timeout(w, r, &deadline) == -1)
+	if (arg_timeout(w, r, &deadline) == -1) {
+		registry_gc(&w->reg, o);	/* a refused call leaves nothing */
 		return;
+	}
 	if (lock_acquire(l, r->ctx.sess, &w->tokens) == 0) {
 		reply_grant(w, &r->ctx, o, l->token);
 		return;

@@ -311,9 +311,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    w->conf->auth_legacy_md5, nonce, out);
 	conn_send_frame(c, out, n);
 	c->hs_timer = evtimer_new(w->base, conn_hs_timeout_cb, c);
-	tv.tv_sec = (time_t)w->conf->handshake_timeout;
-	tv.tv_usec = (suseconds_t)((w->conf->handshake_timeout -
-	    (double)tv.tv_sec) * 1e6);
+	(void)secs_timeval(w->conf->handshake_timeout, &tv);	/* 1..3600 */
 	evtimer_add(c->hs_timer, &tv);
 	log_debug("%s: connected", c->addr);
 }

@@ -498,8 +498,7 @@ master_sigchld(struct master *m)
 		if (s->backoff > RESPAWN_MAX)
 			s->backoff = RESPAWN_MAX;
 		log_info("worker %d restarts in %.1f s", s->id, s->backoff);
-		tv.tv_sec = (time_t)s->backoff;
-		tv.tv_usec = (suseconds_t)((s->backoff - (double)tv.tv_sec) * 1e6);
+		(void)secs_timeval(s->backoff, &tv);
 		evtimer_add(s->respawn_ev, &tv);
 	}
 	if (!m->stopping)

@@ -1,5 +1,6 @@
 /* util.c: allocation, time, hashing and fd helpers. */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include <fcntl.h>
@@ -63,6 +64,26 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+secs_timeval(double s, struct timeval *tv)
+{
+	double	whole, us;
+
+	if (!(s >= 0 && s <= SECS_MAX))		/* NaN fails both */
+		return -1;
+	whole = (double)(long long)s;		/* in range: no overflow */
+	us = (s - whole) * 1e6;
+	tv->tv_sec = (time_t)whole;
+	tv->tv_usec = (suseconds_t)us;
+	if ((double)tv->tv_usec < us)		/* round up: never early */
+		tv->tv_usec++;
+	if (tv->tv_usec >= 1000000) {
+		tv->tv_sec++;
+		tv->tv_usec -= 1000000;
+	}
+	return 0;
 }
 
 uint64_t

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 /* Allocation for invariants: out of memory is fatal. */
@@ -16,6 +17,14 @@ void	*xmemdup(const void *p, size_t n);
 
 /* Monotonic time in seconds. */
 double	 now_mono(void);
+
+/* The longest wait in seconds anything takes (about 31.7 years): a client's
+ * timeout above it is refused, so no deadline overflows a time_t. */
+#define SECS_MAX	1e9
+/* s seconds as a timeval, rounded up to the microsecond: the one place a
+ * time in seconds (a double) becomes integers.  -1 (tv untouched) if s is
+ * NaN, negative or over SECS_MAX. */
+int	 secs_timeval(double s, struct timeval *tv);
 
 /* 64-bit FNV-1a: the stable hash that picks an object's shard. */
 uint64_t hash_fnv1a(const void *p, size_t n);

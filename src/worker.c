@@ -46,11 +46,13 @@ worker_arm_timer(struct worker *w)
 		evtimer_del(w->timer);
 		return;
 	}
+	/* Deadlines are at most SECS_MAX ahead (arg_timeout refuses more). */
 	d = first->deadline - now_mono();
 	if (d < 0)
 		d = 0;
-	tv.tv_sec = (time_t)d;
-	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6) + 1;
+	if (d > SECS_MAX)
+		d = SECS_MAX;
+	(void)secs_timeval(d, &tv);
 	evtimer_add(w->timer, &tv);
 }
 

@@ -1088,3 +1088,66 @@ qd_tcase(Suite *s, const char *name, void (*setup)(void),
 	suite_add_tcase(s, tc);
 	return tc;
 }
+
+msgpack_packer *
+raw_call_begin(struct raw_call *c, uint64_t msgid, const char *method,
+    uint32_t nparams)
+{
+	msgpack_sbuffer_init(&c->sb);
+	msgpack_packer_init(&c->pk, &c->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&c->pk, 4);
+	msgpack_pack_uint8(&c->pk, 0);
+	msgpack_pack_uint64(&c->pk, msgid);
+	msgpack_pack_str_with_body(&c->pk, method, strlen(method));
+	msgpack_pack_array(&c->pk, nparams);
+	return &c->pk;
+}
+
+void
+raw_call_send(int fd, struct raw_call *c)
+{
+	ck_assert_msg(raw_send_sbuf(fd, &c->sb) == 0, "cannot send a request");
+	msgpack_sbuffer_destroy(&c->sb);
+}
+
+void
+raw_expect(int fd, uint64_t msgid, const char *code, const char *what)
+{
+	struct raw_resp	r;
+	int		rc = raw_recv_resp(fd, &r, QD_WAIT);
+
+	ck_assert_msg(rc == 0, "%s: no response (%s)", what, rc == -1 ?
+	    "connection closed" : rc == -2 ? "timed out" : "not a response");
+	ck_assert_msg(r.msgid == msgid, "%s: response to %llu, expected %llu",
+	    what, (unsigned long long)r.msgid, (unsigned long long)msgid);
+	if (code == NULL)
+		ck_assert_msg(!r.is_error, "%s: error %s (%s)", what, r.code,
+		    r.msg);
+	else
+		ck_assert_msg(r.is_error && strcmp(r.code, code) == 0,
+		    "%s: expected error %s, got %s (%s)", what, code,
+		    r.is_error ? r.code : "a result", r.msg);
+	raw_resp_free(&r);
+}
+
+double
+qd_cpu_secs(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	FILE		*f;
+	size_t		 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "pid (comm)": state and 10 more fields, then utime, stime. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}

@@ -147,4 +147,21 @@ bool		 raw_ping(int fd, uint64_t msgid);
 /* The worker process holding the daemon's end of fd; -1 if not found. */
 pid_t		 raw_conn_worker(const struct qd *d, int fd);
 
+/* A request being built by hand: [0, msgid, method, [params...]]. */
+struct raw_call {
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+};
+/* Start one with room for nparams; pack the params into the packer. */
+msgpack_packer	*raw_call_begin(struct raw_call *c, uint64_t msgid,
+		    const char *method, uint32_t nparams);
+/* Send it as one frame and free it; fails the test on error. */
+void		 raw_call_send(int fd, struct raw_call *c);
+/* The response to msgid must come within QD_WAIT seconds and be the
+ * error code, or a result if code is NULL; fails the test otherwise. */
+void		 raw_expect(int fd, uint64_t msgid, const char *code,
+		    const char *what);
+/* CPU time (user + system) a process has used, in seconds; -1 if gone. */
+double		 qd_cpu_secs(pid_t pid);
+
 #endif /* HARNESS_H */
