@@ -14,16 +14,18 @@ sem_base(struct worker *w, const struct object *o)
 {
 	const struct hold	*h;
 	const struct waiter	*wt;
-	long			 base = o->u.sem.value;
+	long			 held = 0;
 
 	TAILQ_FOREACH(h, &o->holds, obj_link)
-		base += (long)h->permits;
+		held += (long)h->permits;
 	/* And permits handed to waiters not answered yet. */
 	TAILQ_FOREACH(wt, &w->woken, link)
 		if (wt->obj == o && wt->op == WOP_SEM_ACQUIRE &&
 		    wt->status == QLOCK_OK)
-			base++;
-	return base;
+			held++;
+	/* A foreign release of a bounded semaphore may have filled it while
+	 * permits are held: those holders' releases will then fail. */
+	return sem_durable(&o->u.sem, held);
 }
 
 /* sem.open [name, value, bounded] */

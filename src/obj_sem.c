@@ -36,3 +36,13 @@ sem_release(struct sem *s, struct waitlist *woken)
 	s->value++;
 	return 0;
 }
+
+long
+sem_durable(const struct sem *s, long held)
+{
+	long	v = s->value + held;
+
+	if (s->bounded && v > s->initial)
+		v = s->initial;
+	return v;
+}

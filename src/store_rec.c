@@ -246,10 +246,10 @@ snapshot_object(struct store_buf *b, const struct object *o)
 		}
 		break;
 	case OBJ_SEM:
-		base = o->u.sem.value;
+		base = 0;
 		TAILQ_FOREACH(h, &o->holds, obj_link)
 			base += (long)h->permits;
-		rec_s_set(b, o, base);
+		rec_s_set(b, o, sem_durable(&o->u.sem, base));
 		break;
 	case OBJ_EVENT:
 		if (o->u.event.set)

@@ -207,6 +207,27 @@ START_TEST(test_sem_bounded_zero_release_refused)
 }
 END_TEST
 
+/* A session holding no permit releases a bounded semaphore while another
+ * holds one (as Python allows): the holder's own release then fails, so
+ * what the log keeps (sem_durable) is the bound, not value + held. */
+START_TEST(test_sem_durable_foreign_release)
+{
+	sem_init(&s, 2, true);
+	ck_assert_int_eq(sem_acquire(&s), 0);
+	ck_assert_int_eq(sem_durable(&s, 1), 2);
+	ck_assert_int_eq(sem_release(&s, &woken), 0);	/* the foreign one */
+	ck_assert_int_eq(s.value, 2);
+	ck_assert_int_eq(sem_durable(&s, 1), 2);
+	ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE); /* holder */
+	ck_assert_int_eq(s.value, sem_durable(&s, 0));
+	/* A plain semaphore keeps every permit. */
+	sem_init(&s, 2, false);
+	ck_assert_int_eq(sem_acquire(&s), 0);
+	ck_assert_int_eq(sem_release(&s, &woken), 0);
+	ck_assert_int_eq(sem_durable(&s, 1), 3);
+}
+END_TEST
+
 /* A reference model: permits held plus permits free stay constant for a
  * bounded semaphore whose holders release what they took (loop: seeds). */
 START_TEST(test_sem_model_random)
@@ -267,6 +288,7 @@ sem_suite(void)
 	tcase_add_loop_test(tc, test_sem_zero_waits, 0, 2);
 	tcase_add_test(tc, test_sem_unbounded_release_grows);
 	tcase_add_test(tc, test_sem_bounded_over_release);
+	tcase_add_test(tc, test_sem_durable_foreign_release);
 	suite_add_tcase(st, tc);
 
 	tc = tcase_create("waiters");

@@ -524,6 +524,42 @@ START_TEST(test_durability_removals)
 }
 END_TEST
 
+/* A bounded semaphore released by a session holding no permit while
+ * another holds one: after both leave, the live value and the value
+ * replayed from the log are the same (the bound), not the bound + 1. */
+START_TEST(test_durability_bounded_sem_foreign_release)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*holder, *other;
+	long		 live = -1, replayed = -1;
+
+	scratch_new(&s);
+	d = dstart(&s, 2, "always", NULL);
+	holder = qd_connect(d);
+	other = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_open(holder, "bs-sem", 2, 1), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_acquire(holder, "bs-sem", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_release(other, "bs-sem"), QLOCK_OK);
+	qlock_close(holder);
+	qlock_close(other);
+	other = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_value(other, "bs-sem", &live), QLOCK_OK);
+	qlock_close(other);
+	dcrash(d, NULL);
+	d = dstart(&s, 2, "always", NULL);
+	other = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_value(other, "bs-sem", &replayed),
+	    QLOCK_OK);
+	ck_assert_msg(live == 2 && replayed == live, "bounded semaphore(2): "
+	    "%ld live, %ld replayed from the log", live, replayed);
+	ck_assert_int_eq(qlock_sem_release(other, "bs-sem"), QLOCK_EVALUE);
+	qlock_close(other);
+	qd_stop(d);
+	scratch_free(&s);
+}
+END_TEST
+
 /* --- 6. power loss ------------------------------------------------------- */
 
 /* Cut each of nshards logs back to its fsync'ed mark; the bytes dropped. */
@@ -648,6 +684,7 @@ durability_suite(void)
 	tcase_add_loop_test(tc, test_durability_joinable_unfinished, 0, 4);
 	tcase_add_test(tc, test_durability_parked);
 	tcase_add_test(tc, test_durability_removals);
+	tcase_add_test(tc, test_durability_bounded_sem_foreign_release);
 	tcase_add_test(tc, test_durability_power_loss);
 	tcase_add_test(tc, test_durability_power_loss_everysec);
 	suite_add_tcase(s, tc);
