@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,14 +135,18 @@ parse_number(const struct option_desc *o, const char *s, double *out,
 		else if (strcmp(end, "g") == 0 || strcmp(end, "G") == 0)
 			v *= 1024 * 1024 * 1024, end++;
 	}
-	if (*end != '\0' || (o->type != OPT_SECONDS && v != (double)(long long)v)) {
-		snprintf(why, whylen, "'%s' is not a%s number", s,
-		    o->type == OPT_SECONDS ? "" : " whole");
+	if (*end != '\0' || isnan(v)) {
+		snprintf(why, whylen, "'%s' is not a number", s);
 		return -1;
 	}
-	if (v < (double)o->min || v > (double)o->max) {
+	/* The range first: only a double in range may be cast to an integer. */
+	if (!(v >= (double)o->min && v <= (double)o->max)) {
 		snprintf(why, whylen, "%s is out of range %lld..%lld", s,
 		    o->min, o->max);
+		return -1;
+	}
+	if (o->type != OPT_SECONDS && v != (double)(long long)v) {
+		snprintf(why, whylen, "'%s' is not a whole number", s);
 		return -1;
 	}
 	*out = v;
@@ -334,7 +339,8 @@ config_parse(struct config *c, int argc, char *argv[])
 
 	c->argc = argc;
 	c->argv = argv;
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts the scan, forgetting any
+			   half-read option cluster of an earlier call */
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		const struct option_desc *o = NULL;
