@@ -27,12 +27,12 @@ static const struct cmd cmds[] = {
 	{ "barrier.abort",	1, 1, CMD_NAMED,  cmd_barrier_abort, NULL },
 	{ "barrier.open",	2, 2, CMD_NAMED,  cmd_barrier_open, NULL },
 	{ "barrier.reset",	1, 1, CMD_NAMED,  cmd_barrier_reset, NULL },
-	{ "barrier.wait",	2, 2, CMD_NAMED,  cmd_barrier_wait, NULL },
-	{ "cond.acquire",	2, 2, CMD_NAMED,  cmd_cond_acquire, NULL },
+	{ "barrier.wait",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_barrier_wait, NULL },
+	{ "cond.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_cond_acquire, NULL },
 	{ "cond.notify",	2, 2, CMD_NAMED,  cmd_cond_notify, NULL },
 	{ "cond.notify_all",	1, 1, CMD_NAMED,  cmd_cond_notify_all, NULL },
 	{ "cond.release",	1, 1, CMD_NAMED,  cmd_cond_release, NULL },
-	{ "cond.wait",		2, 2, CMD_NAMED,  cmd_cond_wait, NULL },
+	{ "cond.wait",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_cond_wait, NULL },
 	{ "delete",		1, 1, CMD_NAMED,  cmd_delete, NULL },
 	{ "dict.cas",		4, 4, CMD_NAMED,  cmd_dict_cas, NULL },
 	{ "dict.del",		2, 2, CMD_NAMED,  cmd_dict_del, NULL },
@@ -44,19 +44,19 @@ static const struct cmd cmds[] = {
 	{ "event.clear",	1, 1, CMD_NAMED,  cmd_event_clear, NULL },
 	{ "event.is_set",	1, 1, CMD_NAMED,  cmd_event_is_set, NULL },
 	{ "event.set",		1, 1, CMD_NAMED,  cmd_event_set, NULL },
-	{ "event.wait",		2, 2, CMD_NAMED,  cmd_event_wait, NULL },
+	{ "event.wait",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_event_wait, NULL },
 	{ "list",		0, 0, CMD_FANOUT, NULL, cmd_list_partial },
-	{ "lock.acquire",	2, 2, CMD_NAMED,  cmd_lock_acquire, NULL },
+	{ "lock.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_lock_acquire, NULL },
 	{ "lock.open",		2, 2, CMD_NAMED,  cmd_lock_open, NULL },
 	{ "lock.release",	1, 1, CMD_NAMED,  cmd_lock_release, NULL },
 	{ "ping",		0, 0, 0,	  cmd_ping, NULL },
-	{ "queue.get",		2, 2, CMD_NAMED,  cmd_queue_get, NULL },
-	{ "queue.join",		2, 2, CMD_NAMED,  cmd_queue_join, NULL },
+	{ "queue.get",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_get, NULL },
+	{ "queue.join",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_join, NULL },
 	{ "queue.open",		3, 3, CMD_NAMED,  cmd_queue_open, NULL },
-	{ "queue.put",		3, 3, CMD_NAMED,  cmd_queue_put, NULL },
+	{ "queue.put",		3, 3, CMD_NAMED | CMD_BLOCKS, cmd_queue_put, NULL },
 	{ "queue.size",		1, 1, CMD_NAMED,  cmd_queue_size, NULL },
 	{ "queue.task_done",	1, 1, CMD_NAMED,  cmd_queue_task_done, NULL },
-	{ "sem.acquire",	2, 2, CMD_NAMED,  cmd_sem_acquire, NULL },
+	{ "sem.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_sem_acquire, NULL },
 	{ "sem.open",		3, 3, CMD_NAMED,  cmd_sem_open, NULL },
 	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
 	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
@@ -213,6 +213,7 @@ fanout_start(struct worker *w, struct request *r)
 		f->nwaiting++;
 	}
 	hmap_insert(&w->fanouts, &f->node, &f->tag, sizeof(f->tag));
+	conn_unanswered_add(conn_find(w, f->ctx.sess), false);
 	if (f->nwaiting == 0)
 		fanout_finish(w, f);
 }
@@ -342,6 +343,7 @@ fanout_finish(struct worker *w, struct fanout *f)
 	free(up);
 	free(parts);
 	hmap_remove(&w->fanouts, &f->node);
+	conn_unanswered_done(conn_find(w, f->ctx.sess), false);
 	msgpack_sbuffer_destroy(&f->parts);
 	free(f->waiting);
 	free(f);
@@ -366,6 +368,7 @@ forward(struct worker *w, struct request *r, int owner, struct conn *c)
 	f->sess = r->ctx.sess;
 	f->msgid = r->ctx.msgid;
 	f->peer = owner;
+	f->blocking = (r->cmd->flags & CMD_BLOCKS) != 0;
 	hmap_insert(&w->fwds, &f->node, &f->tag, sizeof(f->tag));
 	if (c != NULL) {
 		conn_touch(c, owner);
@@ -454,6 +457,9 @@ cmd_waiter(struct worker *w, struct request *r, struct object *o)
 	wt->heap_idx = NO_SLOT;
 	wt->sess = session_get(w, r->ctx.sess);
 	TAILQ_INSERT_TAIL(&wt->sess->waiters, wt, sess_link);
+	/* Counted against its connection if here; a peer's counts its own. */
+	if (r->ctx.origin == w->id)
+		conn_unanswered_add(conn_find(w, r->ctx.sess), true);
 	return wt;
 }
 

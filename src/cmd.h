@@ -28,6 +28,7 @@ struct request {
 
 #define CMD_NAMED	0x1	/* params[0] names the object: run on its owner */
 #define CMD_FANOUT	0x2	/* run on every worker, merge the partials */
+#define CMD_BLOCKS	0x4	/* may park: counted apart while unanswered */
 
 /* One protocol method. */
 struct cmd {

@@ -79,6 +79,23 @@ conn_send_frame(struct conn *c, const void *body, size_t len)
 	conn_write(c, body, len);
 }
 
+/* Stop reading c until its replies are written and less is unanswered. */
+static void
+conn_pause(struct conn *c)
+{
+	if (!c->paused) {
+		c->paused = true;
+		conn_read_off(c);
+	}
+}
+
+/* Whether c may be read again, its output written. */
+static bool
+conn_may_read(const struct conn *c)
+{
+	return c->inflight < CONN_INFLIGHT_MAX && c->parked < CONN_PARKED_MAX;
+}
+
 void
 conn_write(struct conn *c, const void *buf, size_t len)
 {
@@ -91,10 +108,8 @@ conn_write(struct conn *c, const void *buf, size_t len)
 		worker_schedule_output(c->w);
 	}
 	/* A client that does not read its replies stops being read. */
-	if (!c->paused && evbuffer_get_length(c->out) > c->w->conf->max_output) {
-		c->paused = true;
-		conn_read_off(c);
-	}
+	if (evbuffer_get_length(c->out) > c->w->conf->max_output)
+		conn_pause(c);
 }
 
 /* Write what c has queued; -1 if the connection broke (c is freed). */
@@ -119,7 +134,7 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return -1;
 	}
-	if (c->paused) {
+	if (c->paused && conn_may_read(c)) {
 		c->paused = false;
 		conn_read_on(c);
 		conn_pending(c);	/* frames may be waiting already */
@@ -153,18 +168,51 @@ conn_touch(struct conn *c, int peer)
 }
 
 void
+conn_unanswered_add(struct conn *c, bool parked)
+{
+	if (c == NULL)
+		return;
+	if (parked)
+		c->parked++;
+	else
+		c->inflight++;
+	if (!conn_may_read(c))
+		conn_pause(c);
+}
+
+void
+conn_unanswered_done(struct conn *c, bool parked)
+{
+	if (c == NULL)
+		return;
+	if (parked)
+		c->parked--;
+	else
+		c->inflight--;
+	/* The flush at the end of the pass reads it again if it may. */
+	if (c->paused && !c->dirty) {
+		c->dirty = true;
+		TAILQ_INSERT_TAIL(&c->w->dirty, c, dirty_link);
+		worker_schedule_output(c->w);
+	}
+}
+
+void
 conn_fwd_add(struct conn *c, struct fwd *f)
 {
 	f->conn = c;
 	TAILQ_INSERT_TAIL(&c->fwds, f, conn_link);
+	conn_unanswered_add(c, f->blocking);
 }
 
 void
 fwd_free(struct worker *w, struct fwd *f)
 {
 	hmap_remove(&w->fwds, &f->node);
-	if (f->conn != NULL)
+	if (f->conn != NULL) {
 		TAILQ_REMOVE(&f->conn->fwds, f, conn_link);
+		conn_unanswered_done(f->conn, f->blocking);
+	}
 	free(f);
 }
 
@@ -176,8 +224,11 @@ conn_free(struct conn *c)
 	int		 i;
 
 	/* Nobody is left to answer: the replies are dropped when they come. */
-	while ((f = TAILQ_FIRST(&c->fwds)) != NULL)
+	while ((f = TAILQ_FIRST(&c->fwds)) != NULL) {
+		TAILQ_REMOVE(&c->fwds, f, conn_link);
+		f->conn = NULL;
 		fwd_free(w, f);
+	}
 	hmap_remove(&w->conns, &c->node);
 	w->nconns--;
 	if (c->dirty)

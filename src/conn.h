@@ -18,6 +18,12 @@ struct fwd;
 
 /* Bytes asked of one read of a client's socket (into worker->rbuf). */
 #define CONN_READ_CHUNK	(64 * 1024)
+/* Requests of one connection not yet answered before it stops being read:
+ * plain ones at other workers (their answers come at once, to its
+ * output), and calls that may park, here or at other workers (they may
+ * wait long, and a client may need many at once, so more). */
+#define CONN_INFLIGHT_MAX	32
+#define CONN_PARKED_MAX		1024
 
 enum conn_state {
 	CONN_AUTH,	/* handshake in progress; nothing else is possible */
@@ -40,9 +46,14 @@ struct conn {
 	struct event		*hs_timer;	/* handshake deadline */
 	uint8_t			*touched;	/* [nworkers]: peers that saw
 						   requests of this session */
-	bool			 paused;	/* reading stopped: output full */
+	bool			 paused;	/* reading stopped: output full
+						   or too much unanswered */
 	TAILQ_HEAD(, fwd)	 fwds;		/* its forwarded requests not
 						   yet answered */
+	unsigned		 inflight;	/* plain requests at peers and
+						   fan-outs, unanswered */
+	unsigned		 parked;	/* calls that may park, here or
+						   at peers, unanswered */
 	bool			 reading;	/* rev is added */
 	struct evbuffer		*out;		/* replies not yet written */
 	struct event		*wev;		/* writable, when out did not
@@ -60,8 +71,13 @@ struct conn *conn_find(struct worker *w, uint64_t sess);
 void	conn_write(struct conn *c, const void *buf, size_t len);
 /* Note that a request of this session went to peer id. */
 void	conn_touch(struct conn *c, int peer);
-/* Record a request of c forwarded as f, until fwd_free. */
+/* Record a request of c forwarded as f, counted against c until fwd_free. */
 void	conn_fwd_add(struct conn *c, struct fwd *f);
+/* Count a request of c that is not answered yet (parked: one that may
+ * wait), and stop reading c past the limits; the end of one.  The
+ * connection of a session: NULL if it is not here (any more). */
+void	conn_unanswered_add(struct conn *c, bool parked);
+void	conn_unanswered_done(struct conn *c, bool parked);
 /* A forwarded request was answered or failed: forget and free it. */
 void	fwd_free(struct worker *w, struct fwd *f);
 /* Close now: the session ends everywhere. */

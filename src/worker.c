@@ -140,6 +140,8 @@ waiter_free(struct worker *w, struct waiter *wt)
 			evtimer_del(w->timer);
 	}
 	TAILQ_REMOVE(&wt->sess->waiters, wt, sess_link);
+	if (wt->ctx.origin == w->id)
+		conn_unanswered_done(conn_find(w, wt->ctx.sess), true);
 	session_gc(w, wt->sess);
 	if (wt->item != NULL)
 		qitem_free(wt->item);

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,10 +25,11 @@
 #include "qlock.h"
 #include "suiterun.h"
 
-/* Pack [0, msgid, method, [name, timeout]] and send it on fd. */
+/* Send [0, msgid, method, [name, key, timeout]] on fd, without the key
+ * if NULL and without the timeout if NAN. */
 static void
-send_name_timeout(int fd, uint64_t msgid, const char *method,
-    const char *name, double timeout)
+send_call(int fd, uint64_t msgid, const char *method, const char *name,
+    const char *key, double timeout)
 {
 	msgpack_sbuffer	sb;
 	msgpack_packer	pk;
@@ -38,11 +40,29 @@ send_name_timeout(int fd, uint64_t msgid, const char *method,
 	msgpack_pack_uint8(&pk, 0);
 	msgpack_pack_uint64(&pk, msgid);
 	msgpack_pack_str_with_body(&pk, method, strlen(method));
-	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, 1 + (key != NULL) + !isnan(timeout));
 	msgpack_pack_str_with_body(&pk, name, strlen(name));
-	msgpack_pack_double(&pk, timeout);
+	if (key != NULL)
+		msgpack_pack_str_with_body(&pk, key, strlen(key));
+	if (!isnan(timeout))
+		msgpack_pack_double(&pk, timeout);
 	ck_assert_int_eq(raw_send_sbuf(fd, &sb), 0);
 	msgpack_sbuffer_destroy(&sb);
+}
+
+/* The largest VmRSS of the daemon's workers now, in KiB. */
+static long
+workers_rss_kb(const struct qd *d)
+{
+	pid_t	pids[8];
+	long	kb, max = 0;
+	int	i, n = qd_worker_pids(d, pids, 8);
+
+	for (i = 0; i < n; i++) {
+		if ((kb = qd_rss_kb(pids[i])) > max)
+			max = kb;
+	}
+	return max;
 }
 
 /* One stat that must be readable. */
@@ -75,8 +95,8 @@ START_TEST(test_hostile_abandoned_forwards)
 		fds[k] = raw_connect_auth(d);
 		for (i = 0; i < ABANDON_CALLS; i++) {
 			snprintf(name, sizeof(name), "abandon-%d-%d", k, i);
-			send_name_timeout(fds[k], (uint64_t)i + 1, "event.wait",
-			    name, -1);
+			send_call(fds[k], (uint64_t)i + 1, "event.wait", name,
+			    NULL, -1);
 		}
 	}
 	ck_assert_msg(qd_wait_stat(c, "waiters", ABANDON_CONNS * ABANDON_CALLS,
@@ -104,6 +124,119 @@ START_TEST(test_hostile_abandoned_forwards)
 }
 END_TEST
 
+/* --- defect 3: replies from another worker that the client never reads ----- */
+
+#define BIG_VALUE	(1 << 20)
+#define BIG_DICTS	4	/* names the other worker owns */
+#define BIG_GETS	600	/* gets of a 1 MiB value, never read */
+#define RSS_BOUND_KB	(200 * 1024)
+
+/* Whether fd's worker forwards requests on name (the other owns it);
+ * nothing else may be moving the forwarded counter. */
+static bool
+forwarded_from(qlock *c, int fd, const char *name)
+{
+	struct raw_resp	r;
+	uint64_t	before = stat_of(c, "forwarded");
+
+	send_call(fd, 1, "dict.get", name, "probe", NAN);
+	ck_assert_int_eq(raw_recv_resp(fd, &r, QD_WAIT), 0);
+	raw_resp_free(&r);
+	return stat_of(c, "forwarded") > before;
+}
+
+START_TEST(test_hostile_unread_replies)
+{
+	struct qd	*d = qd_start(2, NULL);
+	qlock		*c = qd_connect(d);
+	char		*val = malloc(BIG_VALUE), names[BIG_DICTS][32];
+	int		 fd, i, n, rcvbuf = 4096, st;
+	double		 t, end, slowest = 0;
+	long		 kb, maxkb = 0;
+
+	ck_assert_ptr_nonnull(val);
+	memset(val, 'x', BIG_VALUE);
+	fd = raw_connect_auth(d);
+	for (i = 0, n = 0; n < BIG_DICTS && i < 64; i++) {
+		snprintf(names[n], sizeof(names[n]), "big-%d", i);
+		if (!forwarded_from(c, fd, names[n]))
+			continue;
+		st = qlock_dict_set(c, names[n], "v", val, BIG_VALUE);
+		ck_assert_msg(st == QLOCK_OK, "dict.set %s: %s", names[n],
+		    qlock_strerror(st));
+		n++;
+	}
+	ck_assert_int_eq(n, BIG_DICTS);
+	free(val);
+	/* Every one of these is answered by the other worker. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	for (i = 0; i < BIG_GETS; i++)
+		send_call(fd, (uint64_t)i + 2, "dict.get",
+		    names[i % BIG_DICTS], "v", NAN);
+	/* The daemon stops reading the client instead of holding 600 MiB,
+	 * and serves others meanwhile. */
+	for (end = qd_now() + 3.0; qd_now() < end; ) {
+		t = qd_now();
+		ck_assert_int_eq(qlock_ping(c), QLOCK_OK);
+		if (qd_now() - t > slowest)
+			slowest = qd_now() - t;
+		if ((kb = workers_rss_kb(d)) > maxkb)
+			maxkb = kb;
+		qd_nap();
+	}
+	fprintf(stderr, "unread replies: largest worker %ld MiB, slowest "
+	    "ping %.3f s\n", maxkb / 1024, slowest);
+	ck_assert_msg(maxkb < RSS_BOUND_KB, "a worker grew to %ld MiB",
+	    maxkb / 1024);
+	ck_assert_msg(slowest < 1.0, "a ping took %.2f s", slowest);
+	close(fd);
+	qlock_close(c);
+	qd_stop(d);
+}
+END_TEST
+
+/* Past the limits a connection waits; it is never stuck: calls that park
+ * do not use up the room of plain requests, so the calls that free them,
+ * pipelined behind, are still read. */
+#define PIPE_WAITS	300
+#define PIPE_PLAIN	100
+
+START_TEST(test_hostile_pipelined_past_limits)
+{
+	struct qd	*d = qd_start(2, NULL);
+	struct raw_resp	 r;
+	int		 fd = raw_connect_auth(d), i, errors = 0;
+	char		 name[32];
+	uint64_t	 msgid = 0;
+
+	for (i = 0; i < PIPE_WAITS; i++) {
+		snprintf(name, sizeof(name), "pipe-%d", i);
+		send_call(fd, ++msgid, "event.wait", name, NULL, QD_WAIT);
+	}
+	for (i = 0; i < PIPE_PLAIN; i++) {
+		snprintf(name, sizeof(name), "pipe-%d", i);
+		send_call(fd, ++msgid, "dict.get", name, "k", NAN);
+	}
+	for (i = 0; i < PIPE_WAITS; i++) {
+		snprintf(name, sizeof(name), "pipe-%d", i);
+		send_call(fd, ++msgid, "event.set", name, NULL, NAN);
+	}
+	/* Every call is answered, the waits well before their timeout. */
+	for (i = 0; i < 2 * PIPE_WAITS + PIPE_PLAIN; i++) {
+		ck_assert_msg(raw_recv_resp(fd, &r, QD_WAIT / 2) == 0,
+		    "%d of %d answers came", i, 2 * PIPE_WAITS + PIPE_PLAIN);
+		errors += r.is_error;
+		ck_assert_msg(!r.is_error || strcmp(r.code, "Type") == 0,
+		    "msgid %llu: %s %s", (unsigned long long)r.msgid, r.code,
+		    r.msg);
+		raw_resp_free(&r);
+	}
+	ck_assert_int_eq(errors, PIPE_PLAIN);	/* dict.get of an event */
+	close(fd);
+	qd_stop(d);
+}
+END_TEST
+
 static Suite *
 hostile_suite(void)
 {
@@ -113,6 +246,8 @@ hostile_suite(void)
 	tc = tcase_create("forwards");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_hostile_abandoned_forwards);
+	tcase_add_test(tc, test_hostile_unread_replies);
+	tcase_add_test(tc, test_hostile_pipelined_past_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
