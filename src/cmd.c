@@ -175,6 +175,28 @@ cmd_parse(struct worker *w, const uint8_t *body, size_t len, struct request *r)
 	return CMD_PARSE_OK;
 }
 
+void
+cmd_refuse_deep(struct worker *w, const uint8_t *body, size_t len,
+    struct request *r)
+{
+	struct mp_reader rd;
+	uint32_t	 n;
+	uint64_t	 type;
+
+	/* The start is well-formed: only the nesting further on is not. */
+	r->ctx.msgid = 0;
+	mp_reader_init(&rd, body, len);
+	if (mp_read_array(&rd, &n) == 0 && mp_read_uint(&rd, &type) == 0) {
+		if (type == 2)
+			return;		/* a notification: no answer */
+		if (type == 0 && n == 4)
+			(void)mp_read_uint(&rd, &r->ctx.msgid);
+	}
+	reply_error(w, &r->ctx, QLOCK_ELIMIT, "arrays and maps nested more "
+	    "than %d deep in a message (%d in an item or value)",
+	    MP_MAX_DEPTH, MP_MAX_DEPTH - 2);
+}
+
 /* Fan-out in progress at the origin: partials still owed. */
 struct fanout {
 	struct hnode	 node;		/* in worker->fanouts by tag */

@@ -53,6 +53,10 @@ enum cmd_parse {
  * error response has been sent with r->ctx. */
 enum cmd_parse cmd_parse(struct worker *w, const uint8_t *body, size_t len,
 	    struct request *r);
+/* A request body nested deeper than MP_MAX_DEPTH (mp_check_depth said
+ * MP_DEEP): answer Limit with its msgid, or nothing to a notification. */
+void	cmd_refuse_deep(struct worker *w, const uint8_t *body, size_t len,
+	    struct request *r);
 /* The method table, for per-method counters: a method's index, the name
  * at an index, and how many there are. */
 int	cmd_index(const struct cmd *c);

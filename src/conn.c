@@ -405,7 +405,13 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 
 	w->stats.requests++;
 	r.ctx = (struct reqctx){ c->sess, 0, 0, w->id };
-	if (mp_check(body, len) == -1) {
+	switch (mp_check_depth(body, len, MP_MAX_DEPTH)) {
+	case 0:
+		break;
+	case MP_DEEP:			/* the stream is fine: answer, go on */
+		cmd_refuse_deep(w, body, len, &r);
+		return;
+	default:
 		conn_refuse(c, QLOCK_EPROTO, "frame is not one msgpack value; closing");
 		return;
 	}

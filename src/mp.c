@@ -130,17 +130,25 @@ mp_head(const uint8_t *p, const uint8_t *end, size_t *hdr, uint64_t *payload,
 }
 
 /*
- * Walk count objects from *pp without recursion: "pending" is the number
- * of objects still owed, and it may never exceed the bytes left, since
- * every object takes at least one byte.
+ * Walk one object from *pp without recursion: "pending" is the number of
+ * objects still owed, and it may never exceed the bytes left, since every
+ * object takes at least one byte.  With maxdepth >= 0, left[d] counts the
+ * objects still owed inside the container open at depth d, and opening a
+ * container deeper than maxdepth stops the walk with MP_DEEP.
  */
 static int
-mp_walk(const uint8_t **pp, const uint8_t *end, uint64_t pending)
+mp_walk(const uint8_t **pp, const uint8_t *end, int maxdepth)
 {
 	const uint8_t	*p = *pp;
 	size_t		 hdr;
-	uint64_t	 payload, children;
+	uint64_t	 payload, children, pending = 1;
+	uint64_t	 left[MP_MAX_DEPTH + 1];
+	int		 depth = 0;
+	bool		 container;
 
+	if (maxdepth > MP_MAX_DEPTH)
+		maxdepth = MP_MAX_DEPTH;
+	left[0] = 1;
 	while (pending > 0) {
 		if (pending > (uint64_t)(end - p))
 			return -1;
@@ -148,8 +156,19 @@ mp_walk(const uint8_t **pp, const uint8_t *end, uint64_t pending)
 			return -1;
 		if (hdr + payload > (uint64_t)(end - p))
 			return -1;
+		container = (*p >= 0x80 && *p <= 0x9f) ||
+		    (*p >= 0xdc && *p <= 0xdf);
 		p += hdr + payload;
 		pending = pending - 1 + children;
+		if (maxdepth < 0)
+			continue;
+		left[depth]--;
+		if (container && depth == maxdepth)
+			return MP_DEEP;		/* an empty one counts too */
+		if (children > 0)
+			left[++depth] = children;
+		while (depth > 0 && left[depth] == 0)
+			depth--;		/* containers just closed */
 	}
 	*pp = p;
 	return 0;
@@ -158,10 +177,17 @@ mp_walk(const uint8_t **pp, const uint8_t *end, uint64_t pending)
 int
 mp_check(const void *buf, size_t len)
 {
-	const uint8_t	*p = buf, *end = p + len;
+	return mp_check_depth(buf, len, -1);
+}
 
-	if (mp_walk(&p, end, 1) == -1)
-		return -1;
+int
+mp_check_depth(const void *buf, size_t len, int maxdepth)
+{
+	const uint8_t	*p = buf, *end = p + len;
+	int		 rc;
+
+	if ((rc = mp_walk(&p, end, maxdepth)) != 0)
+		return rc;
 	return p == end ? 0 : -1;
 }
 
@@ -403,7 +429,7 @@ mp_skip(struct mp_reader *r, const uint8_t **start, size_t *len)
 {
 	const uint8_t	*p = r->p;
 
-	if (mp_walk(&p, r->end, 1) == -1)
+	if (mp_walk(&p, r->end, -1) != 0)
 		return -1;
 	if (start != NULL)
 		*start = r->p;

@@ -28,6 +28,15 @@ enum mp_type {
  */
 int	mp_check(const void *buf, size_t len);
 
+/* How deep a request may nest arrays and maps, counting its own two (the
+ * message and its params): an item or value may nest MP_MAX_DEPTH - 2. */
+#define MP_MAX_DEPTH	32
+#define MP_DEEP		(-2)	/* mp_check_depth: nested too deep */
+/* mp_check, and no array or map more than maxdepth containers deep (the
+ * top-level one is depth 1): then MP_DEEP, without reading further.  A
+ * negative maxdepth is no limit; more than MP_MAX_DEPTH is MP_MAX_DEPTH. */
+int	mp_check_depth(const void *buf, size_t len, int maxdepth);
+
 void	mp_reader_init(struct mp_reader *r, const void *buf, size_t len);
 /* The type of the next object, without consuming it. */
 enum mp_type mp_peek(const struct mp_reader *r);

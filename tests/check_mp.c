@@ -895,6 +895,119 @@ START_TEST(test_mp_skip_refused)
 }
 END_TEST
 
+/* ---- mp_check_depth: nesting (defect 10) ---------------------------- */
+
+/* Pack depth arrays (or maps, keyed by nil), each holding the next, and
+ * innermost leaf: a scalar, or an empty array when leaf_array. */
+static void
+pack_deep(int depth, bool maps, bool leaf_array)
+{
+	int	i;
+
+	for (i = 0; i < depth; i++) {
+		if (maps) {
+			msgpack_pack_map(&pk, 1);
+			msgpack_pack_nil(&pk);
+		} else
+			msgpack_pack_array(&pk, 1);
+	}
+	if (leaf_array)
+		msgpack_pack_array(&pk, 0);
+	else
+		msgpack_pack_int(&pk, 7);
+}
+
+static int
+check_depth(int maxdepth)
+{
+	return mp_check_depth(sbdata(), sb.size, maxdepth);
+}
+
+START_TEST(test_mp_depth_limit)
+{
+	int	maps;
+
+	for (maps = 0; maps < 2; maps++) {
+		sb.size = 0;
+		pack_deep(MP_MAX_DEPTH, maps, false);
+		ck_assert_int_eq(check_depth(MP_MAX_DEPTH), 0);
+		ck_assert_int_eq(check_depth(MP_MAX_DEPTH - 1), MP_DEEP);
+		sb.size = 0;
+		pack_deep(MP_MAX_DEPTH - 1, maps, true);  /* empty one at 32 */
+		ck_assert_int_eq(check_depth(MP_MAX_DEPTH), 0);
+		sb.size = 0;
+		pack_deep(MP_MAX_DEPTH, maps, true);	/* empty one at 33 */
+		ck_assert_int_eq(check_depth(MP_MAX_DEPTH), MP_DEEP);
+		sb.size = 0;
+		pack_deep(MP_MAX_DEPTH + 1, maps, false);
+		ck_assert_int_eq(check_depth(MP_MAX_DEPTH), MP_DEEP);
+		ck_assert_int_eq(check_depth(1000), MP_DEEP);	/* clamped */
+		ck_assert_int_eq(mp_check(sbdata(), sb.size), 0);
+	}
+	sb.size = 0;
+	msgpack_pack_int(&pk, 1);
+	ck_assert_int_eq(check_depth(0), 0);
+	sb.size = 0;
+	msgpack_pack_array(&pk, 0);
+	ck_assert_int_eq(check_depth(0), MP_DEEP);
+	ck_assert_int_eq(check_depth(1), 0);
+}
+END_TEST
+
+/* Depth falls again as containers close: siblings each nested to the
+ * limit pass, one nested past it after them does not. */
+START_TEST(test_mp_depth_siblings)
+{
+	int	i;
+
+	msgpack_pack_array(&pk, 4);
+	for (i = 0; i < 3; i++)
+		pack_deep(MP_MAX_DEPTH - 1, i == 1, false);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_int(&pk, 1);
+	pack_deep(MP_MAX_DEPTH - 2, false, false);
+	msgpack_pack_int(&pk, 2);
+	pack_deep(MP_MAX_DEPTH - 3, true, true);
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH), 0);
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH - 1), MP_DEEP);
+
+	sb.size = 0;
+	msgpack_pack_array(&pk, 3);
+	pack_deep(MP_MAX_DEPTH - 1, false, false);
+	msgpack_pack_nil(&pk);
+	pack_deep(MP_MAX_DEPTH, false, false);	/* one too deep, last */
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH), MP_DEEP);
+	ck_assert_int_eq(mp_check(sbdata(), sb.size), 0);
+}
+END_TEST
+
+/* 10,000 levels: refused by depth at once, still well-formed to mp_check
+ * and mp_skip (the log replays what an older daemon stored); malformed
+ * input stays -1. */
+START_TEST(test_mp_depth_hostile)
+{
+	struct mp_reader r;
+	size_t		 len;
+
+	pack_deep(10000, false, false);
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH), MP_DEEP);
+	ck_assert_int_eq(mp_check(sbdata(), sb.size), 0);
+	mp_reader_init(&r, sbdata(), sb.size);
+	ck_assert_int_eq(mp_skip(&r, NULL, &len), 0);
+	ck_assert_uint_eq(len, sb.size);
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH), MP_DEEP);
+	/* Truncated before the limit, and trailing bytes: malformed. */
+	sb.size = 0;
+	pack_deep(5, false, false);
+	ck_assert_int_eq(mp_check_depth(sbdata(), sb.size - 1, MP_MAX_DEPTH),
+	    -1);
+	msgpack_pack_nil(&pk);
+	ck_assert_int_eq(check_depth(MP_MAX_DEPTH), -1);
+}
+END_TEST
+
+/* ---- suite ----------------------------------------------------------- */
+
 static Suite *
 mp_suite(void)
 {
@@ -921,6 +1034,9 @@ mp_suite(void)
 	tcase_add_test(tc, test_mp_check_trailing);
 	tcase_add_test(tc, test_mp_check_reserved);
 	tcase_add_test(tc, test_mp_check_empty);
+	tcase_add_test(tc, test_mp_depth_limit);
+	tcase_add_test(tc, test_mp_depth_siblings);
+	tcase_add_test(tc, test_mp_depth_hostile);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("read");

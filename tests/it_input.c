@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <check.h>
 
 #include "harness.h"
+#include "mp.h"
 #include "suiterun.h"
 
 #define IDLE_SECS	1.0	/* how long the worker's CPU is watched */
@@ -115,6 +117,67 @@ START_TEST(test_input_timeout_bounds)
 }
 END_TEST
 
+/* Send queue.put [q, item, 0] (or dict.set [d, k, item]) with an item of
+ * depth arrays nested in each other around a nil. */
+static void
+send_nested(int fd, uint64_t msgid, bool dict, int depth)
+{
+	struct raw_call	 c;
+	msgpack_packer	*pk = raw_call_begin(&c, msgid, dict ? "dict.set" :
+			    "queue.put", 3);
+	int		 i;
+
+	msgpack_pack_str_with_body(pk, dict ? "d" : "q", 1);
+	if (dict)
+		msgpack_pack_str_with_body(pk, "k", 1);
+	for (i = 0; i < depth; i++)
+		msgpack_pack_array(pk, 1);
+	msgpack_pack_nil(pk);
+	if (!dict)
+		msgpack_pack_int(pk, 0);
+	raw_call_send(fd, &c);
+}
+
+/* Defect 10: values nested 10,000 deep were stored, and then no msgpack
+ * library could read them back.  Past MP_MAX_DEPTH levels in a message
+ * (an item may nest MP_MAX_DEPTH - 2) the call is answered Limit, nothing
+ * is stored, and the connection goes on. */
+START_TEST(test_input_nesting_limit)
+{
+	static const int deep[] = { MP_MAX_DEPTH - 1, MP_MAX_DEPTH, 1000,
+	    10000, 100000 };
+	qlock		*c = qd_connect(D);
+	uint64_t	 id = 1;
+	size_t		 i;
+	long		 n = 0;
+	void		*item;
+	size_t		 len;
+	int		 fd = raw_connect_auth(D), dict;
+	char		 what[64];
+
+	for (dict = 0; dict < 2; dict++) {
+		for (i = 0; i < sizeof(deep) / sizeof(deep[0]); i++) {
+			snprintf(what, sizeof(what), "%s of an item %d deep",
+			    dict ? "dict.set" : "queue.put", deep[i]);
+			send_nested(fd, id, dict, deep[i]);
+			raw_expect(fd, id++, "Limit", what);
+		}
+		ck_assert(raw_ping(fd, id++));
+		send_nested(fd, id, dict, MP_MAX_DEPTH - 2);
+		raw_expect(fd, id++, NULL, "an item as deep as allowed");
+	}
+	ck_assert_int_eq(qlock_queue_size(c, "q", &n), QLOCK_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(qlock_queue_get(c, "q", &item, &len, 0), QLOCK_OK);
+	ck_assert_uint_eq(len, MP_MAX_DEPTH - 2 + 1);	/* 0x91 each, nil */
+	free(item);
+	ck_assert_int_eq(qlock_dict_len(c, "d", &n), QLOCK_OK);
+	ck_assert_int_eq(n, 1);
+	qlock_close(c);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 input_suite(void)
 {
@@ -122,6 +185,7 @@ input_suite(void)
 	TCase	*tc = qd_tcase(s, "workers1", setup, teardown, 60);
 
 	tcase_add_test(tc, test_input_timeout_bounds);
+	tcase_add_test(tc, test_input_nesting_limit);
 	return s;
 }
 
