@@ -58,6 +58,7 @@ struct master {
 	struct slot	*slots;
 	bool		 announced;	/* "ready" logged / notified */
 	bool		 stopping;
+	int		 exit_status;	/* master_main's, once stopped */
 	uint64_t	 restarts;	/* worker restarts since start */
 	struct metrics	*metrics;	/* the /metrics endpoint, or NULL */
 	struct event	*sig_ev[4];
@@ -453,6 +454,8 @@ master_respawn_cb(evutil_socket_t fd, short ev, void *arg)
 	master_start(s->m, s);
 }
 
+static void master_stop(struct master *);
+
 /* Reap children; schedule restarts unless stopping. */
 static void
 master_sigchld(struct master *m)
@@ -480,6 +483,15 @@ master_sigchld(struct master *m)
 		if (m->stopping) {
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 				log_warnx("worker %d ended badly at stop", s->id);
+			continue;
+		}
+		if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == STORE_EXIT_BADLOG) {
+			/* Restarting it would only meet the same log. */
+			log_warnx("worker %d cannot replay its log (see above); "
+			    "stopping the daemon", s->id);
+			m->exit_status = 1;
+			master_stop(m);
 			continue;
 		}
 		if (WIFSIGNALED(status))
@@ -711,9 +723,10 @@ master_main(int argc, char *argv[])
 		event_free(m->watchdog_ev);
 	event_base_free(m->base);
 	log_info("stopped");
+	rc = m->exit_status;
 	config_free(&m->conf);
 	free(m->slots);
 	free(m->lfds);
 	free(m);
-	return 0;
+	return rc;
 }

@@ -103,8 +103,11 @@ object_busy(struct object *o)
 void
 registry_gc(struct registry *r, struct object *o)
 {
-	if (!o->opened && !object_busy(o))
-		registry_del(r, o);
+	if (o->opened || object_busy(o))
+		return;
+	if (r->on_gc != NULL)
+		r->on_gc(r->on_gc_arg, o);
+	registry_del(r, o);
 }
 
 const char *

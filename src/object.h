@@ -39,6 +39,8 @@ struct object {
 	enum obj_kind	 kind;
 	bool		 opened;	/* created by an explicit open with
 					   settings; otherwise freed when idle */
+	bool		 logged;	/* a record in the log names it, so
+					   freeing it must log a delete */
 	struct holdlist	 holds;		/* sessions holding part of it */
 	union {
 		struct queue	queue;
@@ -55,6 +57,9 @@ struct object {
 struct registry {
 	struct hmap	byname;
 	size_t		count[OBJ_NKINDS];	/* objects per kind */
+	/* Told before registry_gc frees an object (the log's delete). */
+	void		(*on_gc)(void *arg, struct object *o);
+	void		*on_gc_arg;
 };
 
 void		 registry_init(struct registry *r);
@@ -66,7 +71,8 @@ struct object	*registry_find(struct registry *r, const char *name, size_t len);
 struct object	*registry_add(struct registry *r, const char *name, size_t len,
 		    enum obj_kind kind);
 void		 registry_del(struct registry *r, struct object *o);
-/* Free the object if it was implicitly created and holds nothing. */
+/* Free the object if it was implicitly created and holds nothing
+ * (calling on_gc first). */
 void		 registry_gc(struct registry *r, struct object *o);
 const char	*obj_kind_name(enum obj_kind kind);
 /* The object's wait queues; returns how many (at most OBJ_MAX_WAITQS). */

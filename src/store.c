@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,23 @@ store_sec_cb(evutil_socket_t fd, short ev, void *arg)
 	syncer_request(w->store);
 }
 
+static void store_gc(void *, struct object *);
+
+/* A log this worker cannot replay: say why and exit with the status that
+ * tells the master to stop the daemon instead of restarting the worker. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+badlog(const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[8400];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	exit(STORE_EXIT_BADLOG);
+}
+
 void
 store_open(struct worker *w)
 {
@@ -263,15 +281,17 @@ store_open(struct worker *w)
 	}
 	p = replay_map(st->fd, &size);
 	if (p == NULL || !replay_header_ok(p, size))
-		fatalx("%s: not a qlockd log of version %d", st->path,
+		badlog("%s: not a qlockd log of version %d", st->path,
 		    STORE_VERSION);
 	memset(&rp, 0, sizeof(rp));
 	rp.reg = &w->reg;
 	hmap_init(&rp.taken);
 	how = replay_scan(p, size, &rp, &end, &bad, st->path);
-	if (how == SCAN_DAMAGED)
-		fatalx("%s: damaged at offset %zu (restart with --repair-log)",
-		    st->path, bad);
+	if (how == SCAN_DAMAGED || how == SCAN_BADREC)
+		badlog("%s: %s at offset %zu: the daemon stops (start it "
+		    "with --repair-log to keep the records before it and drop "
+		    "the rest)", st->path, how == SCAN_DAMAGED ? "damaged" :
+		    "a record that does not apply", bad);
 	munmap((void *)p, size);
 	replay_finish(&rp);
 	if (how == SCAN_TORN) {
@@ -294,6 +314,8 @@ store_open(struct worker *w)
 	if (w->tokens < rp.tokens)
 		w->tokens = rp.tokens;
 	w->store = st;
+	w->reg.on_gc = store_gc;
+	w->reg.on_gc_arg = w;
 	w->store_flush_ev = event_new(w->base, -1, 0, store_flush_cb, w);
 	if (st->policy == FSYNC_EVERYSEC) {
 		w->store_sec_ev = event_new(w->base, -1, EV_PERSIST, store_sec_cb, w);
@@ -457,117 +479,141 @@ store_flush(struct worker *w)
 /* The live log: each change's record goes into the pending buffer, and
  * schedule_flush makes sure it is written before any reply goes out. */
 
-void
-store_q_open(struct worker *w, const struct object *o)
+/* The buffer a change to o is logged in, or NULL without --data-dir.  o
+ * is then named in the log: freeing it must log its delete. */
+static struct store_buf *
+change(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
-		rec_q_open(&w->store->pend, o);
-		store_schedule_flush(w);
-	}
+	if (w->store == NULL)
+		return NULL;
+	o->logged = true;
+	store_schedule_flush(w);
+	return &w->store->pend;
 }
 
 void
-store_q_put(struct worker *w, const struct object *o, struct qitem *it)
+store_q_open(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_q_open(b, o);
+}
+
+void
+store_q_put(struct worker *w, struct object *o, struct qitem *it)
+{
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL) {
 		it->id = ++w->store->next_item;
-		rec_q_put(&w->store->pend, o, it);
-		store_schedule_flush(w);
+		rec_q_put(b, o, it);
 	}
 }
 
 /* A queue record naming one item id. */
 static void
-log_item(struct worker *w, const struct object *o, enum rec_type type,
+log_item(struct worker *w, struct object *o, enum rec_type type,
     uint64_t id)
 {
-	if (w->store != NULL) {
-		rec_item(&w->store->pend, o, type, id);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_item(b, o, type, id);
 }
 
 void
-store_q_take(struct worker *w, const struct object *o, const struct qitem *it)
+store_q_take(struct worker *w, struct object *o, const struct qitem *it)
 {
 	log_item(w, o, R_Q_TAKE, it->id);
 }
 
 void
-store_q_done(struct worker *w, const struct object *o, uint64_t id)
+store_q_done(struct worker *w, struct object *o, uint64_t id)
 {
 	log_item(w, o, R_Q_DONE, id);
 }
 
 void
-store_q_back(struct worker *w, const struct object *o, uint64_t id)
+store_q_back(struct worker *w, struct object *o, uint64_t id)
 {
 	log_item(w, o, R_Q_BACK, id);
 }
 
 void
-store_d_set(struct worker *w, const struct object *o, const char *key,
+store_d_set(struct worker *w, struct object *o, const char *key,
     size_t klen, const void *val, size_t vlen)
 {
-	if (w->store != NULL) {
-		rec_d_set(&w->store->pend, o, key, klen, val, vlen);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_d_set(b, o, key, klen, val, vlen);
 }
 
 void
-store_d_del(struct worker *w, const struct object *o, const char *key,
+store_d_del(struct worker *w, struct object *o, const char *key,
     size_t klen)
 {
-	if (w->store != NULL) {
-		rec_d_del(&w->store->pend, o, key, klen);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_d_del(b, o, key, klen);
 }
 
 void
-store_s_set(struct worker *w, const struct object *o, long base)
+store_s_set(struct worker *w, struct object *o, long base)
 {
-	if (w->store != NULL) {
-		rec_s_set(&w->store->pend, o, base);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_s_set(b, o, base);
 }
 
 void
-store_e_set(struct worker *w, const struct object *o)
+store_e_set(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
-		rec_flag(&w->store->pend, o, R_E_SET, o->u.event.set);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_flag(b, o, R_E_SET, o->u.event.set);
 }
 
 void
-store_l_open(struct worker *w, const struct object *o)
+store_l_open(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
-		rec_flag(&w->store->pend, o, R_L_OPEN, o->u.lock.recursive);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_flag(b, o, R_L_OPEN, o->u.lock.recursive);
 }
 
 void
-store_b_open(struct worker *w, const struct object *o)
+store_b_open(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
-		rec_b_open(&w->store->pend, o);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_b_open(b, o);
 }
 
 void
-store_delete(struct worker *w, const struct object *o)
+store_delete(struct worker *w, struct object *o)
 {
-	if (w->store != NULL) {
-		rec_delete(&w->store->pend, o);
-		store_schedule_flush(w);
-	}
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_delete(b, o);
+	o->logged = false;
+}
+
+/* registry_gc frees o: a name the log knows must not come back from it as
+ * this object (replay would meet the name as another kind, or revive a
+ * stale value). */
+static void
+store_gc(void *arg, struct object *o)
+{
+	if (o->logged)
+		store_delete(arg, o);
 }
 
 void

@@ -24,6 +24,9 @@
 #include "object.h"
 
 #define STORE_VERSION	1
+/* A worker's exit status when its log cannot be replayed: the master
+ * stops the daemon instead of restarting the worker. */
+#define STORE_EXIT_BADLOG	78
 
 struct config;
 struct worker;
@@ -103,21 +106,21 @@ int	store_reserve(struct worker *w, size_t bytes);
 
 /* The changes worth keeping, logged as they happen (no-ops without
  * --data-dir). */
-void	store_q_open(struct worker *w, const struct object *o);
-void	store_q_put(struct worker *w, const struct object *o, struct qitem *it);
-void	store_q_take(struct worker *w, const struct object *o, const struct qitem *it);
-void	store_q_done(struct worker *w, const struct object *o, uint64_t id);
-void	store_q_back(struct worker *w, const struct object *o, uint64_t id);
-void	store_d_set(struct worker *w, const struct object *o, const char *key,
+void	store_q_open(struct worker *w, struct object *o);
+void	store_q_put(struct worker *w, struct object *o, struct qitem *it);
+void	store_q_take(struct worker *w, struct object *o, const struct qitem *it);
+void	store_q_done(struct worker *w, struct object *o, uint64_t id);
+void	store_q_back(struct worker *w, struct object *o, uint64_t id);
+void	store_d_set(struct worker *w, struct object *o, const char *key,
 	    size_t klen, const void *val, size_t vlen);
-void	store_d_del(struct worker *w, const struct object *o, const char *key,
+void	store_d_del(struct worker *w, struct object *o, const char *key,
 	    size_t klen);
 /* Semaphore: settings and base value (free permits plus those held). */
-void	store_s_set(struct worker *w, const struct object *o, long base);
-void	store_e_set(struct worker *w, const struct object *o);
-void	store_l_open(struct worker *w, const struct object *o);
-void	store_b_open(struct worker *w, const struct object *o);
-void	store_delete(struct worker *w, const struct object *o);
+void	store_s_set(struct worker *w, struct object *o, long base);
+void	store_e_set(struct worker *w, struct object *o);
+void	store_l_open(struct worker *w, struct object *o);
+void	store_b_open(struct worker *w, struct object *o);
+void	store_delete(struct worker *w, struct object *o);
 /* Called before granting a fencing token above the logged reservation. */
 void	store_tokens(struct worker *w);
 

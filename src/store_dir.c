@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,11 +162,13 @@ check_log(const char *path, struct replay *rp, bool repair)
 	}
 	how = replay_scan(p, size, rp, &end, &bad, path);
 	munmap((void *)p, size);
-	if (how == SCAN_DAMAGED && !repair) {
-		fprintf(stderr, "qlockd: %s: damaged record at offset %zu, with "
-		    "valid records after it; refusing to start. To keep the "
-		    "records before it and drop the rest, start once with "
-		    "--repair-log\n", path, bad);
+	if ((how == SCAN_DAMAGED || how == SCAN_BADREC) && !repair) {
+		fprintf(stderr, "qlockd: %s: %s at offset %zu; refusing to "
+		    "start. To keep the records before it and drop the rest, "
+		    "start once with --repair-log\n", path,
+		    how == SCAN_DAMAGED ? "damaged record, with valid records "
+		    "after it," : "a record that does not apply to the state "
+		    "before it", bad);
 		close(fd);
 		return -1;
 	}
@@ -224,11 +227,22 @@ store_prepare(const struct config *conf, bool repair)
 		return -1;
 	}
 	if (workers == conf->workers) {
+		/* Replay each log, as its worker will: a record that does not
+		 * apply is refused here, with the file and offset, or cut
+		 * with --repair-log, not met by a worker that then stops. */
 		for (j = 0; j < workers; j++) {
 			snprintf(path, sizeof(path), "%s/shard-%d.log", gendir, j);
-			if (check_log(path, NULL, repair) == -1)
+			registry_init(&old);
+			memset(&rp, 0, sizeof(rp));
+			rp.reg = &old;
+			hmap_init(&rp.taken);
+			rc = check_log(path, &rp, repair);
+			replay_finish(&rp);
+			registry_free(&old);
+			if (rc == -1)
 				return -1;
 		}
+		malloc_trim(0);		/* before the workers fork */
 		return 0;
 	}
 	/* Re-partition: replay every old log, move each object to its new

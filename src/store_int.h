@@ -74,6 +74,7 @@ enum scan_end {
 	SCAN_CLEAN,	/* records, then nothing (or zeros) */
 	SCAN_TORN,	/* a partial record at the tail: cut it */
 	SCAN_DAMAGED,	/* a bad record with good ones after it */
+	SCAN_BADREC,	/* a whole record that does not apply */
 };
 
 /* store_rec.c: records and snapshots. */

@@ -23,17 +23,29 @@ struct taken {
 	struct qitem	*it;
 };
 
-/* The object called name of kind, created if absent; NULL if it is
- * another kind (a log cannot say that; treated as damage). */
+/*
+ * The object called name of kind, created if absent.  A name met as
+ * another kind was freed in between when it became idle (logs written
+ * before such frees logged a delete say nothing of it): if the object is
+ * idle here too it is freed and made anew.  NULL if it is not (an opened
+ * or busy object changes kind only through a delete: damage).
+ */
 static struct object *
 replay_object(struct replay *rp, const char *name, uint32_t len,
     enum obj_kind kind)
 {
 	struct object	*o = registry_find(rp->reg, name, len);
 
+	if (o != NULL && o->kind != kind) {
+		registry_gc(rp->reg, o);
+		o = registry_find(rp->reg, name, len);
+	}
 	if (o == NULL)
 		o = registry_add(rp->reg, name, len, kind);
-	return o->kind == kind ? o : NULL;
+	if (o->kind != kind)
+		return NULL;
+	o->logged = true;
+	return o;
 }
 
 static struct taken *
@@ -263,9 +275,7 @@ replay_scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
 		if (rp != NULL &&
 		    replay_record(rp, p + off + REC_HDR, n - REC_HDR) == -1) {
 			*end = *bad = off;
-			log_warnx("%s: record at offset %zu does not apply", path,
-			    off);
-			return SCAN_DAMAGED;
+			return SCAN_BADREC;
 		}
 		off += n;
 	}

@@ -170,6 +170,33 @@ log_parse(const char *path, struct logmap *m)
 	free(p);
 }
 
+/* Rewrite a log without its records of type (and without the zeros after
+ * the records); how many were dropped. */
+int
+log_drop_type(const char *path, int type)
+{
+	struct logmap	*m = calloc(1, sizeof(*m));
+	size_t		 len, out = LOG_HDR;
+	char		*p;
+	int		 i, dropped = 0;
+
+	ck_assert_ptr_nonnull(m);
+	log_parse(path, m);
+	ck_assert_ptr_nonnull(p = read_all(path, &len));
+	for (i = 0; i < m->n; i++) {
+		if (m->type[i] == type) {
+			dropped++;
+			continue;
+		}
+		memmove(p + out, p + m->start[i], m->end[i] - m->start[i]);
+		out += m->end[i] - m->start[i];
+	}
+	write_all_file(path, p, out);
+	free(p);
+	free(m);
+	return dropped;
+}
+
 /* --- the daemon on a data dir -------------------------------------------- */
 
 /* Start qlockd with --data-dir s->data, --fsync policy and more options

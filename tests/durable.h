@@ -20,7 +20,9 @@
 #define LOG_HDR		16	/* "QLOCKLOG", u32 version, u32 0 */
 #define REC_HDR		12	/* u32 magic, u32 length, u32 CRC-32 */
 #define REC_MAGIC	0x43455251u
-#define R_Q_PUT		2	/* store.c's record type of a put */
+#define R_Q_PUT		2	/* store_int.h's record types */
+#define R_D_SET		6
+#define R_DELETE	12
 #define MAXREC		256	/* records a parsed test log may hold */
 #define TORN_ITEMS	30
 
@@ -77,6 +79,9 @@ uint32_t	 le32(const uint8_t *p);
 /* Parse a log by the format in store.h (header, records, then zeros);
  * fails the test if it is not one. */
 void		 log_parse(const char *path, struct logmap *m);
+/* Rewrite a log without its records of type (and without the zeros after
+ * the records); how many were dropped. */
+int		 log_drop_type(const char *path, int type);
 /* Start qlockd with --data-dir s->data, --fsync policy and more options
  * (NULL-ended). */
 struct qd	*dstart(const struct scratch *s, int workers,

@@ -1,6 +1,7 @@
 /* it_logs.c: qlockd --data-dir against the real daemon: what a start
  * makes of a log: torn tails cut, damage in the middle refused (or cut
- * with --repair-log). */
+ * with --repair-log), names freed and reused as another kind, logs that
+ * do not replay. */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -233,6 +234,169 @@ START_TEST(test_durability_damaged_middle)
 }
 END_TEST
 
+/* --- 6. names freed when idle, reused for another kind ------------------ */
+
+/* The data dir's only log. */
+static const char *
+shard0(const struct scratch *s)
+{
+	return spath(s, "data/gen-0/shard-0.log");
+}
+
+/* The values the reused names hold: dict x[k] = 1, semaphore e at 1. */
+static void
+reused_check(const struct scratch *s, const char *when)
+{
+	struct qd	*d = dstart(s, 1, "always", NULL);
+	qlock		*c = qd_connect(d);
+	int64_t		 iv = 0;
+	long		 v = -1;
+	int		 st;
+
+	st = qlock_dict_get_int(c, "x", "k", &iv);
+	ck_assert_msg(st == QLOCK_OK && iv == 1, "%s: dict x[k]: %s, %lld",
+	    when, qlock_strerror(st), (long long)iv);
+	st = qlock_sem_value(c, "e", &v);
+	ck_assert_msg(st == QLOCK_OK && v == 1, "%s: semaphore e: %s, %ld",
+	    when, qlock_strerror(st), v);
+	qlock_close(c);
+	qd_stop(d);
+}
+
+/*
+ * Defect 1 of issue 9: a queue emptied by a get and an event cleared are
+ * freed implicitly; their names come back as a dict and a semaphore.
+ * The frees are logged as deletes, and the shard restarts with both
+ * values; a log written before frees were logged (the deletes cut out)
+ * replays too.
+ */
+START_TEST(test_logs_reused_name)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*c;
+
+	scratch_new(&s);
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	put_str(c, "x", "item");
+	get_expect(c, "x", "item");
+	ck_assert_int_eq(qlock_dict_set_int(c, "x", "k", 1), QLOCK_OK);
+	ck_assert_int_eq(qlock_event_set(c, "e"), QLOCK_OK);
+	ck_assert_int_eq(qlock_event_clear(c, "e"), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_open(c, "e", 1, 0), QLOCK_OK);
+	qlock_close(c);
+	qd_stop(d);
+
+	reused_check(&s, "after a restart");
+	ck_assert_int_eq(log_drop_type(shard0(&s), R_DELETE), 2);
+	reused_check(&s, "on a log without the deletes");
+	scratch_free(&s);
+}
+END_TEST
+
+/*
+ * A log that does not replay (an opened queue met as a dict: its delete
+ * cut out) is refused at start with the file and offset, not left to a
+ * worker that restarts forever; --repair-log cuts it there.
+ */
+START_TEST(test_logs_unreplayable_refused)
+{
+	struct scratch	 s;
+	struct logmap	*m = calloc(1, sizeof(*m));
+	struct qd	*d;
+	qlock		*c;
+	char		*out, needle[64];
+	int		 status, i;
+	off_t		 size;
+
+	ck_assert_ptr_nonnull(m);
+	scratch_new(&s);
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_queue_open(c, "x", 5, 0), QLOCK_OK);
+	put_str(c, "x", "one");
+	ck_assert_int_eq(qlock_delete(c, "x"), QLOCK_OK);
+	ck_assert_int_eq(qlock_dict_set_int(c, "x", "k", 7), QLOCK_OK);
+	qlock_close(c);
+	qd_stop(d);
+	ck_assert_int_eq(log_drop_type(shard0(&s), R_DELETE), 1);
+	log_parse(shard0(&s), m);
+	for (i = 0; i < m->n && m->type[i] != R_D_SET; i++)
+		;
+	ck_assert_int_lt(i, m->n);
+	size = file_size(shard0(&s));
+
+	status = drun(&s, 1, QD_WAIT, &out, NULL);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) != 0, "status 0x%x on a log that does not "
+	    "replay; output:\n%s", status, out);
+	snprintf(needle, sizeof(needle), "offset %zu", m->start[i]);
+	ck_assert_msg(strstr(out, "gen-0/shard-0.log") != NULL &&
+	    strstr(out, needle) != NULL && strstr(out, "--repair-log") != NULL,
+	    "the refusal does not name the file, '%s' and --repair-log:\n%s",
+	    needle, out);
+	free(out);
+	ck_assert_int_eq(file_size(shard0(&s)), size);
+
+	d = dstart(&s, 1, "always", "--repair-log", NULL);
+	ck_assert_int_eq(file_size(shard0(&s)), (off_t)m->start[i]);
+	c = qd_connect(d);
+	get_expect(c, "x", "one");
+	qlock_close(c);
+	qd_stop(d);
+	free(m);
+	scratch_free(&s);
+}
+END_TEST
+
+/*
+ * A restarted worker that meets a log it cannot replay stops the daemon
+ * with a message, instead of being restarted forever.
+ */
+START_TEST(test_logs_unreplayable_worker_stops)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*c;
+	pid_t		 w;
+	siginfo_t	 si;
+	char		*log;
+	double		 end;
+
+	scratch_new(&s);
+	d = dstart(&s, 1, "no", NULL);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_queue_open(c, "x", 5, 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_delete(c, "x"), QLOCK_OK);
+	ck_assert_int_eq(qlock_dict_set_int(c, "x", "k", 7), QLOCK_OK);
+	qlock_close(c);
+	/* The worker is idle: change its log under it, then kill it. */
+	ck_assert_int_eq(log_drop_type(shard0(&s), R_DELETE), 1);
+	ck_assert_int_eq(qd_worker_pids(d, &w, 1), 1);
+	ck_assert_int_eq(kill(w, SIGKILL), 0);
+	end = qd_now() + QD_WAIT;
+	while (!proc_dead(d->pid) && qd_now() < end)
+		qd_nap();
+	log = qd_log(d);
+	ck_assert_msg(proc_dead(d->pid), "the daemon still runs %.0f s after "
+	    "its worker met a log it cannot replay:\n%s", QD_WAIT, log);
+	memset(&si, 0, sizeof(si));
+	ck_assert_int_eq(waitid(P_PID, (id_t)d->pid, &si, WEXITED | WNOWAIT),
+	    0);
+	ck_assert_msg(si.si_code == CLD_EXITED && si.si_status != 0, "the "
+	    "daemon exited with code %d status %d", si.si_code, si.si_status);
+	ck_assert_msg(strstr(log, "cannot replay its log") != NULL &&
+	    strstr(log, "shard-0.log") != NULL, "no message about the log:\n%s",
+	    log);
+	ck_assert_msg(count_str(log, "restarts in") == 1, "the worker was "
+	    "restarted more than once:\n%s", log);
+	free(log);
+	qd_free(d);
+	scratch_free(&s);
+}
+END_TEST
+
 static Suite *
 logs_suite(void)
 {
@@ -244,6 +408,13 @@ logs_suite(void)
 	tcase_add_test(tc, test_durability_torn_tail);
 	tcase_add_test(tc, test_durability_torn_tail_record_like_item);
 	tcase_add_loop_test(tc, test_durability_damaged_middle, 0, 3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replay");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_logs_reused_name);
+	tcase_add_test(tc, test_logs_unreplayable_refused);
+	tcase_add_test(tc, test_logs_unreplayable_worker_stops);
 	suite_add_tcase(s, tc);
 	return s;
 }
