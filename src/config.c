@@ -434,14 +434,27 @@ config_load_authkey(struct config *c)
 	if (access(c->authkey_file, F_OK) == -1 && errno == ENOENT &&
 	    authkey_create(c->authkey_file) == -1)
 		return -1;
-	if ((fd = open(c->authkey_file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* No symlink followed, and no wait on a FIFO: the type is checked
+	 * on what was opened. */
+	if ((fd = open(c->authkey_file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
 		fprintf(stderr, "qlockd: cannot open authkey file %s: %s\n",
-		    c->authkey_file, strerror(errno));
+		    c->authkey_file, errno == ELOOP ? "it is a symbolic link, "
+		    "which is not followed: name the file itself" :
+		    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "qlockd: authkey file %s is not a regular file\n",
 		    c->authkey_file);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		fprintf(stderr, "qlockd: authkey file %s is owned by uid %u, "
+		    "not by root or the user qlockd runs as (uid %u): anyone "
+		    "who owns it can change the key\n", c->authkey_file,
+		    (unsigned)st.st_uid, (unsigned)geteuid());
 		close(fd);
 		return -1;
 	}
@@ -467,6 +480,14 @@ config_load_authkey(struct config *c)
 		fprintf(stderr, "qlockd: authkey file %s is empty; an empty key "
 		    "would let anyone in. Put a secret in it, or delete it to "
 		    "have one generated\n", c->authkey_file);
+		free(buf);
+		return -1;
+	}
+	if (n < AUTHKEY_MIN) {
+		fprintf(stderr, "qlockd: authkey file %s holds %zd bytes; a key "
+		    "needs at least %d (delete the file to have a random one "
+		    "generated)\n", c->authkey_file, n, AUTHKEY_MIN);
+		OPENSSL_cleanse(buf, (size_t)n);
 		free(buf);
 		return -1;
 	}

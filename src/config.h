@@ -9,6 +9,7 @@
 #include "log.h"
 
 #define CONFIG_MAX_LISTEN 16
+#define AUTHKEY_MIN	16	/* bytes a key needs, without its newline */
 
 enum fsync_policy { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
 
@@ -45,7 +46,9 @@ void	config_defaults(struct config *c);
  * prints the reason and returns -1; 1 means --help/--version was shown. */
 int	config_parse(struct config *c, int argc, char *argv[]);
 /* Read the authkey file, creating it with a random key when missing;
- * refuses a file others can read.  -1 with a message printed. */
+ * refuses a symlink, anything but a regular file, a file owned by someone
+ * other than root or the daemon's user, one others can read, and a key
+ * shorter than AUTHKEY_MIN.  -1 with a message printed. */
 int	config_load_authkey(struct config *c);
 void	config_free(struct config *c);
 /* SIGHUP: read the command line and config file again into a fresh

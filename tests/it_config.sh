@@ -44,7 +44,7 @@ wait_log() {
 	return 1
 }
 
-(umask 077; echo "config-test-key" > "$tmp/key")
+(umask 077; echo "config-test-key-long-enough" > "$tmp/key")
 
 # A good file, and the example shipped in etc/.
 port=$(free_port)

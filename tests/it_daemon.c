@@ -40,6 +40,8 @@ rm_tmpdir(void)
 
 	snprintf(path, sizeof(path), "%s/key", tmpdir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/real", tmpdir);
+	unlink(path);
 	rmdir(tmpdir);
 }
 
@@ -132,6 +134,100 @@ START_TEST(test_daemon_keyfile_empty_refused)
 	mk_tmpdir();
 	argv[6] = key_file("\n", (size_t)_i, 0600);
 	expect_refusal(argv, "empty");
+	rm_tmpdir();
+}
+END_TEST
+
+#define GOOD_KEY	"0123456789abcdef"	/* AUTHKEY_MIN bytes */
+
+/* --check-config with the key file path: it loads the key and exits. */
+static void
+expect_key_ok(const char *path)
+{
+	const char *argv[] = { "--check-config", "--authkey-file", path, NULL };
+	char	*out;
+	int	 status = qd_run(argv, QD_WAIT, &out);
+
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "the key file %s was refused "
+	    "(status 0x%x):\n%s", path, status, out);
+	free(out);
+}
+
+/* Defect 8: the key file's name is not followed through a symlink. */
+START_TEST(test_daemon_keyfile_symlink_refused)
+{
+	const char *argv[] = { "-f", "--listen", "127.0.0.1:1", "--workers",
+	    "1", "--authkey-file", NULL, NULL };
+	char	real[128];
+
+	mk_tmpdir();
+	argv[6] = key_file(GOOD_KEY "\n", 17, 0600);
+	expect_key_ok(argv[6]);
+	snprintf(real, sizeof(real), "%s/real", tmpdir);
+	ck_assert_int_eq(rename(argv[6], real), 0);
+	ck_assert_int_eq(symlink(real, argv[6]), 0);
+	expect_refusal(argv, "symbolic link");
+	rm_tmpdir();
+}
+END_TEST
+
+/* Defect 8: a FIFO at the key path blocked the start for ever; a
+ * directory is no key either. */
+START_TEST(test_daemon_keyfile_fifo_refused)
+{
+	const char *argv[] = { "-f", "--listen", "127.0.0.1:1", "--workers",
+	    "1", "--authkey-file", NULL, NULL };
+	char	path[128];
+
+	mk_tmpdir();
+	snprintf(path, sizeof(path), "%s/key", tmpdir);
+	argv[6] = path;
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	expect_refusal(argv, "not a regular file");	/* within QD_WAIT */
+	unlink(path);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	expect_refusal(argv, "not a regular file");
+	rmdir(path);
+	rm_tmpdir();
+}
+END_TEST
+
+/* Defect 8: a 1-byte key was accepted; AUTHKEY_MIN bytes are needed. */
+START_TEST(test_daemon_keyfile_short_refused)
+{
+	const char *argv[] = { "-f", "--listen", "127.0.0.1:1", "--workers",
+	    "1", "--authkey-file", NULL, NULL };
+
+	mk_tmpdir();
+	argv[6] = key_file("x\n", 2, 0600);
+	expect_refusal(argv, "at least 16");
+	argv[6] = key_file(GOOD_KEY, 15, 0600);
+	expect_refusal(argv, "at least 16");
+	argv[6] = key_file("0123456789abcde\n", 16, 0600);	/* 15 + newline */
+	expect_refusal(argv, "at least 16");
+	expect_key_ok(key_file(GOOD_KEY, 16, 0600));
+	rm_tmpdir();
+}
+END_TEST
+
+/* Defect 8: a key file owned by another user (who could change the key)
+ * is refused; root's or the daemon's own user's is fine.  Needs root. */
+START_TEST(test_daemon_keyfile_owner_refused)
+{
+	const char *argv[] = { "-f", "--listen", "127.0.0.1:1", "--workers",
+	    "1", "--authkey-file", NULL, NULL };
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: chown needs root\n");
+		return;
+	}
+	mk_tmpdir();
+	argv[6] = key_file(GOOD_KEY "\n", 17, 0600);
+	ck_assert_int_eq(chown(argv[6], 12345, 12345), 0);
+	expect_refusal(argv, "owned by uid 12345");
+	ck_assert_int_eq(chown(argv[6], 0, 0), 0);
+	expect_key_ok(argv[6]);
 	rm_tmpdir();
 }
 END_TEST
@@ -516,6 +612,10 @@ daemon_suite(void)
 	tcase_add_test(tc, test_daemon_no_authkey_refused);
 	tcase_add_test(tc, test_daemon_keyfile_created);
 	tcase_add_test(tc, test_daemon_keyfile_0644_refused);
+	tcase_add_test(tc, test_daemon_keyfile_symlink_refused);
+	tcase_add_test(tc, test_daemon_keyfile_fifo_refused);
+	tcase_add_test(tc, test_daemon_keyfile_short_refused);
+	tcase_add_test(tc, test_daemon_keyfile_owner_refused);
 	tcase_add_loop_test(tc, test_daemon_keyfile_empty_refused, 0, 2);
 	suite_add_tcase(s, tc);
 

@@ -11,7 +11,7 @@ PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/qlockd-limits.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-(umask 077; echo "limits-test-key" > "$tmp/key")
+(umask 077; echo "limits-test-key-long-enough" > "$tmp/key")
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # 40 descriptors: a few for the daemon itself, room for about 30 clients.
 (ulimit -n 40; exec "$QLOCKD" -f --listen 127.0.0.1:$port --workers 1 \
