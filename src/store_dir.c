@@ -166,9 +166,9 @@ check_log(const char *path, struct replay *rp, bool repair)
 		fprintf(stderr, "qlockd: %s: %s at offset %zu; refusing to "
 		    "start. To keep the records before it and drop the rest, "
 		    "start once with --repair-log\n", path,
-		    how == SCAN_DAMAGED ? "damaged record, with valid records "
-		    "after it," : "a record that does not apply to the state "
-		    "before it", bad);
+		    how == SCAN_DAMAGED ? "damaged record, not a torn last "
+		    "one (written data follows it)," : "a record that does not "
+		    "apply to the state before it", bad);
 		close(fd);
 		return -1;
 	}

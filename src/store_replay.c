@@ -262,14 +262,73 @@ record_at(const uint8_t *p, size_t size, size_t off)
 }
 
 /*
- * Walk the records of a mapped log, applying each to rp when it is set.
- * *end is the offset after the last whole record; *bad the first bad one.
+ * Is there a whole record at or after from?  Each offset is looked at once;
+ * a candidate that fails its CRC costs its length, so the work is bounded
+ * by a budget of a few times the file's size: past it, the answer is yes
+ * (no proof that nothing valid follows, so the caller refuses).
+ */
+static bool
+record_after(const uint8_t *p, size_t size, size_t from)
+{
+	uint64_t	budget = 4 * (uint64_t)size + (1u << 20);
+	size_t		i;
+	uint32_t	len;
+
+	for (i = from; i + REC_HDR <= size; i++) {
+		if (get_le32(p + i) != REC_MAGIC)
+			continue;
+		len = get_le32(p + i + 4);
+		if (len == 0 || len > REC_MAX || size - i - REC_HDR < len)
+			continue;
+		if (record_at(p, size, i) != 0 || budget < len)
+			return true;
+		budget -= len;
+	}
+	return false;
+}
+
+/*
+ * The log stops being whole records at off, before data_end (the end of
+ * what is not zeros): a torn last record, or damage?  Only the last record
+ * may be torn, so nothing valid may follow the bad one.  A torn record
+ * whose header was written reaches at least to data_end, and what lies
+ * inside it is its own payload, which may hold anything (a client's item
+ * can be a copy of a log), so it is not searched.  But a payload is one
+ * msgpack value of exactly the record's length: one that ends early, with
+ * written bytes after it, is not a torn record but one whose length was
+ * damaged.
+ */
+static enum scan_end
+scan_tail(const uint8_t *p, size_t size, size_t off, size_t data_end)
+{
+	struct mp_reader r;
+	const uint8_t	*raw;
+	size_t		 reach, rawlen;
+	uint32_t	 len;
+
+	if (data_end - off >= REC_HDR && get_le32(p + off) == REC_MAGIC &&
+	    (len = get_le32(p + off + 4)) != 0 && len <= REC_MAX &&
+	    (reach = off + REC_HDR + len) >= data_end) {
+		mp_reader_init(&r, p + off + REC_HDR,
+		    (reach < size ? reach : size) - off - REC_HDR);
+		if (mp_skip(&r, &raw, &rawlen) == 0 &&
+		    off + REC_HDR + rawlen < data_end)
+			return SCAN_DAMAGED;
+		return SCAN_TORN;
+	}
+	return record_after(p, size, off + 1) ? SCAN_DAMAGED : SCAN_TORN;
+}
+
+/*
+ * Walk the records of a mapped log, applying each to rp when it is set, in
+ * one pass.  *end is the offset after the last whole record; *bad the
+ * first bad one.
  */
 enum scan_end
 replay_scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
     size_t *bad, const char *path)
 {
-	size_t		off = HDR_LEN, n, i, j;
+	size_t		off = HDR_LEN, n, data_end;
 
 	while (off < size && (n = record_at(p, size, off)) != 0) {
 		if (rp != NULL &&
@@ -280,32 +339,11 @@ replay_scan(const uint8_t *p, size_t size, struct replay *rp, size_t *end,
 		off += n;
 	}
 	*end = *bad = off;
-	if (off >= size)
-		return SCAN_CLEAN;
-	for (i = off; i < size && p[i] == 0; i++)
+	for (data_end = size; data_end > off && p[data_end - 1] == 0; data_end--)
 		;
-	if (i == size)
+	if (data_end <= off)
 		return SCAN_CLEAN;		/* allocated, never written */
-	if (size - off < REC_HDR)
-		return SCAN_TORN;		/* not even a whole header */
-	/*
-	 * Damage in the middle, or a torn last append?  After damage, the
-	 * records that were written after it still chain, whole, to the end
-	 * of the file.  Bytes inside a torn append that merely look like a
-	 * record (a client's item may contain anything) do not reach the end
-	 * that way, since the tear falls where it falls.
-	 */
-	for (i = off + 1; i + REC_HDR <= size; i++) {
-		if (get_le32(p + i) != REC_MAGIC || record_at(p, size, i) == 0)
-			continue;
-		for (j = i; j < size && (n = record_at(p, size, j)) != 0; j += n)
-			;
-		while (j < size && p[j] == 0)
-			j++;
-		if (j == size)
-			return SCAN_DAMAGED;
-	}
-	return SCAN_TORN;
+	return scan_tail(p, size, off, data_end);
 }
 
 /* Map a log file read-only; *size 0 and NULL for an empty file. */
