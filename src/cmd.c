@@ -590,7 +590,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 18 + OBJ_NKINDS);
+	msgpack_pack_map(pk, 19 + OBJ_NKINDS);
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -602,6 +602,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "connections");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "connections_total"); msgpack_pack_uint64(pk, w->stats.conns_total);
 	pack_cstr(pk, "auth_failures");	msgpack_pack_uint64(pk, w->stats.auth_failures);
+	pack_cstr(pk, "unauth_refused"); msgpack_pack_uint64(pk, w->stats.unauth_refused);
 	pack_cstr(pk, "requests");	msgpack_pack_uint64(pk, w->stats.requests);
 	pack_cstr(pk, "forwarded");	msgpack_pack_uint64(pk, w->stats.forwarded);
 	pack_cstr(pk, "forwards_pending"); msgpack_pack_uint64(pk, w->fwds.count);

@@ -62,6 +62,12 @@ static const struct option_desc options[] = {
 	  "SECONDS", "time a new connection has to authenticate (default 10)" },
 	{ "max-output", 0, OPT_SIZE, 65536, 1LL << 32, OFF(max_output), true, "BYTES",
 	  "unsent replies per connection before its reading pauses (default 67108864)" },
+	{ "max-unauth", 0, OPT_INT, 1, 1000000, OFF(max_unauth), true, "N",
+	  "connections not yet authenticated per worker; past it the oldest "
+	  "is dropped (default 1024)" },
+	{ "max-unauth-per-addr", 0, OPT_INT, 1, 1000000, OFF(max_unauth_per_addr),
+	  true, "N", "the same per client address, IPv6 by /64; past it new "
+	  "ones are refused (default 32)" },
 	{ "log-level", 0, OPT_LOGLEVEL, 0, 0, OFF(log_level), true, "LEVEL",
 	  "error, warn, info or debug (default info)" },
 	{ "metrics-listen", 0, OPT_STRING, 0, 0, OFF(metrics_listen), true, "ADDR",
@@ -85,6 +91,8 @@ config_defaults(struct config *c)
 	c->max_frame = 16u * 1024 * 1024;
 	c->handshake_timeout = 10;
 	c->max_output = 64u * 1024 * 1024;
+	c->max_unauth = 1024;
+	c->max_unauth_per_addr = 32;
 	c->compact_min = 4u * 1024 * 1024;
 	c->log_level = LOG_LVL_INFO;
 }
@@ -540,6 +548,8 @@ config_reload(struct config *c, bool quiet)
 	c->max_frame = n.max_frame;
 	c->handshake_timeout = n.handshake_timeout;
 	c->max_output = n.max_output;
+	c->max_unauth = n.max_unauth;
+	c->max_unauth_per_addr = n.max_unauth_per_addr;
 	c->compact_min = n.compact_min;
 	c->log_level = n.log_level;
 	c->auth_legacy_md5 = n.auth_legacy_md5;

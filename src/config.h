@@ -28,6 +28,10 @@ struct config {
 	double		 handshake_timeout;	/* seconds to authenticate */
 	size_t		 max_output;		/* per-connection output buffer
 						   before reading pauses */
+	int		 max_unauth;		/* connections not authenticated
+						   yet, per worker */
+	int		 max_unauth_per_addr;	/* the same per client address
+						   (IPv6: per /64) */
 	enum log_level	 log_level;
 	char		*metrics_listen;	/* HTTP address for /metrics;
 						   NULL: not served */

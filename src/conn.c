@@ -231,6 +231,9 @@ conn_free(struct conn *c)
 	}
 	hmap_remove(&w->conns, &c->node);
 	w->nconns--;
+	preauth_remove(w, c);
+	if (c->backoff_ev != NULL)
+		event_free(c->backoff_ev);
 	if (c->dirty)
 		TAILQ_REMOVE(&w->dirty, c, dirty_link);
 	if (c->hs_timer != NULL)
@@ -322,7 +325,8 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct worker	*w = arg;
-	struct conn	*c;
+	struct conn	*c, *old;
+	struct preauth_key key;
 	uint8_t		 nonce[AUTH_NONCE_LEN], out[AUTH_MSG_MAX];
 	size_t		 n;
 	struct timeval	 tv;
@@ -331,6 +335,22 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (w->stopping) {
 		evutil_closesocket(fd);
 		return;
+	}
+	preauth_key(sa, &key);
+	if (!preauth_admit(w, &key)) {
+		preauth_refused(w, "an address has --max-unauth-per-addr "
+		    "connections authenticating; refusing more");
+		evutil_closesocket(fd);
+		return;
+	}
+	/* Room for one more by dropping the oldest not authenticated yet:
+	 * a flood is bounded, and a client that authenticates promptly
+	 * still gets in. */
+	while (w->preauth.n >= (size_t)w->conf->max_unauth &&
+	    (old = TAILQ_FIRST(&w->preauth.conns)) != NULL) {
+		preauth_refused(w, "--max-unauth connections authenticating; "
+		    "dropping the oldest");
+		conn_free(old);
 	}
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -345,6 +365,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->sess = SESS_MAKE(w->id, w->gen, ++w->next_sess);
 	c->touched = xcalloc((size_t)w->nworkers, 1);
 	TAILQ_INIT(&c->fwds);
+	c->akey = key;
 	conn_describe(c, sa);
 	/* The listener made fd non-blocking and close-on-exec already. */
 	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_readable_cb,
@@ -357,6 +378,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	hmap_insert(&w->conns, &c->node, &c->sess, sizeof(c->sess));
 	w->nconns++;
 	w->stats.conns_total++;
+	preauth_add(w, c);
 
 	n = auth_server_start(&c->auth, w->conf->authkey, w->conf->authkey_len,
 	    w->conf->auth_legacy_md5, nonce, out);
@@ -383,12 +405,14 @@ conn_auth_frame(struct conn *c, const uint8_t *body, size_t len)
 		break;
 	case AUTH_OK:
 		c->state = CONN_READY;
+		preauth_remove(c->w, c);
 		event_free(c->hs_timer);
 		c->hs_timer = NULL;
 		log_debug("%s: authenticated", c->addr);
 		break;
 	case AUTH_FAIL:
 		c->w->stats.auth_failures++;
+		preauth_failed(c->w, &c->akey);
 		log_warnx("%s: authentication failed: %s", c->addr,
 		    auth_why_text(c->auth.why));
 		conn_close_after_flush(c);
@@ -428,15 +452,48 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 		w->stats.by_method[cmd_index(r.cmd)]++;
 }
 
+/* The back-off of the connection's address is over: take its answer. */
+static void
+conn_backoff_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	c->held = false;
+	conn_read_on(c);
+	conn_pending(c);
+}
+
+/* Whether the answer to our challenge must wait for its address's
+ * back-off (after failed handshakes); if so, stop reading until then. */
+static bool
+conn_hold_answer(struct conn *c)
+{
+	struct timeval	tv;
+	double		delay;
+
+	if (c->auth.state != AUTH_S_WAIT_RESPONSE ||
+	    (delay = preauth_delay(c->w, &c->akey)) <= 0)
+		return false;
+	if (c->backoff_ev == NULL &&
+	    (c->backoff_ev = evtimer_new(c->w->base, conn_backoff_cb, c)) == NULL)
+		fatalx("cannot set up a connection");
+	c->held = true;
+	conn_read_off(c);
+	(void)secs_timeval(delay, &tv);
+	evtimer_add(c->backoff_ev, &tv);
+	return true;
+}
+
 /* Handle the whole frames at the start of buf; the bytes used.  Stops at
- * a partial frame, when the connection pauses, or when it is closing. */
+ * a partial frame, when the connection pauses or is held, or when it is
+ * closing. */
 static size_t
 conn_input(struct conn *c, const uint8_t *buf, size_t len)
 {
 	size_t	used = 0, bodylen, max;
 	char	why[128];
 
-	while (c->state != CONN_CLOSING && !c->paused &&
+	while (c->state != CONN_CLOSING && !c->paused && !c->held &&
 	    len - used >= FRAME_HDR) {
 		max = c->state == CONN_AUTH ? FRAME_MAX_PREAUTH :
 		    c->w->conf->max_frame;
@@ -449,6 +506,8 @@ conn_input(struct conn *c, const uint8_t *buf, size_t len)
 		}
 		if (len - used - FRAME_HDR < bodylen)
 			break;
+		if (c->state == CONN_AUTH && conn_hold_answer(c))
+			break;
 		if (c->state == CONN_AUTH)
 			conn_auth_frame(c, buf + used + FRAME_HDR, bodylen);
 		else
@@ -456,6 +515,14 @@ conn_input(struct conn *c, const uint8_t *buf, size_t len)
 		used += FRAME_HDR + bodylen;
 	}
 	return used;
+}
+
+/* The most one read may take: before authentication, no more than a
+ * whole handshake frame is ever held (so a partial one costs little). */
+static size_t
+conn_read_max(const struct conn *c)
+{
+	return c->state == CONN_AUTH ? PREAUTH_IN_MAX : CONN_READ_CHUNK;
 }
 
 /* Keep len unhandled bytes (possibly already in c->in) at the start of
@@ -470,7 +537,9 @@ conn_keep(struct conn *c, const uint8_t *rest, size_t len)
 		return;
 	}
 	if (c->in == NULL) {
-		c->incap = len > CONN_READ_CHUNK ? len : CONN_READ_CHUNK;
+		c->incap = conn_read_max(c);
+		if (c->incap < len)
+			c->incap = len;
 		c->in = xmalloc(c->incap);
 	}
 	if (rest != c->in)
@@ -504,11 +573,20 @@ conn_pending(struct conn *c)
 }
 
 /* Room to read into c->in: the rest of the partial frame there (its
- * header was checked against the limit when it was kept), and a chunk. */
-static void
+ * header was checked against the limit when it was kept), and a chunk;
+ * before authentication, up to one handshake frame.  The bytes to read. */
+static size_t
 conn_room(struct conn *c)
 {
 	size_t	bodylen, need = CONN_READ_CHUNK;
+
+	if (c->state == CONN_AUTH) {
+		if (c->incap < PREAUTH_IN_MAX) {
+			c->incap = PREAUTH_IN_MAX;
+			c->in = xrealloc(c->in, c->incap);
+		}
+		return c->inlen < PREAUTH_IN_MAX ? PREAUTH_IN_MAX - c->inlen : 0;
+	}
 
 	if (c->inlen >= FRAME_HDR && frame_header(c->in, FRAME_HDR, SIZE_MAX,
 	    &bodylen) == FRAME_OK && FRAME_HDR + bodylen > c->inlen)
@@ -517,25 +595,27 @@ conn_room(struct conn *c)
 		c->incap = c->inlen + need;
 		c->in = xrealloc(c->in, c->incap);
 	}
+	return c->incap - c->inlen;
 }
 
 static void
 conn_readable_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c = arg;
-	size_t		 used;
+	size_t		 used, room;
 	ssize_t		 n;
 
 	if (c->inlen == 0) {
 		/* The usual case: whole frames, handled where they landed. */
-		n = read(fd, c->w->rbuf, CONN_READ_CHUNK);
+		n = read(fd, c->w->rbuf, conn_read_max(c));
 		if (n > 0) {
 			used = conn_input(c, c->w->rbuf, (size_t)n);
 			conn_keep(c, c->w->rbuf + used, (size_t)n - used);
 		}
 	} else {
-		conn_room(c);
-		n = read(fd, c->in + c->inlen, c->incap - c->inlen);
+		if ((room = conn_room(c)) == 0)
+			return;		/* a whole frame held: not reading */
+		n = read(fd, c->in + c->inlen, room);
 		if (n > 0) {
 			c->inlen += (size_t)n;
 			used = conn_input(c, c->in, c->inlen);

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "hmap.h"
+#include "preauth.h"
 
 struct worker;
 struct fwd;
@@ -44,6 +45,12 @@ struct conn {
 	enum conn_state		 state;
 	struct auth		 auth;		/* handshake state */
 	struct event		*hs_timer;	/* handshake deadline */
+	struct preauth_key	 akey;		/* its address, for the limits */
+	bool			 preauth;	/* in worker->preauth.conns */
+	TAILQ_ENTRY(conn)	 preauth_link;
+	bool			 held;		/* handshake answer waits out its
+						   address's back-off */
+	struct event		*backoff_ev;	/* ends the wait; NULL if none */
 	uint8_t			*touched;	/* [nworkers]: peers that saw
 						   requests of this session */
 	bool			 paused;	/* reading stopped: output full

@@ -127,7 +127,8 @@ pack_labelled(struct worker *w, msgpack_packer *pk)
 /*
  * The snapshot: a map of counters (connections, connections_total,
  * sessions, auth_failures, requests, forwarded, errors, waiters,
- * log_bytes, log_fsyncs, forwards_pending; log_fsync_seconds a float),
+ * log_bytes, log_fsyncs, forwards_pending, unauth_refused;
+ * log_fsync_seconds a float),
  * maps methods / codes / objects of name -> count, queues: [[name, depth,
  * waiters]...] deepest first, and queues_unlisted: the queues left out (beyond
  * METRICS_QUEUES or the record size).
@@ -167,12 +168,14 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 17);
+	msgpack_pack_map(&pk, 18);
 	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
 	pack_cstr(&pk, "connections_total");
 	msgpack_pack_uint64(&pk, w->stats.conns_total);
 	pack_cstr(&pk, "sessions");	msgpack_pack_uint64(&pk, sessions);
 	pack_cstr(&pk, "auth_failures"); msgpack_pack_uint64(&pk, w->stats.auth_failures);
+	pack_cstr(&pk, "unauth_refused");
+	msgpack_pack_uint64(&pk, w->stats.unauth_refused);
 	pack_cstr(&pk, "requests");	msgpack_pack_uint64(&pk, w->stats.requests);
 	pack_cstr(&pk, "forwarded");	msgpack_pack_uint64(&pk, w->stats.forwarded);
 	pack_cstr(&pk, "forwards_pending"); msgpack_pack_uint64(&pk, w->fwds.count);
@@ -259,7 +262,7 @@ struct metrics {
 enum scalar {
 	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
 	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS,
-	SC_FORWARDS_PENDING, NSCALARS
+	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, NSCALARS
 };
 static const struct {
 	const char	*key;		/* in a snapshot */
@@ -288,6 +291,9 @@ static const struct {
 	  "fdatasync calls on the logs." },
 	{ "forwards_pending", "qlockd_forwards_pending", "gauge",
 	  "Forwarded requests awaiting their answer from the owning worker." },
+	{ "unauth_refused", "qlockd_unauth_refused_total", "counter",
+	  "Connections refused or dropped before authenticating, by "
+	  "--max-unauth-per-addr or --max-unauth." },
 };
 
 /* One scrape's sums. */
@@ -535,6 +541,7 @@ metrics_render(struct metrics *mt, struct evbuffer *b)
 	scalar_out(b, t, SC_CONNS_TOTAL);
 	scalar_out(b, t, SC_SESSIONS);
 	scalar_out(b, t, SC_AUTH_FAILURES);
+	scalar_out(b, t, SC_UNAUTH_REFUSED);
 	family(b, "qlockd_requests_total", "counter",
 	    "Client requests by method, counted where the client is connected.");
 	labelled_out(b, "qlockd_requests_total", "method", t->methods,

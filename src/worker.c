@@ -472,6 +472,7 @@ worker_free(struct worker *w)
 	free(w->listeners);
 	free(w->peers);
 	hmap_free(&w->conns);
+	preauth_free(&w->preauth);
 	hmap_free(&w->fwds);
 	hmap_free(&w->fanouts);
 	hmap_free(&w->sessions);
@@ -511,6 +512,7 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	hmap_init(&w->conns);
+	preauth_init(&w->preauth);
 	hmap_init(&w->fwds);
 	hmap_init(&w->fanouts);
 	hmap_init(&w->sessions);

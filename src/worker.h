@@ -11,6 +11,7 @@
 
 #include "hmap.h"
 #include "object.h"
+#include "preauth.h"
 #include "waitq.h"
 
 struct config;
@@ -65,6 +66,8 @@ TAILQ_HEAD(fwdlist, fwd);
 struct worker_stats {
 	uint64_t	conns_total;	/* connections accepted */
 	uint64_t	auth_failures;	/* handshakes refused */
+	uint64_t	unauth_refused;	/* connections refused or dropped
+					   before authenticating (caps) */
 	uint64_t	requests;	/* requests received from clients */
 	uint64_t	forwarded;	/* of those, sent to another worker */
 	uint64_t	errors;		/* error responses sent */
@@ -95,6 +98,8 @@ struct worker {
 						   pass */
 	bool			 out_pending;	/* out_ev is active */
 	size_t			 nconns;
+	struct preauth		 preauth;	/* connections not authenticated
+						   yet, failed addresses */
 	uint32_t		 next_sess;	/* counter for session ids */
 	struct hmap		 fwds;		/* tag -> struct fwd */
 	uint64_t		 next_tag;

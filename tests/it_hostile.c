@@ -65,6 +65,31 @@ workers_rss_kb(const struct qd *d)
 	return max;
 }
 
+/* The largest VmData (heap and other private data, touched or not: what
+ * the allocator holds) of the daemon's workers now, in KiB. */
+static long
+workers_data_kb(const struct qd *d)
+{
+	pid_t	 pids[8];
+	long	 kb, max = 0;
+	int	 i, n = qd_worker_pids(d, pids, 8);
+	char	 path[64], line[128];
+	FILE	*f;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, "VmData:", 7) == 0 &&
+			    (kb = strtol(line + 7, NULL, 10)) > max)
+				max = kb;
+		}
+		fclose(f);
+	}
+	return max;
+}
+
 /* One stat that must be readable. */
 static uint64_t
 stat_of(qlock *c, const char *key)
@@ -237,6 +262,174 @@ START_TEST(test_hostile_pipelined_past_limits)
 }
 END_TEST
 
+/* --- defect 7: connections that do not authenticate ------------------------- */
+
+/* A TCP connection to the daemon from the loopback address src. */
+static int
+connect_from(const struct qd *d, const char *src)
+{
+	struct sockaddr_in	sin;
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ne(fd, -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind %s: %s", src, strerror(errno));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)d->port);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect from %s: %s", src, strerror(errno));
+	return fd;
+}
+
+/* Send the start of a handshake frame and never the rest. */
+static void
+send_partial_frame(int fd)
+{
+	uint8_t	buf[4 + 100] = { 0, 0, 0, 200 };	/* 200 declared */
+
+	memset(buf + 4, 'p', sizeof(buf) - 4);
+	ck_assert_int_eq(raw_send(fd, buf, sizeof(buf)), 0);
+}
+
+/* A new libqlock client connects and pings, within a second. */
+static void
+healthy_client(const struct qd *d)
+{
+	double	 t = qd_now();
+	qlock	*c = qd_connect(d);
+
+	ck_assert_int_eq(qlock_ping(c), QLOCK_OK);
+	qlock_close(c);
+	ck_assert_msg(qd_now() - t < 1.0, "a healthy client took %.2f s",
+	    qd_now() - t);
+}
+
+#define FLOOD_CONNS	1000
+#define FLOOD_PER_ADDR	25
+#define FLOOD_GROWTH_KB	(16 * 1024)
+
+START_TEST(test_hostile_preauth_flood)
+{
+	struct qd	*d = qd_start(1, NULL);
+	qlock		*c = qd_connect(d);
+	static int	 fds[FLOOD_CONNS];
+	char		 src[32];
+	long		 before, kb, maxkb = 0;
+	double		 end;
+	int		 i;
+
+	before = workers_data_kb(d);
+	for (i = 0; i < FLOOD_CONNS; i++) {
+		snprintf(src, sizeof(src), "127.0.1.%d", 1 + i / FLOOD_PER_ADDR);
+		fds[i] = connect_from(d, src);
+		send_partial_frame(fds[i]);
+	}
+	ck_assert(qd_wait_stat(c, "connections", FLOOD_CONNS + 1, QD_WAIT));
+	/* They hold their partial frames (not 64 KiB each); others get in. */
+	for (end = qd_now() + 1.0; qd_now() < end; qd_nap()) {
+		if ((kb = workers_data_kb(d)) > maxkb)
+			maxkb = kb;
+		healthy_client(d);
+	}
+	fprintf(stderr, "pre-auth flood: %d connections, worker data %ld -> "
+	    "%ld KiB, resident %ld KiB\n", FLOOD_CONNS, before, maxkb,
+	    workers_rss_kb(d));
+	ck_assert_msg(maxkb - before < FLOOD_GROWTH_KB, "%d partial handshakes "
+	    "cost %ld KiB", FLOOD_CONNS, maxkb - before);
+	for (i = 0; i < FLOOD_CONNS; i++)
+		close(fds[i]);
+	qlock_close(c);
+	qd_stop(d);
+}
+END_TEST
+
+#define CAP_ALL		40
+#define CAP_ADDR	8
+
+START_TEST(test_hostile_preauth_caps)
+{
+	struct qd	*d = qd_start(1, "--max-unauth", "40",
+			    "--max-unauth-per-addr", "8", NULL);
+	qlock		*c = qd_connect(d);
+	int		 fds[CAP_ADDR + 4], more[60], i, challenged = 0;
+	uint64_t	 conns = 0;
+	uint8_t		*body;
+	size_t		 len;
+	char		 src[32];
+
+	/* Past its cap an address is refused: closed before a challenge. */
+	for (i = 0; i < CAP_ADDR + 4; i++) {
+		fds[i] = connect_from(d, "127.0.2.1");
+		if (raw_recv_frame(fds[i], &body, &len, QD_WAIT) == 0) {
+			challenged++;
+			free(body);
+		}
+	}
+	ck_assert_int_eq(challenged, CAP_ADDR);
+	ck_assert_uint_eq(stat_of(c, "unauth_refused"), 4);
+	/* Past the worker's cap the oldest are dropped: the count stays
+	 * bounded and a new client still gets in. */
+	for (i = 0; i < 60; i++) {
+		snprintf(src, sizeof(src), "127.0.3.%d", 1 + i / 6);
+		more[i] = connect_from(d, src);
+		send_partial_frame(more[i]);
+	}
+	ck_assert_msg(qd_wait_stat(c, "unauth_refused", 4 + CAP_ADDR + 60 -
+	    CAP_ALL, QD_WAIT), "unauth_refused: %llu",
+	    (unsigned long long)stat_of(c, "unauth_refused"));
+	ck_assert_int_eq(qd_stat(c, "connections", &conns), QLOCK_OK);
+	ck_assert_msg(conns <= CAP_ALL + 1, "%llu connections open",
+	    (unsigned long long)conns);
+	ck_assert(raw_wait_closed(fds[0], QD_WAIT));	/* the oldest */
+	healthy_client(d);
+	for (i = 0; i < CAP_ADDR + 4; i++)
+		close(fds[i]);
+	for (i = 0; i < 60; i++)
+		close(more[i]);
+	qlock_close(c);
+	qd_stop(d);
+}
+END_TEST
+
+#define WRONG_KEY_SECS	3.0
+#define WRONG_KEY_TRIES	10	/* 0.05 + 0.1 + ... doubling: 7 in 3 s */
+
+START_TEST(test_hostile_wrong_key_backoff)
+{
+	struct qd	*d = qd_start(1, NULL);
+	pid_t		 pid;
+	double		 end;
+	int		 st, tries = 0, fd;
+
+	pid = qd_fork();
+	if (pid == 0) {
+		for (end = qd_now() + WRONG_KEY_SECS; qd_now() < end &&
+		    tries < 255; ) {
+			fd = connect_from(d, "127.0.4.1");
+			if (raw_auth(fd, "not-the-key-0123456789", 22) ==
+			    QLOCK_EAUTH)
+				tries++;
+			close(fd);
+		}
+		_exit(tries);
+	}
+	/* A client with the key, from another address, is not slowed. */
+	for (end = qd_now() + WRONG_KEY_SECS; qd_now() < end; qd_nap())
+		healthy_client(d);
+	st = qd_wait_child(pid, QD_WAIT);
+	ck_assert(st != -1 && WIFEXITED(st));
+	tries = WEXITSTATUS(st);
+	fprintf(stderr, "wrong keys: %d tries in %.0f s\n", tries,
+	    WRONG_KEY_SECS);
+	ck_assert_msg(tries >= 2 && tries <= WRONG_KEY_TRIES, "%d wrong keys "
+	    "tried in %.0f s", tries, WRONG_KEY_SECS);
+	qd_stop(d);
+}
+END_TEST
+
 static Suite *
 hostile_suite(void)
 {
@@ -248,6 +441,13 @@ hostile_suite(void)
 	tcase_add_test(tc, test_hostile_abandoned_forwards);
 	tcase_add_test(tc, test_hostile_unread_replies);
 	tcase_add_test(tc, test_hostile_pipelined_past_limits);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("preauth");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_hostile_preauth_flood);
+	tcase_add_test(tc, test_hostile_preauth_caps);
+	tcase_add_test(tc, test_hostile_wrong_key_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }
