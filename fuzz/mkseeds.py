@@ -20,9 +20,10 @@ def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
-        os.remove(os.path.join(d, f))
+        if f.startswith("seed-"):       # others: inputs that found bugs
+            os.remove(os.path.join(d, f))
     for s in seeds:
-        name = hashlib.sha1(s).hexdigest()[:16]
+        name = "seed-" + hashlib.sha1(s).hexdigest()[:16]
         with open(os.path.join(d, name), "wb") as f:
             f.write(s)
 
