@@ -45,6 +45,13 @@ preauth_key(const struct sockaddr *sa, struct preauth_key *k)
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* IPv4 on a dual-stack socket: the IPv4 address,
+			 * not the /64 that all of IPv4 shares. */
+			k->family = AF_INET;
+			memcpy(k->addr, &sin6->sin6_addr.s6_addr[12], 4);
+			return;
+		}
 		k->family = AF_INET6;
 		memcpy(k->addr, &sin6->sin6_addr, 8);	/* the /64 */
 	}
