@@ -14,6 +14,8 @@
 set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 REPS=${REPS:-3}
 N=${N:-20000}
 CLIENTS=${CLIENTS:-"1 8"}
@@ -46,7 +48,7 @@ qlockd_run() {	# policy clients -> puts/s
 	local port rate
 	port=$(free_port)
 	rm -rf "$DIR/q"; mkdir -p "$DIR/q"
-	"$BUILD/qlockd" -f --listen 127.0.0.1:$port --workers "$WORKERS" \
+	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --workers "$WORKERS" \
 	    --authkey-file "$DIR/key" --data-dir "$DIR/q" --fsync "$1" \
 	    --log-level warn 2>>"$DIR/qlockd.log" &
 	QPID=$!

@@ -17,6 +17,8 @@ set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 QLOCKD=$BUILD/qlockd
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK=$BUILD/qlock
 QBENCH=$BUILD/qlock-bench
 REPS=${REPS:-3}
@@ -86,7 +88,7 @@ wait_quiet() {
 qlockd_start() {
 	local _
 	QPORT=$(free_port)
-	"$QLOCKD" --foreground --listen 127.0.0.1:$QPORT --workers "$1" \
+	"$QLOCKD" $asroot --foreground --listen 127.0.0.1:$QPORT --workers "$1" \
 	    --authkey-file "$OUT/authkey" --log-level warn 2>>"$OUT/qlockd.log" &
 	QPID=$!
 	for _ in $(seq 1 100); do

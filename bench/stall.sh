@@ -12,6 +12,8 @@
 set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 REPS=${REPS:-5}
 ITEMS=${ITEMS:-15000}
 SIZE=${SIZE:-4096}
@@ -34,7 +36,7 @@ mkdir -p "$DIR"
 for rep in $(seq "$REPS"); do
 	port=$(free_port)
 	rm -rf "$DIR/q"
-	"$BUILD/qlockd" -f --listen 127.0.0.1:$port --workers 1 \
+	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --workers 1 \
 	    --authkey-file "$DIR/key" --data-dir "$DIR/q" --fsync everysec \
 	    --compact-min 1m --log-level info 2>"$DIR/qlockd.log" &
 	QPID=$!

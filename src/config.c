@@ -21,7 +21,7 @@
 #define DEFAULT_LISTEN	"127.0.0.1:7450"
 
 enum opt_type { OPT_FLAG, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_STRING,
-    OPT_LISTEN, OPT_FSYNC, OPT_LOGLEVEL };
+    OPT_LISTEN, OPT_FSYNC, OPT_LOGLEVEL, OPT_MODE };
 
 /* One setting: its name (long option and config key), type, bounds and help. */
 struct option_desc {
@@ -73,6 +73,11 @@ static const struct option_desc options[] = {
 	{ "metrics-listen", 0, OPT_STRING, 0, 0, OFF(metrics_listen), true, "ADDR",
 	  "serve Prometheus metrics at http://ADDR/metrics; HOST:PORT or "
 	  "[V6]:PORT (default: off)" },
+	{ "user", 0, OPT_STRING, 0, 0, OFF(user), true, "NAME",
+	  "give root up to NAME after binding and reading the key; needed "
+	  "to start as root (--user root keeps root)" },
+	{ "socket-mode", 0, OPT_MODE, 0, 0777, OFF(socket_mode), true, "MODE",
+	  "permissions of unix sockets, octal (default 0660)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -95,6 +100,9 @@ config_defaults(struct config *c)
 	c->max_unauth_per_addr = 32;
 	c->compact_min = 4u * 1024 * 1024;
 	c->log_level = LOG_LVL_INFO;
+	c->socket_mode = 0660;
+	c->run_uid = geteuid();
+	c->run_gid = getegid();
 }
 
 static void
@@ -168,6 +176,7 @@ apply(struct config *c, const struct option_desc *o, const char *val,
 {
 	void	*field = (char *)c + o->offset;
 	double	 num;
+	char	*end;
 
 	switch (o->type) {
 	case OPT_FLAG:
@@ -225,6 +234,17 @@ apply(struct config *c, const struct option_desc *o, const char *val,
 			snprintf(why, whylen, "'%s' is not always, everysec or no", val);
 			return -1;
 		}
+		return 0;
+	case OPT_MODE:
+		errno = 0;
+		num = (double)strtol(val, &end, 8);
+		if (end == val || *end != '\0' || errno != 0 ||
+		    num < (double)o->min || num > (double)o->max) {
+			snprintf(why, whylen, "'%s' is not an octal mode 0 to "
+			    "0777", val);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)num;
 		return 0;
 	case OPT_LOGLEVEL:
 		if (log_level_parse(val, &c->log_level) == -1) {
@@ -458,11 +478,11 @@ config_load_authkey(struct config *c)
 		close(fd);
 		return -1;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	if (st.st_uid != 0 && st.st_uid != c->run_uid) {
 		fprintf(stderr, "qlockd: authkey file %s is owned by uid %u, "
 		    "not by root or the user qlockd runs as (uid %u): anyone "
 		    "who owns it can change the key\n", c->authkey_file,
-		    (unsigned)st.st_uid, (unsigned)geteuid());
+		    (unsigned)st.st_uid, (unsigned)c->run_uid);
 		close(fd);
 		return -1;
 	}
@@ -515,6 +535,7 @@ config_free(struct config *c)
 	free(c->data_dir);
 	free(c->config_file);
 	free(c->metrics_listen);
+	free(c->user);
 	if (c->authkey != NULL) {
 		OPENSSL_cleanse(c->authkey, c->authkey_len);
 		free(c->authkey);
@@ -573,6 +594,8 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: data-dir or fsync changed; restart to apply");
 	if (differs(n.metrics_listen, c->metrics_listen))
 		log_warnx("SIGHUP: metrics-listen changed; restart to apply");
+	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
+		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);
 	return 0;
 }

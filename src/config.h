@@ -3,6 +3,8 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,11 +39,17 @@ struct config {
 						   NULL: not served */
 	char		*config_file;		/* where the file settings came from */
 	bool		 check_only;		/* --check-config: validate, exit */
+	char		*user;			/* --user: give root up to it */
+	unsigned	 socket_mode;		/* unix sockets' permissions */
 	int		 argc;			/* the command line, for reloads */
 	char		**argv;
 	/* Loaded at start, not an option: */
 	unsigned char	*authkey;
 	size_t		 authkey_len;
+	/* Set by priv_resolve (defaults: the effective ids): */
+	uid_t		 run_uid;		/* the user qlockd runs as */
+	gid_t		 run_gid;
+	bool		 drop_root;		/* root is given up after start */
 };
 
 /* Fill in every default. */
@@ -51,7 +59,7 @@ void	config_defaults(struct config *c);
 int	config_parse(struct config *c, int argc, char *argv[]);
 /* Read the authkey file, creating it with a random key when missing;
  * refuses a symlink, anything but a regular file, a file owned by someone
- * other than root or the daemon's user, one others can read, and a key
+ * other than root or c->run_uid, one others can read, and a key
  * shorter than AUTHKEY_MIN.  -1 with a message printed. */
 int	config_load_authkey(struct config *c);
 void	config_free(struct config *c);

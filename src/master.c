@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "priv.h"
 #include "qmsg.h"
 #include "store.h"
 #include "util.h"
@@ -79,6 +80,7 @@ listen_one(struct master *m, const char *addr)
 		struct sockaddr_un	sun;
 		struct stat		st;
 		const char		*path = addr + 5;
+		mode_t			mask;
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
@@ -90,12 +92,21 @@ listen_one(struct master *m, const char *addr)
 		/* A stale socket from an earlier run is replaced, nothing else. */
 		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(path);
+		/* Born owner-only, then given --socket-mode: never wider. */
+		mask = umask(0177);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 		    listen(fd, 1024) == -1) {
 			fprintf(stderr, "qlockd: %s: %s\n", addr, strerror(errno));
+			umask(mask);
 			if (fd != -1)
 				close(fd);
+			return -1;
+		}
+		umask(mask);
+		if (priv_socket(&m->conf, path) == -1) {
+			close(fd);
+			unlink(path);
 			return -1;
 		}
 		m->unix_paths = xrealloc(m->unix_paths,
@@ -605,6 +616,8 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
 		return rc == 1 ? 0 : 2;
+	if (priv_resolve(&m->conf) == -1)
+		return 2;
 	if (m->conf.check_only && m->conf.authkey_file != NULL &&
 	    access(m->conf.authkey_file, F_OK) == -1 && errno == ENOENT)
 		printf("qlockd: %s does not exist yet; it will be created with "
@@ -627,15 +640,18 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 	}
 	log_init(m->conf.foreground, m->conf.log_level);
 	log_set_role("master");
-	if (m->conf.data_dir != NULL &&
-	    store_prepare(&m->conf, m->conf.repair_log) == -1)
-		return 2;
 	if (master_listen(m) == -1)
 		return 1;
 	if (m->conf.metrics_listen != NULL &&
 	    ((*metrics_fd = listen_one(m, m->conf.metrics_listen)) == -1 ||
 	    fd_nonblock_cloexec(*metrics_fd) == -1))
 		return 1;
+	/* Bound and keyed: root is given up before any file is written. */
+	if (priv_drop(&m->conf) == -1)
+		return 1;
+	if (m->conf.data_dir != NULL &&
+	    store_prepare(&m->conf, m->conf.repair_log) == -1)
+		return 2;
 	return -1;
 }
 

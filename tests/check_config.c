@@ -11,7 +11,7 @@
 #include "config.h"
 #include "suiterun.h"
 
-#define MAX_ARGS	8
+#define MAX_ARGS	10
 
 /* Parse "qlockd" followed by up to MAX_ARGS - 1 arguments (NULL-ended)
  * into c: config_parse's result. */
@@ -58,6 +58,9 @@ START_TEST(test_config_numbers_refused)
 		{ "--max-frame", "9e18g" }, { "--max-frame", "-1" },
 		{ "--max-frame", "1.5" }, { "--max-output", "1e20k" },
 		{ "--compact-min", "-inf" }, { "-w", "1e308" },
+		{ "--socket-mode", "0999" }, { "--socket-mode", "1000" },
+		{ "--socket-mode", "-1" }, { "--socket-mode", "" },
+		{ "--socket-mode", "rw" }, { "--user", "" },
 	};
 	size_t	i;
 
@@ -71,18 +74,21 @@ START_TEST(test_config_numbers_accepted)
 	const char	*args[] = { "--workers", "256", "--handshake-timeout",
 			    "2.5", "--max-frame", "64k", NULL };
 	const char	*args2[] = { "-w", "1e0", "--max-output", "4g",
-			    "--max-frame", "1073741824", NULL };
+			    "--max-frame", "1073741824", "--socket-mode", "0640",
+			    NULL };
 	struct config	 c;
 
 	ck_assert_int_eq(parse(&c, args), 0);
 	ck_assert_int_eq(c.workers, 256);
 	ck_assert(c.handshake_timeout == 2.5);
 	ck_assert_uint_eq(c.max_frame, 65536);
+	ck_assert_uint_eq(c.socket_mode, 0660);		/* the default */
 	config_free(&c);
 	ck_assert_int_eq(parse(&c, args2), 0);
 	ck_assert_int_eq(c.workers, 1);
 	ck_assert_uint_eq(c.max_output, 4ULL << 30);
 	ck_assert_uint_eq(c.max_frame, 1ULL << 30);
+	ck_assert_uint_eq(c.socket_mode, 0640);
 	config_free(&c);
 }
 END_TEST

@@ -288,12 +288,16 @@ qd_rss_kb(pid_t pid)
 	return kb;
 }
 
-/* Fork and exec qlockd with argv, output to logfile; the pid. */
+/* Fork and exec qlockd with argv, output to logfile; the pid.  As root,
+ * --user root is added unless argv has a --user: the daemon refuses root
+ * without one, and the tests keep root. */
 static pid_t
 spawn(const char *const *argv, const char *logfile)
 {
-	pid_t	parent = getpid(), pid;
-	int	fd;
+	pid_t		 parent = getpid(), pid;
+	const char	*full[64];
+	int		 fd, n = 0;
+	bool		 user = false;
 
 	fflush(NULL);
 	pid = fork();
@@ -317,7 +321,16 @@ spawn(const char *const *argv, const char *logfile)
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
-	execv(argv[0], (char *const *)argv);
+	for (; argv[n] != NULL && n < 61; n++) {
+		full[n] = argv[n];
+		user = user || strncmp(argv[n], "--user", 6) == 0;
+	}
+	if (geteuid() == 0 && !user) {
+		full[n++] = "--user";
+		full[n++] = "root";
+	}
+	full[n] = NULL;
+	execv(full[0], (char *const *)full);
 	fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }

@@ -4,6 +4,8 @@
 # what it cannot), against the real daemon.
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
 [ -x "$QLOCKD" ] && [ -x "$QLOCK_CLI" ] || { echo "SKIP: binaries not built"; exit 77; }
 tmp=$(mktemp -d /tmp/qlockd-config.XXXXXX)
@@ -20,7 +22,7 @@ bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
 # expect_fail NAME PATTERN FILE-CONTENTS: --check-config exits 2 naming it.
 expect_fail() {
 	printf '%s\n' "$3" > "$tmp/bad.conf"
-	out=$("$QLOCKD" --config "$tmp/bad.conf" --authkey-file "$tmp/key" \
+	out=$("$QLOCKD" $asroot --config "$tmp/bad.conf" --authkey-file "$tmp/key" \
 	    --check-config 2>&1)
 	rc=$?
 	if [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "$2"; then
@@ -56,10 +58,10 @@ workers = 3
 handshake-timeout = 2.5
 log-level = info
 CONF
-out=$("$QLOCKD" --config "$tmp/good.conf" --authkey-file "$tmp/key" --check-config 2>&1)
+out=$("$QLOCKD" $asroot --config "$tmp/good.conf" --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 0 ] && printf '%s' "$out" | grep -q "configuration OK" &&
     ok "a good file checks" || bad "good file: $out"
-out=$("$QLOCKD" --config "$here/../etc/qlockd.conf" --authkey-file "$tmp/key" \
+out=$("$QLOCKD" $asroot --config "$here/../etc/qlockd.conf" --authkey-file "$tmp/key" \
     --check-config 2>&1)
 [ $? -eq 0 ] && ok "etc/qlockd.conf checks" || bad "etc/qlockd.conf: $out"
 
@@ -73,15 +75,15 @@ expect_fail "no equals sign" "bad.conf:3: expected 'key = value'" "
 workers 2"
 expect_fail "bad policy" "bad.conf:1: fsync: 'sometimes'" "fsync = sometimes"
 expect_fail "command-line only key" "unknown setting 'config'" "config = /x"
-out=$("$QLOCKD" --config "$tmp/missing.conf" --check-config 2>&1)
+out=$("$QLOCKD" $asroot --config "$tmp/missing.conf" --check-config 2>&1)
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q "missing.conf" &&
     ok "missing file refused" || bad "missing file: $out"
-out=$("$QLOCKD" --workers 0 --authkey-file "$tmp/key" --check-config 2>&1)
+out=$("$QLOCKD" $asroot --workers 0 --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q -- "--workers: 0 is out of range" &&
     ok "bad option refused" || bad "bad option: $out"
 
 # The command line wins over the file.
-"$QLOCKD" -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
+"$QLOCKD" $asroot -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
     > "$tmp/qlockd.log" 2>&1 &
 pid=$!
 export QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE=$tmp/key

@@ -3,6 +3,8 @@
 # it pauses accepting, and serves again once connections close.
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
@@ -14,7 +16,7 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 (umask 077; echo "limits-test-key-long-enough" > "$tmp/key")
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # 40 descriptors: a few for the daemon itself, room for about 30 clients.
-(ulimit -n 40; exec "$QLOCKD" -f --listen 127.0.0.1:$port --workers 1 \
+(ulimit -n 40; exec "$QLOCKD" $asroot -f --listen 127.0.0.1:$port --workers 1 \
     --authkey-file "$tmp/key") > "$tmp/qlockd.log" 2>&1 &
 pid=$!
 export QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE=$tmp/key

@@ -9,6 +9,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
 
 # A python3 that runs; pyenv's shims are slow, so real binaries first.
@@ -143,7 +145,7 @@ for try in 1 2 3 4 5; do
 	mport=$("$PY" "$tmp/h.py" port)
 	[ "$port" = "$mport" ] && continue
 	echo "--- try $try: ports $port, $mport" >>"$tmp/log"
-	"$QLOCKD" -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
+	"$QLOCKD" $asroot -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
 	    --workers 2 --metrics-listen "127.0.0.1:$mport" >>"$tmp/log" 2>&1 &
 	pid=$!
 	i=0

@@ -8,6 +8,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 script=$here/it_python.py
 QLOCKD=${QLOCKD:-./qlockd}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 LEGACY_PY=/usr/bin/python3
 
 # Whether $1 runs and is Python >= 3.12.
@@ -70,7 +72,7 @@ start_daemon() {
 		port=$("$PY" -c 'import socket; s = socket.socket();
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		echo "--- qlockd --listen 127.0.0.1:$port $*" >>"$tmp/log"
-		"$QLOCKD" -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
+		"$QLOCKD" $asroot -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
 		    --workers 2 "$@" >>"$tmp/log" 2>&1 &
 		pid=$!
 		if "$PY" "$script" wait "$port" "$tmp/key"; then

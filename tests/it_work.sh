@@ -7,6 +7,8 @@
 
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
+# As root the daemon wants --user; these runs keep root (see qlockd(8)).
+asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
 
 if [ ! -x "$QLOCKD" ] || [ ! -x "$QLOCK_CLI" ]; then
@@ -107,7 +109,7 @@ export QLOCK_AUTHKEY_FILE="$tmp/key"
 for _ in 1 2 3 4 5; do
 	port=$(free_port)
 	export QLOCK_ADDRESS="127.0.0.1:$port"
-	"$QLOCKD" -f --listen "$QLOCK_ADDRESS" --workers 2 \
+	"$QLOCKD" $asroot -f --listen "$QLOCK_ADDRESS" --workers 2 \
 	    --authkey-file "$tmp/key" >"$tmp/daemon.log" 2>&1 &
 	daemon=$!
 	if wait_for 10 daemon_up; then
