@@ -195,8 +195,10 @@ queue_done(struct worker *w, uint64_t sess, struct object *o)
 			if (h->nitems > 0)
 				break;
 	}
-	if (h == NULL || (it = TAILQ_FIRST(&h->items)) == NULL)
+	if (h == NULL || (it = TAILQ_FIRST(&h->items)) == NULL) {
+		store_q_unfinished(w, o);
 		return;
+	}
 	TAILQ_REMOVE(&h->items, it, link);
 	h->nitems--;
 	store_q_done(w, o, it->id);

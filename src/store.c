@@ -541,6 +541,15 @@ store_q_back(struct worker *w, struct object *o, uint64_t id)
 }
 
 void
+store_q_unfinished(struct worker *w, struct object *o)
+{
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_q_unfin(b, o);
+}
+
+void
 store_d_set(struct worker *w, struct object *o, const char *key,
     size_t klen, const void *val, size_t vlen)
 {

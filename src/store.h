@@ -111,6 +111,9 @@ void	store_q_put(struct worker *w, struct object *o, struct qitem *it);
 void	store_q_take(struct worker *w, struct object *o, const struct qitem *it);
 void	store_q_done(struct worker *w, struct object *o, uint64_t id);
 void	store_q_back(struct worker *w, struct object *o, uint64_t id);
+/* A joinable queue's count of unfinished tasks changed without an item
+ * (task_done while nothing is taken). */
+void	store_q_unfinished(struct worker *w, struct object *o);
 void	store_d_set(struct worker *w, struct object *o, const char *key,
 	    size_t klen, const void *val, size_t vlen);
 void	store_d_del(struct worker *w, struct object *o, const char *key,

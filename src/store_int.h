@@ -42,6 +42,7 @@ enum rec_type {
 	R_B_OPEN,	/* name, parties */
 	R_DELETE,	/* name */
 	R_TOKENS,	/* fencing tokens below this value may have been granted */
+	R_Q_UNFIN,	/* name, count: a joinable queue's unfinished tasks */
 };
 
 /* Little-endian u32 helpers for the fixed headers. */
@@ -92,6 +93,7 @@ void	 rec_s_set(struct store_buf *b, const struct object *o, long base);
 void	 rec_flag(struct store_buf *b, const struct object *o,
 	    enum rec_type type, bool flag);
 void	 rec_b_open(struct store_buf *b, const struct object *o);
+void	 rec_q_unfin(struct store_buf *b, const struct object *o);
 void	 rec_delete(struct store_buf *b, const struct object *o);
 void	 rec_tokens(struct store_buf *b, uint64_t upto);
 int64_t	 snapshot_fd(int fd, struct registry *reg, uint64_t tokens);

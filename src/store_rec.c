@@ -192,6 +192,18 @@ rec_b_open(struct store_buf *b, const struct object *o)
 	rec_end(b, at);
 }
 
+/* [R_Q_UNFIN, name, count] */
+void
+rec_q_unfin(struct store_buf *b, const struct object *o)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_Q_UNFIN);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, o->u.queue.unfinished);
+	rec_end(b, at);
+}
+
 /* [R_DELETE, name] */
 void
 rec_delete(struct store_buf *b, const struct object *o)
@@ -212,6 +224,18 @@ rec_tokens(struct store_buf *b, uint64_t upto)
 
 	msgpack_pack_uint64(&pk, upto);
 	rec_end(b, at);
+}
+
+/* Items of queue o taken and not finished. */
+static uint64_t
+queue_held(const struct object *o)
+{
+	struct hold	*h;
+	uint64_t	 n = 0;
+
+	TAILQ_FOREACH(h, &o->holds, obj_link)
+		n += h->nitems;
+	return n;
 }
 
 /* The whole state of one object as records (for snapshots). */
@@ -237,6 +261,10 @@ snapshot_object(struct store_buf *b, const struct object *o)
 		}
 		TAILQ_FOREACH(it, &o->u.queue.items, link)
 			rec_q_put(b, o, it);
+		/* Tasks marked done while their items were still queued. */
+		if (o->u.queue.joinable && o->u.queue.unfinished !=
+		    o->u.queue.count + queue_held(o))
+			rec_q_unfin(b, o);
 		break;
 	case OBJ_DICT:
 		for (n = hmap_first(&o->u.dict.entries); n != NULL;

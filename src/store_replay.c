@@ -151,6 +151,12 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 			queue_putback(&o->u.queue, t->it, &woken);
 		free(t);
 		return 0;
+	case R_Q_UNFIN:
+		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
+		    mp_read_uint(&r, &id) == -1)
+			return -1;
+		o->u.queue.unfinished = id;
+		return 0;
 	case R_D_SET:
 		if ((o = replay_object(rp, name, namelen, OBJ_DICT)) == NULL ||
 		    mp_read_str(&r, &key, &klen) == -1 ||
