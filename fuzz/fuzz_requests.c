@@ -30,6 +30,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "log.h"
+#include "mp.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -140,16 +141,29 @@ client_close(struct client *c)
 static void
 pump(int rounds)
 {
-	int	r, i;
+	uint8_t	*body;
+	size_t	 len;
+	int	 r, i;
+	bool	 closed;
 
 	for (r = 0; r < rounds; r++)
 		for (i = 0; i < NWORKERS; i++)
 			event_base_loop(workers[i]->base, EVLOOP_NONBLOCK);
 	for (i = 0; i < NCLIENTS; i++) {
-		if (clients[i].fd != -1 && client_read(&clients[i]) == -1)
+		if (clients[i].fd == -1)
+			continue;
+		closed = client_read(&clients[i]) == -1;
+		/* Every reply is one well-formed msgpack message. */
+		while ((body = client_frame(&clients[i], &len)) != NULL) {
+			if (mp_check(body, len) != 0) {
+				fprintf(stderr, "a reply to client %d is not "
+				    "msgpack\n", i);
+				abort();
+			}
+			free(body);
+		}
+		if (closed)
 			client_close(&clients[i]);
-		else if (clients[i].fd != -1)
-			clients[i].inlen = 0;	/* replies: not checked */
 	}
 }
 
