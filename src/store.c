@@ -264,7 +264,8 @@ store_open(struct worker *w)
 	st->path = xstrdup(path);
 	snprintf(path, sizeof(path), "%s.tmp", st->path);
 	unlink(path);		/* an interrupted compaction */
-	if ((st->fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((st->fd = open(st->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1)
 		fatal("open %s", st->path);
 	if (fstat(st->fd, &sb) == -1)
 		fatal("fstat %s", st->path);
@@ -306,7 +307,8 @@ store_open(struct worker *w)
 	st->live = end;
 	if (getenv("QLOCKD_TEST_SYNC_MARKS") != NULL) {
 		snprintf(path, sizeof(path), "%s.synced", st->path);
-		st->markfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		st->markfd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
 		store_mark_synced(st);
 	}
 	st->next_item = rp.max_item;

@@ -53,7 +53,7 @@ compact_child(struct worker *w, pid_t parent, int statusfd)
 	/* Yield the CPU to the worker, which goes on serving. */
 	(void)setpriority(PRIO_PROCESS, 0, COMPACT_NICE);
 	compact_path(st, tmp, sizeof(tmp));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = store_create(tmp);
 	if (fd != -1 && snapshot_fd(fd, &w->reg, st->token_reserved) != -1 &&
 	    close(fd) == 0)
 		status = 0;
@@ -235,7 +235,8 @@ compact_finish(struct worker *w)
 	int		 fd;
 
 	compact_path(st, tmp, sizeof(tmp));
-	if ((fd = open(tmp, O_RDWR | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1 ||
+	if ((fd = open(tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1 ||
 	    store_write_all(fd, st->tail.p, st->tail.len, (uint64_t)sb.st_size) == -1 ||
 	    fdatasync(fd) == -1 || rename(tmp, st->path) == -1) {
 		log_warn("%s: finishing compaction; keeping the log", tmp);

@@ -50,17 +50,81 @@ store_fsync_dir(const char *path)
 	return rc;
 }
 
+/* Create a temporary file afresh: a stale one is removed (unlink does not
+ * follow a link planted in its place) and the new one must not exist, nor
+ * be a link.  Its descriptor, or -1 (errno set). */
+int
+store_create(const char *path)
+{
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -1;
+	return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+}
+
+/*
+ * A directory the daemon writes in must be its own: owned by the user it
+ * runs as (now: a --user change may come before or after) and writable by
+ * no one else, or another user could swap a file in it for a link to
+ * anything.  -1 with a message on stderr.
+ */
+static int
+dir_check(const char *what, const char *path)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) == -1) {
+		fprintf(stderr, "qlockd: %s %s: %s\n", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "qlockd: %s %s is not a directory\n", what,
+		    path);
+		return -1;
+	}
+	if (sb.st_uid != geteuid()) {
+		fprintf(stderr, "qlockd: %s %s is owned by uid %u, not by uid "
+		    "%u that qlockd runs as; refusing to use it (chown it)\n",
+		    what, path, (unsigned)sb.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fprintf(stderr, "qlockd: %s %s is writable by its group or "
+		    "others (mode %04o); refusing to use it (chmod go-w)\n",
+		    what, path, (unsigned)(sb.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create a directory (mode 0700) if missing, and check it. */
+static int
+dir_make(const char *what, const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "qlockd: %s %s: %s\n", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	return dir_check(what, path);
+}
+
 /* Read CURRENT: generation and worker count; 0 if absent, -1 if bad. */
 int
 current_read(const char *dir, unsigned *gen, int *workers)
 {
 	char	path[4096], line[128];
 	FILE	*f;
-	int	rc = -1;
+	int	rc = -1, fd;
 
 	snprintf(path, sizeof(path), "%s/CURRENT", dir);
-	if ((f = fopen(path, "r")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return -1;
+	}
 	if (fgets(line, sizeof(line), f) != NULL &&
 	    sscanf(line, "gen %u workers %d", gen, workers) == 2 && *workers > 0)
 		rc = 1;
@@ -78,7 +142,7 @@ current_write(const char *dir, unsigned gen, int workers)
 	snprintf(path, sizeof(path), "%s/CURRENT", dir);
 	snprintf(tmp, sizeof(tmp), "%s/CURRENT.tmp", dir);
 	n = snprintf(line, sizeof(line), "gen %u workers %d\n", gen, workers);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = store_create(tmp);
 	if (fd == -1 || store_write_all(fd, line, (size_t)n, 0) == -1 ||
 	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1 ||
 	    store_fsync_dir(dir) == -1)
@@ -141,7 +205,7 @@ check_log(const char *path, struct replay *rp, bool repair)
 	enum scan_end	 how;
 	int		 fd;
 
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		fprintf(stderr, "qlockd: %s: %s\n", path, strerror(errno));
@@ -200,10 +264,8 @@ store_prepare(const struct config *conf, bool repair)
 	int		 workers = 0, i, j, rc;
 	uint64_t	 tokens = 0;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "qlockd: --data-dir %s: %s\n", dir, strerror(errno));
+	if (dir_make("--data-dir", dir) == -1)
 		return -1;
-	}
 	if ((rc = current_read(dir, &gen, &workers)) == -1) {
 		fprintf(stderr, "qlockd: %s/CURRENT is unreadable or damaged\n", dir);
 		return -1;
@@ -212,8 +274,9 @@ store_prepare(const struct config *conf, bool repair)
 		/* A new directory. */
 		snprintf(gendir, sizeof(gendir), "%s/gen-0", dir);
 		gen_cleanup(dir, 0);
-		if ((mkdir(gendir, 0700) == -1 && errno != EEXIST) ||
-		    current_write(dir, 0, conf->workers) == -1) {
+		if (dir_make("the log directory", gendir) == -1)
+			return -1;
+		if (current_write(dir, 0, conf->workers) == -1) {
 			fprintf(stderr, "qlockd: cannot set up %s: %s\n", dir,
 			    strerror(errno));
 			return -1;
@@ -222,10 +285,8 @@ store_prepare(const struct config *conf, bool repair)
 	}
 	gen_cleanup(dir, gen);
 	snprintf(gendir, sizeof(gendir), "%s/gen-%u", dir, gen);
-	if (mkdir(gendir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "qlockd: %s: %s\n", gendir, strerror(errno));
+	if (dir_make("the log directory", gendir) == -1)
 		return -1;
-	}
 	if (workers == conf->workers) {
 		/* Replay each log, as its worker will: a record that does not
 		 * apply is refused here, with the file and offset, or cut

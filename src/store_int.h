@@ -111,6 +111,7 @@ bool	 replay_header_ok(const uint8_t *p, size_t size);
 int	 store_write_all(int fd, const void *buf, size_t len, uint64_t off);
 int	 store_fsync_dir(const char *path);
 int	 current_read(const char *dir, unsigned *gen, int *workers);
+int	 store_create(const char *path);
 
 /* store_compact.c: compaction, and freeing the log it replaced. */
 void	 compact_start(struct worker *w);

@@ -329,7 +329,7 @@ snapshot_write(const char *path, const char *dirpath, struct registry *reg,
 	int	fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = store_create(tmp);
 	if (fd == -1 || snapshot_fd(fd, reg, tokens) == -1 || close(fd) == -1 ||
 	    rename(tmp, path) == -1 || store_fsync_dir(dirpath) == -1) {
 		log_warn("writing %s", tmp);
