@@ -51,8 +51,20 @@ out=$("$QLOCKD" --check-config --authkey-file "$tmp/key" --socket-mode 0999 2>&1
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q "octal" &&
     ok "bad --socket-mode refused" || bad "--socket-mode 0999: $out"
 
-# --user nobody: started as root, runs as nobody.
-"$QLOCKD" -f --listen "unix:$sock" --authkey-file "$tmp/key" --workers 2 \
+# --user nobody: started as root, runs as nobody; a port below 1024 (only
+# root may bind one) is served too, when one is free.
+low=$(python3 -c '
+import socket
+for p in range(990, 900, -1):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()' 2>/dev/null)
+lowarg=; [ -z "$low" ] || lowarg="--listen=127.0.0.1:$low"
+"$QLOCKD" -f --listen "unix:$sock" $lowarg --authkey-file "$tmp/key" --workers 2 \
     --user "$user" --socket-mode 0640 --data-dir "$tmp/run/data" \
     > "$tmp/qlockd.log" 2>&1 &
 pid=$!
@@ -96,6 +108,13 @@ done
 export QLOCK_ADDRESS="unix:$sock" QLOCK_AUTHKEY_FILE=$tmp/key
 "$QLOCK_CLI" put privq hello >/dev/null && [ "$("$QLOCK_CLI" get privq)" = hello ] &&
     ok "put and get over the socket" || bad "put/get failed"
+if [ -n "$low" ]; then
+	[ "$(QLOCK_ADDRESS=127.0.0.1:$low "$QLOCK_CLI" ping)" = pong ] &&
+	    ok "serves port $low, bound before root was given up" ||
+	    bad "port $low: no pong"
+else
+	echo "skipped: no free port below 1024"
+fi
 other=$(find "$tmp/run/data" ! -user "$uid" | head -3)
 [ -d "$tmp/run/data" ] && [ -z "$other" ] &&
     ok "the data dir and its files are $user's" || bad "not $user's: $other"
