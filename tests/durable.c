@@ -200,7 +200,7 @@ log_drop_type(const char *path, int type)
 /* --- the daemon on a data dir -------------------------------------------- */
 
 /* Start qlockd with --data-dir s->data, --fsync policy and more options
- * (NULL-ended). */
+ * (NULL-ended), on a unix socket in its temp dir. */
 struct qd *
 dstart(const struct scratch *s, int workers, const char *policy, ...)
 {
@@ -211,7 +211,7 @@ dstart(const struct scratch *s, int workers, const char *policy, ...)
 
 	memset(&o, 0, sizeof(o));
 	o.workers = workers;
-	o.listen = QD_TCP4;
+	o.listen = QD_UNIX;	/* no free-port race between tests */
 	o.args[n++] = "--data-dir";
 	o.args[n++] = s->data;
 	o.args[n++] = "--fsync";

@@ -83,7 +83,7 @@ void		 log_parse(const char *path, struct logmap *m);
  * the records); how many were dropped. */
 int		 log_drop_type(const char *path, int type);
 /* Start qlockd with --data-dir s->data, --fsync policy and more options
- * (NULL-ended). */
+ * (NULL-ended), on a unix socket in its temp dir. */
 struct qd	*dstart(const struct scratch *s, int workers,
 		    const char *policy, ...);
 /* True once pid has exited (gone or a zombie). */

@@ -16,6 +16,10 @@
  *                      rename)
  *   "kill-rename"      ... right after renaming shard-I.log.tmp over the
  *                      log (before the directory is fsync'ed)
+ *   "kill-current-fsync" ... at the fsync of CURRENT.tmp (a new data dir
+ *                      or a re-partition, before CURRENT is switched)
+ *   "kill-current"     ... right after renaming CURRENT.tmp over CURRENT
+ *                      (before the old generation is removed)
  * The kill-* modes are one-shot: the control file is emptied first.
  * A shard log is a file whose path holds "/shard-" and ".log" and is not
  * the ".synced" mark of the power-loss tests. */
@@ -43,6 +47,8 @@ enum fault {
 	F_KILL_TMP_FSYNC,
 	F_KILL_TMP_FDATASYNC,
 	F_KILL_RENAME,
+	F_KILL_CURRENT_FSYNC,
+	F_KILL_CURRENT,
 };
 
 /* The next definition of sym after ours (libc's). */
@@ -70,6 +76,8 @@ fault_now(void)
 		{ "kill-tmp-fsync", F_KILL_TMP_FSYNC },
 		{ "kill-tmp-fdatasync", F_KILL_TMP_FDATASYNC },
 		{ "kill-rename", F_KILL_RENAME },
+		{ "kill-current-fsync", F_KILL_CURRENT_FSYNC },
+		{ "kill-current", F_KILL_CURRENT },
 	};
 	const char	*ctl = getenv("FAULTFS_CTL");
 	char		 buf[64];
@@ -154,6 +162,14 @@ write_fails(int fd)
 	return is_log_fd(fd, path, sizeof(path)) && fault_now() == F_EIO;
 }
 
+/* Kill this process now, once: the control file is emptied first. */
+static void
+die_once(void)
+{
+	fault_clear();
+	kill(getpid(), SIGKILL);
+}
+
 /* The fsync family (data: fdatasync): EIO, or a one-shot kill before a
  * rename. */
 static bool
@@ -162,14 +178,16 @@ sync_fails(int fd, bool data)
 	char		path[4096];
 	enum fault	f;
 
+	if (!data && fd_path(fd, path, sizeof(path)) &&
+	    ends_with(path, "/CURRENT.tmp") &&
+	    fault_now() == F_KILL_CURRENT_FSYNC)
+		die_once();
 	if (!is_log_fd(fd, path, sizeof(path)))
 		return false;
 	f = fault_now();
 	if (f == (data ? F_KILL_TMP_FDATASYNC : F_KILL_TMP_FSYNC) &&
-	    ends_with(path, ".log.tmp")) {
-		fault_clear();
-		kill(getpid(), SIGKILL);
-	}
+	    ends_with(path, ".log.tmp"))
+		die_once();
 	return f == F_EIO || f == F_EIO_SYNC;
 }
 
@@ -289,9 +307,10 @@ rename(const char *from, const char *to)
 		fn = real("rename");
 	rc = fn(from, to);
 	if (rc == 0 && is_log_path(from) && ends_with(from, ".log.tmp") &&
-	    fault_now() == F_KILL_RENAME) {
-		fault_clear();
-		kill(getpid(), SIGKILL);
-	}
+	    fault_now() == F_KILL_RENAME)
+		die_once();
+	if (rc == 0 && ends_with(to, "/CURRENT") &&
+	    fault_now() == F_KILL_CURRENT)
+		die_once();
 	return rc;
 }

@@ -347,8 +347,12 @@ cycler_check(qlock *c, const char *file, const char *how)
 	items_free(&it);
 }
 
+/* The policies compaction crashes are tried under. */
+static const char *const comp_policies[] = { "everysec", "no" };
+
 START_TEST(test_durability_compaction_crash)
 {
+	const char	*policy = comp_policies[_i];
 	/* Rounds 0-3: SIGKILL the daemon at a random moment after some
 	 * compactions.  4: the compaction process dies once it has written
 	 * the snapshot (faultfs: at the fsync of the .tmp); the worker goes
@@ -379,7 +383,7 @@ START_TEST(test_durability_compaction_crash)
 		}
 		if (shim)
 			faultfs_on(ctl);
-		d = dstart(&s, 1, "everysec", "--compact-min", "4096", NULL);
+		d = dstart(&s, 1, policy, "--compact-min", "4096", NULL);
 		faultfs_off();
 		log = qd_log(d);
 		before = count_str(log, "compacted");
@@ -435,7 +439,7 @@ START_TEST(test_durability_compaction_crash)
 		ck_assert_msg(status != -1 && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0, "cycler: status 0x%x", status);
 		if (round <= 4)
-			d = dstart(&s, 1, "everysec", "--compact-min", "4096",
+			d = dstart(&s, 1, policy, "--compact-min", "4096",
 			    NULL);
 		c = connect_retry(d);	/* a restarted worker may be coming up */
 		cycler_check(c, spath(&s, "cyc"), how);
@@ -555,7 +559,7 @@ faults_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_durability_disk_full);
 	tcase_add_loop_test(tc, test_durability_disk_error, 0, 2);
-	tcase_add_test(tc, test_durability_compaction_crash);
+	tcase_add_loop_test(tc, test_durability_compaction_crash, 0, 2);
 	tcase_add_test(tc, test_durability_compaction_background);
 	suite_add_tcase(s, tc);
 	return s;
