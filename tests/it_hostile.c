@@ -426,6 +426,15 @@ START_TEST(test_hostile_wrong_key_backoff)
 	    WRONG_KEY_SECS);
 	ck_assert_msg(tries >= 2 && tries <= WRONG_KEY_TRIES, "%d wrong keys "
 	    "tried in %.0f s", tries, WRONG_KEY_SECS);
+	/* The right key from that address waits out the back-off (at most
+	 * 2 s), and is let in. */
+	fd = connect_from(d, "127.0.4.1");
+	end = qd_now();
+	ck_assert_int_eq(raw_auth(fd, d->key, strlen(d->key)), 0);
+	ck_assert_msg(qd_now() - end < 2.0 + 1.0, "the right key waited %.2f s",
+	    qd_now() - end);
+	ck_assert(raw_ping(fd, 1));
+	close(fd);
 	qd_stop(d);
 }
 END_TEST
