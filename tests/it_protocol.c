@@ -45,32 +45,6 @@ teardown(void)
 	D = NULL;
 }
 
-/* A request being built: [0, msgid, method, [params...]]. */
-struct req {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
-};
-
-static msgpack_packer *
-req_begin(struct req *r, uint64_t msgid, const char *method, uint32_t nparams)
-{
-	msgpack_sbuffer_init(&r->sb);
-	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&r->pk, 4);
-	msgpack_pack_uint8(&r->pk, 0);
-	msgpack_pack_uint64(&r->pk, msgid);
-	msgpack_pack_str_with_body(&r->pk, method, strlen(method));
-	msgpack_pack_array(&r->pk, nparams);
-	return &r->pk;
-}
-
-static void
-req_send(int fd, struct req *r)
-{
-	ck_assert_int_eq(raw_send_sbuf(fd, &r->sb), 0);
-	msgpack_sbuffer_destroy(&r->sb);
-}
-
 static void
 pk_str(msgpack_packer *pk, const char *s)
 {
@@ -219,14 +193,14 @@ END_TEST
 START_TEST(test_protocol_request_before_auth)
 {
 	int		 fd = raw_connect(D), rc;
-	struct req	 r;
+	struct raw_call	 r;
 	uint8_t		*in;
 	size_t		 inlen;
 
 	read_challenge(fd, &in, &inlen);
 	free(in);
-	req_begin(&r, 1, "ping", 0);
-	req_send(fd, &r);
+	raw_call_begin(&r, 1, "ping", 0);
+	raw_call_send(fd, &r);
 	rc = raw_recv_frame(fd, &in, &inlen, QD_WAIT);
 	ck_assert_msg(rc == 0 || rc == -1, "no verdict, no close (%d)", rc);
 	if (rc == 0) {
@@ -240,8 +214,8 @@ START_TEST(test_protocol_request_before_auth)
 
 	/* Nor before the challenge was even read. */
 	fd = raw_connect(D);
-	req_begin(&r, 1, "ping", 0);
-	req_send(fd, &r);
+	raw_call_begin(&r, 1, "ping", 0);
+	raw_call_send(fd, &r);
 	read_challenge(fd, &in, &inlen);
 	free(in);
 	rc = raw_recv_frame(fd, &in, &inlen, QD_WAIT);
@@ -281,17 +255,17 @@ START_TEST(test_protocol_frame_over_max)
 {
 	int		 fd = raw_connect_auth(D);
 	static const uint8_t hdr1m[4] = { 0, 0x10, 0, 0 };	/* 1 MiB */
-	struct req	 r;
+	struct raw_call	 r;
 	msgpack_packer	*pk;
 	char		*item;
 
 	/* Under the limit is fine. */
 	ck_assert_ptr_nonnull(item = calloc(1, 60000));
-	pk = req_begin(&r, 1, "queue.put", 3);
+	pk = raw_call_begin(&r, 1, "queue.put", 3);
 	pk_str(pk, "near-limit");
 	msgpack_pack_bin_with_body(pk, item, 60000);
 	msgpack_pack_int(pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	free(item);
 	{
 		struct raw_resp resp;
@@ -370,10 +344,10 @@ END_TEST
 START_TEST(test_protocol_unknown_method)
 {
 	int		fd = raw_connect_auth(D);
-	struct req	r;
+	struct raw_call	r;
 
-	req_begin(&r, 5, "no.such.method", 0);
-	req_send(fd, &r);
+	raw_call_begin(&r, 5, "no.such.method", 0);
+	raw_call_send(fd, &r);
 	expect_error(fd, 5, "NoMethod", "unknown method");
 	expect_usable(fd, 6, "after NoMethod");
 	close(fd);
@@ -383,7 +357,7 @@ END_TEST
 START_TEST(test_protocol_malformed_requests)
 {
 	int		 fd = raw_connect_auth(D);
-	struct req	 r;
+	struct raw_call	 r;
 	msgpack_packer	*pk;
 
 	/* Method not a string. */
@@ -394,7 +368,7 @@ START_TEST(test_protocol_malformed_requests)
 	msgpack_pack_uint8(&r.pk, 1);
 	msgpack_pack_int(&r.pk, 5);
 	msgpack_pack_array(&r.pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 1, "Proto", "[0, 1, 5, []]");
 	expect_usable(fd, 100, "after a numeric method");
 
@@ -406,35 +380,35 @@ START_TEST(test_protocol_malformed_requests)
 	msgpack_pack_uint8(&r.pk, 2);
 	pk_str(&r.pk, "ping");
 	msgpack_pack_int(&r.pk, 5);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 2, "Proto", "[0, 2, \"ping\", 5]");
 	expect_usable(fd, 101, "after params that are not an array");
 
 	/* Wrong arity, both ways. */
-	req_begin(&r, 3, "queue.size", 0);
-	req_send(fd, &r);
+	raw_call_begin(&r, 3, "queue.size", 0);
+	raw_call_send(fd, &r);
 	expect_error(fd, 3, "Proto", "queue.size with no params");
-	pk = req_begin(&r, 4, "ping", 1);
+	pk = raw_call_begin(&r, 4, "ping", 1);
 	msgpack_pack_int(pk, 1);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 4, "Proto", "ping with one param");
-	pk = req_begin(&r, 5, "queue.get", 3);
+	pk = raw_call_begin(&r, 5, "queue.get", 3);
 	pk_str(pk, "q");
 	msgpack_pack_int(pk, 0);
 	msgpack_pack_int(pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 5, "Proto", "queue.get with three params");
 	expect_usable(fd, 102, "after wrong arities");
 
 	/* A parameter of the wrong type. */
-	pk = req_begin(&r, 6, "queue.get", 2);
+	pk = raw_call_begin(&r, 6, "queue.get", 2);
 	pk_str(pk, "q");
 	pk_str(pk, "soon");
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 6, "Proto", "queue.get with a string timeout");
-	pk = req_begin(&r, 7, "queue.size", 1);
+	pk = raw_call_begin(&r, 7, "queue.size", 1);
 	msgpack_pack_int(pk, 42);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 7, "Proto", "queue.size with a numeric name");
 	expect_usable(fd, 103, "after ill-typed params");
 
@@ -444,27 +418,27 @@ START_TEST(test_protocol_malformed_requests)
 	msgpack_pack_array(&r.pk, 2);
 	msgpack_pack_uint8(&r.pk, 0);
 	msgpack_pack_uint8(&r.pk, 8);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, ANY_MSGID, "Proto", "[0, 8]");
 	msgpack_sbuffer_init(&r.sb);
 	msgpack_packer_init(&r.pk, &r.sb, msgpack_sbuffer_write);
 	pk_str(&r.pk, "hello");
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, ANY_MSGID, "Proto", "\"hello\"");
 	expect_usable(fd, 104, "after messages that are not requests");
 
 	/* Bad values the daemon checks: Inval. */
-	pk = req_begin(&r, 9, "queue.open", 3);
+	pk = raw_call_begin(&r, 9, "queue.open", 3);
 	pk_str(pk, "");
 	msgpack_pack_int(pk, 0);
 	msgpack_pack_false(pk);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 9, "Inval", "queue.open with an empty name");
-	pk = req_begin(&r, 10, "queue.open", 3);
+	pk = raw_call_begin(&r, 10, "queue.open", 3);
 	pk_str(pk, "negative");
 	msgpack_pack_int(pk, -1);
 	msgpack_pack_false(pk);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	expect_error(fd, 10, "Inval", "queue.open with maxsize -1");
 	expect_usable(fd, 105, "after Inval");
 	close(fd);
@@ -475,7 +449,7 @@ END_TEST
 START_TEST(test_protocol_notifications_ignored)
 {
 	int		fd = raw_connect_auth(D);
-	struct req	r;
+	struct raw_call	r;
 	msgpack_packer	*pk;
 	struct raw_resp	resp;
 	qlock		*c;
@@ -487,7 +461,7 @@ START_TEST(test_protocol_notifications_ignored)
 	msgpack_pack_uint8(&r.pk, 2);
 	pk_str(&r.pk, "ping");
 	msgpack_pack_array(&r.pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	msgpack_sbuffer_init(&r.sb);
 	msgpack_packer_init(&r.pk, &r.sb, msgpack_sbuffer_write);
 	pk = &r.pk;
@@ -498,17 +472,17 @@ START_TEST(test_protocol_notifications_ignored)
 	pk_str(pk, "notified");
 	pk_str(pk, "item");
 	msgpack_pack_int(pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	msgpack_sbuffer_init(&r.sb);
 	msgpack_packer_init(&r.pk, &r.sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&r.pk, 3);
 	msgpack_pack_uint8(&r.pk, 2);
 	pk_str(&r.pk, "no.such.method");
 	msgpack_pack_array(&r.pk, 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 
-	req_begin(&r, 7, "ping", 0);
-	req_send(fd, &r);
+	raw_call_begin(&r, 7, "ping", 0);
+	raw_call_send(fd, &r);
 	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
 	ck_assert_msg(resp.msgid == 7 && !resp.is_error, "the first response "
 	    "after three notifications is msgid %llu %s %s",
@@ -526,17 +500,17 @@ END_TEST
 START_TEST(test_protocol_out_of_order)
 {
 	int		 fd = raw_connect_auth(D);
-	struct req	 r;
+	struct raw_call	 r;
 	msgpack_packer	*pk;
 	struct raw_resp	 resp;
 	double		 t0 = qd_now(), dt;
 
-	pk = req_begin(&r, 1, "queue.get", 2);
+	pk = raw_call_begin(&r, 1, "queue.get", 2);
 	pk_str(pk, "out-of-order");
 	msgpack_pack_int(pk, 2);
-	req_send(fd, &r);
-	req_begin(&r, 2, "ping", 0);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
+	raw_call_begin(&r, 2, "ping", 0);
+	raw_call_send(fd, &r);
 
 	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
 	dt = qd_now() - t0;
@@ -561,7 +535,7 @@ END_TEST
 
 /* Append r's request to all as one frame. */
 static void
-req_append(msgpack_sbuffer *all, struct req *r)
+req_append(msgpack_sbuffer *all, struct raw_call *r)
 {
 	uint8_t	hdr[FRAME_HDR];
 
@@ -607,7 +581,7 @@ START_TEST(test_protocol_split_frames)
 	enum { ITEM = 40000 };
 	int		 fd = raw_connect_auth(D), one = 1;
 	uint8_t		*item = malloc(ITEM);
-	struct req	 r;
+	struct raw_call	 r;
 	msgpack_packer	*pk;
 	msgpack_sbuffer	 all;
 	struct raw_resp	 resp;
@@ -617,17 +591,17 @@ START_TEST(test_protocol_split_frames)
 	pattern(item, ITEM);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	msgpack_sbuffer_init(&all);
-	req_begin(&r, 1, "ping", 0);
+	raw_call_begin(&r, 1, "ping", 0);
 	req_append(&all, &r);
-	pk = req_begin(&r, 2, "queue.put", 3);
+	pk = raw_call_begin(&r, 2, "queue.put", 3);
 	pk_str(pk, "split");
 	msgpack_pack_bin_with_body(pk, item, ITEM);
 	msgpack_pack_int(pk, 5);
 	req_append(&all, &r);
-	pk = req_begin(&r, 3, "queue.size", 1);
+	pk = raw_call_begin(&r, 3, "queue.size", 1);
 	pk_str(pk, "split");
 	req_append(&all, &r);
-	pk = req_begin(&r, 4, "queue.get", 2);
+	pk = raw_call_begin(&r, 4, "queue.get", 2);
 	pk_str(pk, "split");
 	msgpack_pack_int(pk, 5);
 	req_append(&all, &r);
@@ -675,7 +649,7 @@ START_TEST(test_protocol_unread_replies)
 	int		 fd = raw_connect_auth(d), i;
 	uint8_t		*value = malloc(VALUE);
 	char		 what[32];
-	struct req	 r;
+	struct raw_call	 r;
 	msgpack_packer	*pk;
 	msgpack_sbuffer	 all;
 	struct raw_resp	 resp;
@@ -683,18 +657,18 @@ START_TEST(test_protocol_unread_replies)
 
 	ck_assert_ptr_nonnull(value);
 	pattern(value, VALUE);
-	pk = req_begin(&r, 1, "dict.set", 3);
+	pk = raw_call_begin(&r, 1, "dict.set", 3);
 	pk_str(pk, "unread");
 	pk_str(pk, "k");
 	msgpack_pack_bin_with_body(pk, value, VALUE);
-	req_send(fd, &r);
+	raw_call_send(fd, &r);
 	ck_assert_int_eq(raw_recv_resp(fd, &resp, QD_WAIT), 0);
 	ck_assert_msg(!resp.is_error, "dict.set: %s", resp.code);
 	raw_resp_free(&resp);
 
 	msgpack_sbuffer_init(&all);
 	for (i = 0; i < GETS; i++) {
-		pk = req_begin(&r, 100 + (uint64_t)i, "dict.get", 2);
+		pk = raw_call_begin(&r, 100 + (uint64_t)i, "dict.get", 2);
 		pk_str(pk, "unread");
 		pk_str(pk, "k");
 		req_append(&all, &r);
