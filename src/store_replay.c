@@ -153,7 +153,7 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return 0;
 	case R_Q_UNFIN:
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
-		    mp_read_uint(&r, &id) == -1)
+		    !o->u.queue.joinable || mp_read_uint(&r, &id) == -1)
 			return -1;
 		o->u.queue.unfinished = id;
 		return 0;
