@@ -32,17 +32,12 @@ rec_cmp(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-void
-fuzz_state(struct registry *reg, uint8_t **out, size_t *outlen)
+uint8_t *
+fuzz_snapshot(struct registry *reg, size_t *len)
 {
-	struct rec		*v = NULL;
-	struct mp_reader	 r;
-	uint8_t			*snap;
-	size_t			 n = 0, cap = 0, off, len, i, total = 0;
-	uint64_t		 type;
-	uint32_t		 nf;
-	int64_t			 size;
-	int			 fd;
+	uint8_t	*snap;
+	int64_t	 size;
+	int	 fd;
 
 	if ((fd = memfd_create("fuzz-snapshot", 0)) == -1 ||
 	    (size = snapshot_fd(fd, reg, 0)) < HDR_LEN)
@@ -51,10 +46,25 @@ fuzz_state(struct registry *reg, uint8_t **out, size_t *outlen)
 	if (pread(fd, snap, (size_t)size, 0) != size)
 		abort();
 	close(fd);
-	for (off = HDR_LEN; off < (size_t)size; off += REC_HDR + len) {
+	*len = (size_t)size;
+	return snap;
+}
+
+void
+fuzz_state(struct registry *reg, uint8_t **out, size_t *outlen)
+{
+	struct rec		*v = NULL;
+	struct mp_reader	 r;
+	uint8_t			*snap;
+	size_t			 n = 0, cap = 0, off, len, i, total = 0, size;
+	uint64_t		 type;
+	uint32_t		 nf;
+
+	snap = fuzz_snapshot(reg, &size);
+	for (off = HDR_LEN; off < size; off += REC_HDR + len) {
 		len = get_le32(snap + off + 4);
 		if (get_le32(snap + off) != REC_MAGIC ||
-		    len > (size_t)size - off - REC_HDR)
+		    len > size - off - REC_HDR)
 			abort();	/* a snapshot is whole records */
 		mp_reader_init(&r, snap + off + REC_HDR, len);
 		if (mp_read_array(&r, &nf) == -1 || mp_read_uint(&r, &type) == -1)
