@@ -1,0 +1,294 @@
+"""The wire: addresses, authkeys, frames, the handshake and msgpack-RPC.
+
+One :class:`Connection` is one authenticated socket to qlockd
+(docs/PROTOCOL.md).  Frames are those of ``multiprocessing.connection``
+(a 4-byte big-endian length, then the body); the handshake is the
+HMAC-SHA256 challenge of Python 3.12, spoken here so that every Python
+from 3.9 on authenticates against a daemon started with defaults.
+"""
+import hmac
+import os
+import socket
+import struct
+
+import msgpack
+
+from . import errors
+
+DEFAULT_ADDRESS = "127.0.0.1:7450"
+AUTHKEY_MAX = 1024          # as libqlock's AUTH_KEY_MAX
+HANDSHAKE_MAX = 256         # largest handshake frame the daemon reads
+CHALLENGE = b"#CHALLENGE#"
+WELCOME = b"#WELCOME#"
+FAILURE = b"#FAILURE#"
+DIGEST = b"{sha256}"
+NONCE_LEN = 40
+TIMEOUT_MAX = 1e9           # the daemon refuses larger finite timeouts
+
+
+def find_address(address=None):
+    """The address given, else $QLOCK_ADDRESS, else 127.0.0.1:7450."""
+    if not address:
+        address = os.environ.get("QLOCK_ADDRESS") or DEFAULT_ADDRESS
+    return address
+
+
+def find_authkey(authkey=None):
+    """The key given, else $QLOCK_AUTHKEY, else the bytes of the file
+    $QLOCK_AUTHKEY_FILE names with one trailing newline dropped (as
+    libqlock finds it).  An empty key is refused."""
+    if authkey is None:
+        env = os.environ.get("QLOCK_AUTHKEY")
+        if env:
+            authkey = os.fsencode(env)
+    if authkey is None:
+        path = os.environ.get("QLOCK_AUTHKEY_FILE")
+        if not path:
+            raise errors.AuthError(
+                "Auth", "no authkey: set QLOCK_AUTHKEY or QLOCK_AUTHKEY_FILE")
+        try:
+            with open(path, "rb") as f:
+                authkey = f.read(AUTHKEY_MAX + 2)
+        except OSError as e:
+            raise errors.AuthError("Auth", "%s: %s" % (path, e)) from None
+        if authkey.endswith(b"\n"):
+            authkey = authkey[:-1]
+    if isinstance(authkey, str):
+        authkey = authkey.encode()
+    authkey = bytes(authkey)
+    if not authkey:
+        raise errors.AuthError("Auth", "empty authkey refused")
+    if len(authkey) > AUTHKEY_MAX:
+        raise errors.AuthError(
+            "Auth", "authkey longer than %d bytes" % AUTHKEY_MAX)
+    return authkey
+
+
+def open_socket(address):
+    """A connected stream socket to HOST:PORT, [V6]:PORT or unix:/PATH."""
+    try:
+        if address.startswith("unix:"):
+            path = address[5:]
+            if not path:
+                raise ValueError("%s: no socket path" % address)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+            except BaseException:
+                s.close()
+                raise
+            return s
+        if address.startswith("["):
+            host, sep, port = address[1:].partition("]:")
+            if not sep:
+                raise ValueError("%s: expected [V6]:PORT" % address)
+        else:
+            host, sep, port = address.rpartition(":")
+            if not sep:
+                raise ValueError("%s: expected HOST:PORT, [V6]:PORT or "
+                                 "unix:/PATH" % address)
+            if ":" in host:
+                raise ValueError("%s: an IPv6 address goes in brackets: "
+                                 "[V6]:PORT" % address)
+        if not host or not port:
+            raise ValueError("%s: expected HOST:PORT" % address)
+        s = socket.create_connection((host, int(port)))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+    except OSError as e:
+        raise errors.ConnError("Conn", "%s: %s" % (address, e)) from None
+
+
+def _pack_default(obj):
+    raise TypeError("cannot encode %r" % type(obj).__name__)
+
+
+class Connection:
+    """One authenticated connection: a session of the daemon.
+
+    Calls are made one at a time (a Connection belongs to one thread of
+    one process).  A call interrupted by KeyboardInterrupt is withdrawn
+    as well as the wire allows: see :meth:`call`.
+    """
+
+    def __init__(self, address, authkey):
+        self.address = address
+        self.pid = os.getpid()
+        self.sock = open_socket(address)
+        self.rbuf = bytearray()
+        self.msgid = 0
+        self.holds = 0              # what this session holds, as we count
+        self.abandoned = {}         # msgid -> undo(result, error) or None
+        self.packer = msgpack.Packer(use_bin_type=True,
+                                     default=_pack_default)
+        try:
+            self._handshake(authkey)
+        except BaseException:
+            self.close()
+            raise
+
+    # Frames.
+
+    def close(self):
+        """Close the socket; the daemon gives back what the session held."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _send(self, body):
+        if self.sock is None:
+            raise errors.ConnError("Conn", "connection closed")
+        try:
+            self.sock.sendall(struct.pack("!i", len(body)) + body)
+        except BaseException as e:
+            # A frame cut short leaves the stream unusable.
+            self.close()
+            if isinstance(e, OSError):
+                raise errors.ConnError("Conn", str(e)) from None
+            raise
+
+    def _fill(self, n):
+        # Buffered: a read interrupted by a signal loses nothing.
+        while len(self.rbuf) < n:
+            if self.sock is None:
+                raise errors.ConnError("Conn", "connection closed")
+            try:
+                chunk = self.sock.recv(max(65536, n - len(self.rbuf)))
+            except OSError as e:
+                self.close()
+                raise errors.ConnError("Conn", str(e)) from None
+            if not chunk:
+                self.close()
+                raise errors.ConnError("Conn", "connection closed by qlockd")
+            self.rbuf += chunk
+
+    def _recv(self, limit=None):
+        self._fill(4)
+        (n,) = struct.unpack("!i", self.rbuf[:4])
+        if n < 0 or (limit is not None and n > limit):
+            self.close()
+            raise errors.ProtoError("Proto", "bad frame length %d" % n)
+        self._fill(4 + n)
+        body = bytes(self.rbuf[4:4 + n])
+        del self.rbuf[:4 + n]
+        return body
+
+    # The handshake, client side, as Python 3.12's answer_challenge then
+    # deliver_challenge.
+
+    def _handshake(self, key):
+        msg = self._recv(HANDSHAKE_MAX)
+        if not msg.startswith(CHALLENGE + DIGEST):
+            raise errors.AuthError("Auth", "unexpected challenge from qlockd")
+        msg = msg[len(CHALLENGE):]
+        self._send(DIGEST + hmac.new(key, msg, "sha256").digest())
+        if self._recv(HANDSHAKE_MAX) != WELCOME:
+            raise errors.AuthError("Auth", "authkey refused by qlockd")
+        mine = DIGEST + os.urandom(NONCE_LEN)
+        self._send(CHALLENGE + mine)
+        want = DIGEST + hmac.new(key, mine, "sha256").digest()
+        if not hmac.compare_digest(self._recv(HANDSHAKE_MAX), want):
+            self._send(FAILURE)
+            raise errors.AuthError("Auth", "qlockd does not know the authkey")
+        self._send(WELCOME)
+
+    # msgpack-RPC.
+
+    def _request(self, method, params):
+        self.msgid = (self.msgid + 1) & 0xFFFFFFFF or 1
+        self._send(self.packer.pack([0, self.msgid, method, params]))
+        return self.msgid
+
+    def _reply(self):
+        body = self._recv()
+        try:
+            msg = msgpack.unpackb(body, raw=False, strict_map_key=False,
+                                  ext_hook=_ext_hook)
+            kind, msgid, error, result = msg
+        except (ValueError, TypeError, msgpack.UnpackException):
+            self.close()
+            raise errors.ProtoError("Proto", "malformed reply") from None
+        if kind != 1:
+            self.close()
+            raise errors.ProtoError("Proto", "not a reply: %r" % (kind,))
+        return msgid, error, result
+
+    def call(self, method, *params, undo=None):
+        """Send one request and return its result, or raise its error.
+
+        Ctrl-C while the reply is awaited withdraws the request: if the
+        session holds nothing the connection is closed (the daemon drops
+        the parked request); else the request stays parked and ``undo``
+        (if any) is called with its late reply, to give back what it took.
+        """
+        msgid = self._request(method, list(params))
+        try:
+            while True:
+                rid, error, result = self._reply()
+                if rid == msgid:
+                    break
+                self._late(rid, error, result)
+        except KeyboardInterrupt:
+            if self.holds <= 0 or self.sock is None:
+                self.close()
+            else:
+                self.abandoned[msgid] = undo
+            raise
+        if error is not None:
+            raise errors.from_wire(error)
+        return result
+
+    def _late(self, rid, error, result):
+        # The reply to a request given up earlier: undo what it did.
+        if rid not in self.abandoned:
+            if rid == 0 and error is not None:
+                raise errors.from_wire(error)
+            return
+        undo = self.abandoned.pop(rid)
+        if undo is not None:
+            undo(self, error, result)
+
+    def forget(self, method, *params):
+        """Send a request whose reply is read and dropped later."""
+        self.abandoned[self._request(method, list(params))] = None
+
+
+# Items and values.  Scalars travel as msgpack's own (so that libqlock and
+# qlock(1) share them); anything else is pickled into ext type 1.
+EXT_PICKLE = 1
+
+
+def _ext_hook(code, data):
+    if code == EXT_PICKLE:
+        import pickle
+        return pickle.loads(data)
+    return msgpack.ExtType(code, data)
+
+
+def encode(obj):
+    """An item as it goes on the wire."""
+    t = type(obj)
+    if obj is None or t in (bool, float, str, bytes):
+        return obj
+    if t is int and -2**63 <= obj < 2**64:
+        return obj
+    import pickle
+    return msgpack.ExtType(EXT_PICKLE,
+                           pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
+
+
+def timeout(block=True, timeout=None):
+    """multiprocessing's (block, timeout) as the wire's seconds: None
+    waits forever (-1), block=False or a negative timeout does not wait."""
+    if not block:
+        return 0
+    if timeout is None:
+        return -1
+    timeout = float(timeout)
+    if timeout != timeout:
+        raise ValueError("timeout is NaN")
+    if timeout <= 0:
+        return 0
+    if timeout > TIMEOUT_MAX:
+        return -1
+    return timeout

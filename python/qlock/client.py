@@ -1,0 +1,87 @@
+"""qlock.Client: where the daemon is, and a connection per thread.
+
+A Client is cheap and pickles to its address and the authkey it was given
+(None: found again from the environment where it is unpickled).  Each
+thread of each process gets its own connection, opened at its first
+call; a forked child never uses its parent's socket.
+"""
+import os
+import threading
+
+from . import _wire
+
+
+class Client:
+    """A handle on one qlockd: ``Client(address=None, authkey=None)``.
+
+    ``address`` is ``HOST:PORT``, ``[V6]:PORT`` or ``unix:/PATH``
+    (default ``$QLOCK_ADDRESS``, else ``127.0.0.1:7450``); ``authkey`` is
+    bytes or str (default ``$QLOCK_AUTHKEY``, else the file
+    ``$QLOCK_AUTHKEY_FILE``), as the C library finds them.
+    """
+
+    def __init__(self, address=None, authkey=None):
+        self._given_authkey = authkey
+        self.address = _wire.find_address(address)
+        self._authkey = _wire.find_authkey(authkey)
+        self._local = threading.local()
+
+    def __repr__(self):
+        return "qlock.Client(%r)" % (self.address,)
+
+    def __reduce__(self):
+        return (_rebuild_client, (self.address, self._given_authkey))
+
+    def connection(self):
+        """This thread's connection, opened now if it has none (or if it
+        was its parent's, before a fork)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.pid != os.getpid() or conn.sock is None:
+            self._local.conn = None
+            conn = _wire.Connection(self.address, self._authkey)
+            self._local.conn = conn
+        return conn
+
+    def call(self, method, *params, undo=None):
+        """One request on this thread's connection: its result, or the
+        qlock.errors exception for its error code."""
+        return self.connection().call(method, *params, undo=undo)
+
+    def close(self):
+        """Close this thread's connection: the daemon gives back what it
+        held.  The next call opens a new one."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and conn.pid == os.getpid():
+            conn.close()
+
+    def ping(self):
+        """True if the daemon answers."""
+        return self.call("ping") == "pong"
+
+    def stats(self):
+        """The daemon's counters, summed over its workers."""
+        return self.call("stats")
+
+    def delete(self, name):
+        """Delete the object called ``name``."""
+        self.call("delete", name)
+
+
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def _rebuild_client(address, authkey):
+    return get_client(address, authkey)
+
+
+def get_client(address=None, authkey=None):
+    """A shared Client for this address and key (the environment's for
+    None), so that objects rebuilt from pickles share connections."""
+    key = (_wire.find_address(address), authkey)
+    with _clients_lock:
+        c = _clients.get(key)
+        if c is None:
+            c = _clients[key] = Client(address, authkey)
+        return c

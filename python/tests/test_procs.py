@@ -1,0 +1,87 @@
+"""Objects pickled into real child processes under fork and spawn, Pool
+workers, and what a SIGKILLed child held coming back."""
+import multiprocessing
+import os
+import signal
+
+import pytest
+
+import qlock
+from children import hold_everything, square, worker
+
+METHODS = ["fork", "spawn"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_children_share_objects(name, method):
+    ctx = multiprocessing.get_context(method)
+    jobs = qlock.JoinableQueue(name + ".jobs")
+    results = qlock.Queue(name + ".results")
+    go = qlock.Event(name + ".go")
+    counter = qlock.Value(name + ".n", "i", 0)
+    done = qlock.Dict(name + ".done")
+    barrier = qlock.Barrier(name + ".b", 3)
+    procs = [ctx.Process(target=worker, args=(jobs, results, go, counter,
+                                              done, barrier))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    for n in range(10):
+        jobs.put(n)
+    for _ in procs:
+        jobs.put(None)
+    go.set()
+    jobs.join()
+    assert barrier.wait(20) in (0, 1, 2)
+    for p in procs:
+        p.join(20)
+        assert p.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in range(10)) == \
+        [2 * n for n in range(10)]
+    assert results.empty()
+    assert counter.value == 10
+    assert sorted(done.keys()) == list(range(10))
+    assert set(done.values()) <= {p.pid for p in procs}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pool_workers(name, method):
+    q = qlock.Queue(name)
+    lock = qlock.Lock(name + ".lock")
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        tokens = pool.map(square, [(q, lock, i) for i in range(8)],
+                          chunksize=1)
+    assert len(set(tokens)) == 8            # a fresh token per hold
+    assert sorted(q.get(timeout=5) for _ in range(8)) == \
+        [i * i for i in range(8)]
+
+
+def test_sigkilled_child_gives_back(name):
+    ctx = multiprocessing.get_context("fork")
+    lock = qlock.Lock(name + ".lock")
+    sem = qlock.Semaphore(name + ".sem", 1)
+    jobs = qlock.JoinableQueue(name + ".jobs")
+    ready = qlock.Queue(name + ".ready")
+    jobs.put("first")
+    jobs.put("second")
+    p = ctx.Process(target=hold_everything, args=(lock, sem, jobs, ready))
+    p.start()
+    try:
+        assert ready.get(timeout=20) == "first"
+        assert lock.acquire(False) is False
+        assert sem.get_value() == 0
+        assert jobs.qsize() == 1
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(20)
+        assert p.exitcode == -signal.SIGKILL
+        assert lock.acquire(timeout=10) is True
+        assert sem.acquire(timeout=10) is True
+        assert jobs.get(timeout=10) == "first"  # back at the head
+        assert jobs.get(timeout=10) == "second"
+        jobs.task_done()
+        jobs.task_done()
+        jobs.join()
+    finally:
+        if p.is_alive():
+            p.kill()
+        p.join(5)

@@ -1,0 +1,95 @@
+"""The wire: addresses, authkeys from arguments and the environment, the
+handshake, and a connection per thread and per process."""
+import os
+import threading
+
+import pytest
+
+import qlock
+from qlock import errors
+
+
+def test_explicit_address_and_key(daemon):
+    c = qlock.Client(daemon.address, daemon.key)
+    assert c.ping()
+    assert c.stats()["workers"] == daemon.workers
+    c.close()
+
+
+def test_str_key_and_key_env(daemon, monkeypatch):
+    assert qlock.Client(daemon.address, daemon.key.decode()).ping()
+    monkeypatch.setenv("QLOCK_AUTHKEY", daemon.key.decode())
+    monkeypatch.setenv("QLOCK_AUTHKEY_FILE", "/nonexistent")
+    assert qlock.Client().ping()
+
+
+def test_key_file_env(daemon, monkeypatch):
+    monkeypatch.delenv("QLOCK_AUTHKEY", raising=False)
+    monkeypatch.setenv("QLOCK_AUTHKEY_FILE", daemon.keyfile)
+    c = qlock.Client()
+    assert c.address == daemon.address
+    assert c.ping()
+
+
+def test_wrong_key_refused(daemon):
+    c = qlock.Client(daemon.address, b"not the key at all")
+    with pytest.raises(errors.AuthError):
+        c.ping()
+
+
+def test_no_key_refused(daemon, monkeypatch):
+    monkeypatch.delenv("QLOCK_AUTHKEY", raising=False)
+    monkeypatch.delenv("QLOCK_AUTHKEY_FILE", raising=False)
+    with pytest.raises(errors.AuthError):
+        qlock.Client()
+    with pytest.raises(errors.AuthError):
+        qlock.Client(daemon.address, b"")
+
+
+def test_unix_socket(daemon):
+    c = qlock.Client("unix:" + daemon.sock, daemon.key)
+    assert c.ping()
+
+
+def test_bad_addresses(daemon):
+    for bad in ("nocolon", "::1:7450", "[::1]7450", "unix:"):
+        with pytest.raises((ValueError, errors.ConnError)):
+            qlock.Client(bad, daemon.key).ping()
+
+
+def test_connection_refused(daemon):
+    with pytest.raises(ConnectionError):
+        qlock.Client("127.0.0.1:1", daemon.key).ping()
+
+
+def test_one_connection_per_thread(client):
+    mine = client.connection()
+    assert client.connection() is mine
+    other = []
+    t = threading.Thread(target=lambda: other.append(client.connection()))
+    t.start()
+    t.join(10)
+    assert other and other[0] is not mine
+
+
+def test_forked_child_opens_its_own(client):
+    parent = client.connection()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = client.ping() and client.connection() is not parent
+        os.write(w, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(w)
+    assert os.read(r, 1) == b"1"
+    os.waitpid(pid, 0)
+    os.close(r)
+    assert parent.sock is not None and client.ping()
+
+
+def test_error_codes_map(client, name):
+    qlock.Queue(name)
+    with pytest.raises(TypeError):
+        qlock.Lock(name).acquire(timeout=1)
+    with pytest.raises(ValueError):
+        qlock.Queue(name, maxsize=3)       # re-open with other settings
