@@ -16,6 +16,12 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char	path[] = "/tmp/qlockd-fuzz-config.XXXXXX";	/* the file */
 static int	fd = -1;
 
+static void
+remove_file(void)
+{
+	unlink(path);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,8 +31,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	if (fd == -1 && (fd = mkstemp(path)) == -1)
-		abort();
+	if (fd == -1) {
+		if ((fd = mkstemp(path)) == -1)
+			abort();
+		atexit(remove_file);
+	}
 	nargs = data[0] % MAX_ARGS;
 	copy = malloc(size);
 	memcpy(copy, data + 1, size - 1);
