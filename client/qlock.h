@@ -38,6 +38,7 @@ enum {
 	QLOCK_ENOENT    = -14,  /* semaphore or barrier used before it was opened */
 	QLOCK_EUNAVAIL  = -15,  /* the worker owning the object died while the
 				   request was in flight: outcome unknown, retry */
+	QLOCK_ECANCELLED = -16, /* a parked request withdrawn by a cancel */
 };
 #define QLOCK_JOINABLE   1  /* queue_open flag */
 #define QLOCK_RECURSIVE  1  /* lock_open flag: RLock */

@@ -96,6 +96,27 @@ cmd_barrier_reset(struct worker *w, struct request *r)
 	reply_nil(w, &r->ctx);
 }
 
+/* barrier.state [name] -> {parties, n_waiting, broken}: changes nothing */
+void
+cmd_barrier_state(struct worker *w, struct request *r)
+{
+	struct object	*o = cmd_object(w, r, OBJ_BARRIER, LOOKUP_EXISTING);
+	msgpack_packer	*pk;
+
+	if (o == NULL)
+		return;
+	pk = reply_begin(w, &r->ctx);
+	msgpack_pack_map(pk, 3);
+	pack_cstr(pk, "parties");	msgpack_pack_uint32(pk, o->u.barrier.parties);
+	pack_cstr(pk, "n_waiting");	msgpack_pack_uint32(pk, o->u.barrier.count);
+	pack_cstr(pk, "broken");
+	if (o->u.barrier.broken)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	reply_end(w, &r->ctx);
+}
+
 void
 cmd_barrier_answer(struct worker *w, struct waiter *wt)
 {

@@ -229,8 +229,9 @@ cmd_lock_answer(struct worker *w, struct waiter *wt)
 		if (wt->outcome == QLOCK_OK)
 			reply_nil(w, &wt->ctx);
 		else
-			reply_error(w, &wt->ctx, wt->outcome,
-			    "not notified in time (the lock is held again)");
+			reply_error(w, &wt->ctx, wt->outcome, "%s (the lock is "
+			    "held again)", wt->outcome == QLOCK_ECANCELLED ?
+			    "cancelled" : "not notified in time");
 		return;
 	}
 	if (st == QLOCK_OK) {

@@ -166,6 +166,31 @@ cmd_queue_size(struct worker *w, struct request *r)
 	registry_gc(&w->reg, o);
 }
 
+/* queue.state [name] -> {size, maxsize, joinable, unfinished}: one read */
+void
+cmd_queue_state(struct worker *w, struct request *r)
+{
+	struct object	*o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE);
+	struct queue	*q;
+	msgpack_packer	*pk;
+
+	if (o == NULL)
+		return;
+	q = &o->u.queue;
+	pk = reply_begin(w, &r->ctx);
+	msgpack_pack_map(pk, 4);
+	pack_cstr(pk, "size");		msgpack_pack_uint64(pk, q->count);
+	pack_cstr(pk, "maxsize");	msgpack_pack_int64(pk, q->maxsize);
+	pack_cstr(pk, "joinable");
+	if (q->joinable)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pack_cstr(pk, "unfinished");	msgpack_pack_uint64(pk, q->unfinished);
+	reply_end(w, &r->ctx);
+	registry_gc(&w->reg, o);
+}
+
 /* The joinable queue r names, or NULL after replying. */
 static struct object *
 joinable_lookup(struct worker *w, struct request *r)

@@ -25,6 +25,7 @@ static const struct {
 	{ QLOCK_EINVAL,		"Inval",	"invalid argument" },
 	{ QLOCK_ENOENT,		"NoEnt",	"no such object" },
 	{ QLOCK_EUNAVAIL,	"Unavail",	"owning worker restarted; outcome unknown" },
+	{ QLOCK_ECANCELLED,	"Cancelled",	"cancelled" },
 };
 #define NSTATUS (sizeof(status_table) / sizeof(status_table[0]))
 

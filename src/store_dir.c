@@ -251,6 +251,24 @@ check_log(const char *path, struct replay *rp, bool repair)
 	return 0;
 }
 
+/* How many objects of shard j's registry another shard owns now. */
+static int
+misplaced_count(struct registry *reg, int j, int workers)
+{
+	struct hnode	*n;
+	struct object	*o;
+	int		 count = 0;
+
+	for (n = hmap_first(&reg->byname); n != NULL;
+	    n = hmap_next(&reg->byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		if (shard_of(o->name, o->namelen, (unsigned)workers) !=
+		    (unsigned)j)
+			count++;
+	}
+	return count;
+}
+
 int
 store_prepare(const struct config *conf, bool repair)
 {
@@ -261,7 +279,7 @@ store_prepare(const struct config *conf, bool repair)
 	struct hnode	*n, *next;
 	struct object	*o;
 	unsigned	 gen = 0;
-	int		 workers = 0, i, j, rc;
+	int		 workers = 0, i, j, rc, misplaced = 0;
 	uint64_t	 tokens = 0;
 
 	if (dir_make("--data-dir", dir) == -1)
@@ -299,12 +317,18 @@ store_prepare(const struct config *conf, bool repair)
 			hmap_init(&rp.taken);
 			rc = check_log(path, &rp, repair);
 			replay_finish(&rp);
+			misplaced += misplaced_count(&old, j, workers);
 			registry_free(&old);
 			if (rc == -1)
 				return -1;
 		}
-		malloc_trim(0);		/* before the workers fork */
-		return 0;
+		if (misplaced == 0) {
+			malloc_trim(0);		/* before the workers fork */
+			return 0;
+		}
+		/* Written before hash tags: a name with "{tag}" moves. */
+		log_info("%d objects of %s are on another shard now",
+		    misplaced, dir);
 	}
 	/* Re-partition: replay every old log, move each object to its new
 	 * shard, write the new generation, then switch CURRENT to it. */

@@ -157,6 +157,13 @@ worker_flush_woken(struct worker *w)
 
 	while ((wt = TAILQ_FIRST(&w->woken)) != NULL) {
 		TAILQ_REMOVE(&w->woken, wt, link);
+		if (wt->status == QLOCK_ECANCELLED) {
+			/* Withdrawn by a cancel (cmd_cancel.c). */
+			reply_error(w, &wt->ctx, QLOCK_ECANCELLED,
+			    "cancelled: nothing was done");
+			waiter_free(w, wt);
+			continue;
+		}
 		switch (wt->op) {
 		case WOP_QUEUE_GET:
 		case WOP_QUEUE_PUT:
