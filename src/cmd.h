@@ -142,6 +142,9 @@ void	cmd_dict_cas(struct worker *, struct request *);
 /* Answer a woken waiter (by its op), recording what it now holds. */
 void	cmd_queue_answer(struct worker *, struct waiter *);
 void	cmd_lock_answer(struct worker *, struct waiter *);
+/* A cond.wait waiter stops waiting for a notify (timeout, cancel) with
+ * outcome: it queues for its lock, and answers once it holds it. */
+void	cmd_cond_requeue(struct worker *, struct waiter *, int outcome);
 void	cmd_sem_answer(struct worker *, struct waiter *);
 void	cmd_event_answer(struct worker *, struct waiter *);
 void	cmd_barrier_answer(struct worker *, struct waiter *);

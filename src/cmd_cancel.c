@@ -1,8 +1,6 @@
 /* cmd_cancel.c: cancel [name, msgid]: withdraw one parked request of the
  * calling session, which is then answered Cancelled; nothing it would
  * have taken is taken. */
-#include <string.h>
-
 #include "cmd.h"
 #include "object.h"
 #include "qlock.h"
@@ -10,7 +8,9 @@
 #include "session.h"
 #include "worker.h"
 
-/* The parked request msgid of session sess on the object named by r. */
+/* The parked request msgid of the calling session on this worker (the
+ * name only routed the cancel here: a cond.acquire over a Lock parks on
+ * the lock). */
 static struct waiter *
 cancel_find(struct worker *w, struct request *r, uint64_t msgid)
 {
@@ -20,9 +20,7 @@ cancel_find(struct worker *w, struct request *r, uint64_t msgid)
 	if (s == NULL)
 		return NULL;
 	TAILQ_FOREACH(wt, &s->waiters, sess_link) {
-		if (wt->ctx.msgid == msgid && wt->wq != NULL &&
-		    wt->obj != NULL && wt->obj->namelen == r->namelen &&
-		    memcmp(wt->obj->name, r->name, r->namelen) == 0)
+		if (wt->ctx.msgid == msgid && wt->wq != NULL && wt->obj != NULL)
 			return wt;
 	}
 	return NULL;
@@ -39,8 +37,7 @@ cancel_waiter(struct worker *w, struct waiter *wt)
 	case WOP_COND_WAIT:
 		/* It answers once it holds the lock again, as Python's. */
 		worker_unpark(w, wt);
-		cond_requeue(&wt->obj->u.cond, wt, QLOCK_ECANCELLED,
-		    &w->tokens, &w->woken);
+		cmd_cond_requeue(w, wt, QLOCK_ECANCELLED);
 		return true;
 	case WOP_BARRIER_WAIT:
 		/* A party that leaves breaks the barrier for the others. */

@@ -1,11 +1,15 @@
 /* cmd_lock.c: lock.* and cond.* requests: Lock/RLock ownership with
- * fencing tokens, and Condition over its own lock. */
+ * fencing tokens, and Condition over its own lock or an existing Lock or
+ * RLock on the same worker (Python's Condition(lock)). */
+#include <string.h>
+
 #include "cmd.h"
 #include "object.h"
 #include "qlock.h"
 #include "reply.h"
 #include "session.h"
 #include "store.h"
+#include "util.h"
 #include "worker.h"
 
 /* Reply to a granted acquire: the token for locks, nil for conditions. */
@@ -120,82 +124,221 @@ cmd_lock_release(struct worker *w, struct request *r)
 		release(w, r, o);
 }
 
-/* cond.acquire [name, timeout] */
+/* The Lock or RLock named lname for a condition: found, or created as a
+ * plain Lock as lock.acquire would; NULL if the name is another kind. */
+static struct object *
+cond_lock_lookup(struct worker *w, const char *lname, size_t llen)
+{
+	struct object	*lo = registry_find(&w->reg, lname, llen);
+
+	if (lo == NULL)
+		return registry_add(&w->reg, lname, llen, OBJ_LOCK);
+	return lo->kind == OBJ_LOCK ? lo : NULL;
+}
+
+/*
+ * The object whose lock condition o uses for r: the Lock or RLock named by
+ * r's parameter pos (counting the name as 0; the reader is skip
+ * parameters before it), which must live on this worker; o itself if that
+ * parameter is absent or nil.  NULL after replying.
+ */
+static struct object *
+cond_lock_obj(struct worker *w, struct request *r, struct object *o,
+    uint32_t pos, int skip)
+{
+	struct mp_reader rd = r->params;
+	struct object	*lo;
+	const uint8_t	*raw;
+	const char	*lname;
+	size_t		 rawlen;
+	uint32_t	 llen;
+
+	if (r->nparams <= pos)
+		return o;
+	while (skip-- > 0)
+		(void)mp_skip(&rd, &raw, &rawlen);
+	if (mp_read_nil(&rd) == 0)
+		return o;
+	if (mp_read_str(&rd, &lname, &llen) == -1 || llen == 0 ||
+	    llen > NAME_MAX_LEN) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO, "%s: the lock must be "
+		    "nil or the name of a Lock or RLock", r->cmd->name);
+		return NULL;
+	}
+	if (shard_of(lname, llen, (unsigned)w->nworkers) != (unsigned)w->id) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "'%.*s' and its lock "
+		    "'%.*s' live on different workers: give them one hash tag "
+		    "(as 'cond{L}' over the lock 'L')", (int)r->namelen,
+		    r->name, (int)(llen > 100 ? 100 : llen), lname);
+		return NULL;
+	}
+	if ((lo = cond_lock_lookup(w, lname, llen)) == NULL)
+		reply_error(w, &r->ctx, QLOCK_ETYPE, "'%.*s' is not a Lock or "
+		    "RLock", (int)(llen > 100 ? 100 : llen), lname);
+	return lo;
+}
+
+/* Whether the waiters of condition o wait over lock object lo (every
+ * wait and notify of one condition must use one lock). */
+static bool
+cond_lock_agrees(struct object *o, struct object *lo)
+{
+	struct waiter	*first = waitq_first(&o->u.cond.waiters);
+
+	if (first == NULL)
+		return true;
+	if (lo == o)
+		return first->lockname == NULL;
+	return first->lockname != NULL && first->locklen == lo->namelen &&
+	    memcmp(first->lockname, lo->name, lo->namelen) == 0;
+}
+
+/* The lock object for condition request r (the condition o unless r names
+ * a Lock); NULL after replying, having freed o if it was left idle. */
+static struct object *
+cond_target(struct worker *w, struct request *r, struct object *o,
+    uint32_t pos, int skip)
+{
+	struct object	*lo = cond_lock_obj(w, r, o, pos, skip);
+
+	if (lo != NULL && !cond_lock_agrees(o, lo)) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "'%.*s' is waited on "
+		    "over another lock", (int)r->namelen, r->name);
+		if (lo != o)
+			registry_gc(&w->reg, lo);
+		lo = NULL;
+	}
+	if (lo != o)
+		registry_gc(&w->reg, o);	/* o itself is not used */
+	return lo;
+}
+
+/* Whether the caller may wait on or notify condition o over lock object
+ * lo: it must hold the lock, and the waiters must be over the same one.
+ * -1 after replying and freeing what was left idle. */
+static int
+cond_may(struct worker *w, struct request *r, struct object *o,
+    struct object *lo, const char *what)
+{
+	if (lock_of(lo)->owner != r->ctx.sess)
+		reply_error(w, &r->ctx, QLOCK_ENOTOWNER, "cannot %s '%.*s' "
+		    "without holding its lock", what, (int)r->namelen, r->name);
+	else if (!cond_lock_agrees(o, lo))
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "'%.*s' is waited on "
+		    "over another lock", (int)r->namelen, r->name);
+	else
+		return 0;
+	if (lo != o)
+		registry_gc(&w->reg, lo);
+	registry_gc(&w->reg, o);
+	return -1;
+}
+
+/* cond.acquire [name, timeout, lock]: the condition's lock, or the Lock
+ * or RLock named by the optional lock (then answered with its token). */
 void
 cmd_cond_acquire(struct worker *w, struct request *r)
 {
 	struct object	*o = cmd_object(w, r, OBJ_COND, LOOKUP_CREATE);
 
-	if (o != NULL)
+	if (o != NULL && (o = cond_target(w, r, o, 2, 1)) != NULL)
 		acquire(w, r, o);
 }
 
-/* cond.release [name] */
+/* cond.release [name, lock] */
 void
 cmd_cond_release(struct worker *w, struct request *r)
 {
 	struct object	*o = cmd_object(w, r, OBJ_COND, LOOKUP_CREATE);
 
-	if (o != NULL)
+	if (o != NULL && (o = cond_target(w, r, o, 1, 0)) != NULL)
 		release(w, r, o);
 }
 
-/* cond.wait [name, timeout]: release, sleep until notified or timed out,
- * hold the lock again, answer. */
+/* cond.wait [name, timeout, lock]: release, sleep until notified or timed
+ * out, hold the lock again, answer. */
 void
 cmd_cond_wait(struct worker *w, struct request *r)
 {
-	struct object	*o;
+	struct object	*o, *lo;
 	struct waiter	*wt;
+	struct lock	*l;
 	double		 deadline;
 
 	if (arg_timeout(w, r, &deadline) == -1 ||
 	    (o = cmd_object(w, r, OBJ_COND, LOOKUP_CREATE)) == NULL)
 		return;
-	if (o->u.cond.lock.owner != r->ctx.sess) {
-		reply_error(w, &r->ctx, QLOCK_ENOTOWNER,
-		    "cannot wait on '%.*s' without holding its lock",
-		    (int)r->namelen, r->name);
+	if ((lo = cond_lock_obj(w, r, o, 2, 0)) == NULL) {
 		registry_gc(&w->reg, o);
 		return;
 	}
+	if (cond_may(w, r, o, lo, "wait on") == -1)
+		return;
+	l = lock_of(lo);
 	wt = cmd_waiter(w, r, o);
-	(void)cond_wait(&o->u.cond, r->ctx.sess, wt, &w->tokens, &w->woken);
+	if (lo != o) {
+		wt->lockname = xmemdup(lo->name, lo->namelen);
+		wt->locklen = lo->namelen;
+	}
+	(void)cond_wait(&o->u.cond, l, r->ctx.sess, wt, &w->tokens, &w->woken);
 	if (deadline == 0)	/* no time to wait: relock at once */
-		cond_requeue(&o->u.cond, wt, QLOCK_TIMEOUT, &w->tokens,
-		    &w->woken);
+		cmd_cond_requeue(w, wt, QLOCK_TIMEOUT);
 	else
 		worker_park(w, wt, deadline);
 }
 
-/* Notify up to n waiters of the condition r names. */
-static void
-notify(struct worker *w, struct request *r, uint32_t n)
+void
+cmd_cond_requeue(struct worker *w, struct waiter *wt, int outcome)
 {
-	struct object	*o = cmd_object(w, r, OBJ_COND, LOOKUP_CREATE);
+	struct object	*o = wt->obj, *lo;
+
+	if (wt->lockname == NULL) {
+		cond_requeue(&o->u.cond.lock, wt, outcome, &w->tokens,
+		    &w->woken);
+		return;
+	}
+	/* Over a Lock: from now on it waits on (and will hold) the lock. */
+	if ((lo = cond_lock_lookup(w, wt->lockname, wt->locklen)) == NULL) {
+		waitq_wake(wt, QLOCK_ENOENT, &w->woken);	/* replaced */
+		return;
+	}
+	wt->obj = lo;
+	cond_requeue(&lo->u.lock, wt, outcome, &w->tokens, &w->woken);
+	registry_gc(&w->reg, o);
+}
+
+/* Notify up to n waiters of the condition r names; the lock is its
+ * parameter pos. */
+static void
+notify(struct worker *w, struct request *r, uint32_t n, uint32_t pos)
+{
+	struct object	*o = cmd_object(w, r, OBJ_COND, LOOKUP_CREATE), *lo;
 	struct waiter	*wt, *next;
 	uint32_t	 moved;
 
 	if (o == NULL)
 		return;
-	if (o->u.cond.lock.owner != r->ctx.sess) {
-		reply_error(w, &r->ctx, QLOCK_ENOTOWNER,
-		    "cannot notify '%.*s' without holding its lock",
-		    (int)r->namelen, r->name);
+	if ((lo = cond_lock_obj(w, r, o, pos, 0)) == NULL) {
 		registry_gc(&w->reg, o);
 		return;
 	}
-	/* Moved waiters no longer time out: they wait for the lock only. */
+	if (cond_may(w, r, o, lo, "notify") == -1)
+		return;
+	/* Moved waiters no longer time out: they wait for the lock only
+	 * (over a Lock, on the lock object itself). */
 	for (wt = waitq_first(&o->u.cond.waiters), moved = 0;
 	    wt != NULL && moved < n; wt = next, moved++) {
 		next = TAILQ_NEXT(wt, link);
 		worker_unpark(w, wt);
+		wt->obj = lo;
 	}
-	(void)cond_notify(&o->u.cond, r->ctx.sess, n, &moved);
+	(void)cond_notify(&o->u.cond, lock_of(lo), r->ctx.sess, n, &moved);
 	reply_nil(w, &r->ctx);
+	if (lo != o)
+		registry_gc(&w->reg, o);
 }
 
-/* cond.notify [name, n] */
+/* cond.notify [name, n, lock] */
 void
 cmd_cond_notify(struct worker *w, struct request *r)
 {
@@ -207,14 +350,14 @@ cmd_cond_notify(struct worker *w, struct request *r)
 		reply_error(w, &r->ctx, QLOCK_EINVAL, "n must be >= 0");
 		return;
 	}
-	notify(w, r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+	notify(w, r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n, 2);
 }
 
-/* cond.notify_all [name] */
+/* cond.notify_all [name, lock] */
 void
 cmd_cond_notify_all(struct worker *w, struct request *r)
 {
-	notify(w, r, UINT32_MAX);
+	notify(w, r, UINT32_MAX, 1);
 }
 
 void

@@ -1,4 +1,4 @@
-/* obj_cond.c: condition variable over its own lock. */
+/* obj_cond.c: condition variable over its own lock or a given one. */
 #include "qlock.h"
 #include "obj_cond.h"
 
@@ -10,14 +10,14 @@ cond_init(struct cond *c)
 }
 
 int
-cond_wait(struct cond *c, uint64_t sess, struct waiter *w, uint64_t *clock,
-    struct waitlist *woken)
+cond_wait(struct cond *c, struct lock *l, uint64_t sess, struct waiter *w,
+    uint64_t *clock, struct waitlist *woken)
 {
 	uint32_t	depth;
 
-	if (c->lock.owner != sess || c->lock.depth == 0)
+	if (l->owner != sess || l->depth == 0)
 		return QLOCK_ENOTOWNER;
-	depth = lock_release_all(&c->lock, sess, clock, woken);
+	depth = lock_release_all(l, sess, clock, woken);
 	w->op = WOP_COND_WAIT;
 	w->depth = depth;
 	waitq_push(&c->waiters, w);
@@ -25,37 +25,38 @@ cond_wait(struct cond *c, uint64_t sess, struct waiter *w, uint64_t *clock,
 }
 
 void
-cond_requeue(struct cond *c, struct waiter *w, int outcome, uint64_t *clock,
+cond_requeue(struct lock *l, struct waiter *w, int outcome, uint64_t *clock,
     struct waitlist *woken)
 {
 	waitq_remove(w);
 	w->op = WOP_COND_REACQUIRE;
 	w->outcome = outcome;
-	if (c->lock.owner == 0 && c->lock.waiters.n == 0) {
-		c->lock.owner = w->ctx.sess;
-		c->lock.depth = w->depth;
-		c->lock.token = ++*clock;
-		w->value = c->lock.token;
+	if (l->owner == 0 && l->waiters.n == 0) {
+		l->owner = w->ctx.sess;
+		l->depth = w->depth;
+		l->token = ++*clock;
+		w->value = l->token;
 		waitq_wake(w, QLOCK_OK, woken);
 		return;
 	}
-	waitq_push(&c->lock.waiters, w);
+	waitq_push(&l->waiters, w);
 }
 
 int
-cond_notify(struct cond *c, uint64_t sess, uint32_t n, uint32_t *moved)
+cond_notify(struct cond *c, struct lock *l, uint64_t sess, uint32_t n,
+    uint32_t *moved)
 {
 	struct waiter	*w;
 
 	*moved = 0;
-	if (c->lock.owner != sess || c->lock.depth == 0)
+	if (l->owner != sess || l->depth == 0)
 		return QLOCK_ENOTOWNER;
 	/* The notifier holds the lock, so they queue for it. */
 	while (*moved < n && (w = waitq_first(&c->waiters)) != NULL) {
 		waitq_remove(w);
 		w->op = WOP_COND_REACQUIRE;
 		w->outcome = QLOCK_OK;
-		waitq_push(&c->lock.waiters, w);
+		waitq_push(&l->waiters, w);
 		(*moved)++;
 	}
 	return 0;

@@ -47,6 +47,10 @@ struct waiter {
 	uint32_t	 depth;		/* lock depth to restore on grant (cond) */
 	int		 outcome;	/* cond: result to report once relocked */
 	struct object	*obj;		/* the object it waits on */
+	char		*lockname;	/* cond.wait over a Lock/RLock: its
+					   name (malloc'd); NULL: the
+					   condition's own lock */
+	size_t		 locklen;
 	struct session	*sess;		/* the owner-side session record */
 	struct reqctx	 ctx;		/* where the answer goes */
 };

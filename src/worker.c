@@ -70,8 +70,7 @@ worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		switch (wt->op) {
 		case WOP_COND_WAIT:
 			/* Timed out, but it returns holding the lock. */
-			cond_requeue(&wt->obj->u.cond, wt, QLOCK_TIMEOUT,
-			    &w->tokens, &w->woken);
+			cmd_cond_requeue(w, wt, QLOCK_TIMEOUT);
 			break;
 		case WOP_BARRIER_WAIT:
 			/* A party's timeout breaks the barrier for all. */
@@ -145,6 +144,7 @@ waiter_free(struct worker *w, struct waiter *wt)
 	session_gc(w, wt->sess);
 	if (wt->item != NULL)
 		qitem_free(wt->item);
+	free(wt->lockname);
 	free(wt);
 	if (o != NULL)
 		registry_gc(&w->reg, o);

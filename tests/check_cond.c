@@ -76,7 +76,7 @@ wait_ok(uint64_t sess)
 	struct waiter	*w = waiter_new(sess);
 	uint32_t	 depth = c.lock.depth;
 
-	ck_assert_int_eq(cond_wait(&c, sess, w, &clk, &woken), 0);
+	ck_assert_int_eq(cond_wait(&c, &c.lock, sess, w, &clk, &woken), 0);
 	ck_assert_int_eq(w->op, WOP_COND_WAIT);
 	ck_assert_ptr_eq(w->wq, &c.waiters);
 	ck_assert_uint_eq(w->depth, depth);
@@ -89,7 +89,7 @@ notify(uint64_t sess, uint32_t n)
 {
 	uint32_t	moved = 12345;
 
-	ck_assert_int_eq(cond_notify(&c, sess, n, &moved), 0);
+	ck_assert_int_eq(cond_notify(&c, &c.lock, sess, n, &moved), 0);
 	return moved;
 }
 
@@ -112,16 +112,16 @@ START_TEST(test_cond_wait_without_lock)
 {
 	struct waiter	*w = waiter_new(1);
 
-	ck_assert_int_eq(cond_wait(&c, 1, w, &clk, &woken), QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_wait(&c, &c.lock, 1, w, &clk, &woken), QLOCK_ENOTOWNER);
 	acquire_ok(2);
-	ck_assert_int_eq(cond_wait(&c, 1, w, &clk, &woken), QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_wait(&c, &c.lock, 1, w, &clk, &woken), QLOCK_ENOTOWNER);
 	ck_assert_ptr_null(w->wq);
 	ck_assert_uint_eq(c.waiters.n, 0);
 	ck_assert_uint_eq(c.lock.owner, 2);
 	ck_assert_uint_eq(c.lock.depth, 1);
 	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	release_ok(2);
-	ck_assert_int_eq(cond_wait(&c, 2, w, &clk, &woken), QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_wait(&c, &c.lock, 2, w, &clk, &woken), QLOCK_ENOTOWNER);
 }
 END_TEST
 
@@ -175,11 +175,11 @@ START_TEST(test_cond_notify_without_lock)
 
 	acquire_ok(1);
 	w = wait_ok(1);
-	ck_assert_int_eq(cond_notify(&c, 1, 1, &moved), QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_notify(&c, &c.lock, 1, 1, &moved), QLOCK_ENOTOWNER);
 	ck_assert_uint_eq(moved, 0);
 	acquire_ok(2);
 	moved = 12345;
-	ck_assert_int_eq(cond_notify(&c, 1, UINT32_MAX, &moved),
+	ck_assert_int_eq(cond_notify(&c, &c.lock, 1, UINT32_MAX, &moved),
 	    QLOCK_ENOTOWNER);
 	ck_assert_uint_eq(moved, 0);
 	ck_assert_ptr_eq(w->wq, &c.waiters);
@@ -295,7 +295,7 @@ START_TEST(test_cond_requeue_timeout_lock_free)
 	acquire_ok(1);
 	tok = c.lock.token;
 	w = wait_ok(1);
-	cond_requeue(&c, w, QLOCK_TIMEOUT, &clk, &woken);
+	cond_requeue(&c.lock, w, QLOCK_TIMEOUT, &clk, &woken);
 	ck_assert_uint_eq(c.waiters.n, 0);
 	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
@@ -325,7 +325,7 @@ START_TEST(test_cond_requeue_timeout_lock_held)
 	acquire_ok(2);
 	b = wait_ok(2);
 	acquire_ok(3);
-	cond_requeue(&c, a, QLOCK_TIMEOUT, &clk, &woken);
+	cond_requeue(&c.lock, a, QLOCK_TIMEOUT, &clk, &woken);
 	ck_assert_uint_eq(waitlist_len(&woken), 0);
 	ck_assert_ptr_eq(a->wq, &c.lock.waiters);
 	ck_assert_int_eq(a->op, WOP_COND_REACQUIRE);
@@ -355,7 +355,7 @@ START_TEST(test_cond_wait_zero_timeout)
 	acquire_ok(1);
 	lw = acquire_park(2);
 	w = wait_ok(1);
-	cond_requeue(&c, w, QLOCK_TIMEOUT, &clk, &woken);
+	cond_requeue(&c.lock, w, QLOCK_TIMEOUT, &clk, &woken);
 	ck_assert_ptr_eq(TAILQ_FIRST(&woken), lw);
 	ck_assert_uint_eq(waitlist_len(&woken), 1);
 	ck_assert_ptr_eq(w->wq, &c.lock.waiters);
@@ -385,7 +385,7 @@ START_TEST(test_cond_tokens_increase)
 			ck_assert_uint_eq(notify(2, 1), 1);
 		} else {
 			release_ok(2);
-			cond_requeue(&c, w, QLOCK_TIMEOUT, &clk, &woken);
+			cond_requeue(&c.lock, w, QLOCK_TIMEOUT, &clk, &woken);
 			acquire_park(2);
 		}
 		if (round % 2 == 0)

@@ -372,7 +372,7 @@ START_TEST(test_cancel_parked)
 	ck_assert_int_eq(qlock_lock_acquire(c, "clk", 0), QLOCK_OK);
 	call_wait(fd, 500, "lock.acquire", "clk", -1);
 	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
-	cancel_expect(fd, 501, "other", 500, false);	/* wrong name */
+	cancel_expect(fd, 501, "clk", 499, false);	/* no such msgid */
 	cancel_parked(fd, 502, "clk", 500);
 	ck_assert_int_eq(qlock_lock_release(c, "clk"), QLOCK_OK);
 	ck_assert_int_eq(qlock_lock_acquire_token(c, "clk", 0, &token),
@@ -429,6 +429,131 @@ START_TEST(test_cancel_too_late)
 }
 END_TEST
 
+/* Send [0, msgid, method, [name, x, lock]]: x a number (timeout or n). */
+static void
+call_cond(int fd, uint64_t msgid, const char *method, const char *name,
+    double x, const char *lock)
+{
+	struct raw_call	 rc;
+	msgpack_packer	*pk = raw_call_begin(&rc, msgid, method, 3);
+
+	msgpack_pack_str_with_body(pk, name, strlen(name));
+	if (strcmp(method, "cond.notify") == 0)
+		msgpack_pack_int64(pk, (int64_t)x);
+	else
+		msgpack_pack_double(pk, x);
+	msgpack_pack_str_with_body(pk, lock, strlen(lock));
+	raw_call_send(fd, &rc);
+}
+
+/* Send [0, msgid, method, [name, timeout]] and expect code (NULL: ok). */
+static void
+wait_expect(int fd, uint64_t msgid, const char *method, const char *name,
+    double timeout, const char *code)
+{
+	call_wait(fd, msgid, method, name, timeout);
+	raw_expect(fd, msgid, code, method);
+}
+
+/* A condition over an existing Lock (Python's Condition(lock)): "cond{L}"
+ * lives with "L"; cond.wait over L releases L itself (another connection
+ * takes it), notify wakes the waiter, which answers holding L again (a
+ * plain lock.release then works); a timeout relocks too. */
+START_TEST(test_cond_over_lock)
+{
+	qlock	*c = qd_connect(D);
+	int	 a = raw_connect_auth(D), b = raw_connect_auth(D);
+
+	ck_assert_int_eq(qlock_lock_open(c, "L", 0), QLOCK_OK);
+	/* Not holding L: NotOwner. */
+	call_cond(a, 1, "cond.wait", "cond{L}", -1, "L");
+	raw_expect(a, 1, "NotOwner", "cond.wait without L");
+	wait_expect(a, 2, "lock.acquire", "L", -1, NULL);
+	call_cond(a, 3, "cond.wait", "cond{L}", -1, "L");
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	/* The wait released L: b takes it, notifies, releases. */
+	wait_expect(b, 10, "lock.acquire", "L", 0, NULL);
+	call_cond(b, 11, "cond.notify", "cond{L}", 1, "L");
+	raw_expect(b, 11, NULL, "cond.notify over L");
+	call_name(b, 12, "lock.release", "L");
+	raw_expect(b, 12, NULL, "b releases L");
+	raw_expect(a, 3, NULL, "the notified cond.wait");
+	/* a holds L again: b cannot take it; a releases it as a Lock. */
+	wait_expect(b, 13, "lock.acquire", "L", 0, "Timeout");
+	/* A timed-out wait over L also answers holding L. */
+	call_cond(a, 4, "cond.wait", "cond{L}", 0.1, "L");
+	raw_expect(a, 4, "Timeout", "cond.wait over L timing out");
+	wait_expect(b, 14, "lock.acquire", "L", 0, "Timeout");
+	call_name(a, 5, "lock.release", "L");
+	raw_expect(a, 5, NULL, "a releases L");
+	wait_expect(b, 15, "lock.acquire", "L", 0, NULL);
+	call_name(b, 16, "lock.release", "L");
+	raw_expect(b, 16, NULL, "b releases L");
+	/* cond.acquire over L is L's acquire. */
+	call_cond(a, 6, "cond.acquire", "cond{L}", 0, "L");
+	raw_expect(a, 6, NULL, "cond.acquire over L");
+	wait_expect(b, 17, "lock.acquire", "L", 0, "Timeout");
+	/* A waiter that disconnects gives L back. */
+	call_cond(a, 7, "cond.wait", "cond{L}", -1, "L");
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	close(a);
+	ck_assert(qd_wait_stat(c, "waiters", 0, QD_WAIT));
+	wait_expect(b, 18, "lock.acquire", "L", 0, NULL);
+	close(b);
+	qlock_close(c);
+}
+END_TEST
+
+/* Over an RLock held twice: the wait releases every level and restores
+ * them; a lock on another worker is refused with Inval. */
+START_TEST(test_cond_over_rlock)
+{
+	qlock	*c = qd_connect(D);
+	int	 a = raw_connect_auth(D), b = raw_connect_auth(D), i;
+	char	 name[32];
+	int	 wr;
+
+	ck_assert_int_eq(qlock_lock_open(c, "R", QLOCK_RECURSIVE), QLOCK_OK);
+	wait_expect(a, 1, "lock.acquire", "R", -1, NULL);
+	wait_expect(a, 2, "lock.acquire", "R", -1, NULL);
+	call_cond(a, 3, "cond.wait", "c{R}", -1, "R");
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	wait_expect(b, 10, "lock.acquire", "R", 0, NULL);
+	call_cond(b, 11, "cond.notify", "c{R}", 1, "R");
+	raw_expect(b, 11, NULL, "notify over R");
+	call_name(b, 12, "lock.release", "R");
+	raw_expect(b, 12, NULL, "b releases R");
+	raw_expect(a, 3, NULL, "the notified wait over R");
+	call_name(a, 4, "lock.release", "R");
+	raw_expect(a, 4, NULL, "first release");
+	wait_expect(b, 13, "lock.acquire", "R", 0, "Timeout");
+	call_name(a, 5, "lock.release", "R");
+	raw_expect(a, 5, NULL, "second release");
+	call_name(a, 6, "lock.release", "R");
+	raw_expect(a, 6, "NotOwner", "a third release");
+	/* A condition named without R's tag, on another worker: Inval. */
+	if (D->workers > 1) {
+		wr = object_worker(c, "R");
+		for (i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "other%d", i);
+			ck_assert_int_eq(qlock_queue_open(c, name, 0, 0),
+			    QLOCK_OK);
+			if (object_worker(c, name) != wr)
+				break;
+			ck_assert_int_eq(qlock_delete(c, name), QLOCK_OK);
+		}
+		ck_assert_msg(i < 40, "every name is on R's worker");
+		ck_assert_int_eq(qlock_delete(c, name), QLOCK_OK);
+		wait_expect(a, 7, "lock.acquire", "R", 0, NULL);
+		call_cond(a, 8, "cond.wait", name, 1, "R");
+		raw_expect(a, 8, "Inval", "a cond on another worker than R");
+	}
+	close(a);
+	close(b);
+	qlock_close(c);
+}
+END_TEST
+
 static Suite *
 py_semantics_suite(void)
 {
@@ -441,11 +566,15 @@ py_semantics_suite(void)
 	tcase_add_test(tc, test_barrier_state);
 	tcase_add_test(tc, test_cancel_parked);
 	tcase_add_test(tc, test_cancel_too_late);
+	tcase_add_test(tc, test_cond_over_lock);
+	tcase_add_test(tc, test_cond_over_rlock);
 	tc = qd_tcase(s, "w1", setup_w1, teardown, 30);
 	tcase_add_test(tc, test_queue_state);
 	tcase_add_test(tc, test_barrier_state);
 	tcase_add_test(tc, test_cancel_parked);
 	tcase_add_test(tc, test_cancel_too_late);
+	tcase_add_test(tc, test_cond_over_lock);
+	tcase_add_test(tc, test_cond_over_rlock);
 	return s;
 }
 
