@@ -15,7 +15,8 @@ MP_LINE = "from multiprocessing import Manager\n"
 
 
 def run(path, cwd):
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    pypath = [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pypath))
     r = subprocess.run([sys.executable, path], capture_output=True,
                        timeout=120, env=env, cwd=str(cwd))
     assert r.returncode == 0, r.stderr.decode()[-3000:]

@@ -9,7 +9,7 @@ import pytest
 import qlock
 from children import hold_everything, square, worker
 
-METHODS = ["fork", "spawn"]
+METHODS = ["fork", "spawn", "forkserver"]
 
 
 @pytest.mark.parametrize("method", METHODS)
