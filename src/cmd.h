@@ -138,6 +138,13 @@ void	cmd_dict_len(struct worker *, struct request *);
 void	cmd_dict_keys(struct worker *, struct request *);
 void	cmd_dict_incr(struct worker *, struct request *);
 void	cmd_dict_cas(struct worker *, struct request *);
+void	cmd_dict_items(struct worker *, struct request *);
+void	cmd_dict_values(struct worker *, struct request *);
+void	cmd_dict_clear(struct worker *, struct request *);
+void	cmd_dict_pop(struct worker *, struct request *);
+void	cmd_dict_popitem(struct worker *, struct request *);
+void	cmd_dict_setdefault(struct worker *, struct request *);
+void	cmd_dict_update(struct worker *, struct request *);
 
 /* Answer a woken waiter (by its op), recording what it now holds. */
 void	cmd_queue_answer(struct worker *, struct waiter *);

@@ -10,7 +10,48 @@ void
 dict_init(struct dict *d)
 {
 	hmap_init(&d->entries);
+	TAILQ_INIT(&d->order);
 	d->bytes = 0;
+}
+
+bool
+dict_key_ok(const void *raw, size_t len)
+{
+	struct mp_reader r;
+	const void	*s;
+	const uint8_t	*b = raw;
+	uint8_t		 buf[9];
+	uint32_t	 n;
+	int64_t		 v;
+	size_t		 hl;
+	bool		 str;
+
+	mp_reader_init(&r, raw, len);
+	switch (mp_peek(&r)) {
+	case MP_STR:
+	case MP_BIN:
+		str = mp_peek(&r) == MP_STR;
+		if (mp_read_bytes(&r, &s, &n) == -1 || r.p != r.end)
+			return false;
+		/* For a type and a length, one header size is the shortest. */
+		hl = str && n < 32 ? 1 : n <= UINT8_MAX ? 2 :
+		    n <= UINT16_MAX ? 3 : 5;
+		return len == hl + n;
+	case MP_UINT:
+	case MP_INT:
+		if (mp_is_int(raw, len, &v))
+			return mp_write_int(buf, v) == len &&
+			    memcmp(buf, raw, len) == 0;
+		return len == 9 && b[0] == 0xcf;	/* above INT64_MAX */
+	default:
+		return false;
+	}
+}
+
+struct dentry *
+dict_last(struct dict *d)
+{
+	return TAILQ_LAST(&d->order, dentrylist);
 }
 
 static void
@@ -31,6 +72,7 @@ dict_clear(struct dict *d)
 		dentry_free(hmap_entry(n, struct dentry, node));
 	}
 	hmap_free(&d->entries);
+	TAILQ_INIT(&d->order);
 	d->bytes = 0;
 }
 
@@ -53,6 +95,7 @@ dict_set(struct dict *d, const char *key, size_t klen, const void *val,
 		e->key = xmemdup(key, klen);
 		e->keylen = klen;
 		hmap_insert(&d->entries, &e->node, e->key, klen);
+		TAILQ_INSERT_TAIL(&d->order, e, order);
 		d->bytes += klen;
 	} else {
 		d->bytes -= e->vallen;
@@ -71,6 +114,7 @@ dict_del(struct dict *d, const char *key, size_t klen)
 	if (e == NULL)
 		return QLOCK_ENOKEY;
 	hmap_remove(&d->entries, &e->node);
+	TAILQ_REMOVE(&d->order, e, order);
 	d->bytes -= e->keylen + e->vallen;
 	dentry_free(e);
 	return 0;

@@ -135,7 +135,7 @@ rec_d_set(struct store_buf *b, const struct object *o, const char *key,
 	size_t		at = rec_begin(b, &pk, 3, R_D_SET);
 
 	pack_name(&pk, o);
-	pack_str(&pk, key, klen);
+	pack_raw(&pk, key, klen);	/* a key is its msgpack bytes */
 	pack_raw(&pk, val, vlen);
 	rec_end(b, at);
 }
@@ -149,7 +149,7 @@ rec_d_del(struct store_buf *b, const struct object *o, const char *key,
 	size_t		at = rec_begin(b, &pk, 2, R_D_DEL);
 
 	pack_name(&pk, o);
-	pack_str(&pk, key, klen);
+	pack_raw(&pk, key, klen);
 	rec_end(b, at);
 }
 
@@ -244,7 +244,6 @@ snapshot_object(struct store_buf *b, const struct object *o)
 {
 	struct hold	*h;
 	struct qitem	*it;
-	struct hnode	*n;
 	struct dentry	*e;
 	long		 base;
 
@@ -267,11 +266,9 @@ snapshot_object(struct store_buf *b, const struct object *o)
 			rec_q_unfin(b, o);
 		break;
 	case OBJ_DICT:
-		for (n = hmap_first(&o->u.dict.entries); n != NULL;
-		    n = hmap_next(&o->u.dict.entries, n)) {
-			e = hmap_entry(n, struct dentry, node);
+		/* In insertion order, which replay rebuilds. */
+		TAILQ_FOREACH(e, &o->u.dict.order, order)
 			rec_d_set(b, o, e->key, e->keylen, e->val, e->vallen);
-		}
 		break;
 	case OBJ_SEM:
 		base = 0;

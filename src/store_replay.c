@@ -70,13 +70,13 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 	struct qitem	*it;
 	struct taken	*t;
 	struct waitlist	 woken;
-	uint32_t	 n, namelen, klen;
+	uint32_t	 n, namelen;
 	uint64_t	 type, id;
 	int64_t		 a, b, c;
 	bool		 flag;
-	const char	*name, *key;
-	const uint8_t	*raw;
-	size_t		 rawlen;
+	const char	*name;
+	const uint8_t	*raw, *kraw;
+	size_t		 rawlen, krawlen;
 
 	TAILQ_INIT(&woken);
 	mp_reader_init(&r, p, len);
@@ -159,16 +159,20 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return 0;
 	case R_D_SET:
 		if ((o = replay_object(rp, name, namelen, OBJ_DICT)) == NULL ||
-		    mp_read_str(&r, &key, &klen) == -1 ||
+		    mp_skip(&r, &kraw, &krawlen) == -1 ||
+		    !dict_key_ok(kraw, krawlen) ||
 		    mp_skip(&r, &raw, &rawlen) == -1)
 			return -1;
-		dict_set(&o->u.dict, key, klen, raw, rawlen);
+		/* A key is its msgpack bytes (a str key's are what logs
+		 * written before other key types hold too). */
+		dict_set(&o->u.dict, (const char *)kraw, krawlen, raw, rawlen);
 		return 0;
 	case R_D_DEL:
 		if ((o = replay_object(rp, name, namelen, OBJ_DICT)) == NULL ||
-		    mp_read_str(&r, &key, &klen) == -1)
+		    mp_skip(&r, &kraw, &krawlen) == -1 ||
+		    !dict_key_ok(kraw, krawlen))
 			return -1;
-		(void)dict_del(&o->u.dict, key, klen);
+		(void)dict_del(&o->u.dict, (const char *)kraw, krawlen);
 		return 0;
 	case R_S_SET:
 		if ((o = replay_object(rp, name, namelen, OBJ_SEM)) == NULL ||
