@@ -786,6 +786,14 @@ qlock_ping(qlock *c)
 	return QLOCK_OK;
 }
 
+/* Open flags: giveback=False is sent only when asked for, so opens stay
+ * what older daemons accept. */
+static bool
+nogiveback(int flags)
+{
+	return (flags & QLOCK_NO_GIVEBACK) != 0;
+}
+
 int
 qlock_queue_open(qlock *c, const char *name, long maxsize, int flags)
 {
@@ -793,11 +801,14 @@ qlock_queue_open(qlock *c, const char *name, long maxsize, int flags)
 	int			st;
 
 	if ((st = check_name(c, "queue.open", name)) != QLOCK_OK ||
-	    (st = req_begin(c, "queue.open", 3)) != QLOCK_OK)
+	    (st = req_begin(c, "queue.open", nogiveback(flags) ? 4 : 3)) !=
+	    QLOCK_OK)
 		return st;
 	pk_str(c, name);
 	pk_int(c, maxsize);
 	pk_bool(c, (flags & QLOCK_JOINABLE) != 0);
+	if (nogiveback(flags))
+		pk_bool(c, false);
 	return req_call(c, &res);
 }
 
@@ -879,10 +890,13 @@ qlock_lock_open(qlock *c, const char *name, int flags)
 	int			st;
 
 	if ((st = check_name(c, "lock.open", name)) != QLOCK_OK ||
-	    (st = req_begin(c, "lock.open", 2)) != QLOCK_OK)
+	    (st = req_begin(c, "lock.open", nogiveback(flags) ? 3 : 2)) !=
+	    QLOCK_OK)
 		return st;
 	pk_str(c, name);
 	pk_bool(c, (flags & QLOCK_RECURSIVE) != 0);
+	if (nogiveback(flags))
+		pk_bool(c, false);
 	return req_call(c, &res);
 }
 
@@ -926,11 +940,14 @@ qlock_sem_open(qlock *c, const char *name, long value, int flags)
 	int			st;
 
 	if ((st = check_name(c, "sem.open", name)) != QLOCK_OK ||
-	    (st = req_begin(c, "sem.open", 3)) != QLOCK_OK)
+	    (st = req_begin(c, "sem.open", nogiveback(flags) ? 4 : 3)) !=
+	    QLOCK_OK)
 		return st;
 	pk_str(c, name);
 	pk_int(c, value);
 	pk_bool(c, (flags & QLOCK_BOUNDED) != 0);
+	if (nogiveback(flags))
+		pk_bool(c, false);
 	return req_call(c, &res);
 }
 

@@ -43,6 +43,11 @@ enum {
 #define QLOCK_JOINABLE   1  /* queue_open flag */
 #define QLOCK_RECURSIVE  1  /* lock_open flag: RLock */
 #define QLOCK_BOUNDED    1  /* sem_open flag: BoundedSemaphore */
+/* lock_open (a Lock), sem_open, queue_open flag: giveback=False, as
+ * multiprocessing: what a connection took outlives it (a held Lock, a
+ * permit, a taken item's unfinished task) and any connection may release
+ * the Lock. */
+#define QLOCK_NO_GIVEBACK 0x100
 
 /* Connection.  NULL address / authkey: QLOCK_ADDRESS (default
  * 127.0.0.1:7450), then QLOCK_AUTHKEY or QLOCK_AUTHKEY_FILE. */

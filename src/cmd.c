@@ -56,18 +56,18 @@ static const struct cmd cmds[] = {
 	{ "event.wait",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_event_wait, NULL },
 	{ "list",		0, 0, CMD_FANOUT, NULL, cmd_list_partial },
 	{ "lock.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_lock_acquire, NULL },
-	{ "lock.open",		2, 2, CMD_NAMED,  cmd_lock_open, NULL },
+	{ "lock.open",		2, 3, CMD_NAMED,  cmd_lock_open, NULL },
 	{ "lock.release",	1, 1, CMD_NAMED,  cmd_lock_release, NULL },
 	{ "ping",		0, 0, 0,	  cmd_ping, NULL },
 	{ "queue.get",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_get, NULL },
 	{ "queue.join",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_join, NULL },
-	{ "queue.open",		3, 3, CMD_NAMED,  cmd_queue_open, NULL },
+	{ "queue.open",		3, 4, CMD_NAMED,  cmd_queue_open, NULL },
 	{ "queue.put",		3, 3, CMD_NAMED | CMD_BLOCKS, cmd_queue_put, NULL },
 	{ "queue.size",		1, 1, CMD_NAMED,  cmd_queue_size, NULL },
 	{ "queue.state",	1, 1, CMD_NAMED,  cmd_queue_state, NULL },
 	{ "queue.task_done",	1, 1, CMD_NAMED,  cmd_queue_task_done, NULL },
 	{ "sem.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_sem_acquire, NULL },
-	{ "sem.open",		3, 3, CMD_NAMED,  cmd_sem_open, NULL },
+	{ "sem.open",		3, 4, CMD_NAMED,  cmd_sem_open, NULL },
 	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
 	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
 	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
@@ -528,6 +528,17 @@ arg_int(struct worker *w, struct request *r, int64_t *v)
 		    "%s: expected an integer", r->cmd->name);
 		return -1;
 	}
+	return 0;
+}
+
+int
+arg_giveback(struct worker *w, struct request *r, uint32_t pos, bool *keep)
+{
+	bool	giveback = true;
+
+	if (r->nparams > pos && arg_bool(w, r, &giveback) == -1)
+		return -1;
+	*keep = !giveback;
 	return 0;
 }
 

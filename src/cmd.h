@@ -82,6 +82,9 @@ void	fanout_peer_down(struct worker *w, int peer);
 int	arg_timeout(struct worker *w, struct request *r, double *deadline);
 int	arg_int(struct worker *w, struct request *r, int64_t *v);
 int	arg_bool(struct worker *w, struct request *r, bool *v);
+/* The optional giveback flag at param pos (counting the name as 0;
+ * absent: true): *keep is its negation (struct object's keep). */
+int	arg_giveback(struct worker *, struct request *, uint32_t pos, bool *keep);
 
 /* How cmd_object treats a name that is not there yet. */
 enum obj_lookup {

@@ -61,13 +61,23 @@ acquire(struct worker *w, struct request *r, struct object *o)
 	worker_park(w, wt, deadline);
 }
 
-/* Release o's lock once for r. */
+/* Release o's lock once for r (a giveback=False Lock: for whoever holds
+ * it, as any process may release Python's). */
 static void
 release(struct worker *w, struct request *r, struct object *o)
 {
 	struct lock	*l = lock_of(o);
 	struct hold	*h;
+	uint64_t	 owner = l->owner;
 
+	if (o->keep && owner != 0 && owner != r->ctx.sess) {
+		(void)lock_release(l, owner, &w->tokens, &w->woken);
+		if ((h = hold_find(w, owner, o)) != NULL)
+			hold_free(w, h);
+		reply_nil(w, &r->ctx);
+		registry_gc(&w->reg, o);
+		return;
+	}
 	if (lock_release(l, r->ctx.sess, &w->tokens, &w->woken) != 0) {
 		reply_error(w, &r->ctx, QLOCK_ENOTOWNER,
 		    "'%.*s' is not held by this connection", (int)r->namelen,
@@ -80,26 +90,38 @@ release(struct worker *w, struct request *r, struct object *o)
 	registry_gc(&w->reg, o);
 }
 
-/* lock.open [name, recursive] */
+/* lock.open [name, recursive, giveback?] */
 void
 cmd_lock_open(struct worker *w, struct request *r)
 {
 	struct object	*o;
-	bool		 recursive;
+	bool		 recursive, keep;
 
-	if (arg_bool(w, r, &recursive) == -1 || cmd_reserve(w, r, 8) == -1 ||
+	if (arg_bool(w, r, &recursive) == -1 ||
+	    arg_giveback(w, r, 2, &keep) == -1)
+		return;
+	if (recursive && keep) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "giveback=False is for a "
+		    "Lock, not an RLock (only its owner may release it)");
+		return;
+	}
+	if (cmd_reserve(w, r, 8) == -1 ||
 	    (o = cmd_object(w, r, OBJ_LOCK, LOOKUP_CREATE)) == NULL)
 		return;
-	if (o->opened && o->u.lock.recursive != recursive) {
-		reply_error(w, &r->ctx, QLOCK_EINVAL, "'%.*s' is open as a%s",
+	if (o->opened && (o->u.lock.recursive != recursive || o->keep != keep)) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "'%.*s' is open as a%s%s",
 		    (int)r->namelen, r->name,
-		    o->u.lock.recursive ? "n RLock" : " Lock");
+		    o->u.lock.recursive ? "n RLock" : " Lock",
+		    o->keep ? " with giveback=False" : "");
 		return;
 	}
 	if (!o->opened) {
 		o->u.lock.recursive = recursive;
 		o->opened = true;
+		o->keep = keep;
 		store_l_open(w, o);
+		if (keep)
+			store_keep(w, o);
 	}
 	reply_nil(w, &r->ctx);
 }

@@ -10,16 +10,17 @@
 #include "util.h"
 #include "worker.h"
 
-/* queue.open [name, maxsize, joinable] */
+/* queue.open [name, maxsize, joinable, giveback?] */
 void
 cmd_queue_open(struct worker *w, struct request *r)
 {
 	struct object	*o;
 	struct queue	*q;
 	int64_t		 maxsize;
-	bool		 joinable;
+	bool		 joinable, keep;
 
-	if (arg_int(w, r, &maxsize) == -1 || arg_bool(w, r, &joinable) == -1)
+	if (arg_int(w, r, &maxsize) == -1 || arg_bool(w, r, &joinable) == -1 ||
+	    arg_giveback(w, r, 3, &keep) == -1)
 		return;
 	if (maxsize < 0 || maxsize > INT32_MAX) {
 		reply_error(w, &r->ctx, QLOCK_EINVAL,
@@ -30,10 +31,12 @@ cmd_queue_open(struct worker *w, struct request *r)
 	    (o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
 	q = &o->u.queue;
-	if (o->opened && (q->maxsize != maxsize || q->joinable != joinable)) {
+	if (o->opened && (q->maxsize != maxsize || q->joinable != joinable ||
+	    o->keep != keep)) {
 		reply_error(w, &r->ctx, QLOCK_EINVAL,
-		    "queue '%.*s' is open with maxsize %ld%s", (int)r->namelen,
-		    r->name, q->maxsize, q->joinable ? ", joinable" : "");
+		    "queue '%.*s' is open with maxsize %ld%s%s", (int)r->namelen,
+		    r->name, q->maxsize, q->joinable ? ", joinable" : "",
+		    o->keep ? ", giveback=False" : "");
 		return;
 	}
 	if (!o->opened) {
@@ -43,7 +46,10 @@ cmd_queue_open(struct worker *w, struct request *r)
 		q->maxsize = (long)maxsize;
 		q->joinable = joinable;
 		o->opened = true;
+		o->keep = keep;
 		store_q_open(w, o);
+		if (keep)
+			store_keep(w, o);
 	}
 	reply_nil(w, &r->ctx);
 }
@@ -94,13 +100,19 @@ reply_item(struct worker *w, const struct reqctx *ctx, struct qitem *it)
 }
 
 /* An item left the queue for session sess: a joinable queue keeps it
- * until task_done, to put it back if the session ends first. */
+ * until task_done, to put it back if the session ends first; with
+ * giveback=False it is gone for good and only its task stays unfinished
+ * (the log says so: the item done, then the unfinished count). */
 static void
 queue_taken(struct worker *w, uint64_t sess, struct object *o, struct qitem *it)
 {
 	struct hold	*h;
 
-	if (!o->u.queue.joinable) {
+	if (o->u.queue.joinable && o->keep) {
+		store_q_done(w, o, it->id);
+		store_q_unfinished(w, o);
+	}
+	if (!o->u.queue.joinable || o->keep) {
 		qitem_free(it);
 		return;
 	}

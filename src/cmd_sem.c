@@ -21,22 +21,34 @@ sem_base(struct worker *w, const struct object *o)
 	/* And permits handed to waiters not answered yet. */
 	TAILQ_FOREACH(wt, &w->woken, link)
 		if (wt->obj == o && wt->op == WOP_SEM_ACQUIRE &&
-		    wt->status == QLOCK_OK)
+		    wt->status == QLOCK_OK && !o->keep)
 			held++;
 	/* A foreign release of a bounded semaphore may have filled it while
 	 * permits are held: those holders' releases will then fail. */
 	return sem_durable(&o->u.sem, held);
 }
 
-/* sem.open [name, value, bounded] */
+/* A permit was taken by sess: held by its session (given back when it
+ * ends), or with giveback=False taken for good (logged as such). */
+static void
+sem_took(struct worker *w, struct object *o, uint64_t sess)
+{
+	if (o->keep)
+		store_s_set(w, o, sem_base(w, o));
+	else
+		hold_get(w, sess, o)->permits++;
+}
+
+/* sem.open [name, value, bounded, giveback?] */
 void
 cmd_sem_open(struct worker *w, struct request *r)
 {
 	struct object	*o;
 	int64_t		 value;
-	bool		 bounded;
+	bool		 bounded, keep;
 
-	if (arg_int(w, r, &value) == -1 || arg_bool(w, r, &bounded) == -1)
+	if (arg_int(w, r, &value) == -1 || arg_bool(w, r, &bounded) == -1 ||
+	    arg_giveback(w, r, 3, &keep) == -1)
 		return;
 	if (value < 0 || value > INT32_MAX) {
 		reply_error(w, &r->ctx, QLOCK_EINVAL,
@@ -49,17 +61,22 @@ cmd_sem_open(struct worker *w, struct request *r)
 	if (o->opened) {
 		/* Idempotent for the same settings, as every process of a
 		 * program opens it the same way. */
-		if (o->u.sem.initial != value || o->u.sem.bounded != bounded) {
+		if (o->u.sem.initial != value || o->u.sem.bounded != bounded ||
+		    o->keep != keep) {
 			reply_error(w, &r->ctx, QLOCK_EINVAL,
-			    "'%.*s' is open with value %ld%s", (int)r->namelen,
+			    "'%.*s' is open with value %ld%s%s", (int)r->namelen,
 			    r->name, o->u.sem.initial,
-			    o->u.sem.bounded ? ", bounded" : "");
+			    o->u.sem.bounded ? ", bounded" : "",
+			    o->keep ? ", giveback=False" : "");
 			return;
 		}
 	} else {
 		sem_init(&o->u.sem, (long)value, bounded);
 		o->opened = true;
+		o->keep = keep;
 		store_s_set(w, o, sem_base(w, o));
+		if (keep)
+			store_keep(w, o);
 	}
 	reply_nil(w, &r->ctx);
 }
@@ -76,7 +93,7 @@ cmd_sem_acquire(struct worker *w, struct request *r)
 	    (o = cmd_object(w, r, OBJ_SEM, LOOKUP_EXISTING)) == NULL)
 		return;
 	if (sem_acquire(&o->u.sem) == 0) {
-		hold_get(w, r->ctx.sess, o)->permits++;
+		sem_took(w, o, r->ctx.sess);
 		reply_nil(w, &r->ctx);
 		return;
 	}
@@ -134,7 +151,7 @@ cmd_sem_answer(struct worker *w, struct waiter *wt)
 	int	st = wt->status;
 
 	if (st == QLOCK_OK) {
-		hold_get(w, wt->ctx.sess, wt->obj)->permits++;
+		sem_took(w, wt->obj, wt->ctx.sess);
 		reply_nil(w, &wt->ctx);
 		return;
 	}

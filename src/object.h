@@ -41,6 +41,10 @@ struct object {
 					   settings; otherwise freed when idle */
 	bool		 logged;	/* a record in the log names it, so
 					   freeing it must log a delete */
+	bool		 keep;		/* opened with giveback=False (a Lock,
+					   semaphore or queue): what a session
+					   took outlives it, and any session
+					   may release a Lock, as Python's */
 	struct holdlist	 holds;		/* sessions holding part of it */
 	union {
 		struct queue	queue;

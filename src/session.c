@@ -87,8 +87,9 @@ hold_release(struct worker *w, struct hold *h)
 
 	switch (o->kind) {
 	case OBJ_LOCK:
-		(void)lock_release_all(&o->u.lock, h->sess->id, &w->tokens,
-		    &w->woken);
+		if (!o->keep)	/* giveback=False: it stays held */
+			(void)lock_release_all(&o->u.lock, h->sess->id,
+			    &w->tokens, &w->woken);
 		break;
 	case OBJ_COND:
 		(void)lock_release_all(&o->u.cond.lock, h->sess->id,

@@ -599,6 +599,15 @@ store_l_open(struct worker *w, struct object *o)
 }
 
 void
+store_keep(struct worker *w, struct object *o)
+{
+	struct store_buf	*b = change(w, o);
+
+	if (b != NULL)
+		rec_flag(b, o, R_KEEP, o->keep);
+}
+
+void
 store_b_open(struct worker *w, struct object *o)
 {
 	struct store_buf	*b = change(w, o);

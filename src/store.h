@@ -122,6 +122,8 @@ void	store_d_del(struct worker *w, struct object *o, const char *key,
 void	store_s_set(struct worker *w, struct object *o, long base);
 void	store_e_set(struct worker *w, struct object *o);
 void	store_l_open(struct worker *w, struct object *o);
+/* o was opened with giveback=False (o->keep). */
+void	store_keep(struct worker *w, struct object *o);
 void	store_b_open(struct worker *w, struct object *o);
 void	store_delete(struct worker *w, struct object *o);
 /* Called before granting a fencing token above the logged reservation. */

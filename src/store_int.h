@@ -43,6 +43,8 @@ enum rec_type {
 	R_DELETE,	/* name */
 	R_TOKENS,	/* fencing tokens below this value may have been granted */
 	R_Q_UNFIN,	/* name, count: a joinable queue's unfinished tasks */
+	R_KEEP,		/* name, flag: opened with giveback=False (a lock,
+			   semaphore or queue opened just before) */
 };
 
 /* Little-endian u32 helpers for the fixed headers. */

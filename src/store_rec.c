@@ -290,6 +290,8 @@ snapshot_object(struct store_buf *b, const struct object *o)
 	default:
 		break;	/* conditions hold nothing durable */
 	}
+	if (o->keep)
+		rec_flag(b, o, R_KEEP, true);
 }
 
 /* Write a log holding the state of reg to fd (from offset 0), a megabyte

@@ -189,6 +189,13 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 			return -1;
 		o->u.event.set = flag;
 		return 0;
+	case R_KEEP:
+		if ((o = registry_find(rp->reg, name, namelen)) == NULL ||
+		    (o->kind != OBJ_LOCK && o->kind != OBJ_SEM &&
+		    o->kind != OBJ_QUEUE) || mp_read_bool(&r, &flag) == -1)
+			return -1;
+		o->keep = flag;
+		return 0;
 	case R_L_OPEN:
 		if ((o = replay_object(rp, name, namelen, OBJ_LOCK)) == NULL ||
 		    mp_read_bool(&r, &flag) == -1)

@@ -331,6 +331,19 @@ cancel_parked(int fd, uint64_t id, const char *name, uint64_t msgid)
 	raw_resp_free(&r);
 }
 
+/* Get one item of queue name at once; it must be s. */
+static void
+get_str(qlock *c, const char *name, const char *s)
+{
+	void	*item;
+	size_t	 len;
+
+	ck_assert_int_eq(qlock_queue_get(c, name, &item, &len, 0), QLOCK_OK);
+	ck_assert_msg(len == strlen(s) && memcmp(item, s, len) == 0,
+	    "got '%.*s', not '%s'", (int)len, (char *)item, s);
+	free(item);
+}
+
 /* Items in queue name. */
 static long
 qsize(qlock *c, const char *name)
@@ -816,6 +829,128 @@ START_TEST(test_dict_durable)
 }
 END_TEST
 
+/* Connection a holds the plain (given back) lock "sync{k}" and closes;
+ * wait until c can take it: a's session has ended on the worker that
+ * owns every "{k}" name. */
+static void
+end_session(qlock *c, qlock *a)
+{
+	double	end = qd_now() + QD_WAIT;
+	int	st;
+
+	ck_assert_int_eq(qlock_lock_acquire(a, "sync{k}", 0), QLOCK_OK);
+	qlock_close(a);
+	while ((st = qlock_lock_acquire(c, "sync{k}", 0)) == QLOCK_TIMEOUT &&
+	    qd_now() < end)
+		qd_nap();
+	ck_assert_int_eq(st, QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_release(c, "sync{k}"), QLOCK_OK);
+}
+
+/* giveback=False, as multiprocessing: a Lock, a permit and a taken item's
+ * task that a connection had outlive it; any connection releases the Lock;
+ * the settings are kept across a re-open and refused if they differ. */
+START_TEST(test_no_giveback)
+{
+	qlock	*c = qd_connect(D), *a = qd_connect(D);
+	int	 fl = QLOCK_NO_GIVEBACK, fd;
+	long	 v;
+	void	*item;
+	size_t	 len;
+
+	ck_assert_int_eq(qlock_lock_open(c, "l{k}", fl), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_open(c, "l{k}", fl), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_open(c, "l{k}", 0), QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_lock_open(c, "r{k}", fl | QLOCK_RECURSIVE),
+	    QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_sem_open(c, "s{k}", 2, fl | QLOCK_BOUNDED),
+	    QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_open(c, "s{k}", 2, QLOCK_BOUNDED),
+	    QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_queue_open(c, "q{k}", 0, fl | QLOCK_JOINABLE),
+	    QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_open(c, "q{k}", 0, QLOCK_JOINABLE),
+	    QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_queue_put(c, "q{k}", "1", 1, 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_put(c, "q{k}", "2", 1, 0), QLOCK_OK);
+	/* a takes the lock, a permit and an item, and goes away. */
+	ck_assert_int_eq(qlock_lock_acquire(a, "l{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_acquire(a, "s{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_get(a, "q{k}", &item, &len, 0), QLOCK_OK);
+	free(item);
+	end_session(c, a);
+	ck_assert_int_eq(qlock_lock_acquire(c, "l{k}", 0), QLOCK_TIMEOUT);
+	ck_assert_int_eq(qlock_sem_value(c, "s{k}", &v), QLOCK_OK);
+	ck_assert_int_eq(v, 1);
+	fd = raw_connect_auth(D);
+	queue_state_is(fd, "q{k}", 1, 0, 1, 2);		/* "1" is gone */
+	/* Anyone releases the Lock and the permit, and finishes the task. */
+	ck_assert_int_eq(qlock_lock_release(c, "l{k}"), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_acquire(c, "l{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_release(c, "l{k}"), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_release(c, "l{k}"), QLOCK_ENOTOWNER);
+	ck_assert_int_eq(qlock_sem_release(c, "s{k}"), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_release(c, "s{k}"), QLOCK_EVALUE);
+	ck_assert_int_eq(qlock_queue_task_done(c, "q{k}"), QLOCK_OK);
+	queue_state_is(fd, "q{k}", 1, 0, 1, 1);
+	get_str(c, "q{k}", "2");
+	/* A lock another connection holds, released by c while it lives. */
+	a = qd_connect(D);
+	ck_assert_int_eq(qlock_lock_acquire(a, "l{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_release(c, "l{k}"), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_acquire(c, "l{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_lock_release(a, "l{k}"), QLOCK_OK);
+	qlock_close(a);
+	close(fd);
+	qlock_close(c);
+}
+END_TEST
+
+/* The giveback=False setting and what a gone session took stay across a
+ * restart: the taken item does not come back, its task stays unfinished,
+ * the permit stays taken. */
+START_TEST(test_no_giveback_durable)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*c, *a;
+	int		 fl = QLOCK_NO_GIVEBACK, fd;
+	long		 v;
+	void		*item;
+	size_t		 len;
+
+	scratch_new(&s);
+	d = dstart(&s, 3, "always", NULL);
+	c = qd_connect(d);
+	a = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_open(c, "s{k}", 2, fl), QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_open(c, "q{k}", 0, fl | QLOCK_JOINABLE),
+	    QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_put(c, "q{k}", "1", 1, 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_put(c, "q{k}", "2", 1, 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_acquire(a, "s{k}", 0), QLOCK_OK);
+	ck_assert_int_eq(qlock_queue_get(a, "q{k}", &item, &len, 0), QLOCK_OK);
+	free(item);
+	qlock_close(c);
+	qd_stop(d);		/* a is still connected: nothing handed back */
+	qlock_close(a);
+	d = dstart(&s, 3, "always", NULL);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_open(c, "s{k}", 2, fl), QLOCK_OK);
+	ck_assert_int_eq(qlock_sem_open(c, "s{k}", 2, 0), QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_queue_open(c, "q{k}", 0, QLOCK_JOINABLE),
+	    QLOCK_EINVAL);
+	ck_assert_int_eq(qlock_sem_value(c, "s{k}", &v), QLOCK_OK);
+	ck_assert_int_eq(v, 1);
+	fd = raw_connect_auth(d);
+	queue_state_is(fd, "q{k}", 1, 0, 1, 2);
+	close(fd);
+	qlock_close(c);
+	qd_stop(d);
+	scratch_free(&s);
+}
+END_TEST
+
 static Suite *
 py_semantics_suite(void)
 {
@@ -831,6 +966,7 @@ py_semantics_suite(void)
 	tcase_add_test(tc, test_cond_over_lock);
 	tcase_add_test(tc, test_cond_over_rlock);
 	tcase_add_test(tc, test_dict_python);
+	tcase_add_test(tc, test_no_giveback);
 	tc = qd_tcase(s, "w1", setup_w1, teardown, 30);
 	tcase_add_test(tc, test_queue_state);
 	tcase_add_test(tc, test_barrier_state);
@@ -839,8 +975,10 @@ py_semantics_suite(void)
 	tcase_add_test(tc, test_cond_over_lock);
 	tcase_add_test(tc, test_cond_over_rlock);
 	tcase_add_test(tc, test_dict_python);
+	tcase_add_test(tc, test_no_giveback);
 	tc = qd_tcase(s, "durable", NULL, NULL, 60);
 	tcase_add_test(tc, test_dict_durable);
+	tcase_add_test(tc, test_no_giveback_durable);
 	return s;
 }
 
