@@ -951,6 +951,58 @@ START_TEST(test_no_giveback_durable)
 }
 END_TEST
 
+/* Cancelling a cond.wait: answered Cancelled once it holds the lock again
+ * (at once if free, else after the holder releases); one already notified
+ * is too late and answers as usual. A cancelled barrier party breaks it. */
+START_TEST(test_cancel_cond_barrier)
+{
+	qlock	*c = qd_connect(D);
+	int	 a = raw_connect_auth(D), b = raw_connect_auth(D);
+
+	wait_expect(a, 1, "cond.acquire", "cv", -1, NULL);
+	call_wait(a, 2, "cond.wait", "cv", -1);
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	cancel_parked(a, 3, "cv", 2);		/* the lock was free */
+	wait_expect(b, 20, "cond.acquire", "cv", 0, "Timeout");
+	/* Lock held by b when a cancels: the answer waits for it. */
+	call_wait(a, 4, "cond.wait", "cv", -1);
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	wait_expect(b, 21, "cond.acquire", "cv", 0, NULL);
+	cancel_expect(a, 5, "cv", 4, true);
+	call_name(b, 22, "cond.release", "cv");
+	raw_expect(b, 22, NULL, "b releases cv");
+	raw_expect(a, 4, "Cancelled", "the cancelled wait, relocked");
+	/* Notified, then cancelled: too late, it answers OK. */
+	call_wait(a, 6, "cond.wait", "cv", -1);
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	wait_expect(b, 23, "cond.acquire", "cv", 0, NULL);
+	{
+		struct raw_call	 rc;
+		msgpack_packer	*pk = raw_call_begin(&rc, 24, "cond.notify", 2);
+
+		msgpack_pack_str_with_body(pk, "cv", 2);
+		msgpack_pack_int64(pk, 1);
+		raw_call_send(b, &rc);
+		raw_expect(b, 24, NULL, "notify");
+	}
+	cancel_expect(a, 7, "cv", 6, false);
+	call_name(b, 25, "cond.release", "cv");
+	raw_expect(b, 25, NULL, "b releases cv again");
+	raw_expect(a, 6, NULL, "the notified wait");
+	call_name(a, 8, "cond.release", "cv");
+	raw_expect(a, 8, NULL, "a releases cv");
+	/* A barrier party that cancels breaks the barrier. */
+	ck_assert_int_eq(qlock_barrier_open(c, "cb", 2), QLOCK_OK);
+	call_wait(a, 9, "barrier.wait", "cb", -1);
+	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
+	cancel_parked(a, 10, "cb", 9);
+	barrier_state_is(b, "cb", 2, 0, 1);
+	close(a);
+	close(b);
+	qlock_close(c);
+}
+END_TEST
+
 static Suite *
 py_semantics_suite(void)
 {
@@ -963,6 +1015,7 @@ py_semantics_suite(void)
 	tcase_add_test(tc, test_barrier_state);
 	tcase_add_test(tc, test_cancel_parked);
 	tcase_add_test(tc, test_cancel_too_late);
+	tcase_add_test(tc, test_cancel_cond_barrier);
 	tcase_add_test(tc, test_cond_over_lock);
 	tcase_add_test(tc, test_cond_over_rlock);
 	tcase_add_test(tc, test_dict_python);
@@ -972,6 +1025,7 @@ py_semantics_suite(void)
 	tcase_add_test(tc, test_barrier_state);
 	tcase_add_test(tc, test_cancel_parked);
 	tcase_add_test(tc, test_cancel_too_late);
+	tcase_add_test(tc, test_cancel_cond_barrier);
 	tcase_add_test(tc, test_cond_over_lock);
 	tcase_add_test(tc, test_cond_over_rlock);
 	tcase_add_test(tc, test_dict_python);
