@@ -3,6 +3,8 @@
  * parked request, against the real qlockd with one and three workers. */
 #include <sys/types.h>
 
+#include <glob.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1003,6 +1005,52 @@ START_TEST(test_cancel_cond_barrier)
 }
 END_TEST
 
+/* Objects found in another shard's log than their name's (as a data dir
+ * written before hash tags holds for tagged names) are moved to their
+ * shard at start: here every shard's log is rotated to the next worker. */
+START_TEST(test_misplaced_repartitioned)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	qlock		*c;
+	glob_t		 g;
+	char		 name[32], tmp[512];
+	long		 n;
+	int		 i;
+
+	scratch_new(&s);
+	d = dstart(&s, 3, "always", NULL);
+	c = qd_connect(d);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "mv{t%d}", i);
+		ck_assert_int_eq(qlock_queue_put(c, name, "x", 1, 0), QLOCK_OK);
+	}
+	qlock_close(c);
+	qd_stop(d);
+	ck_assert_int_eq(glob(spath(&s, "data/gen-*/shard-*.log"), 0, NULL,
+	    &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 3);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", g.gl_pathv[0]);
+	ck_assert_int_eq(rename(g.gl_pathv[0], tmp), 0);
+	ck_assert_int_eq(rename(g.gl_pathv[2], g.gl_pathv[0]), 0);
+	ck_assert_int_eq(rename(g.gl_pathv[1], g.gl_pathv[2]), 0);
+	ck_assert_int_eq(rename(tmp, g.gl_pathv[1]), 0);
+	globfree(&g);
+	d = dstart(&s, 3, "always", NULL);
+	c = qd_connect(d);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "mv{t%d}", i);
+		ck_assert_int_eq(qlock_queue_size(c, name, &n), QLOCK_OK);
+		ck_assert_msg(n == 1, "%s: %ld items after the restart", name,
+		    n);
+	}
+	qlock_close(c);
+	ck_assert(qd_log_wait(d, "on another shard now", QD_WAIT));
+	qd_stop(d);
+	scratch_free(&s);
+}
+END_TEST
+
 static Suite *
 py_semantics_suite(void)
 {
@@ -1033,6 +1081,7 @@ py_semantics_suite(void)
 	tc = qd_tcase(s, "durable", NULL, NULL, 60);
 	tcase_add_test(tc, test_dict_durable);
 	tcase_add_test(tc, test_no_giveback_durable);
+	tcase_add_test(tc, test_misplaced_repartitioned);
 	return s;
 }
 
