@@ -16,4 +16,5 @@ if ! "$PY" -c 'import msgpack, pytest' >/dev/null 2>&1; then
 fi
 PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE
 cd "$srcdir/python" || exit 1
-exec "$PY" -m pytest -q -p no:cacheprovider tests
+# Bounded: the whole suite takes well under a minute.
+exec timeout 900 "$PY" -m pytest -q -p no:cacheprovider tests

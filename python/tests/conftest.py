@@ -33,15 +33,13 @@ def free_port():
 class Daemon:
     """One qlockd process and how to reach it."""
 
-    def __init__(self, workers, tmp):
+    def __init__(self, workers, tmp, keyfile):
         self.workers = workers
         self.tmp = tmp
-        self.keyfile = os.path.join(tmp, "key")
+        self.keyfile = keyfile
         self.sock = os.path.join(tmp, "sock")
-        self.key = secrets.token_hex(32).encode()
-        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.write(fd, self.key + b"\n")
-        os.close(fd)
+        with open(keyfile, "rb") as f:
+            self.key = f.read().rstrip(b"\n")
         self.log = open(os.path.join(tmp, "log"), "ab")
         self.proc = None
         for _ in range(5):
@@ -85,10 +83,23 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def keyfile():
+    """One key file for every daemon of the run: a forkserver started
+    under the first daemon keeps its environment (QLOCK_AUTHKEY_FILE)."""
+    tmp = tempfile.mkdtemp(prefix="qlock-pytest-key.")
+    path = os.path.join(tmp, "key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, secrets.token_hex(32).encode() + b"\n")
+    os.close(fd)
+    yield path
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", params=[1, 3], ids=["1worker", "3workers"])
-def daemon(request):
+def daemon(request, keyfile):
     tmp = tempfile.mkdtemp(prefix="qlock-pytest.")
-    d = Daemon(request.param, tmp)
+    d = Daemon(request.param, tmp, keyfile)
     old = {k: os.environ.get(k) for k in
            ("QLOCK_ADDRESS", "QLOCK_AUTHKEY", "QLOCK_AUTHKEY_FILE")}
     os.environ["QLOCK_ADDRESS"] = d.address
