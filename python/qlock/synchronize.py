@@ -227,9 +227,10 @@ class Condition(_Named):
             raise NotImplementedError(
                 "qlock.Condition has its own lock; lock= is not supported "
                 "yet (docs/python.md)")
+        self._restore()
 
     def _restore(self):
-        pass
+        self._waits = threading.local()    # an interrupted wait, per thread
 
     def acquire(self, block=True, timeout=None):
         """Take the condition's lock: True, or False if not in time."""
@@ -238,6 +239,15 @@ class Condition(_Named):
 
     def release(self):
         """Release the condition's lock once."""
+        pending = getattr(self._waits, "pending", None)
+        if pending is not None:
+            # The lock comes back with an interrupted wait's late answer:
+            # release it then (see wait).
+            self._waits.pending = None
+            if not pending["answered"]:
+                pending["release"] = True
+                self._held(-1)
+                return
         try:
             self._call("cond.release")
         except errors.NotOwnerError:
@@ -254,13 +264,26 @@ class Condition(_Named):
     def wait(self, timeout=None):
         """Release the lock, wait to be notified, hold it again; False if
         the time ran out first."""
+        # Ctrl-C leaves the wait parked (the session holds the lock, so
+        # the connection stays): the lock is held again when it is
+        # answered, and a release() before that is done then.
+        state = {"answered": False, "release": False}
+
+        def undo(conn, error, result, name=self._name):
+            state["answered"] = True
+            if state["release"] and (error is None or
+                                     error[0] == "Timeout"):
+                conn.forget("cond.release", name)
         try:
-            self._call("cond.wait", _wire.timeout(True, timeout))
+            self._call("cond.wait", _wire.timeout(True, timeout), undo=undo)
         except errors.TimeoutError_:
             return False
         except errors.NotOwnerError:
             raise AssertionError("must acquire() condition before using "
                                  "wait()") from None
+        except KeyboardInterrupt:
+            self._waits.pending = state
+            raise
         return True
 
     def wait_for(self, predicate, timeout=None):

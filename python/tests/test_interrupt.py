@@ -102,3 +102,26 @@ def test_barrier_wait_interrupted_breaks_it(name):
     with pytest.raises(threading.BrokenBarrierError):
         other_thread(lambda: bar.wait(5))
     assert time.monotonic() - t0 < 4
+
+
+def test_condition_wait_interrupted_then_released(name):
+    cond = qlock.Condition(name)
+    with pytest.raises(KeyboardInterrupt):
+        with cond:                      # leaving it must not raise
+            t = ctrl_c_when_parked(1 + qlock.Client().stats()["waiters"])
+            cond.wait()
+    t.join(15)
+
+    def notify():
+        with cond:
+            cond.notify()
+    other_thread(notify)
+    # The wait's late answer gives the lock back to this session, which
+    # releases it at once, on this thread's next calls.
+    deadline = time.monotonic() + 10
+    free = False
+    while not free and time.monotonic() < deadline:
+        qclient.get_client().ping()
+        free = other_thread(lambda: cond.acquire(False) and
+                            cond.release() is None)
+    assert free
