@@ -406,6 +406,37 @@ START_TEST(test_cond_tokens_increase)
 }
 END_TEST
 
+/* Over a given (plain) Lock, as Python's Condition(lock): wait releases
+ * that lock, not the condition's own; notify needs that lock and queues
+ * the waiter for it; the grant restores the depth on that lock. */
+START_TEST(test_cond_over_given_lock)
+{
+	struct lock	 ext;
+	struct waiter	*w = waiter_new(1);
+	uint32_t	 moved;
+
+	lock_init(&ext, false);
+	ck_assert_int_eq(lock_acquire(&ext, 1, &clk), 0);
+	/* Holding ext, not c.lock: waiting over c.lock is refused. */
+	ck_assert_int_eq(cond_wait(&c, &c.lock, 1, w, &clk, &woken),
+	    QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_wait(&c, &ext, 1, w, &clk, &woken), 0);
+	ck_assert_uint_eq(ext.owner, 0);
+	ck_assert(!lock_busy(&c.lock));
+	ck_assert_int_eq(lock_acquire(&ext, 2, &clk), 0);
+	ck_assert_int_eq(cond_notify(&c, &c.lock, 2, 1, &moved),
+	    QLOCK_ENOTOWNER);
+	ck_assert_int_eq(cond_notify(&c, &ext, 2, 1, &moved), 0);
+	ck_assert_uint_eq(moved, 1);
+	ck_assert_ptr_eq(w->wq, &ext.waiters);
+	ck_assert_int_eq(lock_release(&ext, 2, &clk, &woken), 0);
+	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
+	ck_assert_uint_eq(ext.owner, 1);
+	ck_assert_uint_eq(ext.depth, 1);
+	ck_assert(!lock_busy(&c.lock));
+}
+END_TEST
+
 static Suite *
 cond_suite(void)
 {
@@ -426,6 +457,7 @@ cond_suite(void)
 	tcase_add_test(tc, test_cond_notify_n_oldest);
 	tcase_add_test(tc, test_cond_notified_relock_after_release);
 	tcase_add_test(tc, test_cond_notified_behind_lock_waiters);
+	tcase_add_test(tc, test_cond_over_given_lock);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("timeout");
