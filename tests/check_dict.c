@@ -514,6 +514,81 @@ START_TEST(test_dict_mp_is_int_refuses)
 }
 END_TEST
 
+/* The keys in order, as a string "a b c" (keys are plain text here). */
+static void
+order_is(const char *want)
+{
+	struct dentry	*e;
+	char		 got[128] = "";
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(e, &d.order, order) {
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%.*s",
+		    n > 0 ? " " : "", (int)e->keylen, e->key);
+		ck_assert_uint_lt(n, sizeof(got));
+	}
+	ck_assert_str_eq(got, want);
+}
+
+/* Insertion order, as Python's dict: an update keeps its place, a key
+ * deleted and set again goes to the end, the last is popitem's. */
+START_TEST(test_dict_insertion_order)
+{
+	dict_set(&d, K("b"), "\x01", 1);
+	dict_set(&d, K("a"), "\x02", 1);
+	dict_set(&d, K("c"), "\x03", 1);
+	order_is("b a c");
+	dict_set(&d, K("b"), "\x04", 1);
+	order_is("b a c");
+	ck_assert_int_eq(dict_del(&d, K("a")), 0);
+	dict_set(&d, K("a"), "\x05", 1);
+	order_is("b c a");
+	ck_assert_ptr_eq(dict_last(&d), dict_get(&d, K("a")));
+	set_int("d", 7);
+	ck_assert_ptr_eq(dict_last(&d), dict_get(&d, K("d")));
+	dict_clear(&d);
+	dict_init(&d);
+	ck_assert_ptr_null(dict_last(&d));
+	order_is("");
+}
+END_TEST
+
+/* A key is a str, bin or integer in its shortest encoding, so that equal
+ * keys have equal bytes; other types and encodings are refused. */
+START_TEST(test_dict_key_ok)
+{
+	static const struct {
+		const char	*raw;
+		size_t		 len;
+		bool		 ok;
+	} k[] = {
+		{ "\xa1" "a", 2, true },	/* fixstr */
+		{ "\xd9\x01" "a", 3, false },	/* str8 for 1 byte */
+		{ "\xc4\x01" "a", 3, true },	/* bin8 */
+		{ "\xc5\x00\x01" "a", 4, false }, /* bin16 for 1 byte */
+		{ "\x01", 1, true },		/* positive fixint */
+		{ "\xcc\x01", 2, false },	/* uint8 for 1 */
+		{ "\xd0\x01", 2, false },	/* int8 for 1 */
+		{ "\xcc\xc8", 2, true },	/* 200 */
+		{ "\xd1\x00\xc8", 3, false },	/* int16 for 200 */
+		{ "\xff", 1, true },		/* -1 */
+		{ "\xd0\xff", 2, false },	/* int8 for -1 */
+		{ "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, true },
+		{ "\xcf\x00\x00\x00\x00\x00\x00\x00\x01", 9, false },
+		{ "\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00", 9, false }, /* 1.0 */
+		{ "\xc0", 1, false },		/* nil */
+		{ "\xc3", 1, false },		/* true */
+		{ "\x90", 1, false },		/* [] */
+		{ "\xa1" "a" "\x01", 3, false },	/* trailing bytes */
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		ck_assert_msg(dict_key_ok(k[i].raw, k[i].len) == k[i].ok,
+		    "key %zu: expected %s", i, k[i].ok ? "ok" : "refused");
+}
+END_TEST
+
 static Suite *
 dict_suite(void)
 {
@@ -544,6 +619,12 @@ dict_suite(void)
 	tcase_add_test(tc, test_dict_cas_absent);
 	tcase_add_test(tc, test_dict_cas_present);
 	tcase_add_test(tc, test_dict_cas_int_by_value);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("python");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dict_insertion_order);
+	tcase_add_test(tc, test_dict_key_ok);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("int encoding");
