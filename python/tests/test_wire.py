@@ -1,6 +1,8 @@
 """The wire: addresses, authkeys from arguments and the environment, the
 handshake, and a connection per thread and per process."""
 import os
+import socket
+import struct
 import threading
 
 import pytest
@@ -93,3 +95,27 @@ def test_error_codes_map(client, name):
         qlock.Lock(name).acquire(timeout=1)
     with pytest.raises(ValueError):
         qlock.Queue(name, maxsize=3)       # re-open with other settings
+
+
+def test_v6_address(daemon):
+    """[V6]:PORT reaches an IPv6 listener (a stand-in that fails the
+    handshake: reaching it is what is checked)."""
+    try:
+        srv = socket.socket(socket.AF_INET6)
+        srv.bind(("::1", 0))
+        srv.listen(1)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+
+    def answer():
+        conn, _ = srv.accept()
+        conn.sendall(struct.pack("!i", 5) + b"hello")
+        conn.close()
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    with pytest.raises(errors.AuthError, match="unexpected challenge"):
+        qlock.Client("[::1]:%d" % port, b"some key").ping()
+    t.join(10)
+    srv.close()
