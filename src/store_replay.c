@@ -179,7 +179,13 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		    mp_read_int(&r, &a) == -1 || mp_read_bool(&r, &flag) == -1 ||
 		    mp_read_int(&r, &b) == -1)
 			return -1;
+		if (a < 0 || b < 0)
+			return -1;
 		sem_init(&o->u.sem, (long)a, flag);
+		/* Logs written before sem_durable() could hold the bound + 1
+		 * after a release by a session that held no permit. */
+		if (flag && b > a)
+			b = a;
 		o->u.sem.value = (long)b;
 		o->opened = true;
 		return 0;

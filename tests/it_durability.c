@@ -562,6 +562,56 @@ START_TEST(test_durability_bounded_sem_foreign_release)
 }
 END_TEST
 
+/* A log written before that fix holds a bounded semaphore's value as the
+ * bound + 1: replay caps it at the bound, as a release there would. */
+START_TEST(test_durability_bounded_sem_old_log)
+{
+	struct scratch	 s;
+	struct qd	*d;
+	struct logmap	*m = calloc(1, sizeof(*m));
+	qlock		*c;
+	uint8_t		*p;
+	size_t		 len, at = 0;
+	long		 value = -1;
+	int		 i;
+
+	ck_assert_ptr_nonnull(m);
+	scratch_new(&s);
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_open(c, "old-sem", 2, 1), QLOCK_OK);
+	qlock_close(c);
+	dcrash(d, NULL);
+	/* [R_S_SET, "old-sem", 2, true, 2]: make the last element 3. */
+	log_parse(spath(&s, "data/gen-0/shard-0.log"), m);
+	ck_assert_ptr_nonnull(p = (uint8_t *)read_all(spath(&s,
+	    "data/gen-0/shard-0.log"), &len));
+	for (i = 0; i < m->n; i++)
+		if (memmem(p + m->start[i], m->end[i] - m->start[i],
+		    "old-sem", 7) != NULL)
+			at = m->end[i];
+	ck_assert_msg(at != 0 && p[at - 1] == 2 && p[at - 2] == 0xc3,
+	    "no sem record ending in true, 2");
+	p[at - 1] = 3;
+	for (i = 0; i < m->n; i++)
+		if (m->end[i] == at)
+			put_le32(p + m->start[i] + 8, crc32_of(p + m->start[i] +
+			    REC_HDR, at - m->start[i] - REC_HDR));
+	write_all_file(spath(&s, "data/gen-0/shard-0.log"), p, len);
+	free(p);
+	free(m);
+	d = dstart(&s, 1, "always", NULL);
+	c = qd_connect(d);
+	ck_assert_int_eq(qlock_sem_value(c, "old-sem", &value), QLOCK_OK);
+	ck_assert_msg(value == 2, "bounded semaphore(2) replayed as %ld",
+	    value);
+	ck_assert_int_eq(qlock_sem_release(c, "old-sem"), QLOCK_EVALUE);
+	qlock_close(c);
+	qd_stop(d);
+	scratch_free(&s);
+}
+END_TEST
+
 /* --- 6. power loss ------------------------------------------------------- */
 
 /* Cut each of nshards logs back to its fsync'ed mark; the bytes dropped. */
@@ -687,6 +737,7 @@ durability_suite(void)
 	tcase_add_test(tc, test_durability_parked);
 	tcase_add_test(tc, test_durability_removals);
 	tcase_add_test(tc, test_durability_bounded_sem_foreign_release);
+	tcase_add_test(tc, test_durability_bounded_sem_old_log);
 	tcase_add_test(tc, test_durability_power_loss);
 	tcase_add_test(tc, test_durability_power_loss_everysec);
 	suite_add_tcase(s, tc);
