@@ -127,6 +127,12 @@ class Connection:
             self.close()
             raise
 
+    def __del__(self):
+        # A thread that ends drops its connection: close it (in a forked
+        # child this closes only the child's copy of the parent's socket).
+        if getattr(self, "sock", None) is not None:
+            self.sock.close()
+
     # Frames.
 
     def close(self):

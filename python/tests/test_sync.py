@@ -168,3 +168,10 @@ def test_barrier_action(name):
     idx = b.wait(10)
     assert sorted([idx, w()]) == [0, 1]
     assert ran == [1]
+
+
+def test_ended_thread_gives_back(name):
+    lk = qlock.Lock(name)
+    assert in_thread(lk.acquire)() is True      # the thread then ends
+    assert lk.acquire(timeout=10) is True       # its connection closed
+    lk.release()
