@@ -1,8 +1,9 @@
 /* check_util.c: unit tests of util.c's secs_timeval, the one conversion of
- * seconds (a double) to a timeval. */
+ * seconds (a double) to a timeval, and of shard_tag, the hash tag rule. */
 #include <sys/time.h>
 
 #include <math.h>
+#include <string.h>
 
 #include <check.h>
 
@@ -50,6 +51,40 @@ START_TEST(test_secs_timeval_values)
 }
 END_TEST
 
+/* The bytes that pick a name's shard: the first "{...}" when not empty
+ * (Redis Cluster's rule: the first '{', the first '}' after it), else the
+ * whole name. */
+START_TEST(test_shard_tag)
+{
+	static const struct {
+		const char	*name;
+		const char	*tag;
+	} t[] = {
+		{ "{L}", "L" },
+		{ "cond{L}", "L" },
+		{ "a{L}b{M}", "L" },
+		{ "x{user:1}.q", "user:1" },
+		{ "{{a}}", "{a" },
+		{ "a}{b}", "b" },
+		{ "{}L", "{}L" },	/* empty first braces: whole name */
+		{ "{}{L}", "{}{L}" },
+		{ "a{", "a{" },
+		{ "plain", "plain" },
+	};
+	const char	*tag;
+	size_t		 i, len;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		tag = shard_tag(t[i].name, strlen(t[i].name), &len);
+		ck_assert_msg(len == strlen(t[i].tag) &&
+		    memcmp(tag, t[i].tag, len) == 0, "%s: tag '%.*s', not '%s'",
+		    t[i].name, (int)len, tag, t[i].tag);
+	}
+	ck_assert_uint_eq(shard_of("cond{L}", 7, 3), shard_of("L", 1, 3));
+	ck_assert_uint_eq(shard_of("anything", 8, 1), 0);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -58,6 +93,9 @@ util_suite(void)
 
 	tcase_add_test(tc, test_secs_timeval_refused);
 	tcase_add_test(tc, test_secs_timeval_values);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("shard_tag");
+	tcase_add_test(tc, test_shard_tag);
 	suite_add_tcase(s, tc);
 	return s;
 }
