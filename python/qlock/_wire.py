@@ -235,7 +235,9 @@ class Connection:
                     break
                 self._late(rid, error, result)
         except KeyboardInterrupt:
-            if self.holds <= 0 or self.sock is None:
+            if method in CANCELLABLE and self.sock is not None:
+                self._cancel(params[0], msgid, undo)
+            elif self.holds <= 0 or self.sock is None:
                 self.close()
             else:
                 self.abandoned[msgid] = undo
@@ -243,6 +245,37 @@ class Connection:
         if error is not None:
             raise errors.from_wire(error)
         return result
+
+    def _cancel(self, name, msgid, undo):
+        # Withdraw the parked request msgid with a cancel request and read
+        # both answers; if the daemon answered it first, undo what it did.
+        # A daemon without cancel (NoMethod), or a second Ctrl-C, falls
+        # back to closing (holding nothing) or to undoing late.
+        answer = None
+        try:
+            cid = self._request("cancel", [name, msgid])
+            while True:
+                rid, error, result = self._reply()
+                if rid == msgid:
+                    answer = (error, result)
+                elif rid == cid:
+                    break
+                else:
+                    self._late(rid, error, result)
+        except (KeyboardInterrupt, errors.Error):
+            error = ("Interrupted", "")
+        if error is None and result:            # cancelled
+            if answer is None:                  # its answer is yet to come
+                self.abandoned[msgid] = None
+            return
+        if answer is not None:                  # answered before the cancel
+            if undo is not None and answer[0] is None:
+                undo(self, None, answer[1])
+            return
+        if self.holds <= 0 or self.sock is None:
+            self.close()
+        else:
+            self.abandoned[msgid] = undo
 
     def _late(self, rid, error, result):
         # The reply to a request given up earlier: undo what it did.
@@ -257,6 +290,13 @@ class Connection:
     def forget(self, method, *params):
         """Send a request whose reply is read and dropped later."""
         self.abandoned[self._request(method, list(params))] = None
+
+
+# Parked requests the daemon's cancel withdraws exactly.  cond.wait is
+# left out: its cancel is answered only once the lock is held again.
+CANCELLABLE = frozenset(("queue.get", "queue.put", "queue.join",
+                         "lock.acquire", "sem.acquire", "event.wait",
+                         "cond.acquire", "barrier.wait"))
 
 
 # Items and values.  Scalars travel as msgpack's own (so that libqlock and

@@ -77,7 +77,11 @@ class Queue(_Named):
 
     def full(self):
         """True if a bounded queue has no room."""
-        return self._maxsize > 0 and self.qsize() >= self._maxsize
+        try:
+            st = self._call("queue.state")
+        except errors.ProtoError:               # an older daemon
+            return self._maxsize > 0 and self.qsize() >= self._maxsize
+        return st["maxsize"] > 0 and st["size"] >= st["maxsize"]
 
     def close(self):
         """Nothing to flush: every put is answered once the daemon has it."""

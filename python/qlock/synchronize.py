@@ -386,11 +386,20 @@ class Barrier(_Named):
         """The number of parties."""
         return self._parties
 
+    def _state(self):
+        # barrier.state; None from a daemon without it.
+        try:
+            return self._call("barrier.state")
+        except errors.ProtoError:
+            return None
+
     @property
     def n_waiting(self):
-        """The number of parties waiting now (read from the daemon's
-        ``list``)."""
-        for entry in self._client.call("list"):
+        """The number of parties waiting now."""
+        st = self._state()
+        if st is not None:
+            return st["n_waiting"]
+        for entry in self._client.call("list"):     # an older daemon
             if entry.get("kind") == "barrier" and \
                     entry.get("name") == self._name:
                 return entry.get("size", 0)
@@ -398,6 +407,7 @@ class Barrier(_Named):
 
     @property
     def broken(self):
-        """True if this object saw the barrier broken and not reset (the
-        daemon has no request that reads it: docs/python.md)."""
-        return self._broken
+        """True if the barrier is broken (with an older daemon: if this
+        object saw it broken and not reset)."""
+        st = self._state()
+        return bool(st["broken"]) if st is not None else self._broken

@@ -125,3 +125,21 @@ def test_condition_wait_interrupted_then_released(name):
         free = other_thread(lambda: cond.acquire(False) and
                             cond.release() is None)
     assert free
+
+
+def test_get_cancelled_while_holding(client, name):
+    """A session holding a lock: Ctrl-C in get cancels that get on the
+    wire; the lock stays held and the items keep their order."""
+    lk = qlock.Lock(name + ".lock")
+    q = qlock.Queue(name)
+    assert lk.acquire()
+    t = ctrl_c_when_parked(1 + client.stats()["waiters"])
+    with pytest.raises(KeyboardInterrupt):
+        q.get()
+    t.join(15)
+    other_thread(q.put, 1)
+    other_thread(q.put, 2)
+    # Were the get parked still, 1 would be taken late and put back after 2.
+    assert [q.get(timeout=10), q.get(timeout=10)] == [1, 2]
+    assert other_thread(lk.acquire, False) is False
+    lk.release()

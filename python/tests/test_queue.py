@@ -73,3 +73,4 @@ def test_joinable(name):
 def test_task_done_on_plain_queue(name):
     q = qlock.Queue(name)
     assert not hasattr(q, "task_done") and not hasattr(q, "join")
+

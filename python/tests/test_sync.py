@@ -175,3 +175,12 @@ def test_ended_thread_gives_back(name):
     assert in_thread(lk.acquire)() is True      # the thread then ends
     assert lk.acquire(timeout=10) is True       # its connection closed
     lk.release()
+
+
+def test_barrier_broken_seen_by_every_object(name):
+    a = qlock.Barrier(name, 2)
+    b = qlock.Barrier(name, 2)
+    a.abort()
+    assert b.broken is True             # read from the daemon
+    b.reset()
+    assert a.broken is False
