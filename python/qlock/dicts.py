@@ -1,7 +1,8 @@
 """Dict (a MutableMapping), Value and Namespace over the daemon's dicts.
 
-The daemon's dict keys are strings: a str key is itself (unless it starts
-with NUL), any other hashable key is pickled into a NUL-prefixed string.
+The daemon's dict keys are str, bytes and integers: those are themselves
+(a str starting with NUL excepted), any other hashable key is pickled into
+a NUL-prefixed string.
 Values are encoded as queue items are; ints stay the daemon's integers,
 so Value('i', ...) and dict.incr share them with C programs.
 """
@@ -12,11 +13,16 @@ from collections.abc import MutableMapping
 from . import _wire, errors
 from .synchronize import RLock, _Named
 
-_MISSING = object()
-
 
 def _key(k):
-    if type(k) is str and not k.startswith("\0"):
+    # str, bytes and 64-bit ints are the daemon's own keys (shared with C
+    # programs); bools are ints, as in Python; anything else is pickled.
+    t = type(k)
+    if (t is str and not k.startswith("\0")) or t is bytes:
+        return k
+    if t is bool:
+        return int(k)
+    if t is int and -2**63 <= k < 2**64:
         return k
     return "\0" + base64.b64encode(pickle.dumps(k, 4)).decode()
 
@@ -29,8 +35,8 @@ def _unkey(k):
 
 class Dict(_Named, MutableMapping):
     """``Manager().dict()``, named: ``Dict(name)``; opening a name does
-    not clear it.  Single operations are atomic; ones over many keys
-    (items, clear, update, pop, popitem) are not (docs/python.md)."""
+    not clear it.  Every method is one atomic step on the daemon, and
+    keys come in insertion order, as Python's."""
 
     def __init__(self, name, *args, client=None, **kwargs):
         _Named.__init__(self, name, client)
@@ -73,40 +79,62 @@ class Dict(_Named, MutableMapping):
         return [_unkey(k) for k in self._call("dict.keys")]
 
     def items(self):
-        """A list of (key, value) pairs: keys deleted meanwhile are left
-        out."""
-        out = []
-        for k in self.keys():
-            v = self.get(k, _MISSING)
-            if v is not _MISSING:
-                out.append((k, v))
-        return out
+        """A list of (key, value) pairs, in insertion order."""
+        return [(_unkey(k), v) for k, v in self._call("dict.items")]
 
     def values(self):
-        """A list of the values."""
-        return [v for _, v in self.items()]
+        """A list of the values, in insertion order."""
+        return self._call("dict.values")
 
     def copy(self):
         """A plain dict of the items."""
         return dict(self.items())
 
     def clear(self):
-        """Delete every key present now."""
-        for k in self.keys():
-            try:
-                self._call("dict.del", _key(k))
-            except errors.NoKeyError:
-                pass
+        """Delete every key, in one step."""
+        self._call("dict.clear")
+
+    def pop(self, key, *default):
+        """Remove key and return its value (or default if absent)."""
+        if len(default) > 1:
+            raise TypeError("pop expected at most 2 arguments, got %d" %
+                            (1 + len(default)))
+        try:
+            return self._call("dict.pop", _key(key))
+        except errors.NoKeyError:
+            if default:
+                return default[0]
+            raise KeyError(key) from None
+
+    def popitem(self):
+        """Remove and return the last inserted (key, value) pair."""
+        try:
+            k, v = self._call("dict.popitem")
+        except errors.NoKeyError:
+            raise KeyError("popitem(): dictionary is empty") from None
+        return _unkey(k), v
 
     def setdefault(self, key, default=None):
-        """d[key] if present, else set it to default (atomically)."""
-        while True:
-            if self._call("dict.cas", _key(key), None,
-                          _wire.encode(default)):
-                return default
-            v = self.get(key, _MISSING)
-            if v is not _MISSING:
-                return v
+        """d[key] if present, else set it to default; in one step."""
+        return self._call("dict.setdefault", _key(key),
+                          _wire.encode(default))
+
+    def update(self, *args, **kwargs):
+        """Set many pairs in one step, as dict.update."""
+        if len(args) > 1:
+            raise TypeError("update expected at most 1 argument, got %d" %
+                            len(args))
+        pairs = []
+        if args:
+            other = args[0]
+            if hasattr(other, "keys"):
+                pairs = [(k, other[k]) for k in other.keys()]
+            else:
+                pairs = [tuple(kv) for kv in other]
+        pairs += kwargs.items()
+        if pairs:
+            self._call("dict.update", [[_key(k), _wire.encode(v)]
+                                       for k, v in pairs])
 
     def incr(self, key, delta=1):
         """Add delta to the integer at key (absent counts as 0),

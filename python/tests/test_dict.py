@@ -137,3 +137,21 @@ def test_manager_explicit_address(daemon):
     assert lk.acquire() and lk.token
     lk.release()
     m.shutdown()
+
+
+def test_dict_insertion_order_and_raw_keys(name):
+    d = qlock.Dict(name)
+    for k in ("b", 3, b"raw", "a", (1, 2)):
+        d[k] = str(k)
+    d["b"] = "again"                    # keeps its place
+    del d[3]
+    d[3] = "back"                       # goes last
+    assert d.keys() == ["b", b"raw", "a", (1, 2), 3]
+    assert d.values() == ["again", "b'raw'", "a", "(1, 2)", "back"]
+    d[True] = "one"                     # True is 1, as in Python
+    assert d[1] == "one"
+    assert d.popitem() == (1, "one")    # the last inserted
+    assert d.popitem() == (3, "back")
+    d.update([("z", 1), ("b", 2)], y=3)
+    assert d.items()[-2:] == [("z", 1), ("y", 3)] and d["b"] == 2
+    assert qlock.Client().call("dict.get", name, b"raw") == "b'raw'"
