@@ -45,9 +45,9 @@ class _Named:
         """An acquire: (True, result) once taken, (False, None) if not in
         time.  A grant that comes after Ctrl-C gave up on it is given back
         with the method give_back."""
-        def undo(conn, error, result, name=self._name):
+        def undo(conn, error, result):
             if error is None:
-                conn.forget(give_back, name)
+                self._forget(conn, give_back)
         try:
             result = self._call(method, _wire.timeout(block, timeout),
                                 undo=undo)
@@ -55,6 +55,10 @@ class _Named:
             return False, None
         self._held(1)
         return True, result
+
+    def _forget(self, conn, method):
+        # Send method for this object; its answer is dropped.
+        conn.forget(method, self._name)
 
     def _held(self, n):
         # Count what this thread's session holds (see Connection.call).
@@ -216,21 +220,39 @@ class Event(_Named):
 class Condition(_Named):
     """``multiprocessing.Condition``, named: ``Condition(name, lock=None)``.
 
-    The condition's lock is the daemon's own (an RLock); ``lock`` must be
-    None (see docs/python.md: a condition over another Lock needs the
-    daemon's colocated names).
+    Without ``lock`` the condition has its own RLock on the daemon; with a
+    qlock.Lock or RLock it uses that one.  The condition then lives on the
+    lock's worker: its name on the wire gets the lock's hash tag
+    (``name{L}`` for a lock ``L``, see docs/PROTOCOL.md).
     """
 
     def __init__(self, name, lock=None, *, client=None):
         super().__init__(name, client)
-        if lock is not None:
-            raise NotImplementedError(
-                "qlock.Condition has its own lock; lock= is not supported "
-                "yet (docs/python.md)")
-        self._restore()
+        if lock is not None and not isinstance(lock, _LockBase):
+            raise TypeError("lock must be a qlock.Lock or qlock.RLock")
+        self._restore(lock)
 
-    def _restore(self):
+    def _restore(self, lock=None):
+        self._lock = lock
+        self._wire_name = self._name
+        if lock is not None:
+            self._wire_name = _colocated(self._name, lock.name)
         self._waits = threading.local()    # an interrupted wait, per thread
+
+    def _settings(self):
+        return (self._lock,)
+
+    def _call(self, method, *params, undo=None):
+        # Over a lock: the condition's name made to share the lock's
+        # worker, and the lock's name last (docs/PROTOCOL.md).
+        if self._lock is not None:
+            params += (self._lock.name,)
+        return self._client.call(method, self._wire_name, *params,
+                                 undo=undo)
+
+    def _forget(self, conn, method):
+        lock = () if self._lock is None else (self._lock.name,)
+        conn.forget(method, self._wire_name, *lock)
 
     def acquire(self, block=True, timeout=None):
         """Take the condition's lock: True, or False if not in time."""
@@ -251,6 +273,8 @@ class Condition(_Named):
         try:
             self._call("cond.release")
         except errors.NotOwnerError:
+            if self._lock is not None:
+                self._lock._not_owner()
             raise AssertionError("attempt to release recursive lock not "
                                  "owned by thread") from None
         self._held(-1)
@@ -269,11 +293,11 @@ class Condition(_Named):
         # answered, and a release() before that is done then.
         state = {"answered": False, "release": False}
 
-        def undo(conn, error, result, name=self._name):
+        def undo(conn, error, result):
             state["answered"] = True
             if state["release"] and (error is None or
                                      error[0] == "Timeout"):
-                conn.forget("cond.release", name)
+                self._forget(conn, "cond.release")
         try:
             self._call("cond.wait", _wire.timeout(True, timeout), undo=undo)
         except errors.TimeoutError_:
@@ -315,6 +339,30 @@ class Condition(_Named):
             self._call("cond.notify_all")
         except errors.NotOwnerError:
             raise AssertionError("lock is not owned") from None
+
+
+def _colocated(name, lockname):
+    """name, with the hash tag that puts it on lockname's worker: the text
+    in lockname's first non-empty {...}, else all of lockname."""
+    tag = _tag(lockname)
+    if tag is None:
+        tag = lockname
+    if _tag(name) == tag:
+        return name
+    if _tag(name) is not None or "{" in tag or "}" in tag:
+        raise ValueError("cannot place condition %r beside lock %r: name "
+                         "them with one hash tag, as cond{L} and {L}"
+                         % (name, lockname))
+    return "%s{%s}" % (name, tag)
+
+
+def _tag(name):
+    # The daemon hashes only the text inside the first {...} if not empty.
+    i = name.find("{")
+    j = name.find("}", i + 1) if i >= 0 else -1
+    if i < 0 or j <= i + 1:
+        return None
+    return name[i + 1:j]
 
 
 class Barrier(_Named):

@@ -109,8 +109,8 @@ def test_condition(name):
         c.notify()
     with pytest.raises(AssertionError):
         c.release()
-    with pytest.raises(NotImplementedError):
-        qlock.Condition(name, qlock.Lock(name + ".l"))
+    with pytest.raises(TypeError):
+        qlock.Condition(name, threading.Lock())
     box = qlock.Dict(name + ".box")
 
     def consumer():
@@ -184,3 +184,29 @@ def test_barrier_broken_seen_by_every_object(name):
     assert b.broken is True             # read from the daemon
     b.reset()
     assert a.broken is False
+
+
+@pytest.mark.parametrize("kind", [qlock.Lock, qlock.RLock])
+def test_condition_over_a_lock(name, kind):
+    lk = kind(name + ".lock")
+    c = qlock.Condition(name, lk)
+    box = qlock.Dict(name + ".box")
+
+    def consumer():
+        with lk:                        # the lock itself, as in Python
+            return c.wait_for(lambda: box.get("ready"), timeout=10)
+    got = in_thread(consumer)
+    time.sleep(0.1)
+    with c:                             # the condition takes the lock
+        assert lk.acquire(False) is (kind is qlock.RLock)
+        if kind is qlock.RLock:
+            lk.release()
+        box["ready"] = "yes"
+        c.notify()
+    assert got() == "yes"
+    assert lk.acquire(False) is True    # the waiter let the lock go
+    with pytest.raises(AssertionError):
+        in_thread(c.notify)()
+    lk.release()
+    with pytest.raises(ValueError):
+        qlock.Condition("x{a}", qlock.Lock("{b}"))
