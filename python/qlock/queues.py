@@ -25,18 +25,26 @@ class Queue(_Named):
 
     _joinable = False
 
-    def __init__(self, name, maxsize=0, *, client=None):
+    def __init__(self, name, maxsize=0, *, client=None, giveback=True):
         super().__init__(name, client)
         if maxsize <= 0:
             maxsize = 0
-        self._restore(maxsize)
-        self._call("queue.open", maxsize, self._joinable)
+        if not giveback and not self._joinable:
+            raise TypeError("giveback applies to a JoinableQueue")
+        self._restore(maxsize, giveback)
+        self._call("queue.open", maxsize, self._joinable,
+                   *([] if giveback else [False]))
 
-    def _restore(self, maxsize):
+    def _restore(self, maxsize, giveback=True):
         self._maxsize = maxsize
+        self._giveback = giveback
 
     def _settings(self):
-        return (self._maxsize,)
+        return (self._maxsize, self._giveback)
+
+    def _held(self, n):
+        if self._giveback:
+            super()._held(n)
 
     def put(self, obj, block=True, timeout=None):
         """Put obj in; queue.Full if no room came in time."""
@@ -95,7 +103,8 @@ class Queue(_Named):
 
 class JoinableQueue(Queue):
     """``multiprocessing.JoinableQueue``, named.  Items a process took
-    and did not mark done go back to the head of the queue if it dies."""
+    and did not mark done go back to the head of the queue if it dies;
+    with ``giveback=False`` they are gone, as in multiprocessing."""
 
     _joinable = True
 

@@ -75,16 +75,29 @@ def _rebuild(cls, name, client, settings):
 
 
 
+def _open_args(giveback):
+    # The wire's optional last giveback flag, sent only when false.
+    return () if giveback else (False,)
+
+
 class _LockBase(_Named):
     _recursive = False
 
-    def __init__(self, name, *, client=None):
+    def __init__(self, name, *, client=None, giveback=True):
         super().__init__(name, client)
-        self._restore()
-        self._call("lock.open", self._recursive)
+        self._restore(giveback)
+        self._call("lock.open", self._recursive, *_open_args(giveback))
 
-    def _restore(self):
+    def _restore(self, giveback=True):
         self._token = None
+        self._giveback = giveback
+
+    def _settings(self):
+        return (self._giveback,)
+
+    def _held(self, n):
+        if self._giveback:
+            super()._held(n)
 
     def acquire(self, block=True, timeout=None):
         """Take the lock: True, or False if not taken in time."""
@@ -120,7 +133,10 @@ class _LockBase(_Named):
 
 
 class Lock(_LockBase):
-    """``multiprocessing.Lock``, named: ``Lock(name, *, client=None)``."""
+    """``multiprocessing.Lock``, named: ``Lock(name, *, client=None,
+    giveback=True)``.  With ``giveback=False`` the lock is
+    multiprocessing's: a hold outlives its process, and any process may
+    release it."""
 
 
 class RLock(_LockBase):
@@ -138,23 +154,29 @@ class Semaphore(_Named):
     """``multiprocessing.Semaphore``: ``Semaphore(name, value=1)``.
 
     The first opener sets the value; a later open with another value
-    raises ValueError.
+    raises ValueError.  With ``giveback=False`` a permit taken stays taken
+    when its process dies, as in multiprocessing.
     """
 
     _bounded = False
 
-    def __init__(self, name, value=1, *, client=None):
+    def __init__(self, name, value=1, *, client=None, giveback=True):
         super().__init__(name, client)
         if value < 0:
             raise ValueError("semaphore initial value must be >= 0")
-        self._restore(value)
-        self._call("sem.open", value, self._bounded)
+        self._restore(value, giveback)
+        self._call("sem.open", value, self._bounded, *_open_args(giveback))
 
-    def _restore(self, value):
+    def _restore(self, value, giveback=True):
         self._value = value
+        self._giveback = giveback
 
     def _settings(self):
-        return (self._value,)
+        return (self._value, self._giveback)
+
+    def _held(self, n):
+        if self._giveback:
+            super()._held(n)
 
     def acquire(self, block=True, timeout=None):
         """Take a permit: True, or False if none came in time."""

@@ -86,3 +86,37 @@ def test_sigkilled_child_gives_back(name):
         if p.is_alive():
             p.kill()
         p.join(5)
+
+
+def test_sigkilled_child_keeps_with_giveback_false(name):
+    """giveback=False is multiprocessing's ownership: what the dead child
+    took stays taken, and any process may release the lock."""
+    ctx = multiprocessing.get_context("fork")
+    lock = qlock.Lock(name + ".lock", giveback=False)
+    sem = qlock.Semaphore(name + ".sem", 1, giveback=False)
+    jobs = qlock.JoinableQueue(name + ".jobs", giveback=False)
+    ready = qlock.Queue(name + ".ready")
+    jobs.put("first")
+    p = ctx.Process(target=hold_everything, args=(lock, sem, jobs, ready))
+    p.start()
+    try:
+        assert ready.get(timeout=20) == "first"
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(20)
+        assert p.exitcode == -signal.SIGKILL
+        assert lock.acquire(timeout=0.3) is False   # still the dead one's
+        lock.release()                              # anyone may release
+        assert lock.acquire(timeout=10) is True
+        lock.release()
+        assert sem.get_value() == 0                 # the permit stays taken
+        assert jobs.qsize() == 0                    # the item is gone
+        jobs.task_done()                            # its task was unfinished
+        jobs.join()
+    finally:
+        if p.is_alive():
+            p.kill()
+        p.join(5)
+    with pytest.raises(TypeError):
+        qlock.Queue(name + ".plain", giveback=False)
+    with pytest.raises(ValueError):
+        qlock.Lock(name + ".lock")                  # other settings
