@@ -51,7 +51,7 @@ class Manager:
             return
         made, self._made = self._made, []
         for name in made:
-            for n in (name, name + ".lock"):
+            for n in (name, name + ".lock", name + ".action"):
                 try:
                     self._client.delete(n)
                 except Exception:

@@ -390,7 +390,9 @@ def _tag(name):
 class Barrier(_Named):
     """``multiprocessing.Barrier``: ``Barrier(name, parties, action=None,
     timeout=None)``.  ``action`` is run by the party that arrives last,
-    after all are let through (see docs/python.md)."""
+    before any party returns, as threading's: with an action, every party
+    then meets again at a second barrier, ``name + ".action"``, which the
+    others reach only after the action ran (see docs/python.md)."""
 
     def __init__(self, name, parties, action=None, timeout=None, *,
                  client=None):
@@ -399,6 +401,12 @@ class Barrier(_Named):
             raise ValueError("parties must be >= 1")
         self._restore(parties, action, timeout)
         self._call("barrier.open", parties)
+        if action is not None:
+            self._client.call("barrier.open", self._act_name, parties)
+
+    @property
+    def _act_name(self):
+        return self._name + ".action"
 
     def _restore(self, parties, action, timeout):
         self._parties = parties
@@ -424,18 +432,32 @@ class Barrier(_Named):
             self._break_quietly()
             raise
         self._broken = False
-        if self._action is not None and index == self._parties - 1:
+        if self._action is None:
+            return index
+        if index == self._parties - 1:
             try:
                 self._action()
             except BaseException:
                 self.abort()
                 raise
+        try:
+            self._client.call("barrier.wait", self._act_name,
+                              _wire.timeout(True, timeout))
+        except errors.BrokenError:
+            # The action failed, or a party timed out or aborted.
+            self._break_quietly()
+            raise threading.BrokenBarrierError from None
+        except KeyboardInterrupt:
+            self._break_quietly()
+            raise
         return index
 
     def _break_quietly(self):
         try:
             conn = self._client.connection()
             conn.forget("barrier.abort", self._name)
+            if self._action is not None:
+                conn.forget("barrier.abort", self._act_name)
         except errors.Error:
             pass
         self._broken = True
@@ -443,12 +465,16 @@ class Barrier(_Named):
     def reset(self):
         """Mend the barrier: waiters get BrokenBarrierError."""
         self._call("barrier.reset")
+        if self._action is not None:
+            self._client.call("barrier.reset", self._act_name)
         self._broken = False
 
     def abort(self):
         """Break the barrier: every waiter, now and later, gets
         BrokenBarrierError until reset()."""
         self._call("barrier.abort")
+        if self._action is not None:
+            self._client.call("barrier.abort", self._act_name)
         self._broken = True
 
     @property

@@ -170,6 +170,35 @@ def test_barrier_action(name):
     assert ran == [1]
 
 
+def test_barrier_action_before_release(name):
+    # As threading's: no party returns before the action has run.
+    b = qlock.Barrier(name, 3, action=qlock.Dict(name + ".d").clear)
+    box = qlock.Dict(name + ".d")
+
+    def party():
+        box[threading.get_ident()] = 1
+        b.wait(10)
+        return len(box)
+    for _ in range(3):                  # the barrier is reused
+        waits = [in_thread(party) for _ in range(2)]
+        assert party() == 0
+        assert [w() for w in waits] == [0, 0]
+
+
+def test_barrier_action_failure_breaks(name):
+    def boom():
+        raise RuntimeError("boom")
+    b = qlock.Barrier(name, 2, action=boom)
+    w = in_thread(b.wait, 10)
+    with pytest.raises((RuntimeError, threading.BrokenBarrierError)):
+        b.wait(10)
+    with pytest.raises((RuntimeError, threading.BrokenBarrierError)):
+        w()
+    assert b.broken
+    b.reset()
+    assert not b.broken
+
+
 def test_ended_thread_gives_back(name):
     lk = qlock.Lock(name)
     assert in_thread(lk.acquire)() is True      # the thread then ends
