@@ -1,0 +1,71 @@
+/* lq_int.h: libqlock's private declarations, shared by its files. */
+#ifndef LQ_INT_H
+#define LQ_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "mp.h"
+#include "qlock.h"
+
+#define RESPONSE_MAX	(64u * 1024 * 1024)	/* largest response accepted */
+#define REQUEST_MAX	0x7fffffffu	/* a frame length is signed 32-bit */
+#define BUF_KEEP	(1024u * 1024)	/* free larger buffers between calls */
+#define ERR_MAX		256		/* longest last_error text */
+
+/*
+ * msgpack-RPC message types and the shape of a response; changing them is a
+ * protocol change: docs/PROTOCOL.md and the daemon's dispatch go with it.
+ */
+#define RPC_REQUEST	0
+#define RPC_RESPONSE	1
+#define RPC_NOTIFY	2
+
+/* One connection to qlockd. */
+struct qlock {
+	int		 fd;		/* the socket; -1 once broken */
+	uint64_t	 msgid;		/* id of the last request sent */
+	msgpack_sbuffer	 sbuf;		/* request being built: header, body */
+	msgpack_packer	 pk;		/* packs into sbuf */
+	int		 pkerr;		/* status of a failed pack, or 0 */
+	uint8_t		*rbuf;		/* body of the last frame read */
+	size_t		 rcap;		/* bytes allocated at rbuf */
+	char		 err[ERR_MAX];	/* text for qlock_last_error() */
+};
+
+/* libqlock.c: the connection, its socket and its frames. */
+int	lq_fail(qlock *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	lq_conn_drop(qlock *);
+int	lq_io_write(qlock *, const void *, size_t);
+int	lq_frame_read(qlock *, size_t, size_t *);
+
+/* lq_call.c: building a request, calling, reading its result. */
+void	lq_pk_check(qlock *, int);
+void	lq_pk_str(qlock *, const char *);
+void	lq_pk_bin(qlock *, const void *, size_t);
+void	lq_pk_int(qlock *, int64_t);
+void	lq_pk_bool(qlock *, bool);
+void	lq_pk_timeout(qlock *, double);
+int	lq_check_name(qlock *, const char *, const char *);
+int	lq_check_timeout(qlock *, const char *, double);
+int	lq_req_begin(qlock *, const char *, uint32_t);
+int	lq_violated(qlock *, const char *);
+int	lq_req_call(qlock *, struct mp_reader *);
+int	lq_call_name(qlock *, const char *, const char *, struct mp_reader *);
+int	lq_call_name_timeout(qlock *, const char *, const char *, double,
+	    struct mp_reader *);
+int	lq_bad_result(qlock *, const char *);
+int	lq_res_int(qlock *, const char *, struct mp_reader *, int64_t, int64_t,
+	    int64_t *);
+int	lq_res_value(qlock *, struct mp_reader *, void **, size_t *);
+int	lq_res_raw(qlock *, const char *, struct mp_reader *, enum mp_type,
+	    void **, size_t *);
+
+/* lq_queue.c */
+bool	lq_nogiveback(int);
+
+#endif /* LQ_INT_H */
