@@ -200,6 +200,28 @@ requests = [
     script((0, "event.wait", ["e", 1e19]), (1, "queue.get", ["q", float("nan")]),
            (2, "nosuch", []), (3, "ping", [1, 2]), RUN),
     bytes([3]) + struct.pack("<H", 8) + b"\x00\x00\x00\x09\x94\x00\x01\xa4",
+    # Issue 10's requests: cancel (msgid 1 is the parked get), state reads,
+    # hash tags, a condition over a lock, Python's dict, giveback false.
+    script((0, "queue.get", ["cq", -1]), RUN, (0, "cancel", ["cq", 1]),
+           (1, "queue.open", ["jq{t}", 2, True, False]),
+           (1, "queue.put", ["jq{t}", 1, None]), (2, "queue.get", ["jq{t}", 0]),
+           (2, "queue.state", ["jq{t}"]), RUN, bye(2), RUN,
+           (3, "barrier.open", ["b{t}", 3]), (3, "barrier.wait", ["b{t}", -1]),
+           (0, "barrier.state", ["b{t}"]), RUN, (3, "cancel", ["b{t}", 8]),
+           RUN),
+    script((0, "lock.open", ["{L}", False, False]),
+           (0, "cond.acquire", ["c{L}", -1, "{L}"]),
+           (1, "cond.acquire", ["c{L}", 1, "{L}"]), RUN,
+           (0, "cond.wait", ["c{L}", 0.01, "{L}"]), RUN,
+           (0, "cond.notify_all", ["c{L}", "{L}"]),
+           (0, "cond.release", ["c{L}", "{L}"]), bye(0), RUN,
+           (2, "sem.open", ["s", 2, True, False]), (2, "sem.acquire", ["s", 0]),
+           bye(2), RUN, (3, "sem.release", ["s"]), RUN),
+    script((0, "dict.update", ["pd", [["a", 1], [2, b"x"], [b"k", None]]]),
+           (1, "dict.setdefault", ["pd", "z", 3]), (2, "dict.popitem", ["pd"]),
+           (3, "dict.pop", ["pd", 2, 0]), (0, "dict.items", ["pd"]),
+           (1, "dict.values", ["pd"]), (2, "dict.clear", ["pd"]),
+           (3, "dict.set", ["pd", -7, 1]), RUN),
 ]
 write("requests", requests)
 print("seeds written under", os.path.join(HERE, "corpus"), file=sys.stderr)
