@@ -292,11 +292,12 @@ class Connection:
         self.abandoned[self._request(method, list(params))] = None
 
 
-# Parked requests the daemon's cancel withdraws exactly.  cond.wait is
-# left out: its cancel is answered only once the lock is held again.
+# Parked requests the daemon's cancel withdraws exactly.  A cond.wait's
+# cancel is answered once the lock is held again: Ctrl-C in a wait then
+# raises with the lock held, as threading's Condition.wait does.
 CANCELLABLE = frozenset(("queue.get", "queue.put", "queue.join",
                          "lock.acquire", "sem.acquire", "event.wait",
-                         "cond.acquire", "barrier.wait"))
+                         "cond.acquire", "cond.wait", "barrier.wait"))
 
 
 # Items and values.  Scalars travel as msgpack's own (so that libqlock and

@@ -310,9 +310,12 @@ class Condition(_Named):
     def wait(self, timeout=None):
         """Release the lock, wait to be notified, hold it again; False if
         the time ran out first."""
-        # Ctrl-C leaves the wait parked (the session holds the lock, so
-        # the connection stays): the lock is held again when it is
-        # answered, and a release() before that is done then.
+        # Ctrl-C cancels the wait; the cancel is answered once the lock
+        # is held again, so KeyboardInterrupt comes with the lock held, as
+        # threading's.  If the wait stays parked (it was notified first,
+        # a second Ctrl-C, a daemon without cancel), the lock is held
+        # again when it is answered, and a release() before that is done
+        # then.
         state = {"answered": False, "release": False}
 
         def undo(conn, error, result):
@@ -328,7 +331,9 @@ class Condition(_Named):
             raise AssertionError("must acquire() condition before using "
                                  "wait()") from None
         except KeyboardInterrupt:
-            self._waits.pending = state
+            conn = self._client.connection()
+            if any(u is undo for u in conn.abandoned.values()):
+                self._waits.pending = state     # still parked
             raise
         return True
 

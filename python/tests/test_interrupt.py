@@ -127,6 +127,25 @@ def test_condition_wait_interrupted_then_released(name):
     assert free
 
 
+@pytest.mark.parametrize("over", [None, qlock.Lock, qlock.RLock])
+def test_condition_wait_interrupted_withdrawn(client, name, over):
+    # As threading's: Ctrl-C in wait() withdraws the wait and raises
+    # with the lock held again; nothing stays parked.
+    cond = qlock.Condition(name, over and over(name + ".lock"))
+    waiters = client.stats()["waiters"]
+    cond.acquire()
+    t = ctrl_c_when_parked(waiters + 1)
+    with pytest.raises(KeyboardInterrupt):
+        cond.wait(30)
+    t.join(15)
+    assert client.stats()["waiters"] == waiters
+    assert other_thread(lambda: cond.acquire(False)) is False
+    cond.notify()
+    cond.release()
+    assert other_thread(lambda: cond.acquire(timeout=10) and
+                        cond.release() is None) is True
+
+
 def test_get_cancelled_while_holding(client, name):
     """A session holding a lock: Ctrl-C in get cancels that get on the
     wire; the lock stays held and the items keep their order."""
