@@ -14,6 +14,7 @@ passed to any object as client=.  See docs/python.md.
 from .client import Client, get_client
 from .dicts import Dict, Namespace, Value
 from .errors import Error
+from .lists import List
 from .manager import Manager
 from .queues import JoinableQueue, Queue
 from .synchronize import (Barrier, BoundedSemaphore, Condition, Event, Lock,
@@ -22,6 +23,6 @@ from .synchronize import (Barrier, BoundedSemaphore, Condition, Event, Lock,
 __version__ = "0.1.0"
 __all__ = [
     "Barrier", "BoundedSemaphore", "Client", "Condition", "Dict", "Error",
-    "Event", "JoinableQueue", "Lock", "Manager", "Namespace", "Queue",
-    "RLock", "Semaphore", "Value", "get_client",
+    "Event", "JoinableQueue", "List", "Lock", "Manager", "Namespace",
+    "Queue", "RLock", "Semaphore", "Value", "get_client",
 ]

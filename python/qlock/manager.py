@@ -4,7 +4,7 @@ import itertools
 import os
 import uuid
 
-from . import dicts, queues, synchronize
+from . import dicts, lists, queues, synchronize
 from .client import Client, get_client
 
 
@@ -102,6 +102,9 @@ class Manager:
     def dict(self, *args, **kwargs):
         return dicts.Dict(self._name(), *args, client=self._client,
                           **kwargs)
+
+    def list(self, sequence=()):
+        return lists.List(self._name(), sequence, client=self._client)
 
     def Value(self, typecode, value, lock=True):
         return dicts.Value(self._name(), typecode, value, lock=lock,

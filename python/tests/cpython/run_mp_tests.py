@@ -34,35 +34,14 @@ CLASSES = ("WithManagerTestQueue", "WithManagerTestLock",
            "WithManagerTestEvent", "WithManagerTestBarrier",
            "WithManagerTestContainers")
 
-NO_LIST = "a qlock Manager has no list() (docs/python.md)"
 # test id (Class.method) -> why it fails by design (docs/python.md).
 EXPECTED = {
-    "WithManagerTestContainers.test_list": NO_LIST,
-    "WithManagerTestContainers.test_list_iter": NO_LIST,
-    "WithManagerTestContainers.test_list_proxy_in_list": NO_LIST,
-    "WithManagerTestContainers.test_dict_proxy_nested": NO_LIST,
-    "WithManagerTestContainers.test_nested_queue": NO_LIST,
     "WithManagerTestContainers.test_dict_iter":
         "iterating a qlock Dict reads its keys in one request: a change "
         "during iteration raises no RuntimeError (docs/python.md)",
     "WithManagerTestEvent.test_repr":
         "qlock objects are not proxies: repr is <qlock.Event 'name'>",
 }
-
-
-class QueueList:
-    """What _TestBarrier needs of its manager.list(): append() and len(),
-    across processes.  qlock has no list, so the runner counts in a qlock
-    Queue instead; the barrier under test is qlock's own."""
-
-    def __init__(self, manager):
-        self._q = manager.Queue()
-
-    def append(self, item):
-        self._q.put(item)
-
-    def __len__(self):
-        return self._q.qsize()
 
 
 def load(start_method):
@@ -85,14 +64,6 @@ def load(start_method):
         cls.manager = Manager()
 
     tmp.ManagerMixin.setUpClass = classmethod(setUpClass)
-    orig_dummy = tmp._TestBarrier.DummyList
-
-    def DummyList(self):
-        if self.TYPE == "manager":
-            return QueueList(self.manager)
-        return orig_dummy(self)
-
-    tmp._TestBarrier.DummyList = DummyList
     mod = types.ModuleType("qlock_cpython_mp")
     sys.modules[mod.__name__] = mod
     tmp.install_tests_in_module_dict(mod.__dict__, start_method)
