@@ -32,5 +32,7 @@ void	metrics_free(struct metrics *mt);
 
 /* Worker: answer the master's QMSG_STATS_REQ tag with a snapshot. */
 void	metrics_worker_reply(struct worker *w, uint64_t tag);
+/* The wire name of error counter slot i, or NULL for an unused slot. */
+const char *metrics_code_name(int slot);
 
 #endif
