@@ -65,7 +65,7 @@ class Dict(_Named, MutableMapping):
         return self._call("dict.len")
 
     def __iter__(self):
-        return iter(self.keys())
+        return _DictIter(self)
 
     def __contains__(self, key):
         try:
@@ -158,6 +158,33 @@ class Dict(_Named, MutableMapping):
         return self.copy() == other
 
     __hash__ = None
+
+
+class _DictIter:
+    """Iterates over a snapshot of the keys and, as a Python dict's
+    iterator, raises RuntimeError once the dict's size has changed (it
+    asks the daemon at each step, as a Manager dict's iterator does)."""
+
+    def __init__(self, d):
+        self._dict = d
+        self._keys = d.keys()
+        self._size = len(self._keys)
+        self._next = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._dict is None:
+            raise StopIteration
+        if self._size < 0 or len(self._dict) != self._size:
+            self._size = -1
+            raise RuntimeError("dictionary changed size during iteration")
+        if self._next >= len(self._keys):
+            self._dict = None
+            raise StopIteration
+        self._next += 1
+        return self._keys[self._next - 1]
 
 
 class Value(_Named):

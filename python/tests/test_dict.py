@@ -155,3 +155,23 @@ def test_dict_insertion_order_and_raw_keys(name):
     d.update([("z", 1), ("b", 2)], y=3)
     assert d.items()[-2:] == [("z", 1), ("y", 3)] and d["b"] == 2
     assert qlock.Client().call("dict.get", name, b"raw") == "b'raw'"
+
+
+def test_iter_raises_when_size_changes(name):
+    # As a Python dict's iterator (and a Manager dict's).
+    d = qlock.Dict(name)
+    d.update((i, chr(i)) for i in range(65, 70))
+    it = iter(d)
+    assert list(it) == list(range(65, 70))
+    assert list(it) == []               # exhausted
+    it = iter(d)
+    assert next(it) == 65
+    d[99] = "c"
+    with pytest.raises(RuntimeError):
+        next(it)
+    with pytest.raises(RuntimeError):
+        next(it)                        # stays broken
+    it = iter(d)
+    d.clear()
+    with pytest.raises(RuntimeError):
+        next(it)

@@ -36,9 +36,6 @@ CLASSES = ("WithManagerTestQueue", "WithManagerTestLock",
 
 # test id (Class.method) -> why it fails by design (docs/python.md).
 EXPECTED = {
-    "WithManagerTestContainers.test_dict_iter":
-        "iterating a qlock Dict reads its keys in one request: a change "
-        "during iteration raises no RuntimeError (docs/python.md)",
     "WithManagerTestEvent.test_repr":
         "qlock objects are not proxies: repr is <qlock.Event 'name'>",
 }
