@@ -302,6 +302,47 @@ lq_res_raw(qlock *c, const char *method, struct mp_reader *res,
 	return QLOCK_OK;
 }
 
+/*
+ * Read a map result whose values are integers or booleans (true 1, false
+ * 0) into vals, in the order of keys; keys it does not know are skipped,
+ * a key missing is a bad result.
+ */
+int
+lq_res_fields(qlock *c, const char *method, struct mp_reader *res,
+    const char *const *keys, int64_t *vals, size_t nkeys)
+{
+	const char	*k;
+	uint32_t	 n, klen, i;
+	size_t		 j, found = 0;
+	bool		 b;
+	int64_t		 v;
+
+	if (mp_read_map(res, &n) == -1)
+		return lq_bad_result(c, method);
+	for (i = 0; i < n; i++) {
+		if (mp_read_str(res, &k, &klen) == -1)
+			return lq_bad_result(c, method);
+		for (j = 0; j < nkeys; j++)
+			if (strlen(keys[j]) == klen &&
+			    memcmp(keys[j], k, klen) == 0)
+				break;
+		if (j == nkeys) {
+			if (mp_skip(res, NULL, NULL) == -1)
+				return lq_bad_result(c, method);
+			continue;
+		}
+		if (mp_read_bool(res, &b) == 0)
+			v = b;
+		else if (mp_read_int(res, &v) == -1)
+			return lq_bad_result(c, method);
+		vals[j] = v;
+		found |= (size_t)1 << j;
+	}
+	if (found != ((size_t)1 << nkeys) - 1)
+		return lq_bad_result(c, method);
+	return QLOCK_OK;
+}
+
 int
 qlock_ping(qlock *c)
 {

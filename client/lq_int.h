@@ -64,6 +64,8 @@ int	lq_res_int(qlock *, const char *, struct mp_reader *, int64_t, int64_t,
 int	lq_res_value(qlock *, struct mp_reader *, void **, size_t *);
 int	lq_res_raw(qlock *, const char *, struct mp_reader *, enum mp_type,
 	    void **, size_t *);
+int	lq_res_fields(qlock *, const char *, struct mp_reader *,
+	    const char *const *, int64_t *, size_t);
 
 /* lq_queue.c */
 bool	lq_nogiveback(int);

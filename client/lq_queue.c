@@ -97,6 +97,30 @@ qlock_queue_size(qlock *c, const char *name, long *size)
 }
 
 int
+qlock_queue_state(qlock *c, const char *name, struct qlock_queue_state *qs)
+{
+	static const char *const keys[] = {
+		"size", "maxsize", "joinable", "unfinished"
+	};
+	struct mp_reader	res;
+	int64_t			v[4];
+	int			st;
+
+	if (qs == NULL)
+		return lq_fail(c, QLOCK_EINVAL,
+		    "queue.state: NULL state pointer");
+	if ((st = lq_call_name(c, "queue.state", name, &res)) != QLOCK_OK ||
+	    (st = lq_res_fields(c, "queue.state", &res, keys, v, 4)) !=
+	    QLOCK_OK)
+		return st;
+	qs->size = (long)v[0];
+	qs->maxsize = (long)v[1];
+	qs->joinable = v[2] != 0;
+	qs->unfinished = (long)v[3];
+	return QLOCK_OK;
+}
+
+int
 qlock_queue_task_done(qlock *c, const char *name)
 {
 	struct mp_reader	res;

@@ -237,6 +237,28 @@ qlock_barrier_wait(qlock *c, const char *name, double timeout, int *index)
 }
 
 int
+qlock_barrier_state(qlock *c, const char *name,
+    struct qlock_barrier_state *bs)
+{
+	static const char *const keys[] = { "parties", "n_waiting", "broken" };
+	struct mp_reader	res;
+	int64_t			v[3];
+	int			st;
+
+	if (bs == NULL)
+		return lq_fail(c, QLOCK_EINVAL,
+		    "barrier.state: NULL state pointer");
+	if ((st = lq_call_name(c, "barrier.state", name, &res)) != QLOCK_OK ||
+	    (st = lq_res_fields(c, "barrier.state", &res, keys, v, 3)) !=
+	    QLOCK_OK)
+		return st;
+	bs->parties = (int)v[0];
+	bs->n_waiting = (int)v[1];
+	bs->broken = v[2] != 0;
+	return QLOCK_OK;
+}
+
+int
 qlock_barrier_abort(qlock *c, const char *name)
 {
 	struct mp_reader	res;

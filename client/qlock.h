@@ -63,6 +63,15 @@ int qlock_queue_open(qlock *c, const char *name, long maxsize, int flags);
 int qlock_queue_put(qlock *c, const char *name, const void *item, size_t len, double timeout);
 int qlock_queue_get(qlock *c, const char *name, void **item, size_t *len, double timeout);
 int qlock_queue_size(qlock *c, const char *name, long *size);
+/* queue.state: one read, changing nothing; a name never used reads as an
+ * empty unbounded plain queue. */
+struct qlock_queue_state {
+	long	size;		/* items in the queue */
+	long	maxsize;	/* 0: unbounded */
+	int	joinable;	/* 1 for a JoinableQueue */
+	long	unfinished;	/* tasks not yet done (0 unless joinable) */
+};
+int qlock_queue_state(qlock *c, const char *name, struct qlock_queue_state *qs);
 int qlock_queue_task_done(qlock *c, const char *name);
 int qlock_queue_join(qlock *c, const char *name, double timeout);
 
@@ -98,6 +107,13 @@ int qlock_cond_notify_all(qlock *c, const char *name);
 int qlock_barrier_open(qlock *c, const char *name, int parties);
 int qlock_barrier_wait(qlock *c, const char *name, double timeout, int *index);
 int qlock_barrier_abort(qlock *c, const char *name);
+/* barrier.state: Python's parties, n_waiting and broken, changing nothing. */
+struct qlock_barrier_state {
+	int	parties;
+	int	n_waiting;	/* parties waiting now */
+	int	broken;		/* 1 if broken (until reset) */
+};
+int qlock_barrier_state(qlock *c, const char *name, struct qlock_barrier_state *bs);
 int qlock_barrier_reset(qlock *c, const char *name);
 
 /* Dict (Manager().dict()): string keys, byte-string values, and integer

@@ -288,6 +288,55 @@ START_TEST(test_sem_before_open)
 }
 END_TEST
 
+/* qlock_queue_state and qlock_barrier_state read what queue.state and
+ * barrier.state answer, and change nothing. */
+START_TEST(test_state_reads)
+{
+	struct qlock_queue_state	qs;
+	struct qlock_barrier_state	bs;
+	qlock				*c = qd_connect(D);
+	void				*item;
+	size_t				 len;
+	double				 end;
+	pid_t				 pid;
+
+	OK(c, qlock_queue_state(c, "st-never", &qs));
+	ck_assert(qs.size == 0 && qs.maxsize == 0 && !qs.joinable &&
+	    qs.unfinished == 0);
+	IS(c, qlock_queue_state(c, "st-never", NULL), QLOCK_EINVAL);
+
+	OK(c, qlock_queue_open(c, "st-jq", 5, QLOCK_JOINABLE));
+	OK(c, qlock_queue_put(c, "st-jq", "a", 1, 0));
+	OK(c, qlock_queue_put(c, "st-jq", "b", 1, 0));
+	OK(c, qlock_queue_get(c, "st-jq", &item, &len, 0));
+	free(item);
+	OK(c, qlock_queue_state(c, "st-jq", &qs));
+	ck_assert_int_eq(qs.size, 1);
+	ck_assert_int_eq(qs.maxsize, 5);
+	ck_assert_int_eq(qs.joinable, 1);
+	ck_assert_int_eq(qs.unfinished, 2);
+
+	IS(c, qlock_barrier_state(c, "st-bar", &bs), QLOCK_ENOENT);
+	OK(c, qlock_barrier_open(c, "st-bar", 3));
+	OK(c, qlock_barrier_state(c, "st-bar", &bs));
+	ck_assert(bs.parties == 3 && bs.n_waiting == 0 && !bs.broken);
+	if ((pid = qd_fork()) == 0)
+		party("st-bar", CHILD_WAIT, -1);
+	for (end = qd_now() + QD_WAIT;; qd_nap()) {
+		OK(c, qlock_barrier_state(c, "st-bar", &bs));
+		if (bs.n_waiting == 1)
+			break;
+		ck_assert_msg(qd_now() < end, "no party waiting after %.0f s",
+		    QD_WAIT);
+	}
+	OK(c, qlock_barrier_abort(c, "st-bar"));
+	child_is(pid, BAR_BROKEN, "party of an aborted barrier");
+	OK(c, qlock_barrier_state(c, "st-bar", &bs));
+	ck_assert(bs.parties == 3 && bs.n_waiting == 0 && bs.broken);
+	qlock_close(c);
+}
+END_TEST
+
 /* The tests of this file, in the order they run. */
 void
 objects_lock_tests(TCase *tc)
@@ -300,4 +349,5 @@ objects_lock_tests(TCase *tc)
 	tcase_add_test(tc, test_lock_etype);
 	tcase_add_test(tc, test_delete_wakes_waiters);
 	tcase_add_test(tc, test_sem_before_open);
+	tcase_add_test(tc, test_state_reads);
 }
