@@ -33,6 +33,7 @@ static const struct cmd cmds[] = {
 	{ "get", NULL, 1, 1, OPT_TIMEOUT | OPT_RAW, cmd_get,
 	  "QUEUE [--timeout S] [--raw]" },
 	{ "size", NULL, 1, 1, 0, cmd_size, "QUEUE" },
+	{ "state", NULL, 1, 1, 0, cmd_state, "QUEUE" },
 	{ "lock", NULL, 1, 1, OPT_TIMEOUT | OPT_COMMAND, cmd_lock,
 	  "NAME [--timeout S] -- COMMAND..." },
 	{ "sem", NULL, 2, 2, OPT_TIMEOUT | OPT_COMMAND, cmd_sem,

@@ -86,6 +86,20 @@ cmd_size(qlock *c, struct args *a)
 	return EXIT_DONE;
 }
 
+/* qlock state QUEUE: the queue's state, one "field value" line each. */
+int
+cmd_state(qlock *c, struct args *a)
+{
+	struct qlock_queue_state	qs;
+	int				st;
+
+	if ((st = qlock_queue_state(c, a->pos[0], &qs)) != QLOCK_OK)
+		return outcome(c, a->what, a->pos[0], st);
+	printf("size %ld\nmaxsize %ld\njoinable %d\nunfinished %ld\n",
+	    qs.size, qs.maxsize, qs.joinable, qs.unfinished);
+	return EXIT_DONE;
+}
+
 int
 cmd_delete(qlock *c, struct args *a)
 {

@@ -83,6 +83,7 @@ int	cmd_put(qlock *c, struct args *a);
 int	cmd_sem(qlock *c, struct args *a);
 int	cmd_size(qlock *c, struct args *a);
 int	cmd_stats(qlock *c, struct args *a);
+int	cmd_state(qlock *c, struct args *a);
 
 /* qlock_work.c */
 int	cmd_work(qlock *c, struct args *a);

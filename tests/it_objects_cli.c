@@ -239,6 +239,22 @@ START_TEST(test_cli_stats_list)
 }
 END_TEST
 
+/* qlock state QUEUE prints the queue's state, a "field value" line each. */
+START_TEST(test_cli_state)
+{
+	qlock		*c = qd_connect(D);
+	const char	*state[] = { "state", "cli-state-q", NULL };
+	char		*out;
+
+	OK(c, qlock_queue_open(c, "cli-state-q", 4, QLOCK_JOINABLE));
+	OK(c, qlock_queue_put(c, "cli-state-q", "x", 1, QD_WAIT));
+	ck_assert_int_eq(cli_run(state, &out), 0);
+	ck_assert_str_eq(out, "size 1\nmaxsize 4\njoinable 1\nunfinished 1\n");
+	free(out);
+	qlock_close(c);
+}
+END_TEST
+
 /* The tests of this file, in the order they run. */
 void
 objects_cli_tests(TCase *tc)
@@ -247,4 +263,5 @@ objects_cli_tests(TCase *tc)
 	tcase_add_test(tc, test_cli_lock_serialises);
 	tcase_add_test(tc, test_cli_sem_two_at_once);
 	tcase_add_test(tc, test_cli_stats_list);
+	tcase_add_test(tc, test_cli_state);
 }
