@@ -74,8 +74,8 @@ static const struct option_desc options[] = {
 	  "serve Prometheus metrics at http://ADDR/metrics; HOST:PORT or "
 	  "[V6]:PORT (default: off)" },
 	{ "user", 0, OPT_STRING, 0, 0, OFF(user), true, "NAME",
-	  "give root up to NAME after binding and reading the key; needed "
-	  "to start as root (--user root keeps root)" },
+	  "give root up to NAME after binding and reading the key (as "
+	  "root, default: qlockd, else nobody; --user root keeps root)" },
 	{ "socket-mode", 0, OPT_MODE, 0, 0777, OFF(socket_mode), true, "MODE",
 	  "permissions of unix sockets, octal (default 0660)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",

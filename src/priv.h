@@ -5,8 +5,9 @@
 struct config;
 
 /* Resolve --user into c->run_uid / run_gid / drop_root.  Root without
- * --user is refused (--user root keeps root), and so is --user for
- * another user when not root.  -1 with a message printed. */
+ * --user runs as the user qlockd, else nobody (refused if neither
+ * exists; --user root keeps root); --user for another user when not root
+ * is refused.  -1 with a message printed. */
 int	priv_resolve(struct config *c);
 /* Become c->run_uid (supplementary groups, gid, uid) if c->drop_root,
  * and check that root cannot be had back.  -1 with a message printed. */
