@@ -182,11 +182,11 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		if (a < 0 || b < 0)
 			return -1;
 		sem_init(&o->u.sem, (long)a, flag);
-		/* Logs written before sem_durable() could hold the bound + 1
-		 * after a release by a session that held no permit. */
-		if (flag && b > a)
-			b = a;
+		/* Saturated as the log keeps it now: logs written before
+		 * sem_durable() could hold the bound + 1 after a release by a
+		 * session that held no permit. */
 		o->u.sem.value = (long)b;
+		o->u.sem.value = sem_durable(&o->u.sem, 0);
 		o->opened = true;
 		return 0;
 	case R_E_SET:
