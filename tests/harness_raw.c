@@ -177,19 +177,12 @@ raw_send_sbuf(int fd, const msgpack_sbuffer *sb)
 int
 raw_send_call0(int fd, uint64_t msgid, const char *method)
 {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
+	struct raw_call	c;
 	int		rc;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, 0);
-	msgpack_pack_uint64(&pk, msgid);
-	msgpack_pack_str_with_body(&pk, method, strlen(method));
-	msgpack_pack_array(&pk, 0);
-	rc = raw_send_sbuf(fd, &sb);
-	msgpack_sbuffer_destroy(&sb);
+	(void)raw_call_begin(&c, msgid, method, 0);
+	rc = raw_send_sbuf(fd, &c.sb);
+	msgpack_sbuffer_destroy(&c.sb);
 	return rc;
 }
 

@@ -328,21 +328,13 @@ list_workers(qlock *c)
 static int
 raw_size(int fd, uint64_t msgid, const char *name, char *code, size_t codesz)
 {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
+	struct raw_call	c;
 	struct raw_resp	r;
 	int		rc;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, 0);
-	msgpack_pack_uint64(&pk, msgid);
-	msgpack_pack_str_with_body(&pk, "queue.size", 10);
-	msgpack_pack_array(&pk, 1);
-	msgpack_pack_str_with_body(&pk, name, strlen(name));
-	ck_assert_int_eq(raw_send_sbuf(fd, &sb), 0);
-	msgpack_sbuffer_destroy(&sb);
+	msgpack_pack_str_with_body(raw_call_begin(&c, msgid, "queue.size", 1),
+	    name, strlen(name));
+	raw_call_send(fd, &c);
 	rc = raw_recv_resp(fd, &r, QD_WAIT);
 	ck_assert_msg(rc == 0, "queue.size %s on the surviving connection: no "
 	    "answer (%d)", name, rc);

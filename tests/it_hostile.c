@@ -31,23 +31,16 @@ static void
 send_call(int fd, uint64_t msgid, const char *method, const char *name,
     const char *key, double timeout)
 {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
+	struct raw_call	 c;
+	msgpack_packer	*pk = raw_call_begin(&c, msgid, method,
+	    1 + (key != NULL) + !isnan(timeout));
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, 0);
-	msgpack_pack_uint64(&pk, msgid);
-	msgpack_pack_str_with_body(&pk, method, strlen(method));
-	msgpack_pack_array(&pk, 1 + (key != NULL) + !isnan(timeout));
-	msgpack_pack_str_with_body(&pk, name, strlen(name));
+	msgpack_pack_str_with_body(pk, name, strlen(name));
 	if (key != NULL)
-		msgpack_pack_str_with_body(&pk, key, strlen(key));
+		msgpack_pack_str_with_body(pk, key, strlen(key));
 	if (!isnan(timeout))
-		msgpack_pack_double(&pk, timeout);
-	ck_assert_int_eq(raw_send_sbuf(fd, &sb), 0);
-	msgpack_sbuffer_destroy(&sb);
+		msgpack_pack_double(pk, timeout);
+	raw_call_send(fd, &c);
 }
 
 /* The largest VmRSS of the daemon's workers now, in KiB. */

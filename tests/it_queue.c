@@ -488,20 +488,12 @@ START_TEST(test_queue_getter_closed)
 {
 	qlock		*c = qd_connect(D);
 	int		 fd = raw_connect_auth(D);
-	msgpack_sbuffer	 sb;
-	msgpack_packer	 pk;
+	struct raw_call	 rc;
+	msgpack_packer	*pk = raw_call_begin(&rc, 1, "queue.get", 2);
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, 0);
-	msgpack_pack_uint8(&pk, 1);
-	msgpack_pack_str_with_body(&pk, "queue.get", 9);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_str_with_body(&pk, "closed", 6);
-	msgpack_pack_int(&pk, -1);
-	ck_assert_int_eq(raw_send_sbuf(fd, &sb), 0);
-	msgpack_sbuffer_destroy(&sb);
+	msgpack_pack_str_with_body(pk, "closed", 6);
+	msgpack_pack_int(pk, -1);
+	raw_call_send(fd, &rc);
 	ck_assert(qd_wait_stat(c, "waiters", 1, QD_WAIT));
 	close(fd);
 	ck_assert_msg(qd_wait_stat(c, "waiters", 0, QD_WAIT),
