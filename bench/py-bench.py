@@ -4,7 +4,8 @@ multiprocessing.Manager() doing the same work, in the same run.
 
     QLOCK_ADDRESS=... QLOCK_AUTHKEY_FILE=... bench/py-bench.py [-n N] [-p P]
 
-roundtrip: one client, put then get of a 64-byte bytes item, N pairs.
+roundtrip: one client, put then get of a 64-byte bytes item, N pairs;
+           also the client process's own CPU time per pair.
 prodcons:  P producer and P consumer processes over one queue, N items.
 Prints one line per system and test (items or pairs per second); the
 daemon must be running (bench/run.sh style), Manager()'s server is
@@ -24,11 +25,14 @@ ITEM = b"x" * 64
 
 
 def roundtrip(q, n):
+    """Pairs per second, and the client's own CPU time per pair (us)."""
+    c = time.process_time()
     t = time.perf_counter()
     for _ in range(n):
         q.put(ITEM)
         q.get()
-    return n / (time.perf_counter() - t)
+    t = time.perf_counter() - t
+    return n / t, (time.process_time() - c) / n * 1e6
 
 
 def produce(q, n):
@@ -65,9 +69,9 @@ def main():
     qm = qlock.Manager()
     with multiprocessing.Manager() as mm:
         for system, m in (("qlock", qm), ("Manager", mm)):
-            r = roundtrip(m.Queue(), a.n)
-            print("%-8s roundtrip: %8.0f put+get pairs/s (1 client)" %
-                  (system, r))
+            r, cpu = roundtrip(m.Queue(), a.n)
+            print("%-8s roundtrip: %8.0f put+get pairs/s (1 client; its "
+                  "CPU %.1f us a pair)" % (system, r, cpu))
             r = prodcons(m.Queue(), a.n, a.p)
             print("%-8s prodcons:  %8.0f items/s (%d producers, %d "
                   "consumers)" % (system, r, a.p, a.p))
