@@ -484,25 +484,68 @@ conn_hold_answer(struct conn *c)
 	return true;
 }
 
+/*
+ * A frame of an authenticated client over --max-frame, its header at buf
+ * (len bytes there): answer Limit to its request's msgid and skip its body
+ * unread, so the client learns why and the connection goes on.  Before
+ * authentication, or a length no frame can have, refuse and close.  The
+ * bytes used: 0 to wait for those that hold the msgid.
+ */
+static size_t
+conn_oversize(struct conn *c, const uint8_t *buf, size_t len, size_t max)
+{
+	size_t		bodylen;
+	uint64_t	msgid;
+	char		why[128];
+
+	if (c->state == CONN_AUTH || frame_header(buf, FRAME_HDR, 0x7fffffffu,
+	    &bodylen) != FRAME_OK) {
+		snprintf(why, sizeof(why), "frame over the %zu-byte limit;"
+		    " closing", max);
+		conn_refuse(c, QLOCK_ELIMIT, why);
+		return 0;
+	}
+	if (frame_peek_msgid(buf + FRAME_HDR, len - FRAME_HDR, bodylen,
+	    &msgid) == FRAME_MORE)
+		return 0;
+	log_info("%s: frame of %zu bytes over the %zu-byte limit (max-frame);"
+	    " skipped", c->addr, bodylen, max);
+	reply_error(c->w, &(struct reqctx){ c->sess, msgid, 0, c->w->id },
+	    QLOCK_ELIMIT, "frame of %zu bytes over the limit of %zu bytes "
+	    "(max-frame)", bodylen, max);
+	c->discard = bodylen;
+	return FRAME_HDR;
+}
+
 /* Handle the whole frames at the start of buf; the bytes used.  Stops at
  * a partial frame, when the connection pauses or is held, or when it is
  * closing. */
 static size_t
 conn_input(struct conn *c, const uint8_t *buf, size_t len)
 {
-	size_t	used = 0, bodylen, max;
-	char	why[128];
+	size_t	used = 0, bodylen, max, n;
 
-	while (c->state != CONN_CLOSING && !c->paused && !c->held &&
-	    len - used >= FRAME_HDR) {
+	while (c->state != CONN_CLOSING && !c->paused && !c->held) {
+		if (c->discard > 0) {
+			if ((n = len - used) == 0)
+				break;
+			if (n > c->discard)
+				n = c->discard;
+			c->discard -= n;
+			used += n;
+			continue;
+		}
+		if (len - used < FRAME_HDR)
+			break;
 		max = c->state == CONN_AUTH ? FRAME_MAX_PREAUTH :
 		    c->w->conf->max_frame;
 		if (frame_header(buf + used, FRAME_HDR, max, &bodylen) !=
 		    FRAME_OK) {
-			snprintf(why, sizeof(why), "frame over the %zu-byte limit;"
-			    " closing", max);
-			conn_refuse(c, QLOCK_ELIMIT, why);
-			break;
+			if ((n = conn_oversize(c, buf + used, len - used,
+			    max)) == 0)
+				break;
+			used += n;
+			continue;
 		}
 		if (len - used - FRAME_HDR < bodylen)
 			break;
@@ -572,8 +615,8 @@ conn_pending(struct conn *c)
 	(void)conn_closed_idle(c);
 }
 
-/* Room to read into c->in: the rest of the partial frame there (its
- * header was checked against the limit when it was kept), and a chunk;
+/* Room to read into c->in: the rest of the partial frame there (if within
+ * the limit: one over it is skipped, not held), and a chunk;
  * before authentication, up to one handshake frame.  The bytes to read. */
 static size_t
 conn_room(struct conn *c)
@@ -588,8 +631,9 @@ conn_room(struct conn *c)
 		return c->inlen < PREAUTH_IN_MAX ? PREAUTH_IN_MAX - c->inlen : 0;
 	}
 
-	if (c->inlen >= FRAME_HDR && frame_header(c->in, FRAME_HDR, SIZE_MAX,
-	    &bodylen) == FRAME_OK && FRAME_HDR + bodylen > c->inlen)
+	if (c->discard == 0 && c->inlen >= FRAME_HDR && frame_header(c->in,
+	    FRAME_HDR, c->w->conf->max_frame, &bodylen) == FRAME_OK &&
+	    FRAME_HDR + bodylen > c->inlen)
 		need += FRAME_HDR + bodylen - c->inlen;
 	if (c->incap - c->inlen < need) {
 		c->incap = c->inlen + need;

@@ -42,6 +42,8 @@ struct conn {
 						   whole (or not yet handled
 						   while paused); NULL if none */
 	size_t			 inlen, incap;
+	size_t			 discard;	/* bytes of a frame over the
+						   limit still to skip */
 	enum conn_state		 state;
 	struct auth		 auth;		/* handshake state */
 	struct event		*hs_timer;	/* handshake deadline */

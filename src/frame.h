@@ -18,6 +18,14 @@ enum frame_result {
 /* Decode a frame header from the first avail bytes, refusing over max. */
 enum frame_result frame_header(const uint8_t *buf, size_t avail, size_t max,
     size_t *bodylen);
+/* Bytes of a body enough to find a request's msgid: [0, msgid, ...]
+ * as fixarray, 0, and a uint of at most 9 bytes. */
+#define FRAME_PEEK	11
+/* The msgid of the request whose body starts with the avail bytes of a
+ * body of bodylen: FRAME_MORE if more bytes are needed to tell, else
+ * FRAME_OK with *msgid (0 when the body is no request with a uint msgid). */
+enum frame_result frame_peek_msgid(const uint8_t *body, size_t avail,
+    size_t bodylen, uint64_t *msgid);
 /* Write the 4-byte header for a body of len bytes (len < 2^31). */
 void frame_put_header(uint8_t out[FRAME_HDR], size_t len);
 

@@ -131,6 +131,45 @@ START_TEST(test_frame_put_header_roundtrip)
 }
 END_TEST
 
+/* The msgid of a request over the limit, from its first bytes only. */
+START_TEST(test_frame_peek_msgid)
+{
+	static const struct {
+		uint8_t			b[FRAME_PEEK];
+		size_t			n;
+		enum frame_result	want;
+		uint64_t		msgid;
+	} t[] = {
+		{ { 0x94, 0x00, 0x07 }, 3, FRAME_OK, 7 },
+		{ { 0x94, 0x00, 0xcc, 0xc8 }, 4, FRAME_OK, 200 },
+		{ { 0x94, 0x00, 0xcd, 0x12, 0x34 }, 5, FRAME_OK, 0x1234 },
+		{ { 0x94, 0x00, 0xce, 1, 2, 3, 4 }, 7, FRAME_OK, 0x01020304 },
+		{ { 0x94, 0x00, 0xcf, 0, 0, 0, 1, 0, 0, 0, 2 }, 11, FRAME_OK,
+		  0x100000002ull },
+		{ { 0x94, 0x00, 0xce, 1, 2 }, 5, FRAME_MORE, 0 },
+		{ { 0x94, 0x00 }, 2, FRAME_MORE, 0 },
+		{ { 0x94 }, 1, FRAME_MORE, 0 },
+		/* a notification, another shape, a signed msgid: id 0 */
+		{ { 0x93, 0x02, 0xa4 }, 3, FRAME_OK, 0 },
+		{ { 0x94, 0x01, 0x07 }, 3, FRAME_OK, 0 },
+		{ { 0x94, 0x00, 0xd0, 0x07 }, 4, FRAME_OK, 0 },
+	};
+	uint64_t	msgid;
+	size_t		i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		msgid = 99;
+		ck_assert_int_eq(frame_peek_msgid(t[i].b, t[i].n, 1u << 20,
+		    &msgid), t[i].want);
+		if (t[i].want == FRAME_OK)
+			ck_assert_uint_eq(msgid, t[i].msgid);
+	}
+	/* A body shorter than the msgid it starts: no more is coming. */
+	ck_assert_int_eq(frame_peek_msgid(t[5].b, 5, 5, &msgid), FRAME_OK);
+	ck_assert_uint_eq(msgid, 0);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -144,6 +183,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_frame_header_negative);
 	tcase_add_test(tc, test_frame_header_zero);
 	tcase_add_test(tc, test_frame_put_header_roundtrip);
+	tcase_add_test(tc, test_frame_peek_msgid);
 	suite_add_tcase(s, tc);
 	return s;
 }
