@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -37,7 +38,6 @@
 #include "status.h"
 
 #define DEFAULT_ADDRESS	"127.0.0.1:7450"
-#define HANDSHAKE_SECS	30		/* longest wait for a handshake frame */
 
 /* Why the last qlock_connect() of this thread failed: it has no qlock *. */
 static _Thread_local char connect_err[ERR_MAX];
@@ -106,8 +106,9 @@ io_read(qlock *c, void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				lq_fail(c, QLOCK_ECONN, "no answer from the "
-				    "daemon in %d seconds", HANDSHAKE_SECS);
+				lq_fail(c, QLOCK_ECONN, "no handshake from the "
+				    "daemon within the connect timeout of %g s",
+				    c->ctimeout);
 			else
 				lq_fail(c, QLOCK_ECONN, "recv: %s",
 				    strerror(errno));
@@ -228,33 +229,81 @@ key_load(qlock *c, const char *authkey, uint8_t *key, size_t *keylen)
 	return QLOCK_OK;
 }
 
-/* connect(2) on a blocking socket, finishing the connection if interrupted. */
+/* Now, in seconds on the monotonic clock. */
+static double
+now_mono(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Seconds left before the connect deadline: -1 if none, 0 if past. */
+static double
+time_left(const qlock *c)
+{
+	double	left;
+
+	if (c->ctimeout <= 0)
+		return -1;
+	left = c->deadline - now_mono();
+	return left > 0 ? left : 0;
+}
+
+/*
+ * connect(2) within the connect deadline (ETIMEDOUT past it), finishing
+ * the connection if interrupted; the socket is left blocking.
+ */
 static int
-sock_connect(int fd, const struct sockaddr *sa, socklen_t salen)
+sock_connect(qlock *c, const struct sockaddr *sa, socklen_t salen)
 {
 	struct pollfd	pfd;
 	socklen_t	elen;
-	int		error;
+	double		left;
+	int		error, flags, n;
 
-	if (connect(fd, sa, salen) == 0)
-		return 0;
+	if ((flags = fcntl(c->fd, F_GETFL)) == -1 ||
+	    fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return -1;
+	if (connect(c->fd, sa, salen) == 0)
+		goto done;
 	if (errno != EINTR && errno != EINPROGRESS)
 		return -1;
 	/* The connection goes on in the background: wait for its outcome. */
-	pfd.fd = fd;
+	pfd.fd = c->fd;
 	pfd.events = POLLOUT;
-	while (poll(&pfd, 1, -1) == -1) {
+	for (;;) {
+		left = time_left(c);
+		n = poll(&pfd, 1, left < 0 ? -1 : (int)ceil(left * 1000));
+		if (n == 1)
+			break;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
 		if (errno != EINTR)
 			return -1;
 	}
 	elen = sizeof(error);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &elen) == -1)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &elen) == -1)
 		return -1;
 	if (error != 0) {
 		errno = error;
 		return -1;
 	}
-	return 0;
+done:
+	return fcntl(c->fd, F_SETFL, flags);
+}
+
+/* The failure to connect to address, errno saved. */
+static int
+sock_fail(qlock *c, const char *address, int saved)
+{
+	if (saved == ETIMEDOUT && c->ctimeout > 0)
+		return lq_fail(c, QLOCK_ECONN, "%s: not connected within the "
+		    "connect timeout of %g s", address, c->ctimeout);
+	return lq_fail(c, QLOCK_ECONN, "%s: %s", address, strerror(saved));
 }
 
 /* Connect to "unix:/PATH". */
@@ -274,8 +323,8 @@ sock_open_unix(qlock *c, const char *address)
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return lq_fail(c, QLOCK_ECONN, "socket: %s", strerror(errno));
-	if (sock_connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		lq_fail(c, QLOCK_ECONN, "%s: %s", address, strerror(errno));
+	if (sock_connect(c, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		sock_fail(c, address, errno);
 		lq_conn_drop(c);
 		return QLOCK_ECONN;
 	}
@@ -344,29 +393,40 @@ sock_open_tcp(qlock *c, const char *address)
 			continue;
 		}
 		/* Every request is one small frame: never let Nagle hold it. */
-		if (sock_connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		if (sock_connect(c, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on,
 		    sizeof(on)) == 0)
 			break;
 		saved = errno;
 		lq_conn_drop(c);
+		if (time_left(c) == 0)
+			break;		/* no time for the next address */
 	}
 	freeaddrinfo(res);
 	if (c->fd == -1)
-		return lq_fail(c, QLOCK_ECONN, "%s: %s", address,
-		    strerror(saved));
+		return sock_fail(c, address, saved);
 	return QLOCK_OK;
 }
 
-/* Set how long a blocking recv may wait; 0 for ever. */
-static void
-sock_rcvtimeo(int fd, int secs)
+/* Let a blocking recv wait at most what is left of the connect timeout
+ * (for ever without one); QLOCK_ECONN if it is over. */
+static int
+sock_rcvtimeo(qlock *c)
 {
-	struct timeval	tv;
+	struct timeval	tv = { 0, 0 };
+	double		left = time_left(c);
 
-	tv.tv_sec = secs;
-	tv.tv_usec = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (left == 0)
+		return lq_fail(c, QLOCK_ECONN, "no handshake from the daemon "
+		    "within the connect timeout of %g s", c->ctimeout);
+	if (left > 0) {
+		tv.tv_sec = (time_t)left;
+		tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+		if (tv.tv_sec == 0 && tv.tv_usec == 0)
+			tv.tv_usec = 1;		/* 0 would be for ever */
+	}
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return QLOCK_OK;
 }
 
 /* Run the client side of the authkey handshake to its end. */
@@ -383,10 +443,11 @@ handshake(qlock *c, const uint8_t *key, size_t keylen)
 		return lq_fail(c, QLOCK_EAUTH,
 		    "no random bytes for a challenge");
 	auth_client_start(&a, key, keylen, nonce);
-	/* A peer that is not qlockd may never speak: do not wait for ever. */
-	sock_rcvtimeo(c->fd, HANDSHAKE_SECS);
+	/* A peer that is not qlockd may never speak: the connect timeout
+	 * bounds the handshake as a whole. */
 	do {
-		if ((st = lq_frame_read(c, FRAME_MAX_PREAUTH, &inlen)) != 0)
+		if ((st = sock_rcvtimeo(c)) != QLOCK_OK ||
+		    (st = lq_frame_read(c, FRAME_MAX_PREAUTH, &inlen)) != 0)
 			goto out;
 		r = auth_input(&a, c->rbuf, inlen, out, &outlen);
 		if (outlen > 0 &&
@@ -398,7 +459,8 @@ handshake(qlock *c, const uint8_t *key, size_t keylen)
 		    auth_why_text(a.why));
 		goto out;
 	}
-	sock_rcvtimeo(c->fd, 0);
+	c->ctimeout = 0;		/* requests wait as long as they ask */
+	(void)sock_rcvtimeo(c);
 	st = QLOCK_OK;
 out:
 	OPENSSL_cleanse(&a, sizeof(a));
@@ -407,13 +469,56 @@ out:
 	return st;
 }
 
+/* The connect timeout of QLOCK_CONNECT_TIMEOUT, else the default; -1 if
+ * the variable is not a number of seconds. */
+static int
+env_connect_timeout(double *timeout)
+{
+	const char	*s = getenv("QLOCK_CONNECT_TIMEOUT");
+	char		*end;
+
+	*timeout = QLOCK_CONNECT_TIMEOUT_DEFAULT;
+	if (s == NULL || *s == '\0')
+		return 0;
+	errno = 0;
+	*timeout = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || isnan(*timeout))
+		return -1;
+	return 0;
+}
+
 qlock *
 qlock_connect(const char *address, const char *authkey, int *status)
+{
+	double	timeout;
+
+	if (env_connect_timeout(&timeout) == -1) {
+		snprintf(connect_err, sizeof(connect_err), "QLOCK_CONNECT_TIMEOUT"
+		    ": not a number of seconds: %s",
+		    getenv("QLOCK_CONNECT_TIMEOUT"));
+		if (status != NULL)
+			*status = QLOCK_EINVAL;
+		return NULL;
+	}
+	return qlock_connect_timeout(address, authkey, timeout, status);
+}
+
+qlock *
+qlock_connect_timeout(const char *address, const char *authkey,
+    double timeout, int *status)
 {
 	qlock	*c;
 	uint8_t	 key[AUTH_KEY_MAX + 2];
 	size_t	 keylen = 0;
 	int	 st;
+
+	if (isnan(timeout)) {
+		snprintf(connect_err, sizeof(connect_err), "connect timeout "
+		    "is not a number");
+		if (status != NULL)
+			*status = QLOCK_EINVAL;
+		return NULL;
+	}
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(connect_err, sizeof(connect_err), "out of memory");
@@ -425,6 +530,11 @@ qlock_connect(const char *address, const char *authkey, int *status)
 	msgpack_sbuffer_init(&c->sbuf);
 	msgpack_packer_init(&c->pk, &c->sbuf, msgpack_sbuffer_write);
 	snprintf(c->err, sizeof(c->err), "no error");
+	/* 0, negative or infinite: no limit. */
+	if (timeout > 0 && !isinf(timeout)) {
+		c->ctimeout = timeout;
+		c->deadline = now_mono() + timeout;
+	}
 
 	if (address == NULL)
 		address = getenv("QLOCK_ADDRESS");

@@ -34,6 +34,9 @@ struct qlock {
 	uint8_t		*rbuf;		/* body of the last frame read */
 	size_t		 rcap;		/* bytes allocated at rbuf */
 	char		 err[ERR_MAX];	/* text for qlock_last_error() */
+	double		 ctimeout;	/* connect and handshake limit, s;
+					   0: none */
+	double		 deadline;	/* its end, on CLOCK_MONOTONIC */
 };
 
 /* libqlock.c: the connection, its socket and its frames. */

@@ -63,11 +63,16 @@ usage(FILE *f, int status)
 {
 	size_t	i;
 
-	fprintf(f, "usage: qlock [-a ADDR] [-k AUTHKEY_FILE] COMMAND [ARG...]\n"
+	fprintf(f, "usage: qlock [-a ADDR] [-k AUTHKEY_FILE] [-T S] COMMAND "
+	    "[ARG...]\n"
 	    "  -a, --address ADDR        HOST:PORT, [V6]:PORT or unix:/PATH "
 	    "(default: $QLOCK_ADDRESS, 127.0.0.1:7450)\n"
 	    "  -k, --authkey-file PATH   the shared key (default: "
 	    "$QLOCK_AUTHKEY, $QLOCK_AUTHKEY_FILE)\n"
+	    "  -T, --connect-timeout S   give up connecting after S seconds "
+	    "(0: never;\n"
+	    "                            default: $QLOCK_CONNECT_TIMEOUT, "
+	    "10)\n"
 	    "  -h, --help                this message\n"
 	    "commands:\n");
 	for (i = 0; i < NCMDS; i++) {
@@ -311,16 +316,25 @@ env_restore(const char *name, char *saved)
 		unsetenv(name);
 }
 
+/* Connect within -T's timeout, else the environment's. */
+static qlock *
+connect_timed(const struct args *a, int *st)
+{
+	if (isnan(a->connect_timeout))
+		return qlock_connect(a->address, NULL, st);
+	return qlock_connect_timeout(a->address, NULL, a->connect_timeout, st);
+}
+
 /* Connect; a key file from -k goes to the library as QLOCK_AUTHKEY_FILE. */
 qlock *
-connect_with(const char *address, const char *keyfile, int *st)
+connect_with(const struct args *a, int *st)
 {
 	qlock	*c;
 	char	*key = NULL, *file = NULL;
 	char	*v;
 
-	if (keyfile == NULL)
-		return qlock_connect(address, NULL, st);
+	if (a->keyfile == NULL)
+		return connect_timed(a, st);
 	/* Kept from the command that lock and sem run: restored after. */
 	if ((v = getenv("QLOCK_AUTHKEY")) != NULL && (key = strdup(v)) == NULL)
 		goto nomem;
@@ -328,9 +342,9 @@ connect_with(const char *address, const char *keyfile, int *st)
 	    (file = strdup(v)) == NULL)
 		goto nomem;
 	if (unsetenv("QLOCK_AUTHKEY") == -1 ||
-	    setenv("QLOCK_AUTHKEY_FILE", keyfile, 1) == -1)
+	    setenv("QLOCK_AUTHKEY_FILE", a->keyfile, 1) == -1)
 		goto nomem;
-	c = qlock_connect(address, NULL, st);
+	c = connect_timed(a, st);
 	env_restore("QLOCK_AUTHKEY", key);
 	env_restore("QLOCK_AUTHKEY_FILE", file);
 	return c;
@@ -345,24 +359,34 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "address",	  required_argument, NULL, 'a' },
 		{ "authkey-file", required_argument, NULL, 'k' },
+		{ "connect-timeout", required_argument, NULL, 'T' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ NULL,		  0,		     NULL, 0 }
 	};
 	const struct cmd	*cmd;
 	struct args		 a;
 	const char		*address = NULL, *keyfile = NULL;
+	double			 ctimeout = NAN;
 	char			 what[64];
 	qlock			*c;
 	int			 ch, used, st, rv;
 
 	/* "+": stop at the command, whose own options come after it. */
-	while ((ch = getopt_long(argc, argv, "+a:k:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+a:k:T:h", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'a':
 			address = optarg;
 			break;
 		case 'k':
 			keyfile = optarg;
+			break;
+		case 'T':
+			if (parse_timeout(optarg, &ctimeout) == -1) {
+				fprintf(stderr, "qlock: bad --connect-timeout:"
+				    " %s\n", optarg);
+				usage(stderr, EXIT_ERROR);
+			}
 			break;
 		case 'h':
 			usage(stdout, EXIT_DONE);
@@ -383,10 +407,11 @@ main(int argc, char *argv[])
 	a.what = what;
 	a.address = address;
 	a.keyfile = keyfile;
+	a.connect_timeout = ctimeout;
 	if (args_parse(cmd, argc - used, argv + used, &a) == -1)
 		cmd_usage(cmd, what);
 
-	if ((c = connect_with(address, keyfile, &st)) == NULL) {
+	if ((c = connect_with(&a, &st)) == NULL) {
 		fprintf(stderr, "qlock: connect: %s\n", qlock_last_error(NULL));
 		return EXIT_ERROR;
 	}

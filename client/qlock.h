@@ -52,6 +52,13 @@ enum {
 /* Connection.  NULL address / authkey: QLOCK_ADDRESS (default
  * 127.0.0.1:7450), then QLOCK_AUTHKEY or QLOCK_AUTHKEY_FILE. */
 qlock      *qlock_connect(const char *address, const char *authkey, int *status);
+/* As qlock_connect, and connecting and the handshake together take at
+ * most timeout seconds (0, negative or infinite: no limit), else
+ * QLOCK_ECONN.  qlock_connect takes the limit from QLOCK_CONNECT_TIMEOUT
+ * (seconds), else QLOCK_CONNECT_TIMEOUT_DEFAULT. */
+#define QLOCK_CONNECT_TIMEOUT_DEFAULT 10.0
+qlock      *qlock_connect_timeout(const char *address, const char *authkey,
+                double timeout, int *status);
 void        qlock_close(qlock *c);
 const char *qlock_strerror(int status);
 const char *qlock_last_error(const qlock *c);   /* the server's words for the last error */

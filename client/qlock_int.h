@@ -38,6 +38,7 @@ struct args {
 	const char	*on_failure;	/* work --on-failure, NULL: requeue */
 	const char	*address;	/* -a: work opens more connections */
 	const char	*keyfile;	/* -k: likewise */
+	double		 connect_timeout; /* -T, s; NAN: the environment's */
 };
 
 /* One command: its words, operand counts, options and implementation. */
@@ -54,7 +55,7 @@ struct cmd {
 #define WORK_JOBS_MAX	1024	/* most commands -j allows at once */
 
 /* qlock.c */
-qlock	*connect_with(const char *address, const char *keyfile, int *st);
+qlock	*connect_with(const struct args *a, int *st);
 
 /* qlock_print.c: results, failures and operands. */
 int	outcome(qlock *c, const char *what, const char *name, int st);

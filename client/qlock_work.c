@@ -642,8 +642,7 @@ cmd_work(qlock *c, struct args *a)
 	}
 	for (i = 0; i < w.nslots; i++) {
 		w.slots[i].wfd = -1;
-		w.slots[i].c = i == 0 ? c : connect_with(a->address,
-		    a->keyfile, &st);
+		w.slots[i].c = i == 0 ? c : connect_with(a, &st);
 		if (w.slots[i].c == NULL) {
 			fprintf(stderr, "qlock: work: connect: %s\n",
 			    qlock_last_error(NULL));

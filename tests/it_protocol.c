@@ -6,6 +6,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <fcntl.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -384,6 +387,80 @@ START_TEST(test_protocol_frame_over_max_libqlock)
 	free(got);
 	free(item);
 	qlock_close(c);
+}
+END_TEST
+
+/* A loopback listener that never accepts; its address in addr and sin. */
+static int
+silent_listener(char *addr, size_t len, struct sockaddr_in *out)
+{
+	struct sockaddr_in	sin;
+	socklen_t		slen = sizeof(sin);
+	int			fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 0), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	snprintf(addr, len, "127.0.0.1:%u", ntohs(sin.sin_port));
+	*out = sin;
+	return fd;
+}
+
+/* qlock_connect gave up on a silent listener after about secs. */
+static void
+expect_connect_timeout(qlock *c, int st, double t0, double secs,
+    const char *why)
+{
+	double	dt = qd_now() - t0;
+
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(st, QLOCK_ECONN);
+	ck_assert_msg(dt >= secs * 0.9 && dt < secs + 2.5, "gave up after "
+	    "%.2f s, timeout %.2f s", dt, secs);
+	ck_assert_msg(strstr(qlock_last_error(NULL), why) != NULL &&
+	    strstr(qlock_last_error(NULL), "connect timeout") != NULL,
+	    "message: %s", qlock_last_error(NULL));
+}
+
+/*
+ * A listener that takes connections into its backlog and never speaks,
+ * then one whose backlog is full: connecting gives up within the connect
+ * timeout, QLOCK_ECONN saying which.  Regression (issue 11, item 5):
+ * connect(2) had no limit, and the handshake waited 30 s a frame.
+ */
+START_TEST(test_protocol_connect_timeout)
+{
+	struct sockaddr_in sin;
+	char	 addr[64];
+	int	 lfd = silent_listener(addr, sizeof(addr), &sin), fill[3], st, i;
+	double	 t0;
+	qlock	*c;
+
+	t0 = qd_now();
+	c = qlock_connect_timeout(addr, "connect-timeout-key", 0.5, &st);
+	expect_connect_timeout(c, st, t0, 0.5, "no handshake");
+
+	/* The backlog full: the next connections are not even accepted. */
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_ne(fill[i] = socket(AF_INET, SOCK_STREAM |
+		    SOCK_NONBLOCK, 0), -1);
+		(void)connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	setenv("QLOCK_CONNECT_TIMEOUT", "0.7", 1);
+	t0 = qd_now();
+	c = qlock_connect(addr, "connect-timeout-key", &st);
+	expect_connect_timeout(c, st, t0, 0.7, "not connected");
+
+	setenv("QLOCK_CONNECT_TIMEOUT", "soon", 1);
+	ck_assert_ptr_null(qlock_connect(addr, "connect-timeout-key", &st));
+	ck_assert_int_eq(st, QLOCK_EINVAL);
+	for (i = 0; i < 3; i++)
+		close(fill[i]);
+	close(lfd);
 }
 END_TEST
 
@@ -805,6 +882,7 @@ add_tests(TCase *tc)
 	tcase_add_test(tc, test_protocol_frame_over_max_unbuffered);
 	tcase_add_test(tc, test_protocol_frame_negative_length);
 	tcase_add_test(tc, test_protocol_frame_over_max_libqlock);
+	tcase_add_test(tc, test_protocol_connect_timeout);
 	tcase_add_test(tc, test_protocol_huge_declared_sizes);
 	tcase_add_test(tc, test_protocol_not_msgpack);
 	tcase_add_test(tc, test_protocol_unknown_method);
