@@ -363,6 +363,11 @@ addr_split(qlock *c, const char *address, char *buf, size_t bufsz,
 	if (**host == '\0' || **port == '\0')
 		return lq_fail(c, QLOCK_EINVAL, "%s: expected HOST:PORT",
 		    address);
+	/* A number must be a port; other words are services' names. */
+	if (strspn(*port, "0123456789") == strlen(*port) &&
+	    (strlen(*port) > 5 || atoi(*port) < 1 || atoi(*port) > 65535))
+		return lq_fail(c, QLOCK_EINVAL, "%s: invalid port %s (1 to "
+		    "65535)", address, *port);
 	return QLOCK_OK;
 }
 

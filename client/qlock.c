@@ -29,7 +29,8 @@ static void	cmd_usage(const struct cmd *, const char *)
 		    __attribute__((noreturn));
 
 static const struct cmd cmds[] = {
-	{ "put", NULL, 2, 2, OPT_TIMEOUT, cmd_put, "QUEUE ITEM [--timeout S]" },
+	{ "put", NULL, 1, 2, OPT_TIMEOUT | OPT_FILE, cmd_put,
+	  "QUEUE [ITEM | - | -f FILE] [--timeout S]" },
 	{ "get", NULL, 1, 1, OPT_TIMEOUT | OPT_RAW, cmd_get,
 	  "QUEUE [--timeout S] [--raw]" },
 	{ "size", NULL, 1, 1, 0, cmd_size, "QUEUE" },
@@ -63,8 +64,8 @@ usage(FILE *f, int status)
 {
 	size_t	i;
 
-	fprintf(f, "usage: qlock [-a ADDR] [-k AUTHKEY_FILE] [-T S] COMMAND "
-	    "[ARG...]\n"
+	fprintf(f, "usage: qlock [-v] [-a ADDR] [-k AUTHKEY_FILE] [-T S] "
+	    "COMMAND [ARG...]\n"
 	    "  -a, --address ADDR        HOST:PORT, [V6]:PORT or unix:/PATH "
 	    "(default: $QLOCK_ADDRESS, 127.0.0.1:7450)\n"
 	    "  -k, --authkey-file PATH   the shared key (default: "
@@ -73,6 +74,7 @@ usage(FILE *f, int status)
 	    "(0: never;\n"
 	    "                            default: $QLOCK_CONNECT_TIMEOUT, "
 	    "10)\n"
+	    "  -v, --verbose             say why the exit status is 1\n"
 	    "  -h, --help                this message\n"
 	    "commands:\n");
 	for (i = 0; i < NCMDS; i++) {
@@ -85,6 +87,9 @@ usage(FILE *f, int status)
 	    "0: do not wait)\n"
 	    "exit status: 0 done, 1 not done in time, 2 error; lock and sem "
 	    "exit as COMMAND\n"
+	    "put: without ITEM, or with -, the item is standard input, byte "
+	    "for byte\n"
+	    "  (a lone dash as the item: printf - | qlock put QUEUE)\n"
 	    "work: run COMMAND for each item of the joinable QUEUE, the item "
 	    "on its stdin,\n"
 	    "  at most N (default 1) at once; exit 0 marks the item done. On "
@@ -153,7 +158,8 @@ is_number(const char *s)
 }
 
 /* The options that take a value. */
-enum valopt_id { VO_TIMEOUT, VO_JOBS, VO_ON_FAILURE, VO_MAX_ATTEMPTS };
+enum valopt_id { VO_TIMEOUT, VO_JOBS, VO_ON_FAILURE, VO_MAX_ATTEMPTS,
+	VO_FILE };
 
 /* An option with a value: its spellings and the OPT_* allowing it. */
 static const struct valopt {
@@ -166,6 +172,7 @@ static const struct valopt {
 	{ VO_JOBS,	   "--jobs",	     "-j", OPT_WORK },
 	{ VO_ON_FAILURE,   "--on-failure",   NULL, OPT_WORK },
 	{ VO_MAX_ATTEMPTS, "--max-attempts", NULL, OPT_WORK },
+	{ VO_FILE,	   "--file",	     "-f", OPT_FILE },
 };
 #define NVALOPTS (sizeof(valopts) / sizeof(valopts[0]))
 
@@ -228,6 +235,9 @@ valopt_set(const struct valopt *o, const char *val, struct args *a)
 		if (parse_count(val, LONG_MAX, &a->max_attempts) == 0)
 			return 0;
 		break;
+	case VO_FILE:
+		a->file = val;
+		return 0;
 	case VO_ON_FAILURE:
 		if (strcmp(val, "requeue") == 0 || strcmp(val, "drop") == 0 ||
 		    (strncmp(val, "move:", 5) == 0 && val[5] != '\0')) {
@@ -360,6 +370,7 @@ main(int argc, char *argv[])
 		{ "address",	  required_argument, NULL, 'a' },
 		{ "authkey-file", required_argument, NULL, 'k' },
 		{ "connect-timeout", required_argument, NULL, 'T' },
+		{ "verbose",	  no_argument,	     NULL, 'v' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ NULL,		  0,		     NULL, 0 }
 	};
@@ -367,12 +378,13 @@ main(int argc, char *argv[])
 	struct args		 a;
 	const char		*address = NULL, *keyfile = NULL;
 	double			 ctimeout = NAN;
+	bool			 verbose = false;
 	char			 what[64];
 	qlock			*c;
 	int			 ch, used, st, rv;
 
 	/* "+": stop at the command, whose own options come after it. */
-	while ((ch = getopt_long(argc, argv, "+a:k:T:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+a:k:T:vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'a':
@@ -380,6 +392,9 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			keyfile = optarg;
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'T':
 			if (parse_timeout(optarg, &ctimeout) == -1) {
@@ -408,6 +423,7 @@ main(int argc, char *argv[])
 	a.address = address;
 	a.keyfile = keyfile;
 	a.connect_timeout = ctimeout;
+	a.verbose = verbose;
 	if (args_parse(cmd, argc - used, argv + used, &a) == -1)
 		cmd_usage(cmd, what);
 

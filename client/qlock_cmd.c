@@ -39,7 +39,7 @@ cmd_ping(qlock *c, struct args *a)
 	int	st;
 
 	if ((st = qlock_ping(c)) != QLOCK_OK)
-		return outcome(c, a->what, NULL, st);
+		return outcome(c, a, NULL, st);
 	puts("pong");
 	return EXIT_DONE;
 }
@@ -47,8 +47,25 @@ cmd_ping(qlock *c, struct args *a)
 int
 cmd_put(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_queue_put(c, a->pos[0],
-	    a->pos[1], strlen(a->pos[1]), a->timeout));
+	void	*item;
+	size_t	 len;
+	int	 rv;
+
+	/* The item: the operand, else -f's file, else (also for "-")
+	 * standard input, byte for byte. */
+	if (a->npos == 2 && a->file != NULL) {
+		fprintf(stderr, "qlock: put: give ITEM or -f FILE, not both\n");
+		return EXIT_ERROR;
+	}
+	if (a->npos == 2 && strcmp(a->pos[1], "-") != 0)
+		return outcome(c, a, a->pos[0], qlock_queue_put(c, a->pos[0],
+		    a->pos[1], strlen(a->pos[1]), a->timeout));
+	if (read_item(a->file, &item, &len) == -1)
+		return EXIT_ERROR;
+	rv = outcome(c, a, a->pos[0], qlock_queue_put(c, a->pos[0], item, len,
+	    a->timeout));
+	free(item);
+	return rv;
 }
 
 int
@@ -60,7 +77,7 @@ cmd_get(qlock *c, struct args *a)
 
 	st = qlock_queue_get(c, a->pos[0], &item, &len, a->timeout);
 	if (st != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	rv = print_bytes(item, len, a->raw);
 	free(item);
 	/* Printed is handed over: on a joinable queue the task is done
@@ -70,7 +87,7 @@ cmd_get(qlock *c, struct args *a)
 	if (rv == EXIT_DONE &&
 	    (st = qlock_queue_task_done(c, a->pos[0])) != QLOCK_OK &&
 	    st != QLOCK_EINVAL && st != QLOCK_ENOENT)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	return rv;
 }
 
@@ -81,7 +98,7 @@ cmd_size(qlock *c, struct args *a)
 	int	st;
 
 	if ((st = qlock_queue_size(c, a->pos[0], &size)) != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	printf("%ld\n", size);
 	return EXIT_DONE;
 }
@@ -94,7 +111,7 @@ cmd_state(qlock *c, struct args *a)
 	int				st;
 
 	if ((st = qlock_queue_state(c, a->pos[0], &qs)) != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	printf("size %ld\nmaxsize %ld\njoinable %d\nunfinished %ld\n",
 	    qs.size, qs.maxsize, qs.joinable, qs.unfinished);
 	return EXIT_DONE;
@@ -103,7 +120,7 @@ cmd_state(qlock *c, struct args *a)
 int
 cmd_delete(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_delete(c, a->pos[0]));
+	return outcome(c, a, a->pos[0], qlock_delete(c, a->pos[0]));
 }
 
 /*
@@ -189,7 +206,7 @@ cmd_lock(qlock *c, struct args *a)
 
 	st = qlock_lock_acquire(c, a->pos[0], a->timeout);
 	if (st != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	rv = run(a->what, a->cmd);
 	/* A lost release still leaves the command's status to report. */
 	if ((st = qlock_lock_release(c, a->pos[0])) != QLOCK_OK)
@@ -210,9 +227,9 @@ cmd_sem(qlock *c, struct args *a)
 		return EXIT_ERROR;
 	}
 	if ((st = qlock_sem_open(c, a->pos[0], (long)value, 0)) != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	if ((st = qlock_sem_acquire(c, a->pos[0], a->timeout)) != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	rv = run(a->what, a->cmd);
 	if ((st = qlock_sem_release(c, a->pos[0])) != QLOCK_OK)
 		fprintf(stderr, "qlock: sem %s: release: %s\n", a->pos[0],
@@ -223,19 +240,19 @@ cmd_sem(qlock *c, struct args *a)
 int
 cmd_event_set(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_event_set(c, a->pos[0]));
+	return outcome(c, a, a->pos[0], qlock_event_set(c, a->pos[0]));
 }
 
 int
 cmd_event_clear(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_event_clear(c, a->pos[0]));
+	return outcome(c, a, a->pos[0], qlock_event_clear(c, a->pos[0]));
 }
 
 int
 cmd_event_wait(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_event_wait(c, a->pos[0],
+	return outcome(c, a, a->pos[0], qlock_event_wait(c, a->pos[0],
 	    a->timeout));
 }
 
@@ -245,7 +262,7 @@ cmd_event_is_set(qlock *c, struct args *a)
 	int	is_set, st;
 
 	if ((st = qlock_event_is_set(c, a->pos[0], &is_set)) != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	printf("%d\n", is_set ? 1 : 0);
 	return EXIT_DONE;
 }
@@ -267,7 +284,7 @@ cmd_dict_get(qlock *c, struct args *a)
 	if (st == QLOCK_ETYPE)
 		st = qlock_dict_get(c, a->pos[0], a->pos[1], &val, &len);
 	if (st != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	rv = print_bytes(val, len, a->raw);
 	free(val);
 	return rv;
@@ -284,17 +301,17 @@ cmd_dict_set(qlock *c, struct args *a)
 			    a->pos[2]);
 			return EXIT_ERROR;
 		}
-		return outcome(c, a->what, a->pos[0],
+		return outcome(c, a, a->pos[0],
 		    qlock_dict_set_int(c, a->pos[0], a->pos[1], n));
 	}
-	return outcome(c, a->what, a->pos[0], qlock_dict_set(c, a->pos[0],
+	return outcome(c, a, a->pos[0], qlock_dict_set(c, a->pos[0],
 	    a->pos[1], a->pos[2], strlen(a->pos[2])));
 }
 
 int
 cmd_dict_del(qlock *c, struct args *a)
 {
-	return outcome(c, a->what, a->pos[0], qlock_dict_del(c, a->pos[0],
+	return outcome(c, a, a->pos[0], qlock_dict_del(c, a->pos[0],
 	    a->pos[1]));
 }
 
@@ -311,7 +328,7 @@ cmd_dict_incr(qlock *c, struct args *a)
 	}
 	st = qlock_dict_incr(c, a->pos[0], a->pos[1], delta, &n);
 	if (st != QLOCK_OK)
-		return outcome(c, a->what, a->pos[0], st);
+		return outcome(c, a, a->pos[0], st);
 	printf("%" PRId64 "\n", n);
 	return EXIT_DONE;
 }
@@ -325,7 +342,7 @@ cmd_stats(qlock *c, struct args *a)
 	int		 st, rv = EXIT_DONE;
 
 	if ((st = qlock_stats_raw(c, &buf, &len)) != QLOCK_OK)
-		return outcome(c, a->what, NULL, st);
+		return outcome(c, a, NULL, st);
 	if (!a->json) {
 		rv = print_result(a->what, buf, len, false);
 		free(buf);
@@ -353,7 +370,7 @@ cmd_list(qlock *c, struct args *a)
 	int	 st, rv;
 
 	if ((st = qlock_list_raw(c, &buf, &len)) != QLOCK_OK)
-		return outcome(c, a->what, NULL, st);
+		return outcome(c, a, NULL, st);
 	rv = print_result(a->what, buf, len, true);
 	free(buf);
 	return rv;

@@ -22,6 +22,7 @@
 #define OPT_COMMAND	0x8	/* -- COMMAND... (required) */
 #define OPT_WORK	0x10	/* -j N, --on-failure P, --max-attempts N */
 #define OPT_JSON	0x20	/* --json */
+#define OPT_FILE	0x40	/* -f FILE: the item from a file */
 
 /* A command line after parsing. */
 struct args {
@@ -39,6 +40,8 @@ struct args {
 	const char	*address;	/* -a: work opens more connections */
 	const char	*keyfile;	/* -k: likewise */
 	double		 connect_timeout; /* -T, s; NAN: the environment's */
+	bool		 verbose;	/* -v: say why the exit is 1 */
+	const char	*file;		/* put -f: the item's file */
 };
 
 /* One command: its words, operand counts, options and implementation. */
@@ -58,7 +61,8 @@ struct cmd {
 qlock	*connect_with(const struct args *a, int *st);
 
 /* qlock_print.c: results, failures and operands. */
-int	outcome(qlock *c, const char *what, const char *name, int st);
+int	outcome(qlock *c, const struct args *a, const char *name, int st);
+int	read_item(const char *path, void **buf, size_t *len);
 int	print_bytes(const void *p, size_t len, bool raw);
 void	print_text(FILE *f, const char *p, size_t len);
 int	print_result(const char *what, const void *buf, size_t len, bool list);

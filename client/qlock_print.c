@@ -26,20 +26,72 @@
 
 #define PRINT_DEPTH	32	/* deepest nesting the printer descends into */
 
-/* Report a failed call, as "qlock: what: reason"; returns the exit code. */
+/* Report a failed call, as "qlock: what: reason"; returns the exit code.
+ * A wait that did not succeed in time is exit 1, said only with -v. */
 int
-outcome(qlock *c, const char *what, const char *name, int st)
+outcome(qlock *c, const struct args *a, const char *name, int st)
 {
 	if (st == QLOCK_OK)
 		return EXIT_DONE;
-	if (st == QLOCK_EMPTY || st == QLOCK_FULL || st == QLOCK_TIMEOUT)
+	if (st == QLOCK_EMPTY || st == QLOCK_FULL || st == QLOCK_TIMEOUT) {
+		if (!a->verbose)
+			return EXIT_NOTYET;
+		fprintf(stderr, "qlock: %s%s%s: %s ", a->what, name != NULL ?
+		    " " : "", name != NULL ? name : "", qlock_strerror(st));
+		if (a->timeout == 0)
+			fprintf(stderr, "(--timeout 0: not waiting)\n");
+		else
+			fprintf(stderr, "(--timeout %g s)\n", a->timeout);
 		return EXIT_NOTYET;
+	}
 	if (name != NULL)
-		fprintf(stderr, "qlock: %s %s: %s\n", what, name,
+		fprintf(stderr, "qlock: %s %s: %s\n", a->what, name,
 		    qlock_last_error(c));
 	else
-		fprintf(stderr, "qlock: %s: %s\n", what, qlock_last_error(c));
+		fprintf(stderr, "qlock: %s: %s\n", a->what, qlock_last_error(c));
 	return EXIT_ERROR;
+}
+
+/* Read all of a file (NULL: standard input) into *buf, malloc'd; -1
+ * after a message. */
+int
+read_item(const char *path, void **buf, size_t *len)
+{
+	uint8_t	*p = NULL, *np;
+	size_t	 n = 0, cap = 0;
+	ssize_t	 r = -1;
+	int	 fd = STDIN_FILENO;
+
+	if (path != NULL && (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "qlock: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (n == cap) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			if ((np = realloc(p, cap)) == NULL) {
+				errno = ENOMEM;
+				break;
+			}
+			p = np;
+		}
+		if ((r = read(fd, p + n, cap - n)) == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (path != NULL)
+		close(fd);
+	if (n < cap && r == 0) {
+		*buf = p;
+		*len = n;
+		return 0;
+	}
+	fprintf(stderr, "qlock: %s: %s\n", path != NULL ? path :
+	    "standard input", strerror(errno));
+	free(p);
+	return -1;
 }
 
 /* Write bytes to stdout, with a newline unless raw. */

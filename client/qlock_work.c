@@ -631,7 +631,7 @@ cmd_work(qlock *c, struct args *a)
 	if ((st = qlock_queue_open(c, w.queue, 0, QLOCK_JOINABLE)) !=
 	    QLOCK_OK) {
 		free(w.failed_queue);
-		return outcome(c, a->what, w.queue, st);
+		return outcome(c, a, w.queue, st);
 	}
 	if ((w.slots = calloc((size_t)w.nslots, sizeof(*w.slots))) == NULL ||
 	    (w.pfds = calloc((size_t)w.nslots + 1, sizeof(*w.pfds))) ==

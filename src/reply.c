@@ -67,7 +67,11 @@ reply_error_code(struct worker *w, const struct reqctx *ctx, int slot,
 	pack_cstr(&pk, code);
 	pack_cstr(&pk, msg);
 	msgpack_pack_nil(&pk);
-	w->stats.errors++;
+	/* Empty, Full and Timeout end a wait that did not succeed in time:
+	 * an outcome the client asked for, not an error (by_code has them). */
+	if (slot != -QLOCK_EMPTY && slot != -QLOCK_FULL &&
+	    slot != -QLOCK_TIMEOUT)
+		w->stats.errors++;
 	w->stats.by_code[slot]++;
 	reply_send(w, ctx);
 }

@@ -50,4 +50,69 @@ expect 2 "a bad -T" "bad --connect-timeout"
 kill "$silent" 2>/dev/null
 wait "$silent" 2>/dev/null
 
+# Item 8: the item from standard input (no ITEM, or -), from -f FILE,
+# byte for byte; a lone dash as the item goes through standard input.
+printf 'a\000b\n' > "$tmp/item"
+raw_get() {
+	"$QLOCK_CLI" get "$1" --timeout 5 --raw | od -An -c | tr -s ' '
+}
+want=$(od -An -c < "$tmp/item" | tr -s ' ')
+"$QLOCK_CLI" put cli.in < "$tmp/item" || fail "put from stdin"
+[ "$(raw_get cli.in)" = "$want" ] && ok "put QUEUE < file: byte for byte" ||
+    fail "put from stdin stored '$(raw_get cli.in)'"
+"$QLOCK_CLI" put cli.in - < "$tmp/item" || fail "put -"
+[ "$(raw_get cli.in)" = "$want" ] && ok "put QUEUE -: standard input" ||
+    fail "put - stored something else"
+"$QLOCK_CLI" put cli.in -f "$tmp/item" < /dev/null || fail "put -f"
+[ "$(raw_get cli.in)" = "$want" ] && ok "put QUEUE -f FILE" ||
+    fail "put -f stored something else"
+printf %s - | "$QLOCK_CLI" put cli.in
+[ "$("$QLOCK_CLI" get cli.in --timeout 5)" = - ] && ok "a lone dash, piped" ||
+    fail "a piped dash"
+q put cli.in x -f "$tmp/item"
+expect 2 "put ITEM -f FILE refused" "not both"
+q put cli.in -f "$tmp/nonexistent"
+expect 2 "put -f of a missing file" "No such file"
+[ "$("$QLOCK_CLI" size cli.in)" = 0 ] && ok "nothing left in cli.in" ||
+    fail "cli.in holds $("$QLOCK_CLI" size cli.in) items"
+
+# Item 8: exit 1 is silent, and says why with -v.
+q get cli.none --timeout 0.2
+[ "$rc" -eq 1 ] && [ ! -s "$tmp/err" ] && ok "exit 1, silent" ||
+    fail "get timing out: exit $rc, stderr '$(cat "$tmp/err")'"
+q -v get cli.none --timeout 0.2
+expect 1 "-v: exit 1 says why" "get cli.none: queue empty (--timeout 0.2 s)"
+q --verbose get cli.none --timeout 0
+expect 1 "--verbose, --timeout 0" "not waiting"
+
+# Item 8: stats' errors does not count Empty / Timeout answers.
+stat() {
+	"$QLOCK_CLI" stats | awk -v k="$1:" '$1 == k { print $2 }'
+}
+e0=$(stat errors)
+for i in 1 2 3; do
+	"$QLOCK_CLI" get cli.none --timeout 0
+	"$QLOCK_CLI" event wait cli.never --timeout 0.05
+done
+e1=$(stat errors)
+[ -n "$e0" ] && [ "$e0" = "$e1" ] && ok "errors stays $e0 after 6 timeouts" ||
+    fail "errors went from $e0 to $e1 over Empty / Timeout answers"
+q put cli.big "$big"
+e2=$(stat errors)
+[ "$e2" = $((e1 + 1)) ] && ok "errors counts a Limit" ||
+    fail "errors went from $e1 to $e2 over a Limit answer"
+
+# Item 8: a port out of range says so.
+q -a 127.0.0.1:99999 ping
+expect 2 "-a 127.0.0.1:99999" "invalid port 99999"
+q -a 127.0.0.1:0 ping
+expect 2 "-a 127.0.0.1:0" "invalid port 0"
+
+# Item 8: the key the README's first command makes is git-ignored.
+src=${srcdir:-$here/..}
+if command -v git > /dev/null && git -C "$src" rev-parse 2> /dev/null; then
+	git -C "$src" check-ignore -q qlockd.key && ok "qlockd.key git-ignored" ||
+	    fail "qlockd.key is not git-ignored"
+fi
+
 finish
