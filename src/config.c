@@ -78,6 +78,9 @@ static const struct option_desc options[] = {
 	  "root, default: qlockd, else nobody; --user root keeps root)" },
 	{ "socket-mode", 0, OPT_MODE, 0, 0777, OFF(socket_mode), true, "MODE",
 	  "permissions of unix sockets, octal (default 0660)" },
+	{ "pid-file", 0, OPT_STRING, 0, 0, OFF(pid_file), true, "PATH",
+	  "write the master's pid there, locked while it runs; removed at "
+	  "exit (default: none)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -534,6 +537,7 @@ config_free(struct config *c)
 	free(c->authkey_file);
 	free(c->data_dir);
 	free(c->config_file);
+	free(c->pid_file);
 	free(c->metrics_listen);
 	free(c->user);
 	if (c->authkey != NULL) {
@@ -594,6 +598,8 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: data-dir or fsync changed; restart to apply");
 	if (differs(n.metrics_listen, c->metrics_listen))
 		log_warnx("SIGHUP: metrics-listen changed; restart to apply");
+	if (differs(n.pid_file, c->pid_file))
+		log_warnx("SIGHUP: pid-file changed; restart to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);

@@ -38,6 +38,7 @@ struct config {
 	char		*metrics_listen;	/* HTTP address for /metrics;
 						   NULL: not served */
 	char		*config_file;		/* where the file settings came from */
+	char		*pid_file;		/* --pid-file: the master's pid */
 	bool		 check_only;		/* --check-config: validate, exit */
 	char		*user;			/* --user: give root up to it */
 	unsigned	 socket_mode;		/* unix sockets' permissions */

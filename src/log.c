@@ -1,5 +1,7 @@
-/* log.c: logging to stderr or syslog, with the process role, and
- * libevent's own messages routed here. */
+/* log.c: logging to stderr, the journal or syslog, with the process role,
+ * and libevent's own messages routed here. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +17,11 @@
 /* The logger's state; one per process, set up before anything logs. */
 static struct {
 	bool		foreground;	/* stderr rather than syslog */
+	bool		journal;	/* stderr is systemd's journal: "<N>"
+					   priority prefixes, no timestamp */
 	enum log_level	level;		/* most verbose level written */
 	char		role[32];	/* "master", "worker 2" */
-} logger = { true, LOG_LVL_INFO, "qlockd" };
+} logger = { true, false, LOG_LVL_INFO, "qlockd" };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -36,7 +40,9 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
 	}
-	if (logger.foreground) {
+	if (logger.journal)
+		fprintf(stderr, "<%d>%s: %s\n", prio[level], logger.role, msg);
+	else if (logger.foreground) {
 		struct timespec	ts;
 		struct tm	tm;
 		char		tbuf[32];
@@ -68,14 +74,48 @@ log_event_cb(int severity, const char *msg)
 	}
 }
 
+/* Whether stderr is the journal: JOURNAL_STREAM names its device and
+ * inode (a stderr redirected elsewhere no longer matches), or, with
+ * INVOCATION_ID (run by systemd), stderr is a socket. */
+static bool
+log_stderr_is_journal(void)
+{
+	struct stat		 st;
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    dev == (unsigned long long)st.st_dev &&
+	    ino == (unsigned long long)st.st_ino)
+		return true;
+	return getenv("INVOCATION_ID") != NULL && S_ISSOCK(st.st_mode);
+}
+
 void
 log_init(bool foreground, enum log_level level)
 {
 	logger.foreground = foreground;
+	logger.journal = foreground && log_stderr_is_journal();
 	logger.level = level;
 	if (!foreground)
 		openlog("qlockd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	event_set_log_callback(log_event_cb);
+}
+
+const char *
+log_destination(void)
+{
+	if (logger.journal)
+		return "the journal (stderr, with priorities)";
+	if (logger.foreground)
+		return "stderr";
+	if (access("/dev/log", F_OK) == -1)
+		return "syslog (facility daemon), but /dev/log does not exist: "
+		    "no syslog daemon runs here and nothing will be kept; "
+		    "use -f to log to stderr";
+	return "syslog (facility daemon)";
 }
 
 void

@@ -7,8 +7,12 @@
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* Set up: stderr in the foreground, syslog otherwise. */
+/* Set up: stderr in the foreground (with "<N>" priority prefixes instead
+ * of a timestamp and pid when stderr is systemd's journal), syslog
+ * otherwise. */
 void	log_init(bool foreground, enum log_level level);
+/* Where lines go, in words, for the user starting the daemon. */
+const char *log_destination(void);
 /* The role shown in every line, e.g. "master" or "worker 2". */
 void	log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_set_level(enum log_level level);

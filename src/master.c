@@ -16,16 +16,16 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "pidfile.h"
 #include "priv.h"
 #include "qmsg.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -65,190 +65,44 @@ struct master {
 	struct event	*sig_ev[4];
 	struct event	*kill_ev;
 	struct event	*watchdog_ev;	/* systemd watchdog pings, if asked */
+	bool		 activated;	/* the sockets came from systemd */
+	int		 pidfd;		/* --pid-file, locked; -1 if none */
 };
 
-/* Open one listening socket for addr; -1 with a message. */
-static int
-listen_one(struct master *m, const char *addr)
-{
-	struct addrinfo	 hints, *res, *ai;
-	char		 host[256], *port;
-	const char	*h;
-	int		 fd = -1, one = 1, err;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un	sun;
-		struct stat		st;
-		const char		*path = addr + 5;
-		mode_t			mask;
-
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
-			fprintf(stderr, "qlockd: %s: bad unix socket path\n", addr);
-			return -1;
-		}
-		strcpy(sun.sun_path, path);
-		/* A stale socket from an earlier run is replaced, nothing else. */
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-		/* Born owner-only, then given --socket-mode: never wider. */
-		mask = umask(0177);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-		    listen(fd, 1024) == -1) {
-			fprintf(stderr, "qlockd: %s: %s\n", addr, strerror(errno));
-			umask(mask);
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		umask(mask);
-		if (priv_socket(&m->conf, path) == -1) {
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		m->unix_paths = xrealloc(m->unix_paths,
-		    (size_t)(m->nunix + 1) * sizeof(char *));
-		m->unix_paths[m->nunix++] = xstrdup(path);
-		return fd;
-	}
-	if (addr[0] == '[') {
-		const char *close_br = strchr(addr, ']');
-
-		if (close_br == NULL || close_br[1] != ':' ||
-		    (size_t)(close_br - addr - 1) >= sizeof(host)) {
-			fprintf(stderr, "qlockd: %s: expected [V6]:PORT\n", addr);
-			return -1;
-		}
-		memcpy(host, addr + 1, (size_t)(close_br - addr - 1));
-		host[close_br - addr - 1] = '\0';
-		port = (char *)close_br + 2;
-	} else {
-		const char *colon = strrchr(addr, ':');
-
-		if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
-			fprintf(stderr, "qlockd: %s: expected HOST:PORT, [V6]:PORT "
-			    "or unix:/PATH\n", addr);
-			return -1;
-		}
-		memcpy(host, addr, (size_t)(colon - addr));
-		host[colon - addr] = '\0';
-		port = (char *)colon + 1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	h = host[0] == '\0' || strcmp(host, "*") == 0 ? NULL : host;
-	if ((err = getaddrinfo(h, port, &hints, &res)) != 0) {
-		fprintf(stderr, "qlockd: %s: %s\n", addr, gai_strerror(err));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 1024) == 0)
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
-		errno = err;
-	}
-	if (fd == -1)
-		fprintf(stderr, "qlockd: cannot listen on %s: %s\n", addr,
-		    strerror(errno));
-	freeaddrinfo(res);
-	return fd;
-}
-
 static void master_ctl_cb(evutil_socket_t, short, void *);
-
-/* Check that an address parses (for --check-config). */
-static int
-listen_check(const char *addr)
-{
-	struct addrinfo	 hints, *res;
-	char		 host[256];
-	const char	*colon, *port;
-	int		 err;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		if (addr[5] != '/' || strlen(addr + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			fprintf(stderr, "qlockd: %s: need unix:/ABSOLUTE/PATH\n", addr);
-			return -1;
-		}
-		return 0;
-	}
-	if (addr[0] == '[') {
-		const char *cb = strchr(addr, ']');
-
-		if (cb == NULL || cb[1] != ':' || (size_t)(cb - addr - 1) >= sizeof(host)) {
-			fprintf(stderr, "qlockd: %s: expected [V6]:PORT\n", addr);
-			return -1;
-		}
-		memcpy(host, addr + 1, (size_t)(cb - addr - 1));
-		host[cb - addr - 1] = '\0';
-		port = cb + 2;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL ||
-		    (size_t)(colon - addr) >= sizeof(host)) {
-			fprintf(stderr, "qlockd: %s: expected HOST:PORT, [V6]:PORT "
-			    "or unix:/PATH\n", addr);
-			return -1;
-		}
-		memcpy(host, addr, (size_t)(colon - addr));
-		host[colon - addr] = '\0';
-		port = colon + 1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((err = getaddrinfo(host[0] == '\0' ? NULL : host, port, &hints,
-	    &res)) != 0) {
-		fprintf(stderr, "qlockd: %s: %s\n", addr, gai_strerror(err));
-		return -1;
-	}
-	freeaddrinfo(res);
-	return 0;
-}
 
 /* Open the listening sockets, or take systemd's (socket activation:
  * LISTEN_FDS replaces --listen). */
 static int
 master_listen(struct master *m)
 {
-	int	i, n = 0;
+	int	i, n;
 
-#ifdef HAVE_SYSTEMD
-	if ((n = sd_listen_fds(1)) < 0) {
-		fprintf(stderr, "qlockd: LISTEN_FDS: %s\n", strerror(-n));
+	if ((n = sdnotify_listen_fds()) == -1)
 		return -1;
-	}
-#endif
 	if (n > 0) {
 		m->lfds = xcalloc((size_t)n, sizeof(int));
 		for (i = 0; i < n; i++) {
-			m->lfds[i] = 3 + i;	/* SD_LISTEN_FDS_START */
+			m->lfds[i] = SDNOTIFY_FDS_START + i;
 			if (fd_nonblock_cloexec(m->lfds[i]) == -1)
 				fatal("socket from systemd");
 		}
 		m->nlfds = n;
+		m->activated = true;
 		log_info("using %d socket%s from systemd instead of --listen",
 		    n, n == 1 ? "" : "s");
 		return 0;
 	}
 	m->lfds = xcalloc((size_t)m->conf.nlisten, sizeof(int));
 	for (i = 0; i < m->conf.nlisten; i++) {
-		if ((m->lfds[i] = listen_one(m, m->conf.listen[i])) == -1)
+		if ((m->lfds[i] = listen_open(&m->conf, "listen",
+		    m->conf.listen[i])) == -1)
 			return -1;
+		if (strncmp(m->conf.listen[i], "unix:", 5) == 0) {
+			m->unix_paths = xrealloc(m->unix_paths,
+			    (size_t)(m->nunix + 1) * sizeof(char *));
+			m->unix_paths[m->nunix++] = xstrdup(m->conf.listen[i] + 5);
+		}
 		/* Every worker accepts on it until EAGAIN. */
 		if (fd_nonblock_cloexec(m->lfds[i]) == -1)
 			fatal("listening socket");
@@ -257,12 +111,21 @@ master_listen(struct master *m)
 	return 0;
 }
 
+/* Tell systemd (when it asked: $NOTIFY_SOCKET) of a state change; a
+ * failure is logged, never fatal. */
+static void
+master_notify(struct master *m, const char *state)
+{
+	if (sdnotify_send(state) == -1)
+		log_warn("NOTIFY_SOCKET: cannot send %.*s", (int)strcspn(state,
+		    "\n"), state);
+}
+
 /* systemd's watchdog: ping while every worker is up and serving; a pool
  * that keeps crashing stops the pings and systemd restarts the service. */
 static void
 master_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 {
-#ifdef HAVE_SYSTEMD
 	struct master	*m = arg;
 	int		 i;
 
@@ -271,8 +134,7 @@ master_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 	for (i = 0; i < m->conf.workers; i++)
 		if (!m->slots[i].ready)
 			return;
-	sd_notify(0, "WATCHDOG=1");
-#endif
+	master_notify(m, "WATCHDOG=1");
 }
 
 /* Fork worker slot s with meshfds[j] as its end of a socketpair to j;
@@ -417,6 +279,7 @@ master_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 	struct qmsg_hdr	 hdr;
 	ssize_t		 n;
 	int		 i;
+	char		 addr[128], state[64];
 
 	/* A metrics reply carries a payload: metrics_reply reads it whole. */
 	if (recv(fd, &hdr, sizeof(hdr), MSG_PEEK) == sizeof(hdr) &&
@@ -442,15 +305,19 @@ master_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 		if (!m->slots[i].ready)
 			return;
 	m->announced = true;
-	for (i = 0; i < m->conf.nlisten; i++)
-		log_info("listening on %s", m->conf.listen[i]);
+	/* The sockets' own addresses: systemd's may differ from --listen. */
+	for (i = 0; i < m->nlfds; i++) {
+		listen_describe(m->lfds[i], addr, sizeof(addr));
+		log_info("listening on %s%s", addr, m->activated ?
+		    " (socket from systemd)" : "");
+	}
 	if (m->conf.metrics_listen != NULL)
 		log_info("metrics on http://%s/metrics", m->conf.metrics_listen);
 	log_info("ready: %d worker%s", m->conf.workers,
 	    m->conf.workers == 1 ? "" : "s");
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "READY=1");
-#endif
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving with %d "
+	    "worker%s", m->conf.workers, m->conf.workers == 1 ? "" : "s");
+	master_notify(m, state);
 }
 
 static void
@@ -557,9 +424,7 @@ master_stop(struct master *m)
 	if (m->stopping)
 		return;
 	m->stopping = true;
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
+	master_notify(m, "STOPPING=1\nSTATUS=stopping");
 	log_info("stopping");
 	for (i = 0; i < m->nlfds; i++)
 		close(m->lfds[i]);
@@ -584,6 +449,7 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	struct master	*m = arg;
 	int		 i;
+	char		 state[64];
 
 	switch (sig) {
 	case SIGCHLD:
@@ -596,12 +462,16 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading %s", m->conf.config_file != NULL ?
 		    m->conf.config_file : "the command line");
+		snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		    (unsigned long long)(now_mono() * 1e6));
+		master_notify(m, state);
 		if (config_reload(&m->conf, false) == 0) {
 			/* Each worker reloads its own copy the same way. */
 			for (i = 0; i < m->conf.workers; i++)
 				if (m->slots[i].pid != 0)
 					kill(m->slots[i].pid, SIGHUP);
 		}
+		master_notify(m, "READY=1");
 		break;
 	}
 }
@@ -611,7 +481,7 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 static int
 master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 {
-	int	i, rc;
+	int	rc;
 
 	config_defaults(&m->conf);
 	if ((rc = config_parse(&m->conf, argc, argv)) != 0)
@@ -625,16 +495,14 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 	else if (config_load_authkey(&m->conf) == -1)
 		return 2;
 	if (m->conf.metrics_listen != NULL &&
-	    (strncmp(m->conf.metrics_listen, "unix:", 5) == 0 ||
-	    listen_check(m->conf.metrics_listen) == -1)) {
+	    strncmp(m->conf.metrics_listen, "unix:", 5) == 0) {
 		fprintf(stderr, "qlockd: --metrics-listen %s: expected HOST:PORT "
 		    "or [V6]:PORT\n", m->conf.metrics_listen);
 		return 2;
 	}
 	if (m->conf.check_only) {
-		for (i = 0; i < m->conf.nlisten; i++)
-			if (listen_check(m->conf.listen[i]) == -1)
-				return 2;
+		if (listen_check_config(&m->conf) == -1)
+			return 2;
 		printf("qlockd: configuration OK\n");
 		return 0;
 	}
@@ -643,8 +511,13 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 	if (master_listen(m) == -1)
 		return 1;
 	if (m->conf.metrics_listen != NULL &&
-	    ((*metrics_fd = listen_one(m, m->conf.metrics_listen)) == -1 ||
+	    ((*metrics_fd = listen_open(&m->conf, "metrics-listen",
+	    m->conf.metrics_listen)) == -1 ||
 	    fd_nonblock_cloexec(*metrics_fd) == -1))
+		return 1;
+	/* Bound: a second daemon of this pid file stops here. */
+	if (m->conf.pid_file != NULL &&
+	    (m->pidfd = pidfile_open(m->conf.pid_file)) == -1)
 		return 1;
 	/* Bound and keyed: root is given up before any file is written. */
 	if (priv_drop(&m->conf) == -1)
@@ -667,6 +540,7 @@ master_unprepare(struct master *m)
 		unlink(m->unix_paths[i]);
 		free(m->unix_paths[i]);
 	}
+	pidfile_remove(m->pidfd, m->conf.pid_file);
 	free(m->unix_paths);
 	free(m->lfds);
 	config_free(&m->conf);
@@ -679,13 +553,23 @@ master_main(int argc, char *argv[])
 	struct master	*m = xcalloc(1, sizeof(*m));
 	static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 	int		 i, rc, metrics_fd = -1;
+	uint64_t	 usec;
+	struct timeval	 tv;
 
+	m->pidfd = -1;
 	if ((rc = master_prepare(m, argc, argv, &metrics_fd)) != -1) {
 		master_unprepare(m);
 		return rc;
 	}
-	if (!m->conf.foreground && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!m->conf.foreground) {
+		/* The last word on the terminal: where to look from now on. */
+		fprintf(stderr, "qlockd: going to the background; logs go to "
+		    "%s\n", log_destination());
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+	}
+	if (m->pidfd != -1)
+		(void)pidfile_write(m->pidfd, m->conf.pid_file);
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((m->base = event_base_new()) == NULL)
@@ -706,21 +590,14 @@ master_main(int argc, char *argv[])
 		m->metrics = metrics_new(m->base, metrics_fd, m->conf.workers,
 		    &m->restarts, master_stats_ask, m);
 	master_start_all(m);
-#ifdef HAVE_SYSTEMD
-	{
-		uint64_t	usec;
-		struct timeval	tv;
-
-		if (sd_watchdog_enabled(0, &usec) > 0) {
-			usec /= 2;
-			tv.tv_sec = (time_t)(usec / 1000000);
-			tv.tv_usec = (suseconds_t)(usec % 1000000);
-			m->watchdog_ev = event_new(m->base, -1, EV_PERSIST,
-			    master_watchdog_cb, m);
-			event_add(m->watchdog_ev, &tv);
-		}
+	if (sdnotify_watchdog(&usec) == 1) {
+		usec /= 2;
+		tv.tv_sec = (time_t)(usec / 1000000);
+		tv.tv_usec = (suseconds_t)(usec % 1000000);
+		m->watchdog_ev = event_new(m->base, -1, EV_PERSIST,
+		    master_watchdog_cb, m);
+		event_add(m->watchdog_ev, &tv);
 	}
-#endif
 	event_base_dispatch(m->base);
 
 	for (i = 0; i < m->nunix; i++) {
@@ -739,6 +616,7 @@ master_main(int argc, char *argv[])
 		event_free(m->watchdog_ev);
 	event_base_free(m->base);
 	log_info("stopped");
+	pidfile_remove(m->pidfd, m->conf.pid_file);
 	rc = m->exit_status;
 	config_free(&m->conf);
 	free(m->slots);

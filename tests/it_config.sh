@@ -61,8 +61,9 @@ CONF
 out=$("$QLOCKD" $asroot --config "$tmp/good.conf" --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 0 ] && printf '%s' "$out" | grep -q "configuration OK" &&
     ok "a good file checks" || bad "good file: $out"
+# (on a free port: the check tries to bind it, and 7450 may be taken)
 out=$("$QLOCKD" $asroot --config "$here/../etc/qlockd.conf" --authkey-file "$tmp/key" \
-    --check-config 2>&1)
+    --listen 127.0.0.1:$(free_port) --check-config 2>&1)
 [ $? -eq 0 ] && ok "etc/qlockd.conf checks" || bad "etc/qlockd.conf: $out"
 
 # Bad files: the file, the line and the reason.
@@ -81,6 +82,51 @@ out=$("$QLOCKD" $asroot --config "$tmp/missing.conf" --check-config 2>&1)
 out=$("$QLOCKD" $asroot --workers 0 --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q -- "--workers: 0 is out of range" &&
     ok "bad option refused" || bad "bad option: $out"
+
+# Clashes (issue 11 item 7): two options on one address, or an address
+# another program holds, fail the check naming the option; a start that
+# meets one names it too.
+cport=$(free_port)
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --metrics-listen 127.0.0.1:$cport --check-config 2>&1)
+rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--listen 127.0.0.1:$cport and --metrics-listen 127.0.0.1:$cport are the same address" &&
+    ok "listen and metrics on one port refused" || bad "listen = metrics: rc $rc: $out"
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --listen "*:$cport" --check-config 2>&1)
+rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "are the same address" &&
+    ok "a wildcard and an address on one port refused" || bad "wildcard clash: rc $rc: $out"
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --listen "[::1]:$cport" --check-config 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ok "one port on IPv4 and IPv6 is no clash" || bad "v4/v6: rc $rc: $out"
+# A listener held by another program while the FIFO stays open.
+mkfifo "$tmp/fifo"
+python3 -c 'import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); sys.stdin.read()' > "$tmp/held" < "$tmp/fifo" &
+holder=$!
+exec 9> "$tmp/fifo"
+i=0
+while [ $i -lt 100 ] && [ ! -s "$tmp/held" ]; do sleep 0.1; i=$((i + 1)); done
+hport=$(cat "$tmp/held")
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$hport --check-config 2>&1)
+rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--listen 127.0.0.1:$hport: cannot listen: Address already in use (another program has it)" &&
+    ok "an address in use is refused, naming --listen" || bad "in use: rc $rc: $out"
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --metrics-listen 127.0.0.1:$hport --check-config 2>&1)
+rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--metrics-listen 127.0.0.1:$hport: cannot listen" &&
+    ok "a metrics address in use is refused, naming --metrics-listen" || bad "metrics in use: rc $rc: $out"
+out=$("$QLOCKD" $asroot -f --workers 1 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --metrics-listen 127.0.0.1:$hport 2>&1)
+rc=$?
+[ $rc -eq 1 ] && printf '%s' "$out" | grep -q -- "--metrics-listen 127.0.0.1:$hport: cannot listen: Address already in use" &&
+    ok "a start that meets it names the option" || bad "start in use: rc $rc: $out"
+exec 9>&-
+wait $holder
 
 # The command line wins over the file.
 "$QLOCKD" $asroot -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
@@ -119,6 +165,11 @@ kill -HUP $pid
 wait_log "keeping the running one" && ok "a bad file on SIGHUP is refused" ||
     bad "bad reload not refused: $(cat "$tmp/qlockd.log")"
 "$QLOCK_CLI" ping > /dev/null && ok "still serving" || bad "not serving after SIGHUP"
+# The running daemon's own address: fine for a reload (named, exit 0).
+out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$port --check-config 2>&1)
+rc=$?
+[ $rc -eq 0 ] && printf '%s' "$out" | grep -q "127.0.0.1:$port: a running qlockd serves it" &&
+    ok "--check-config next to the running daemon" || bad "check while running: rc $rc: $out"
 kill -TERM $pid
 wait $pid
 rc=$?
