@@ -62,7 +62,7 @@ out=$("$QLOCKD" $asroot --config "$tmp/good.conf" --authkey-file "$tmp/key" --ch
 [ $? -eq 0 ] && printf '%s' "$out" | grep -q "configuration OK" &&
     ok "a good file checks" || bad "good file: $out"
 # (on a free port: the check tries to bind it, and 7450 may be taken)
-out=$("$QLOCKD" $asroot --config "$here/../etc/qlockd.conf" --authkey-file "$tmp/key" \
+out=$("$QLOCKD" $asroot --config "${QLOCKD_CONF:-$here/../etc/qlockd.conf}" --authkey-file "$tmp/key" \
     --listen 127.0.0.1:$(free_port) --check-config 2>&1)
 [ $? -eq 0 ] && ok "etc/qlockd.conf checks" || bad "etc/qlockd.conf: $out"
 

@@ -1,8 +1,20 @@
 #!/bin/sh
-# it_systemd.sh: the installed unit is hardened: systemd-analyze's offline
+# it_systemd.sh: the unit's key and config follow sysconfdir; the
+# installed unit is hardened: systemd-analyze's offline
 # security review rates it 2.0 or lower (skipped where systemd-analyze or
 # its --offline mode is missing).
 unit="${QLOCKD_UNIT:-$(dirname "$0")/../systemd/qlockd.service}"
+# The unit reads the key from the sysconfdir its config file is in, not
+# from a fixed /etc (issue 11 item 9).
+if [ -f "$unit" ]; then
+	conf=$(sed -n 's|.*--config \([^ ]*\)/qlockd/qlockd.conf.*|\1|p' "$unit")
+	cred=$(sed -n 's|^LoadCredential=authkey:\(.*\)/qlockd/authkey$|\1|p' "$unit")
+	if [ -z "$conf" ] || [ "$conf" != "$cred" ]; then
+		echo "FAIL: the unit's config is under '$conf', its key under '$cred'"
+		exit 1
+	fi
+	echo "ok: config and key both under $conf"
+fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze not installed"
 	exit 77
