@@ -492,6 +492,33 @@ env_connect_timeout(double *timeout)
 	return 0;
 }
 
+/* Open another connection of c's, to address with c's key (an owner's,
+ * for routing): its socket, or -1 with c->err saying why.  c->fd is left
+ * as it was. */
+int
+lq_conn_open(qlock *c, const char *address)
+{
+	int	first = c->fd, fd, st;
+
+	c->fd = -1;
+	if (c->otimeout > 0) {
+		c->ctimeout = c->otimeout;
+		c->deadline = now_mono() + c->otimeout;
+	}
+	if (strncmp(address, "unix:", 5) == 0)
+		st = sock_open_unix(c, address);
+	else
+		st = sock_open_tcp(c, address);
+	if (st == QLOCK_OK)
+		st = handshake(c, c->key, c->keylen);
+	if (st != QLOCK_OK)
+		lq_conn_drop(c);
+	fd = c->fd;
+	c->fd = first;
+	c->ctimeout = 0;
+	return fd;
+}
+
 qlock *
 qlock_connect(const char *address, const char *authkey, int *status)
 {
@@ -554,6 +581,13 @@ qlock_connect_timeout(const char *address, const char *authkey,
 	}
 	if (st == QLOCK_OK)
 		st = handshake(c, key, keylen);
+	if (st == QLOCK_OK) {
+		memcpy(c->key, key, keylen);
+		c->keylen = keylen;
+		if (timeout > 0 && !isinf(timeout))
+			c->otimeout = timeout;
+		lq_route_init(c, address);
+	}
 	OPENSSL_cleanse(key, sizeof(key));
 	if (status != NULL)
 		*status = st;
@@ -571,6 +605,8 @@ qlock_close(qlock *c)
 	if (c == NULL)
 		return;
 	lq_conn_drop(c);
+	lq_route_free(c);
+	OPENSSL_cleanse(c->key, sizeof(c->key));
 	msgpack_sbuffer_destroy(&c->sbuf);
 	free(c->rbuf);
 	free(c);

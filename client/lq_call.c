@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -179,21 +180,14 @@ resp_parse(qlock *c, size_t len, bool *mine, struct mp_reader *res)
 	return lq_fail(c, st, "%s", status_text(st));
 }
 
-/* Send the request built since req_begin and wait for its response. */
-int
-lq_req_call(qlock *c, struct mp_reader *res)
+/* Send the request in c->sbuf on c->fd and wait for its response. */
+static int
+req_call_fd(qlock *c, struct mp_reader *res)
 {
-	size_t	len = 0, body;
+	size_t	len = 0;
 	bool	mine;
 	int	st;
 
-	if (c->pkerr != 0)
-		return c->pkerr;
-	body = c->sbuf.size - FRAME_HDR;
-	if (body > REQUEST_MAX)
-		return lq_fail(c, QLOCK_ELIMIT, "a request of %zu bytes is "
-		    "over the frame limit", body);
-	frame_put_header((uint8_t *)c->sbuf.data, body);
 	if ((st = lq_io_write(c, c->sbuf.data, c->sbuf.size)) != QLOCK_OK)
 		return st;
 	do {
@@ -204,6 +198,34 @@ lq_req_call(qlock *c, struct mp_reader *res)
 			return st;
 	} while (!mine);
 	return QLOCK_OK;
+}
+
+/* Send the request built since req_begin and wait for its response, on
+ * the connection to its object's owner when routing (lq_route.c).  A
+ * connection that breaks breaks them all: what the qlock * held on that
+ * worker is gone, and every later call says so (QLOCK_ECONN). */
+int
+lq_req_call(qlock *c, struct mp_reader *res)
+{
+	size_t	body;
+	int	first = c->fd, st;
+
+	if (c->pkerr != 0)
+		return c->pkerr;
+	body = c->sbuf.size - FRAME_HDR;
+	if (body > REQUEST_MAX)
+		return lq_fail(c, QLOCK_ELIMIT, "a request of %zu bytes is "
+		    "over the frame limit", body);
+	frame_put_header((uint8_t *)c->sbuf.data, body);
+	if ((c->fd = lq_route_fd(c)) == first)
+		return req_call_fd(c, res);
+	st = req_call_fd(c, res);
+	if (c->fd == -1) {
+		close(first);		/* the owner's connection broke */
+		lq_route_free(c);
+	} else
+		c->fd = first;
+	return st;
 }
 
 /* Call a method whose only parameter is a name. */

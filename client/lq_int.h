@@ -8,6 +8,7 @@
 
 #include <msgpack.h>
 
+#include "auth.h"
 #include "mp.h"
 #include "qlock.h"
 
@@ -24,9 +25,22 @@
 #define RPC_RESPONSE	1
 #define RPC_NOTIFY	2
 
-/* One connection to qlockd. */
+/* Direct routing (lq_route.c): the daemon's shards and a connection to
+ * each owner used so far. */
+struct lq_route {
+	int		  nshards;
+	int		  self;		/* the shard the first connection reaches */
+	int		 *fd;		/* [shard]: -1 until used */
+	char		**addr;		/* [shard]: its own address; NULL: go
+					   through the first connection */
+};
+
+/* One connection to qlockd (and, routing, one to each owner used). */
 struct qlock {
 	int		 fd;		/* the socket; -1 once broken */
+	struct lq_route	*route;		/* NULL: every request on fd */
+	uint8_t		 key[AUTH_KEY_MAX + 2];	/* for the owners' connections */
+	size_t		 keylen;
 	uint64_t	 msgid;		/* id of the last request sent */
 	msgpack_sbuffer	 sbuf;		/* request being built: header, body */
 	msgpack_packer	 pk;		/* packs into sbuf */
@@ -37,6 +51,7 @@ struct qlock {
 	double		 ctimeout;	/* connect and handshake limit, s;
 					   0: none */
 	double		 deadline;	/* its end, on CLOCK_MONOTONIC */
+	double		 otimeout;	/* the same for owners' connections */
 };
 
 /* libqlock.c: the connection, its socket and its frames. */
@@ -45,6 +60,12 @@ int	lq_fail(qlock *, int, const char *, ...)
 void	lq_conn_drop(qlock *);
 int	lq_io_write(qlock *, const void *, size_t);
 int	lq_frame_read(qlock *, size_t, size_t *);
+int	lq_conn_open(qlock *, const char *);
+
+/* lq_route.c: which connection a request takes. */
+void	lq_route_init(qlock *, const char *);
+int	lq_route_fd(qlock *);
+void	lq_route_free(qlock *);
 
 /* lq_call.c: building a request, calling, reading its result. */
 void	lq_pk_check(qlock *, int);

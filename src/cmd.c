@@ -14,6 +14,7 @@
 #include "reply.h"
 #include "session.h"
 #include "store.h"
+#include "topo.h"
 #include "util.h"
 #include "worker.h"
 
@@ -71,6 +72,7 @@ static const struct cmd cmds[] = {
 	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
 	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
 	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
+	{ "topology",		0, 0, 0,	  cmd_topology, NULL },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

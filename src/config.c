@@ -73,6 +73,10 @@ static const struct option_desc options[] = {
 	{ "metrics-listen", 0, OPT_STRING, 0, 0, OFF(metrics_listen), true, "ADDR",
 	  "serve Prometheus metrics at http://ADDR/metrics; HOST:PORT or "
 	  "[V6]:PORT (default: off)" },
+	{ "worker-ports", 0, OPT_STRING, 0, 0, OFF(worker_ports), true, "BASE",
+	  "each worker's own TCP port, where routing clients reach it: "
+	  "BASE + worker; auto (listen port + 1 + worker), 0 (any) or off "
+	  "(default auto)" },
 	{ "user", 0, OPT_STRING, 0, 0, OFF(user), true, "NAME",
 	  "give root up to NAME after binding and reading the key (as "
 	  "root, default: qlockd, else nobody; --user root keeps root)" },
@@ -539,6 +543,7 @@ config_free(struct config *c)
 	free(c->config_file);
 	free(c->pid_file);
 	free(c->metrics_listen);
+	free(c->worker_ports);
 	free(c->user);
 	if (c->authkey != NULL) {
 		OPENSSL_cleanse(c->authkey, c->authkey_len);
@@ -600,6 +605,8 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: metrics-listen changed; restart to apply");
 	if (differs(n.pid_file, c->pid_file))
 		log_warnx("SIGHUP: pid-file changed; restart to apply");
+	if (differs(n.worker_ports, c->worker_ports))
+		log_warnx("SIGHUP: worker-ports changed; restart to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);

@@ -13,6 +13,8 @@
 #define CONFIG_MAX_LISTEN 16
 #define AUTHKEY_MIN	16	/* bytes a key needs, without its newline */
 
+struct topo;
+
 enum fsync_policy { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
 
 struct config {
@@ -42,6 +44,8 @@ struct config {
 	bool		 check_only;		/* --check-config: validate, exit */
 	char		*user;			/* --user: give root up to it */
 	unsigned	 socket_mode;		/* unix sockets' permissions */
+	char		*worker_ports;		/* each worker's own port: auto,
+						   off, 0 or the first one */
 	int		 argc;			/* the command line, for reloads */
 	char		**argv;
 	/* Loaded at start, not an option: */
@@ -51,6 +55,8 @@ struct config {
 	uid_t		 run_uid;		/* the user qlockd runs as */
 	gid_t		 run_gid;
 	bool		 drop_root;		/* root is given up after start */
+	/* Set by the master, inherited by the workers: */
+	struct topo	*topo;			/* workers' own addresses */
 };
 
 /* Fill in every default. */

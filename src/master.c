@@ -27,6 +27,7 @@
 #include "qmsg.h"
 #include "sdnotify.h"
 #include "store.h"
+#include "topo.h"
 #include "util.h"
 #include "worker.h"
 
@@ -501,14 +502,16 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 		return 2;
 	}
 	if (m->conf.check_only) {
-		if (listen_check_config(&m->conf) == -1)
+		if (listen_check_config(&m->conf) == -1 ||
+		    topo_check(&m->conf) == -1)
 			return 2;
 		printf("qlockd: configuration OK\n");
 		return 0;
 	}
 	log_init(m->conf.foreground, m->conf.log_level);
 	log_set_role("master");
-	if (master_listen(m) == -1)
+	if (master_listen(m) == -1 ||
+	    topo_open(&m->conf, m->lfds, m->nlfds) == -1)
 		return 1;
 	if (m->conf.metrics_listen != NULL &&
 	    ((*metrics_fd = listen_open(&m->conf, "metrics-listen",
@@ -543,6 +546,7 @@ master_unprepare(struct master *m)
 	pidfile_remove(m->pidfd, m->conf.pid_file);
 	free(m->unix_paths);
 	free(m->lfds);
+	topo_free(m->conf.topo);
 	config_free(&m->conf);
 	free(m);
 }
@@ -618,6 +622,7 @@ master_main(int argc, char *argv[])
 	log_info("stopped");
 	pidfile_remove(m->pidfd, m->conf.pid_file);
 	rc = m->exit_status;
+	topo_free(m->conf.topo);
 	config_free(&m->conf);
 	free(m->slots);
 	free(m->lfds);

@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "shard.h"
+
 /* Allocation for invariants: out of memory is fatal. */
 void	*xmalloc(size_t n);
 void	*xcalloc(size_t n, size_t size);
@@ -25,15 +27,6 @@ double	 now_mono(void);
  * time in seconds (a double) becomes integers.  -1 (tv untouched) if s is
  * NaN, negative or over SECS_MAX. */
 int	 secs_timeval(double s, struct timeval *tv);
-
-/* 64-bit FNV-1a: the stable hash that picks an object's shard. */
-uint64_t hash_fnv1a(const void *p, size_t n);
-/* The bytes of a name that pick its shard: with a hash tag (the text
- * inside the first "{...}", when not empty, as Redis Cluster) only the tag,
- * else the whole name. */
-const char *shard_tag(const char *name, size_t len, size_t *taglen);
-/* The shard (worker index) that owns a name (its hash tag's hash). */
-unsigned shard_of(const char *name, size_t len, unsigned nshards);
 
 /* Make an fd non-blocking and close-on-exec; -1 on error. */
 int	 fd_nonblock_cloexec(int fd);

@@ -27,6 +27,7 @@
 #include "reply.h"
 #include "session.h"
 #include "store.h"
+#include "topo.h"
 #include "util.h"
 #include "worker.h"
 
@@ -508,7 +509,8 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 {
 	struct worker	*w = xcalloc(1, sizeof(*w));
 	struct timespec	 ts;
-	int		 i;
+	const int	*own;
+	int		 i, fd, nown;
 
 	w->id = id;
 	w->nworkers = conf->workers;
@@ -563,13 +565,16 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 		event_add(w->sighup_ev, NULL);
 	}
 
-	w->listeners = xcalloc((size_t)nlfds, sizeof(*w->listeners));
-	for (i = 0; i < nlfds; i++) {
+	/* The shared listeners, then this worker's own (topo.c). */
+	own = topo_own(conf->topo, id, &nown);
+	w->listeners = xcalloc((size_t)(nlfds + nown), sizeof(*w->listeners));
+	for (i = 0; i < nlfds + nown; i++) {
+		fd = i < nlfds ? lfds[i] : own[i - nlfds];
 		/* Already listening (backlog 0: do not call listen again). */
 		w->listeners[i] = evconnlistener_new(w->base, conn_accept_cb, w,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, lfds[i]);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 		if (w->listeners[i] == NULL)
-			fatalx("cannot listen on inherited socket %d", lfds[i]);
+			fatalx("cannot listen on inherited socket %d", fd);
 		evconnlistener_set_error_cb(w->listeners[i], worker_accept_error_cb);
 		w->nlisteners++;
 	}
@@ -594,6 +599,7 @@ worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_MIN);
 	(void)mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_KEEP);
+	topo_close_others(conf->topo, id);
 	w = worker_new(conf, id, gen, ctlfd, meshfds, lfds, nlfds);
 	worker_send_ready(w);
 	log_debug("serving (incarnation %u)", gen);

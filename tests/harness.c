@@ -290,14 +290,16 @@ qd_rss_kb(pid_t pid)
 
 /* Fork and exec qlockd with argv, output to logfile; the pid.  As root,
  * --user root is added unless argv has a --user: the daemon refuses root
- * without one, and the tests keep root. */
+ * without one, and the tests keep root.  --worker-ports 0 is added unless
+ * argv has one: the default (the listener's port + 1 + worker) may be
+ * taken on a machine running tests in parallel. */
 static pid_t
 spawn(const char *const *argv, const char *logfile)
 {
 	pid_t		 parent = getpid(), pid;
 	const char	*full[64];
 	int		 fd, n = 0;
-	bool		 user = false;
+	bool		 user = false, wports = false;
 
 	fflush(NULL);
 	pid = fork();
@@ -321,13 +323,18 @@ spawn(const char *const *argv, const char *logfile)
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
-	for (; argv[n] != NULL && n < 61; n++) {
+	for (; argv[n] != NULL && n < 59; n++) {
 		full[n] = argv[n];
 		user = user || strncmp(argv[n], "--user", 6) == 0;
+		wports = wports || strncmp(argv[n], "--worker-ports", 14) == 0;
 	}
 	if (geteuid() == 0 && !user) {
 		full[n++] = "--user";
 		full[n++] = "root";
+	}
+	if (!wports) {
+		full[n++] = "--worker-ports";
+		full[n++] = "0";
 	}
 	full[n] = NULL;
 	execv(full[0], (char *const *)full);

@@ -130,7 +130,7 @@ wait $holder
 
 # The command line wins over the file.
 "$QLOCKD" $asroot -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
-    > "$tmp/qlockd.log" 2>&1 &
+    --worker-ports 0 > "$tmp/qlockd.log" 2>&1 &
 pid=$!
 export QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE=$tmp/key
 if wait_log "ready: 1 worker"; then

@@ -17,7 +17,7 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # 40 descriptors: a few for the daemon itself, room for about 30 clients.
 (ulimit -n 40; exec "$QLOCKD" $asroot -f --listen 127.0.0.1:$port --workers 1 \
-    --authkey-file "$tmp/key") > "$tmp/qlockd.log" 2>&1 &
+    --worker-ports 0 --authkey-file "$tmp/key") > "$tmp/qlockd.log" 2>&1 &
 pid=$!
 export QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE=$tmp/key
 i=0

@@ -146,7 +146,8 @@ for try in 1 2 3 4 5; do
 	[ "$port" = "$mport" ] && continue
 	echo "--- try $try: ports $port, $mport" >>"$tmp/log"
 	"$QLOCKD" $asroot -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
-	    --workers 2 --metrics-listen "127.0.0.1:$mport" >>"$tmp/log" 2>&1 &
+	    --workers 2 --worker-ports 0 --metrics-listen "127.0.0.1:$mport" \
+	    >>"$tmp/log" 2>&1 &
 	pid=$!
 	i=0
 	# Polling readiness, bounded: 100 x 0.1 s.

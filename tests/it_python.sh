@@ -73,7 +73,7 @@ start_daemon() {
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		echo "--- qlockd --listen 127.0.0.1:$port $*" >>"$tmp/log"
 		"$QLOCKD" $asroot -f --listen "127.0.0.1:$port" --authkey-file "$tmp/key" \
-		    --workers 2 "$@" >>"$tmp/log" 2>&1 &
+		    --workers 2 --worker-ports 0 "$@" >>"$tmp/log" 2>&1 &
 		pid=$!
 		if "$PY" "$script" wait "$port" "$tmp/key"; then
 			return 0

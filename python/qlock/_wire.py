@@ -119,6 +119,7 @@ class Connection:
         self.msgid = 0
         self.holds = 0              # what this session holds, as we count
         self.abandoned = {}         # msgid -> undo(result, error) or None
+        self.route = None           # _route.Route of a thread's first one
         self.packer = msgpack.Packer(use_bin_type=True,
                                      default=_pack_default)
         try:

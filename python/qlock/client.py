@@ -3,12 +3,13 @@
 A Client is cheap and pickles to its address and the authkey it was given
 (None: found again from the environment where it is unpickled).  Each
 thread of each process gets its own connection, opened at its first
-call; a forked child never uses its parent's socket.
+call, and one to each worker whose objects it uses (direct routing,
+_route.py); a forked child never uses its parent's sockets.
 """
 import os
 import threading
 
-from . import _wire
+from . import _route, _wire
 
 
 class Client:
@@ -32,27 +33,36 @@ class Client:
     def __reduce__(self):
         return (_rebuild_client, (self.address, self._given_authkey))
 
-    def connection(self):
+    def connection(self, name=None):
         """This thread's connection, opened now if it has none (or if it
-        was its parent's, before a fork)."""
+        was its parent's, before a fork); with a name, the connection
+        that reaches the worker owning it (see _route)."""
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.pid != os.getpid() or conn.sock is None:
             self._local.conn = None
             conn = _wire.Connection(self.address, self._authkey)
+            conn.route = _route.Route.ask(conn, self.address)
             self._local.conn = conn
-        return conn
+        if name is None or conn.route is None:
+            return conn
+        return conn.route.connection(conn, name, self._authkey)
 
     def call(self, method, *params, undo=None):
-        """One request on this thread's connection: its result, or the
-        qlock.errors exception for its error code."""
-        return self.connection().call(method, *params, undo=undo)
+        """One request on this thread's connection to the owner of the
+        object it names: its result, or the qlock.errors exception for its
+        error code."""
+        name = params[0] if params and method not in _route.UNNAMED else None
+        return self.connection(name).call(method, *params, undo=undo)
 
     def close(self):
-        """Close this thread's connection: the daemon gives back what it
-        held.  The next call opens a new one."""
+        """Close this thread's connections: the daemon gives back what
+        they held.  The next call opens a new one."""
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None and conn.pid == os.getpid():
+            if conn.route is not None:
+                for owner in conn.route.owners.values():
+                    owner.close()
             conn.close()
 
     def ping(self):

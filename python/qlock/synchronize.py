@@ -62,7 +62,7 @@ class _Named:
 
     def _held(self, n):
         # Count what this thread's session holds (see Connection.call).
-        conn = self._client.connection()
+        conn = self._client.connection(self._name)
         conn.holds = max(0, conn.holds + n)
 
 
@@ -331,7 +331,7 @@ class Condition(_Named):
             raise AssertionError("must acquire() condition before using "
                                  "wait()") from None
         except KeyboardInterrupt:
-            conn = self._client.connection()
+            conn = self._client.connection(self._name)
             if any(u is undo for u in conn.abandoned.values()):
                 self._waits.pending = state     # still parked
             raise
@@ -459,10 +459,11 @@ class Barrier(_Named):
 
     def _break_quietly(self):
         try:
-            conn = self._client.connection()
+            conn = self._client.connection(self._name)
             conn.forget("barrier.abort", self._name)
             if self._action is not None:
-                conn.forget("barrier.abort", self._act_name)
+                self._client.connection(self._act_name).forget(
+                    "barrier.abort", self._act_name)
         except errors.Error:
             pass
         self._broken = True

@@ -52,7 +52,8 @@ class Daemon:
     def _start(self):
         args = [QLOCKD, "-f", "--listen", self.address,
                 "--listen", "unix:" + self.sock, "--workers",
-                str(self.workers), "--authkey-file", self.keyfile]
+                str(self.workers), "--authkey-file", self.keyfile,
+                "--worker-ports", "0"]
         if os.getuid() == 0:
             args.append("--user=root")
         self.proc = subprocess.Popen(args, stdout=self.log,
