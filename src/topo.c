@@ -170,8 +170,8 @@ topo_open(struct config *c, const int *lfds, int nlfds)
 
 	c->topo = t;
 	t->nworkers = c->workers;
-	if (base == -3)
-		return topo_check(c);
+	if (topo_check(c) == -1)
+		return -1;
 	if (base == PORTS_OFF)
 		return 0;
 	t->stride = nlfds;

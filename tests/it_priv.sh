@@ -99,7 +99,8 @@ fi
 
 ids_are "$pid" "$uid" "$gid" && ok "the master runs as $user" ||
     bad "master ids: $(grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status")"
-workers=$(awk -v p="$pid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null)
+# cat, not awk on the files: mawk stops at a process that just exited.
+workers=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$pid" '$4 == p { print $1 }')
 n=0
 for w in $workers; do
 	n=$((n + 1))

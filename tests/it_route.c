@@ -342,6 +342,18 @@ START_TEST(test_route_ports_option)
 		ck_assert_msg(strstr(out, "--worker-ports") != NULL, "%s", out);
 		free(out);
 	}
+	/* --check-config names the clash with --metrics-listen. */
+	{
+		const char *argv[] = { "--listen", "127.0.0.1:7450",
+		    "--metrics-listen", "127.0.0.1:7452", "--workers", "2",
+		    "--authkey-file", d->keyfile, "--worker-ports", "auto",
+		    "--check-config", NULL };
+
+		ck_assert_int_ne(qd_run(argv, 10, &out), 0);
+		ck_assert_msg(strstr(out, "--worker-ports auto: worker 1 would "
+		    "take port 7452") != NULL, "%s", out);
+		free(out);
+	}
 	qd_stop(d);
 
 	o.args[1] = "off";
