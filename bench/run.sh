@@ -44,32 +44,9 @@ for f in redis-server redis-benchmark redis-cli; do
 done
 mkdir -p "$OUT"
 
-# Stop what this script started, and only that, by process id.
-cleanup() {
-	local pid
-	for pid in $QPID $RPID; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	QPID="" RPID=""
-}
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A loopback TCP port nobody listens on (the kernel picks it).
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-		return
-	fi
-	local _ p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		ss -Htln "sport = :$p" | grep -q . || { echo $p; return; }
-	done
-	echo "run.sh: no free port" >&2
-	exit 2
-}
 
 # Wait (at most QUIET_WAIT s) for other load to calm down: CPU pressure
 # avg10 under 20%; print the 1-minute load average and that pressure.
@@ -82,38 +59,6 @@ wait_quiet() {
 		sleep 2
 	done
 	echo "load=$(cut -d' ' -f1 /proc/loadavg)/psi=$psi"
-}
-
-# Start qlockd with $1 workers on a free port; sets QPORT, QPID.
-qlockd_start() {
-	local _
-	QPORT=$(free_port)
-	"$QLOCKD" $asroot --foreground --listen 127.0.0.1:$QPORT --workers "$1" \
-	    --authkey-file "$OUT/authkey" --log-level warn 2>>"$OUT/qlockd.log" &
-	QPID=$!
-	for _ in $(seq 1 100); do
-		"$QLOCK" -a 127.0.0.1:$QPORT -k "$OUT/authkey" ping >/dev/null 2>&1 && return
-		kill -0 $QPID 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "run.sh: qlockd did not start; see $OUT/qlockd.log" >&2
-	exit 1
-}
-
-# Start redis-server on a free port, nothing saved; sets RPORT, RPID.
-redis_start() {
-	local _
-	RPORT=$(free_port)
-	redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no \
-	    --daemonize no --logfile "$OUT/redis.log" &
-	RPID=$!
-	for _ in $(seq 1 100); do
-		[ "$(redis-cli -p $RPORT ping 2>/dev/null)" = PONG ] && return
-		kill -0 $RPID 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "run.sh: redis-server did not start; see $OUT/redis.log" >&2
-	exit 1
 }
 
 # One qlock-bench run: system rep test clients queues where [extra args];

@@ -60,9 +60,11 @@ cmd_queue_put(struct worker *w, struct request *r)
 {
 	struct object	*o;
 	struct qitem	*it;
+	struct qref	 ref;
 	struct waiter	*wt;
 	const uint8_t	*raw;
 	size_t		 rawlen;
+	uint64_t	 id;
 	double		 deadline;
 
 	if (mp_skip(&r->params, &raw, &rawlen) == -1) {
@@ -74,18 +76,21 @@ cmd_queue_put(struct worker *w, struct request *r)
 		return;
 	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
-	it = qitem_new(raw, rawlen);
-	if (queue_put(&o->u.queue, it, &w->woken) == 0) {
-		store_q_put(w, o, it);
+	/* Copied into the queue's blocks: no allocation of its own. */
+	id = store_q_newid(w);
+	if (queue_put_bytes(&o->u.queue, id, raw, rawlen, &w->woken) == 0) {
+		qref_of_bytes(id, raw, rawlen, &ref);
+		store_q_put(w, o, &ref);
 		reply_nil(w, &r->ctx);
 		return;
 	}
 	if (deadline == 0) {
-		qitem_free(it);
 		reply_error(w, &r->ctx, QLOCK_FULL, "queue '%.*s' is full",
 		    (int)r->namelen, r->name);
 		return;
 	}
+	it = qitem_new(raw, rawlen);
+	it->id = id;
 	wt = cmd_waiter(w, r, o);
 	queue_park_put(&o->u.queue, wt, it);
 	worker_park(w, wt, deadline);
@@ -93,9 +98,9 @@ cmd_queue_put(struct worker *w, struct request *r)
 
 /* Reply with an item's bytes as the result. */
 static void
-reply_item(struct worker *w, const struct reqctx *ctx, struct qitem *it)
+reply_item(struct worker *w, const struct reqctx *ctx, const struct qref *r)
 {
-	pack_raw(reply_begin(w, ctx), it->data, it->len);
+	pack_qref(reply_begin(w, ctx), r);
 	reply_end(w, ctx);
 }
 
@@ -104,16 +109,18 @@ reply_item(struct worker *w, const struct reqctx *ctx, struct qitem *it)
  * giveback=False it is gone for good and only its task stays unfinished
  * (the log says so: the item done, then the unfinished count). */
 static void
-queue_taken(struct worker *w, uint64_t sess, struct object *o, struct qitem *it)
+queue_taken(struct worker *w, uint64_t sess, struct object *o, uint64_t id,
+    struct qitem *it)
 {
 	struct hold	*h;
 
 	if (o->u.queue.joinable && o->keep) {
-		store_q_done(w, o, it->id);
+		store_q_done(w, o, id);
 		store_q_unfinished(w, o);
 	}
 	if (!o->u.queue.joinable || o->keep) {
-		qitem_free(it);
+		if (it != NULL)
+			qitem_free(it);
 		return;
 	}
 	h = hold_get(w, sess, o);
@@ -121,35 +128,38 @@ queue_taken(struct worker *w, uint64_t sess, struct object *o, struct qitem *it)
 	h->nitems++;
 }
 
-/* Log that an item left queue o for a getter (before it is answered). */
-static void
-queue_took(struct worker *w, struct object *o, struct qitem *it)
-{
-	store_q_take(w, o, it);
-}
-
 /* queue.get [name, timeout] */
 void
 cmd_queue_get(struct worker *w, struct request *r)
 {
 	struct object	*o;
-	struct qitem	*it;
+	struct queue	*q;
+	struct qitem	*it = NULL;
+	struct qref	 ref;
 	struct waiter	*wt;
 	double		 deadline;
 	size_t		 parked;
+	uint64_t	 id;
 
 	if (arg_timeout(w, r, &deadline) == -1 || cmd_reserve(w, r, 16) == -1)
 		return;
 	if ((o = cmd_object(w, r, OBJ_QUEUE, LOOKUP_CREATE)) == NULL)
 		return;
-	parked = o->u.queue.putters.n;
-	if (queue_get(&o->u.queue, &it, &w->woken) == 0) {
-		queue_took(w, o, it);
+	q = &o->u.queue;
+	parked = q->putters.n;
+	if (queue_peek(q, &ref) == 0) {
+		/* Answered from the block; only a taken joinable item that
+		 * may come back is copied out. */
+		id = ref.id;
+		store_q_take(w, o, id);
+		if (q->joinable && !o->keep)
+			it = qitem_of_ref(&ref);
+		reply_item(w, &r->ctx, &ref);
+		queue_pop(q, &w->woken);
 		/* A parked putter's item took the freed room at the tail. */
-		if (o->u.queue.putters.n < parked)
-			store_q_put(w, o, TAILQ_LAST(&o->u.queue.items, qitemlist));
-		reply_item(w, &r->ctx, it);
-		queue_taken(w, r->ctx.sess, o, it);
+		if (q->putters.n < parked && queue_last(q, &ref))
+			store_q_put(w, o, &ref);
+		queue_taken(w, r->ctx.sess, o, id, it);
 		registry_gc(&w->reg, o);
 		return;
 	}
@@ -290,7 +300,8 @@ cmd_queue_join(struct worker *w, struct request *r)
 void
 cmd_queue_answer(struct worker *w, struct waiter *wt)
 {
-	int	st = wt->status;
+	struct qref	ref;
+	int		st = wt->status;
 
 	if (st == QLOCK_TIMEOUT && wt->op == WOP_QUEUE_GET)
 		st = QLOCK_EMPTY;
@@ -305,9 +316,10 @@ cmd_queue_answer(struct worker *w, struct waiter *wt)
 		return;
 	}
 	if (wt->op == WOP_QUEUE_GET) {
-		queue_took(w, wt->obj, wt->item);
-		reply_item(w, &wt->ctx, wt->item);
-		queue_taken(w, wt->ctx.sess, wt->obj, wt->item);
+		qref_of_item(wt->item, &ref);
+		store_q_take(w, wt->obj, ref.id);
+		reply_item(w, &wt->ctx, &ref);
+		queue_taken(w, wt->ctx.sess, wt->obj, ref.id, wt->item);
 		wt->item = NULL;
 	} else
 		reply_nil(w, &wt->ctx);

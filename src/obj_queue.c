@@ -6,30 +6,13 @@
 #include "obj_queue.h"
 #include "util.h"
 
-struct qitem *
-qitem_new(const void *data, size_t len)
-{
-	struct qitem	*it = xmalloc(sizeof(*it) + len);
-
-	it->id = 0;
-	it->len = len;
-	memcpy(it->data, data, len);
-	return it;
-}
-
-void
-qitem_free(struct qitem *it)
-{
-	free(it);
-}
-
 void
 queue_init(struct queue *q, long maxsize, bool joinable)
 {
 	memset(q, 0, sizeof(*q));
 	q->maxsize = maxsize;
 	q->joinable = joinable;
-	TAILQ_INIT(&q->items);
+	qpack_init(&q->items);
 	waitq_init(&q->getters);
 	waitq_init(&q->putters);
 	waitq_init(&q->joiners);
@@ -38,12 +21,7 @@ queue_init(struct queue *q, long maxsize, bool joinable)
 void
 queue_clear(struct queue *q)
 {
-	struct qitem	*it;
-
-	while ((it = TAILQ_FIRST(&q->items)) != NULL) {
-		TAILQ_REMOVE(&q->items, it, link);
-		qitem_free(it);
-	}
+	qpack_clear(&q->items);
 	q->count = q->bytes = 0;
 	q->unfinished = 0;
 }
@@ -62,13 +40,20 @@ queue_has_room(const struct queue *q)
 	return q->maxsize <= 0 || q->count < (size_t)q->maxsize;
 }
 
-/* Append an item to the tail. */
+void
+queue_push(struct queue *q, uint64_t id, const void *data, size_t len)
+{
+	qpack_push(&q->items, id, data, len);
+	q->count++;
+	q->bytes += len;
+}
+
+/* Append an item's bytes to the tail, and free it. */
 static void
 queue_append(struct queue *q, struct qitem *it)
 {
-	TAILQ_INSERT_TAIL(&q->items, it, link);
-	q->count++;
-	q->bytes += it->len;
+	queue_push(q, it->id, it->data, it->len);
+	qitem_free(it);
 }
 
 /* Give an item to the oldest parked getter, if any; true if taken. */
@@ -84,34 +69,79 @@ queue_handoff(struct queue *q, struct qitem *it, struct waitlist *woken)
 	return true;
 }
 
+#define PUT_TAIL	0
+#define PUT_GETTER	(QUEUE_WAIT + 1)
+
+/* Where a put goes: PUT_TAIL, PUT_GETTER or QUEUE_WAIT (full). */
+static int
+queue_put_where(const struct queue *q)
+{
+	if (q->count == 0 && q->getters.n > 0)
+		return PUT_GETTER;
+	if (!queue_has_room(q) || q->putters.n > 0)
+		return QUEUE_WAIT;	/* FIFO: no overtaking parked putters */
+	return PUT_TAIL;
+}
+
 int
 queue_put(struct queue *q, struct qitem *it, struct waitlist *woken)
 {
-	if (q->count == 0 && queue_handoff(q, it, woken)) {
-		if (q->joinable)
-			q->unfinished++;
-		return 0;
-	}
-	if (!queue_has_room(q) || q->putters.n > 0)
-		return QUEUE_WAIT;	/* FIFO: no overtaking parked putters */
-	queue_append(q, it);
+	int	where = queue_put_where(q);
+
+	if (where == QUEUE_WAIT)
+		return QUEUE_WAIT;
+	if (where == PUT_GETTER)
+		(void)queue_handoff(q, it, woken);
+	else
+		queue_append(q, it);
 	if (q->joinable)
 		q->unfinished++;
 	return 0;
 }
 
 int
-queue_get(struct queue *q, struct qitem **itp, struct waitlist *woken)
+queue_put_bytes(struct queue *q, uint64_t id, const void *data, size_t len,
+    struct waitlist *woken)
 {
 	struct qitem	*it;
-	struct waiter	*w;
+	int		 where = queue_put_where(q);
 
-	if ((it = TAILQ_FIRST(&q->items)) == NULL)
+	if (where == QUEUE_WAIT)
 		return QUEUE_WAIT;
-	TAILQ_REMOVE(&q->items, it, link);
+	if (where == PUT_GETTER) {
+		it = qitem_new(data, len);
+		it->id = id;
+		(void)queue_handoff(q, it, woken);
+	} else
+		queue_push(q, id, data, len);
+	if (q->joinable)
+		q->unfinished++;
+	return 0;
+}
+
+int
+queue_peek(const struct queue *q, struct qref *r)
+{
+	return qpack_head(&q->items, r) ? 0 : QUEUE_WAIT;
+}
+
+bool
+queue_last(const struct queue *q, struct qref *r)
+{
+	return qpack_last(&q->items, r);
+}
+
+void
+queue_pop(struct queue *q, struct waitlist *woken)
+{
+	struct waiter	*w;
+	struct qref	 r;
+
+	if (!qpack_head(&q->items, &r))
+		return;
 	q->count--;
-	q->bytes -= it->len;
-	*itp = it;
+	q->bytes -= qref_len(&r);
+	qpack_pop(&q->items);
 	/* The freed room goes to the longest-waiting putter. */
 	if ((w = waitq_first(&q->putters)) != NULL && queue_has_room(q)) {
 		queue_append(q, w->item);
@@ -120,7 +150,30 @@ queue_get(struct queue *q, struct qitem **itp, struct waitlist *woken)
 		w->item = NULL;
 		waitq_wake(w, QLOCK_OK, woken);
 	}
+}
+
+int
+queue_get(struct queue *q, struct qitem **itp, struct waitlist *woken)
+{
+	struct qref	r;
+
+	if (queue_peek(q, &r) != 0)
+		return QUEUE_WAIT;
+	*itp = qitem_of_ref(&r);
+	queue_pop(q, woken);
 	return 0;
+}
+
+struct qitem *
+queue_remove(struct queue *q, uint64_t id)
+{
+	struct qitem	*it = qpack_remove(&q->items, id);
+
+	if (it != NULL) {
+		q->count--;
+		q->bytes -= it->len;
+	}
+	return it;
 }
 
 void
@@ -144,7 +197,7 @@ queue_putback(struct queue *q, struct qitem *it, struct waitlist *woken)
 {
 	if (q->count == 0 && queue_handoff(q, it, woken))
 		return;
-	TAILQ_INSERT_HEAD(&q->items, it, link);
+	qpack_push_front(&q->items, it);
 	q->count++;
 	q->bytes += it->len;
 }

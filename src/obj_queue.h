@@ -8,23 +8,15 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "qpack.h"
 #include "waitq.h"
-
-/* One item: its msgpack bytes exactly as the client sent them. */
-struct qitem {
-	TAILQ_ENTRY(qitem) link;	/* in the queue, or a session's taken list */
-	uint64_t	id;		/* unique within its queue (for the log) */
-	size_t		len;
-	uint8_t		data[];
-};
-TAILQ_HEAD(qitemlist, qitem);
 
 struct queue {
 	long		 maxsize;	/* <= 0: unbounded, as Python */
 	bool		 joinable;	/* JoinableQueue: counts unfinished tasks */
-	struct qitemlist items;		/* FIFO of items */
-	size_t		 count;		/* items in the list */
-	size_t		 bytes;		/* their total size */
+	struct qpack	 items;		/* FIFO of items, packed */
+	size_t		 count;		/* items in it */
+	size_t		 bytes;		/* their total size (msgpack bytes) */
 	uint64_t	 unfinished;	/* joinable: put and not task_done */
 	struct waitq	 getters;	/* parked get, oldest first */
 	struct waitq	 putters;	/* parked put (full), oldest first */
@@ -32,9 +24,6 @@ struct queue {
 };
 
 #define QUEUE_WAIT 1	/* operation cannot complete now: park a waiter */
-
-struct qitem *qitem_new(const void *data, size_t len);
-void	 qitem_free(struct qitem *it);
 
 void	 queue_init(struct queue *q, long maxsize, bool joinable);
 /* Free the items; waiters must have been taken off first. */
@@ -45,9 +34,24 @@ bool	 queue_busy(const struct queue *q);
 /* Put: hands it to the oldest getter, or appends it; QUEUE_WAIT when full
  * (then the caller parks a waiter holding it with queue_park_put). */
 int	 queue_put(struct queue *q, struct qitem *it, struct waitlist *woken);
-/* Get: the head item (a parked putter then takes the freed room), or
- * QUEUE_WAIT when empty. */
+/* The same for len bytes of msgpack (copied) with this id: a getter is
+ * handed a qitem of them; QUEUE_WAIT when full (nothing kept). */
+int	 queue_put_bytes(struct queue *q, uint64_t id, const void *data,
+	    size_t len, struct waitlist *woken);
+/* Get: the head item as a qitem of its own (a parked putter then takes
+ * the freed room), or QUEUE_WAIT when empty. */
 int	 queue_get(struct queue *q, struct qitem **it, struct waitlist *woken);
+/* Get in two steps, copying nothing: look at the head item (QUEUE_WAIT
+ * when empty), then drop it, which may admit a parked putter. */
+int	 queue_peek(const struct queue *q, struct qref *r);
+void	 queue_pop(struct queue *q, struct waitlist *woken);
+/* The tail item (false if empty), e.g. the putter queue_pop admitted. */
+bool	 queue_last(const struct queue *q, struct qref *r);
+/* Replay: append at the tail, past any bound, handing to no one. */
+void	 queue_push(struct queue *q, uint64_t id, const void *data,
+	    size_t len);
+/* Replay: take out the item with this id (NULL if none) as a qitem. */
+struct qitem *queue_remove(struct queue *q, uint64_t id);
 void	 queue_park_get(struct queue *q, struct waiter *w);
 void	 queue_park_put(struct queue *q, struct waiter *w, struct qitem *it);
 /* Put an item back at the head (an unfinished joinable item whose taker

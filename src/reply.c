@@ -123,3 +123,11 @@ pack_raw(msgpack_packer *pk, const void *raw, size_t len)
 	/* Already msgpack: append the bytes as they are. */
 	pk->callback(pk->data, raw, len);
 }
+
+void
+pack_qref(msgpack_packer *pk, const struct qref *r)
+{
+	if (r->hdrlen > 0)
+		pack_raw(pk, r->hdr, r->hdrlen);
+	pack_raw(pk, r->body, r->bodylen);
+}

@@ -24,5 +24,8 @@ void	reply_nomethod(struct worker *w, const struct reqctx *ctx,
 void	pack_str(msgpack_packer *pk, const char *s, size_t len);
 void	pack_cstr(msgpack_packer *pk, const char *s);
 void	pack_raw(msgpack_packer *pk, const void *raw, size_t len);
+struct qref;
+/* Pack a queue item's msgpack bytes (its folded header, then its body). */
+void	pack_qref(msgpack_packer *pk, const struct qref *r);
 
 #endif

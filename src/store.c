@@ -502,15 +502,19 @@ store_q_open(struct worker *w, struct object *o)
 		rec_q_open(b, o);
 }
 
+uint64_t
+store_q_newid(struct worker *w)
+{
+	return w->store == NULL ? 0 : ++w->store->next_item;
+}
+
 void
-store_q_put(struct worker *w, struct object *o, struct qitem *it)
+store_q_put(struct worker *w, struct object *o, const struct qref *r)
 {
 	struct store_buf	*b = change(w, o);
 
-	if (b != NULL) {
-		it->id = ++w->store->next_item;
-		rec_q_put(b, o, it);
-	}
+	if (b != NULL)
+		rec_q_put(b, o, r);
 }
 
 /* A queue record naming one item id. */
@@ -525,9 +529,9 @@ log_item(struct worker *w, struct object *o, enum rec_type type,
 }
 
 void
-store_q_take(struct worker *w, struct object *o, const struct qitem *it)
+store_q_take(struct worker *w, struct object *o, uint64_t id)
 {
-	log_item(w, o, R_Q_TAKE, it->id);
+	log_item(w, o, R_Q_TAKE, id);
 }
 
 void

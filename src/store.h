@@ -107,8 +107,10 @@ int	store_reserve(struct worker *w, size_t bytes);
 /* The changes worth keeping, logged as they happen (no-ops without
  * --data-dir). */
 void	store_q_open(struct worker *w, struct object *o);
-void	store_q_put(struct worker *w, struct object *o, struct qitem *it);
-void	store_q_take(struct worker *w, struct object *o, const struct qitem *it);
+/* The id the next item put gets (0 without --data-dir). */
+uint64_t store_q_newid(struct worker *w);
+void	store_q_put(struct worker *w, struct object *o, const struct qref *r);
+void	store_q_take(struct worker *w, struct object *o, uint64_t id);
 void	store_q_done(struct worker *w, struct object *o, uint64_t id);
 void	store_q_back(struct worker *w, struct object *o, uint64_t id);
 /* A joinable queue's count of unfinished tasks changed without an item

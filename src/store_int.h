@@ -84,7 +84,7 @@ enum scan_end {
 int	 rec_write(void *data, const char *buf, size_t len);
 void	 rec_q_open(struct store_buf *b, const struct object *o);
 void	 rec_q_put(struct store_buf *b, const struct object *o,
-	    const struct qitem *it);
+	    const struct qref *r);
 void	 rec_item(struct store_buf *b, const struct object *o,
 	    enum rec_type type, uint64_t id);
 void	 rec_d_set(struct store_buf *b, const struct object *o,

@@ -102,14 +102,14 @@ rec_q_open(struct store_buf *b, const struct object *o)
 
 /* [R_Q_PUT, name, id, item] */
 void
-rec_q_put(struct store_buf *b, const struct object *o, const struct qitem *it)
+rec_q_put(struct store_buf *b, const struct object *o, const struct qref *r)
 {
 	msgpack_packer	pk;
 	size_t		at = rec_begin(b, &pk, 3, R_Q_PUT);
 
 	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, it->id);
-	pack_raw(&pk, it->data, it->len);
+	msgpack_pack_uint64(&pk, r->id);
+	pack_qref(&pk, r);
 	rec_end(b, at);
 }
 
@@ -244,6 +244,8 @@ snapshot_object(struct store_buf *b, const struct object *o)
 {
 	struct hold	*h;
 	struct qitem	*it;
+	struct qiter	 qi;
+	struct qref	 r;
 	struct dentry	*e;
 	long		 base;
 
@@ -254,12 +256,14 @@ snapshot_object(struct store_buf *b, const struct object *o)
 		/* Taken and unfinished first: they come back at the head. */
 		TAILQ_FOREACH(h, &o->holds, obj_link) {
 			TAILQ_FOREACH(it, &h->items, link) {
-				rec_q_put(b, o, it);
+				qref_of_item(it, &r);
+				rec_q_put(b, o, &r);
 				rec_item(b, o, R_Q_TAKE, it->id);
 			}
 		}
-		TAILQ_FOREACH(it, &o->u.queue.items, link)
-			rec_q_put(b, o, it);
+		qpack_iter_init(&o->u.queue.items, &qi);
+		while (qpack_iter_next(&qi, &r))
+			rec_q_put(b, o, &r);
 		/* Tasks marked done while their items were still queued. */
 		if (o->u.queue.joinable && o->u.queue.unfinished !=
 		    o->u.queue.count + queue_held(o))

@@ -103,14 +103,10 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
 		    mp_read_uint(&r, &id) == -1 || mp_skip(&r, &raw, &rawlen) == -1)
 			return -1;
-		it = qitem_new(raw, rawlen);
-		it->id = id;
 		if (id > rp->max_item)
 			rp->max_item = id;
 		/* Replay never waits: the bound was checked when it happened. */
-		TAILQ_INSERT_TAIL(&o->u.queue.items, it, link);
-		o->u.queue.count++;
-		o->u.queue.bytes += rawlen;
+		queue_push(&o->u.queue, id, raw, rawlen);
 		if (o->u.queue.joinable)
 			o->u.queue.unfinished++;
 		return 0;
@@ -118,14 +114,9 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
 		    mp_read_uint(&r, &id) == -1)
 			return -1;
-		TAILQ_FOREACH(it, &o->u.queue.items, link)
-			if (it->id == id)
-				break;
-		if (it == NULL)
+		/* The head, unless the log interleaved a hand-off. */
+		if ((it = queue_remove(&o->u.queue, id)) == NULL)
 			return -1;
-		TAILQ_REMOVE(&o->u.queue.items, it, link);
-		o->u.queue.count--;
-		o->u.queue.bytes -= it->len;
 		if (!o->u.queue.joinable) {
 			qitem_free(it);
 			return 0;

@@ -13,5 +13,7 @@ extern struct waitlist	woken;	/* what the operations woke */
 
 /* check_queue_model.c */
 void	queue_model_tests(TCase *);
+/* check_queue_pack.c */
+void	queue_pack_tests(TCase *);
 
 #endif /* CHECK_QUEUE_H */
