@@ -108,7 +108,8 @@ free_port() {
 start_daemon() {
 	(umask 077; echo "$name-test-key-long-enough" > "$tmp/key")
 	port=$(free_port)
-	"$QLOCKD" $asroot -f --listen 127.0.0.1:$port \
+	# --worker-ports 0: a port derived from $port may be taken meanwhile.
+	"$QLOCKD" $asroot -f --listen 127.0.0.1:$port --worker-ports 0 \
 	    --authkey-file "$tmp/key" "$@" > "$tmp/daemon.log" 2>&1 &
 	daemon=$!
 	QLOCK_ADDRESS=127.0.0.1:$port

@@ -6,7 +6,9 @@
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
-asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
+qopts=; [ "$(id -u)" -ne 0 ] || qopts=--user=root
+# Workers' own ports: any free ones (a derived one may be taken meanwhile).
+qopts="$qopts --worker-ports=0"
 [ -x "$QLOCKD" ] && [ -x "$QLOCK_CLI" ] || { echo "SKIP: binaries not built"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 77; }
 tmp=$(mktemp -d /tmp/qlockd-pidfile.XXXXXX)
@@ -39,7 +41,7 @@ pf=$tmp/qlockd.pid
 
 # Detached: the message, the pid, the service.
 port=$(free_port)
-"$QLOCKD" $asroot --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
+"$QLOCKD" $qopts --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
     --pid-file "$pf" > "$tmp/out" 2> "$tmp/err"
 rc=$?
 [ $rc -eq 0 ] && ok "starts detached" || bad "start: rc $rc: $(cat "$tmp/err")"
@@ -63,7 +65,7 @@ QLOCK_ADDRESS=127.0.0.1:$port "$QLOCK_CLI" ping > /dev/null &&
 
 # A second daemon of the same pid file is refused, naming the first.
 port2=$(free_port)
-out=$("$QLOCKD" $asroot -f --workers 1 --listen 127.0.0.1:$port2 --authkey-file "$tmp/key" \
+out=$("$QLOCKD" $qopts -f --workers 1 --listen 127.0.0.1:$port2 --authkey-file "$tmp/key" \
     --pid-file "$pf" 2>&1)
 rc=$?
 [ $rc -eq 1 ] && printf '%s' "$out" | grep -q -- "--pid-file $pf: held by a running qlockd (pid $dpid)" &&
@@ -78,7 +80,7 @@ dpid=
 
 # A stale file (its daemon gone, the pid maybe reused) is taken over.
 echo $$ > "$pf"		# a live pid, but not a qlockd holding the file
-"$QLOCKD" $asroot -f --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
+"$QLOCKD" $qopts -f --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
     --pid-file "$pf" > "$tmp/err" 2>&1 &
 dpid=$!
 i=0
@@ -93,7 +95,7 @@ dpid=
 
 # A symlink is not followed.
 ln -s "$tmp/elsewhere" "$pf"
-out=$("$QLOCKD" $asroot -f --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
+out=$("$QLOCKD" $qopts -f --workers 1 --listen 127.0.0.1:$port --authkey-file "$tmp/key" \
     --pid-file "$pf" 2>&1)
 rc=$?
 [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "symbolic link" && [ ! -e "$tmp/elsewhere" ] &&

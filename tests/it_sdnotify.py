@@ -73,7 +73,10 @@ def start(args, env_extra, passed=None, listen_pid_self=True, log="qlockd.log"):
             if "JOURNAL_STREAM" in env and env["JOURNAL_STREAM"] == "stderr":
                 st = os.fstat(2)
                 env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
-            os.execve(QLOCKD, [QLOCKD, "-f"] + ASROOT + args, env)
+            # Workers' own ports: any free ones (a derived port may be
+            # taken while other tests run).
+            os.execve(QLOCKD, [QLOCKD, "-f", "--worker-ports=0"] + ASROOT +
+                      args, env)
         finally:
             os._exit(127)
     procs.append(pid)
