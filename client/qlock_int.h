@@ -70,7 +70,7 @@ void	print_json(const msgpack_object *o, int depth);
 int	parse_timeout(const char *s, double *t);
 int	parse_int(const char *s, int64_t *v);
 
-/* qlock_cmd.c: the commands on queues, locks, events, dicts; stats, list. */
+/* qlock_cmd.c: the commands on queues, events, dicts; stats, list. */
 int	cmd_delete(qlock *c, struct args *a);
 int	cmd_dict_del(qlock *c, struct args *a);
 int	cmd_dict_get(qlock *c, struct args *a);
@@ -82,13 +82,15 @@ int	cmd_event_set(qlock *c, struct args *a);
 int	cmd_event_wait(qlock *c, struct args *a);
 int	cmd_get(qlock *c, struct args *a);
 int	cmd_list(qlock *c, struct args *a);
-int	cmd_lock(qlock *c, struct args *a);
 int	cmd_ping(qlock *c, struct args *a);
 int	cmd_put(qlock *c, struct args *a);
-int	cmd_sem(qlock *c, struct args *a);
 int	cmd_size(qlock *c, struct args *a);
 int	cmd_stats(qlock *c, struct args *a);
 int	cmd_state(qlock *c, struct args *a);
+
+/* qlock_run.c: lock and sem. */
+int	cmd_lock(qlock *c, struct args *a);
+int	cmd_sem(qlock *c, struct args *a);
 
 /* qlock_work.c */
 int	cmd_work(qlock *c, struct args *a);
