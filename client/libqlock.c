@@ -612,6 +612,12 @@ qlock_close(qlock *c)
 	free(c);
 }
 
+int
+qlock_fileno(const qlock *c)
+{
+	return c == NULL ? -1 : c->fd;
+}
+
 const char *
 qlock_strerror(int status)
 {

@@ -35,10 +35,10 @@ static const struct cmd cmds[] = {
 	  "QUEUE [--timeout S] [--raw]" },
 	{ "size", NULL, 1, 1, 0, cmd_size, "QUEUE" },
 	{ "state", NULL, 1, 1, 0, cmd_state, "QUEUE" },
-	{ "lock", NULL, 1, 1, OPT_TIMEOUT | OPT_COMMAND, cmd_lock,
-	  "NAME [--timeout S] -- COMMAND..." },
-	{ "sem", NULL, 2, 2, OPT_TIMEOUT | OPT_COMMAND, cmd_sem,
-	  "NAME VALUE [--timeout S] -- COMMAND..." },
+	{ "lock", NULL, 1, 1, OPT_TIMEOUT | OPT_WAIT | OPT_COMMAND, cmd_lock,
+	  "NAME [-w S | -n] -- COMMAND..." },
+	{ "sem", NULL, 2, 2, OPT_TIMEOUT | OPT_WAIT | OPT_COMMAND, cmd_sem,
+	  "NAME VALUE [-w S | -n] -- COMMAND..." },
 	{ "event", "set", 1, 1, 0, cmd_event_set, "NAME" },
 	{ "event", "clear", 1, 1, 0, cmd_event_clear, "NAME" },
 	{ "event", "wait", 1, 1, OPT_TIMEOUT, cmd_event_wait,
@@ -87,6 +87,13 @@ usage(FILE *f, int status)
 	    "0: do not wait)\n"
 	    "exit status: 0 done, 1 not done in time, 2 error; lock and sem "
 	    "exit as COMMAND\n"
+	    "lock, sem: -w S waits at most S seconds (as --timeout), -n not "
+	    "at all; COMMAND\n"
+	    "  gets the lock's fencing token in $QLOCK_LOCK_TOKEN, is stopped "
+	    "(SIGTERM, then\n"
+	    "  SIGKILL after 5 s) if the connection is lost, and killed if "
+	    "qlock is\n"
+	    "  killed\n"
 	    "put: without ITEM, or with -, the item is standard input, byte "
 	    "for byte\n"
 	    "  (a lone dash as the item: printf - | qlock put QUEUE)\n"
@@ -173,6 +180,7 @@ static const struct valopt {
 	{ VO_ON_FAILURE,   "--on-failure",   NULL, OPT_WORK },
 	{ VO_MAX_ATTEMPTS, "--max-attempts", NULL, OPT_WORK },
 	{ VO_FILE,	   "--file",	     "-f", OPT_FILE },
+	{ VO_TIMEOUT,	   "--wait",	     "-w", OPT_WAIT },
 };
 #define NVALOPTS (sizeof(valopts) / sizeof(valopts[0]))
 
@@ -294,6 +302,10 @@ args_parse(const struct cmd *cmd, int argc, char **argv, struct args *a)
 		else if (o == NULL && strcmp(argv[i], "--json") == 0 &&
 		    (cmd->opts & OPT_JSON))
 			a->json = true;
+		else if (o == NULL && (strcmp(argv[i], "-n") == 0 ||
+		    strcmp(argv[i], "--nonblock") == 0) &&
+		    (cmd->opts & OPT_WAIT))
+			a->timeout = 0;
 		else {
 			fprintf(stderr, "qlock: %s: unknown option %s\n",
 			    a->what, o != NULL ? o->lng : argv[i]);

@@ -23,6 +23,7 @@
 #define OPT_WORK	0x10	/* -j N, --on-failure P, --max-attempts N */
 #define OPT_JSON	0x20	/* --json */
 #define OPT_FILE	0x40	/* -f FILE: the item from a file */
+#define OPT_WAIT	0x80	/* -w S (as --timeout), -n (--timeout 0) */
 
 /* A command line after parsing. */
 struct args {

@@ -1,21 +1,29 @@
 /* qlock_run.c: qlock(1)'s lock and sem: run a command holding a lock or
  * a semaphore's permit, as flock(1) does. */
 
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qlock.h"
 #include "qlock_int.h"
+
+#define RUN_GRACE	5	/* seconds from SIGTERM to SIGKILL */
+#define RUN_TICK_MS	100	/* without pidfds: how often to look */
 
 /* Child of lock/sem, for the signal forwarder; 0 when none. */
 static volatile sig_atomic_t child_pid;
@@ -41,16 +49,115 @@ forward_cb(int sig, siginfo_t *si, void *ctx)
 	errno = saved;
 }
 
-/* Run a command as flock(1) does; returns its exit status, 128+N if killed. */
+/* Now, in seconds on the monotonic clock. */
+static double
+now_mono(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The connection's end can be polled for; a pidfd for the child when the
+ * kernel has them (-1: tick instead). */
 static int
-run(const char *what, char **cmd)
+child_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/*
+ * Wait for the child while watching the connection.  If it ends, what the
+ * session held (the lock, the permit) is gone: say so, send the child
+ * SIGTERM, and SIGKILL RUN_GRACE seconds later if it is still there.  The
+ * child's wait status in *status; *lost if the connection ended first.
+ */
+static int
+child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
+    bool *lost)
+{
+	struct pollfd	pfd[2];
+	double		kill_at = 0, left;
+	int		pidfd = child_pidfd(pid), sock = qlock_fileno(c);
+	int		n, tmo;
+	pid_t		r;
+
+	*lost = false;
+	for (;;) {
+		if ((r = waitpid(pid, status, WNOHANG)) == pid)
+			break;
+		if (r == -1 && errno != EINTR) {
+			fprintf(stderr, "qlock: %s: waitpid: %s\n", a->what,
+			    strerror(errno));
+			if (pidfd != -1)
+				close(pidfd);
+			return -1;
+		}
+		n = 0;
+		if (!*lost && sock != -1) {
+			pfd[n].fd = sock;
+			pfd[n++].events = POLLRDHUP;
+		}
+		if (pidfd != -1) {
+			pfd[n].fd = pidfd;
+			pfd[n++].events = POLLIN;
+		}
+		tmo = pidfd == -1 ? RUN_TICK_MS : -1;
+		if (kill_at > 0) {
+			left = kill_at - now_mono();
+			if (left <= 0) {
+				kill(pid, SIGKILL);
+				kill_at = 0;
+				continue;
+			}
+			if (tmo == -1 || left * 1000 < tmo)
+				tmo = (int)(left * 1000) + 1;
+		}
+		for (r = 0; r < n; r++)
+			pfd[r].revents = 0;
+		if (poll(pfd, (nfds_t)n, tmo) == -1 && errno != EINTR)
+			continue;	/* the waitpid above decides */
+		if (!*lost && sock != -1 && (pfd[0].revents & (POLLRDHUP |
+		    POLLHUP | POLLERR | POLLNVAL))) {
+			*lost = true;
+			fprintf(stderr, "qlock: %s %s: connection to the daemon "
+			    "lost, and with it the %s; stopping %s (SIGTERM, "
+			    "SIGKILL after %d s)\n", a->what, a->pos[0],
+			    strcmp(a->what, "lock") == 0 ? "lock" : "permit",
+			    a->cmd[0], RUN_GRACE);
+			kill(pid, SIGTERM);
+			kill_at = now_mono() + RUN_GRACE;
+		}
+	}
+	if (pidfd != -1)
+		close(pidfd);
+	return 0;
+}
+
+/*
+ * Run a command as flock(1) does, holding what c holds: its exit status,
+ * 128+N if killed by signal N; EXIT_ERROR if it could not run, or if the
+ * connection was lost meanwhile (*lost: the command was stopped).  The
+ * child dies
+ * with qlock (PR_SET_PDEATHSIG): killed, qlock's session ends and what it
+ * held is given to others.
+ */
+static int
+run(qlock *c, const struct args *a, bool *lost)
 {
 	struct sigaction	 sa, old[NFORWARDED];
 	sigset_t		 block, mask;
-	pid_t			 pid;
+	pid_t			 pid, parent = getpid();
 	size_t			 i;
 	int			 status, rv;
 
+	*lost = false;
 	/* Blocked across fork: none is lost before the forwarder is set. */
 	sigemptyset(&block);
 	for (i = 0; i < NFORWARDED; i++)
@@ -59,14 +166,20 @@ run(const char *what, char **cmd)
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1) {
-		fprintf(stderr, "qlock: %s: fork: %s\n", what, strerror(errno));
+		fprintf(stderr, "qlock: %s: fork: %s\n", a->what,
+		    strerror(errno));
 		sigprocmask(SIG_SETMASK, &mask, NULL);
 		return EXIT_ERROR;
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &mask, NULL);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "qlock: %s: %s\n", cmd[0], strerror(errno));
+		/* Die with qlock, no grace: nobody is left to wait it out.
+		 * If qlock died before this, the signal will never come. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(EXIT_ERROR);
+		execvp(a->cmd[0], a->cmd);
+		fprintf(stderr, "qlock: %s: %s\n", a->cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;
@@ -78,19 +191,13 @@ run(const char *what, char **cmd)
 		sigaction(forwarded[i], &sa, &old[i]);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 
-	while (waitpid(pid, &status, 0) == -1) {
-		if (errno != EINTR) {
-			fprintf(stderr, "qlock: %s: waitpid: %s\n", what,
-			    strerror(errno));
-			status = -1;
-			break;
-		}
-	}
+	if (child_wait(c, a, pid, &status, lost) == -1)
+		status = -1;
 	for (i = 0; i < NFORWARDED; i++)
 		sigaction(forwarded[i], &old[i], NULL);
 	child_pid = 0;
 
-	if (status == -1)
+	if (status == -1 || *lost)
 		rv = EXIT_ERROR;
 	else if (WIFEXITED(status))
 		rv = WEXITSTATUS(status);
@@ -104,12 +211,22 @@ run(const char *what, char **cmd)
 int
 cmd_lock(qlock *c, struct args *a)
 {
-	int	st, rv;
+	char		buf[32];
+	uint64_t	token;
+	int		st, rv;
+	bool		lost;
 
-	st = qlock_lock_acquire(c, a->pos[0], a->timeout);
+	st = qlock_lock_acquire_token(c, a->pos[0], a->timeout, &token);
 	if (st != QLOCK_OK)
 		return outcome(c, a, a->pos[0], st);
-	rv = run(a->what, a->cmd);
+	/* The grant's fencing token, for what the command writes to. */
+	snprintf(buf, sizeof(buf), "%" PRIu64, token);
+	if (setenv("QLOCK_LOCK_TOKEN", buf, 1) == -1) {
+		fprintf(stderr, "qlock: lock: %s\n", strerror(errno));
+		return EXIT_ERROR;
+	}
+	if ((rv = run(c, a, &lost)) == EXIT_ERROR && lost)
+		return rv;
 	/* A lost release still leaves the command's status to report. */
 	if ((st = qlock_lock_release(c, a->pos[0])) != QLOCK_OK)
 		fprintf(stderr, "qlock: lock %s: release: %s\n", a->pos[0],
@@ -122,6 +239,7 @@ cmd_sem(qlock *c, struct args *a)
 {
 	int64_t	value;
 	int	st, rv;
+	bool	lost;
 
 	if (parse_int(a->pos[1], &value) == -1 || value < LONG_MIN ||
 	    value > LONG_MAX) {
@@ -132,7 +250,8 @@ cmd_sem(qlock *c, struct args *a)
 		return outcome(c, a, a->pos[0], st);
 	if ((st = qlock_sem_acquire(c, a->pos[0], a->timeout)) != QLOCK_OK)
 		return outcome(c, a, a->pos[0], st);
-	rv = run(a->what, a->cmd);
+	if ((rv = run(c, a, &lost)) == EXIT_ERROR && lost)
+		return rv;
 	if ((st = qlock_sem_release(c, a->pos[0])) != QLOCK_OK)
 		fprintf(stderr, "qlock: sem %s: release: %s\n", a->pos[0],
 		    qlock_last_error(c));
