@@ -55,6 +55,8 @@ if ! dpkg-checkbuilddeps >/dev/null 2>&1 || ! command -v lintian >/dev/null; the
 	apt-get install -y -qq --no-install-recommends lintian >/dev/null
 fi
 
+# The source package too, from the clean copy, for lintian.
+check "dpkg-source -b" sh -c "cd '$work' && dpkg-source -b qlockd >'$work/source.log' 2>&1"
 echo "deb_check: dpkg-buildpackage -us -uc -b (log: $work/build.log)"
 if ! DEB_BUILD_OPTIONS="$nocheck ${DEB_BUILD_OPTIONS:-}" \
     dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1; then
@@ -110,7 +112,7 @@ check "libqlock0 depends on what its library needs" \
 
 echo "deb_check: lintian"
 check "lintian: no error and no warning" lintian --fail-on error,warning \
-    "$work/qlockd_${ver}_${arch}.changes"
+    "$work/qlockd_${ver}_${arch}.changes" "$work/qlockd_${ver}.dsc"
 
 # Install, as apt does (dependencies from the archive).
 set -- "$(deb qlockd)" "$(deb qlock)" "$(deb libqlock0)" "$(deb libqlock-dev)" \
