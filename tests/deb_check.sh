@@ -41,6 +41,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 # The tree as git sees it (tracked and new files, no build products).
 mkdir "$work/qlockd"
