@@ -107,7 +107,9 @@ reply_item(struct worker *w, const struct reqctx *ctx, const struct qref *r)
 /* An item left the queue for session sess: a joinable queue keeps it
  * until task_done, to put it back if the session ends first; with
  * giveback=False it is gone for good and only its task stays unfinished
- * (the log says so: the item done, then the unfinished count). */
+ * (the log says so: the item done, then the unfinished count).  id is
+ * the item's; it its copy, which only a joinable queue with giveback
+ * needs (else it may be NULL), freed or kept here. */
 static void
 queue_taken(struct worker *w, uint64_t sess, struct object *o, uint64_t id,
     struct qitem *it)
