@@ -261,12 +261,8 @@ listen_is_qlockd(const struct sockaddr *sa, socklen_t salen)
 	return got == sizeof(buf) && memcmp(buf + 4, "#CHALLENGE#", 11) == 0;
 }
 
-/* Try one address now: bind and close it (a unix path is only probed).
- * 0 free, 1 in use by a running qlockd (fine for a reload; for the
- * metrics address, which speaks HTTP, assumed when ours is true), -1 in
- * use otherwise or unusable, with a message naming the option. */
-static int
-listen_try(const char *opt, const char *addr, bool ours)
+int
+listen_probe(const char *opt, const char *addr, bool ours)
 {
 	struct sockaddr_un	 sun;
 	struct addrinfo		*res;
@@ -355,7 +351,7 @@ listen_check_config(const struct config *c)
 		if (res[i] != NULL)
 			freeaddrinfo(res[i]);
 	for (i = 0; rc == 0 && i < n; i++) {
-		switch (listen_try(opt[i], addr[i], live &&
+		switch (listen_probe(opt[i], addr[i], live &&
 		    strcmp(opt[i], "metrics-listen") == 0)) {
 		case -1:
 			rc = -1;

@@ -3,6 +3,7 @@
 #ifndef LISTEN_H
 #define LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -19,6 +20,12 @@ int	listen_open(const struct config *c, const char *opt, const char *addr);
  * daemon answering on it).  -1 after printing every problem, naming the
  * options. */
 int	listen_check_config(const struct config *c);
+
+/* Try one address now: bind and close it (a unix path is only probed).
+ * 0 free, 1 in use by a running qlockd (fine for a reload; for the
+ * metrics address, which speaks HTTP, assumed when ours is true), -1 in
+ * use otherwise or unusable, with a message naming the option. */
+int	listen_probe(const char *opt, const char *addr, bool ours);
 
 /* The address a listening socket is bound to, as HOST:PORT, [V6]:PORT or
  * unix:/PATH (getsockname: what it really is, not what was asked for). */

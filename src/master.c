@@ -503,7 +503,8 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 	}
 	if (m->conf.check_only) {
 		if (listen_check_config(&m->conf) == -1 ||
-		    topo_check(&m->conf) == -1)
+		    topo_check(&m->conf) == -1 ||
+		    topo_check_in_use(&m->conf) == -1)
 			return 2;
 		printf("qlockd: configuration OK\n");
 		return 0;

@@ -110,6 +110,37 @@ topo_check(const struct config *c)
 	return ports_clash(c, base);
 }
 
+int
+topo_check_in_use(const struct config *c)
+{
+	long	 base = ports_base(c->worker_ports), p;
+	char	 addr[300];
+	int	 i, w, bad = 0;
+
+	if (base == PORTS_OFF || base == 0)
+		return 0;
+	for (i = 0; i < c->nlisten; i++) {
+		if ((p = addr_port(c->listen[i])) <= 0)
+			continue;
+		for (w = 0; w < c->workers; w++) {
+			/* The listener's host (brackets and all), the worker's port. */
+			snprintf(addr, sizeof(addr), "%.*s:%ld",
+			    (int)(strrchr(c->listen[i], ':') - c->listen[i]),
+			    c->listen[i], (base == PORTS_AUTO ? p + 1 : base) + w);
+			switch (listen_probe("worker-ports", addr, false)) {
+			case -1:
+				bad = -1;
+				break;
+			case 1:
+				printf("qlockd: --worker-ports: %s: a running qlockd "
+				    "serves it\n", addr);
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
 /* The address worker i's own socket beside listener fd takes, into buf;
  * 0 if the listener has none (an abstract unix socket), -1 on error. */
 static int

@@ -22,6 +22,10 @@ struct topo {
 
 /* Check --worker-ports: auto, off, 0 or a port.  -1 with a message. */
 int	topo_check(const struct config *c);
+/* --check-config: each worker's own TCP port, beside each listener, can
+ * be bound now (or a running qlockd serves it).  -1 with a message naming
+ * --worker-ports. */
+int	topo_check_in_use(const struct config *c);
 /* Open every worker's own sockets beside the nlfds shared listeners (as
  * bound, so also for sockets from systemd) into c->topo; with
  * worker-ports off, an empty topo.  -1 with a message. */

@@ -120,6 +120,11 @@ out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--metrics-listen 127.0.0.1:$hport: cannot listen" &&
     ok "a metrics address in use is refused, naming --metrics-listen" || bad "metrics in use: rc $rc: $out"
+out=$("$QLOCKD" $asroot --workers 2 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+    --worker-ports $hport --check-config 2>&1)
+rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--worker-ports 127.0.0.1:$hport: cannot listen: Address already in use" &&
+    ok "a worker port in use is refused, naming --worker-ports" || bad "worker port in use: rc $rc: $out"
 out=$("$QLOCKD" $asroot -f --workers 1 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --metrics-listen 127.0.0.1:$hport 2>&1)
 rc=$?
