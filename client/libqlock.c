@@ -613,9 +613,9 @@ qlock_close(qlock *c)
 }
 
 int
-qlock_fileno(const qlock *c)
+qlock_fileno(const qlock *c, const char *name)
 {
-	return c == NULL ? -1 : c->fd;
+	return c == NULL ? -1 : lq_route_name_fd(c, name);
 }
 
 const char *

@@ -65,6 +65,7 @@ int	lq_conn_open(qlock *, const char *);
 /* lq_route.c: which connection a request takes. */
 void	lq_route_init(qlock *, const char *);
 int	lq_route_fd(qlock *);
+int	lq_route_name_fd(const qlock *, const char *);
 void	lq_route_free(qlock *);
 
 /* lq_call.c: building a request, calling, reading its result. */

@@ -207,3 +207,17 @@ lq_route_fd(qlock *c)
 	rt->fd[shard] = fd;
 	return fd;
 }
+
+/* The socket the requests on name take once made: its owner's connection
+ * if one is open, else c->fd. */
+int
+lq_route_name_fd(const qlock *c, const char *name)
+{
+	const struct lq_route	*rt = c->route;
+	unsigned		 shard;
+
+	if (rt == NULL || name == NULL)
+		return c->fd;
+	shard = shard_of(name, strlen(name), (unsigned)rt->nshards);
+	return rt->fd[shard] != -1 ? rt->fd[shard] : c->fd;
+}

@@ -63,10 +63,11 @@ void        qlock_close(qlock *c);
 const char *qlock_strerror(int status);
 const char *qlock_last_error(const qlock *c);   /* the server's words for the last error */
 int         qlock_ping(qlock *c);
-/* The connection's socket, to poll(2) for its end (POLLRDHUP, POLLHUP) while
- * holding something; -1 once the connection is broken.  Do not read or
- * write it, or close it: qlock_close does. */
-int         qlock_fileno(const qlock *c);
+/* The socket that carries the requests on name (NULL: the first
+ * connection; with direct routing an object's owner has its own), to
+ * poll(2) for its end (POLLRDHUP, POLLHUP) while holding something there;
+ * -1 once broken.  Do not read, write or close it: qlock_close does. */
+int         qlock_fileno(const qlock *c, const char *name);
 
 /* Queue and JoinableQueue.  open creates the queue if absent (idempotent);
  * put/get on a name never opened use an unbounded plain queue. */

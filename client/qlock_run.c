@@ -84,7 +84,8 @@ child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
 {
 	struct pollfd	pfd[2];
 	double		kill_at = 0, left;
-	int		pidfd = child_pidfd(pid), sock = qlock_fileno(c);
+	int		pidfd = child_pidfd(pid);
+	int		sock = qlock_fileno(c, a->pos[0]);	/* the holder's */
 	int		n, tmo;
 	pid_t		r;
 
