@@ -7,9 +7,11 @@ HMAC-SHA256 challenge of Python 3.12, spoken here so that every Python
 from 3.9 on authenticates against a daemon started with defaults.
 """
 import hmac
+import math
 import os
 import socket
 import struct
+import time
 
 import msgpack
 
@@ -24,6 +26,7 @@ FAILURE = b"#FAILURE#"
 DIGEST = b"{sha256}"
 NONCE_LEN = 40
 TIMEOUT_MAX = 1e9           # the daemon refuses larger finite timeouts
+CONNECT_TIMEOUT = 10.0      # as libqlock's QLOCK_CONNECT_TIMEOUT_DEFAULT
 
 
 def find_address(address=None):
@@ -64,8 +67,25 @@ def find_authkey(authkey=None):
     return authkey
 
 
-def open_socket(address):
-    """A connected stream socket to HOST:PORT, [V6]:PORT or unix:/PATH."""
+def find_connect_timeout():
+    """Seconds connecting and the handshake may take: $QLOCK_CONNECT_TIMEOUT,
+    else 10; None for no limit (0, negative or infinite), as libqlock."""
+    env = os.environ.get("QLOCK_CONNECT_TIMEOUT")
+    if not env:
+        return CONNECT_TIMEOUT
+    try:
+        t = float(env)
+    except ValueError:
+        t = math.nan
+    if math.isnan(t):
+        raise errors.InvalError("Inval", "QLOCK_CONNECT_TIMEOUT: not a "
+                                "number of seconds: %s" % env)
+    return t if 0 < t < math.inf else None
+
+
+def open_socket(address, timeout=None):
+    """A connected stream socket to HOST:PORT, [V6]:PORT or unix:/PATH,
+    within timeout seconds (None: no limit); left blocking."""
     try:
         if address.startswith("unix:"):
             path = address[5:]
@@ -73,7 +93,9 @@ def open_socket(address):
                 raise ValueError("%s: no socket path" % address)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
+                s.settimeout(timeout)
                 s.connect(path)
+                s.settimeout(None)
             except BaseException:
                 s.close()
                 raise
@@ -92,9 +114,13 @@ def open_socket(address):
                                  "[V6]:PORT" % address)
         if not host or not port:
             raise ValueError("%s: expected HOST:PORT" % address)
-        s = socket.create_connection((host, int(port)))
+        s = socket.create_connection((host, int(port)), timeout)
+        s.settimeout(None)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
+    except socket.timeout:
+        raise errors.ConnError("Conn", "%s: not connected within the connect "
+                               "timeout of %g s" % (address, timeout)) from None
     except OSError as e:
         raise errors.ConnError("Conn", "%s: %s" % (address, e)) from None
 
@@ -114,7 +140,9 @@ class Connection:
     def __init__(self, address, authkey):
         self.address = address
         self.pid = os.getpid()
-        self.sock = open_socket(address)
+        timeout = find_connect_timeout()
+        start = time.monotonic()
+        self.sock = open_socket(address, timeout)
         self.rbuf = bytearray()
         self.msgid = 0
         self.holds = 0              # what this session holds, as we count
@@ -123,7 +151,17 @@ class Connection:
         self.packer = msgpack.Packer(use_bin_type=True,
                                      default=_pack_default)
         try:
-            self._handshake(authkey)
+            if timeout is not None:
+                # What is left of it bounds each read of the handshake.
+                self.sock.settimeout(
+                    max(timeout - (time.monotonic() - start), 0.001))
+            try:
+                self._handshake(authkey)
+            except socket.timeout:
+                raise errors.ConnError(
+                    "Conn", "no handshake from qlockd within the connect "
+                    "timeout of %g s" % timeout) from None
+            self.sock.settimeout(None)
         except BaseException:
             self.close()
             raise
@@ -161,6 +199,9 @@ class Connection:
                 raise errors.ConnError("Conn", "connection closed")
             try:
                 chunk = self.sock.recv(max(65536, n - len(self.rbuf)))
+            except socket.timeout:
+                self.close()        # only the handshake has a timeout
+                raise
             except OSError as e:
                 self.close()
                 raise errors.ConnError("Conn", str(e)) from None

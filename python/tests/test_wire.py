@@ -4,6 +4,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
@@ -119,3 +120,44 @@ def test_v6_address(daemon):
         qlock.Client("[::1]:%d" % port, b"some key").ping()
     t.join(10)
     srv.close()
+
+
+def _silent_listener():
+    # Takes connections into its backlog and never answers.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(0)
+    return s, "127.0.0.1:%d" % s.getsockname()[1]
+
+
+def test_connect_timeout(daemon, monkeypatch):
+    # Issue 11, item 5: against a listener that never answers, then one
+    # whose backlog is full, connecting gives up within
+    # QLOCK_CONNECT_TIMEOUT, saying which, as libqlock does.
+    lst, addr = _silent_listener()
+    fill = []
+    try:
+        monkeypatch.setenv("QLOCK_CONNECT_TIMEOUT", "0.5")
+        t0 = time.monotonic()
+        with pytest.raises(errors.ConnError, match="no handshake"):
+            qlock.Client(addr, daemon.key).ping()
+        assert 0.45 <= time.monotonic() - t0 < 3
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(lst.getsockname())
+            fill.append(c)
+        t0 = time.monotonic()
+        with pytest.raises(errors.ConnError, match="not connected within"):
+            qlock.Client(addr, daemon.key).ping()
+        assert 0.45 <= time.monotonic() - t0 < 3
+        monkeypatch.setenv("QLOCK_CONNECT_TIMEOUT", "soon")
+        with pytest.raises(errors.InvalError):
+            qlock.Client(addr, daemon.key).ping()
+    finally:
+        for c in fill:
+            c.close()
+        lst.close()
+    # The daemon itself is reached as before, within the limit.
+    monkeypatch.setenv("QLOCK_CONNECT_TIMEOUT", "5")
+    assert qlock.Client(daemon.address, daemon.key).ping()
