@@ -425,24 +425,31 @@ qpack_head(const struct qpack *p, struct qref *r)
 	return true;
 }
 
+/* Drop the first block's first entry (the block has one). */
+static void
+block_pop(struct qpack *p, struct qblock *b)
+{
+	struct qref	r;
+
+	b->head = entry_read(b, b->head, b->base_id, &b->base_step, &r);
+	b->base_id = r.id;
+	if (b->head == b->end)
+		block_emptied(p, b);
+}
+
 void
 qpack_pop(struct qpack *p)
 {
 	struct qitem	*it;
 	struct qblock	*b;
-	struct qref	 r;
 
 	if ((it = TAILQ_FIRST(&p->front)) != NULL) {
 		TAILQ_REMOVE(&p->front, it, link);
 		qitem_free(it);
 		return;
 	}
-	if ((b = TAILQ_FIRST(&p->blocks)) == NULL || b->head == b->end)
-		return;
-	b->head = entry_read(b, b->head, b->base_id, &b->base_step, &r);
-	b->base_id = r.id;
-	if (b->head == b->end)
-		block_emptied(p, b);
+	if ((b = TAILQ_FIRST(&p->blocks)) != NULL && b->head < b->end)
+		block_pop(p, b);
 }
 
 bool
@@ -515,19 +522,22 @@ qpack_remove(struct qpack *p, uint64_t id)
 			return it;
 		}
 	}
-	if (qpack_head(p, &r) && r.id == id) {
-		it = qitem_of_ref(&r);
-		qpack_pop(p);
-		return it;
-	}
 	TAILQ_FOREACH(b, &p->blocks, link) {
 		prev = b->base_id;
 		step = b->base_step;
 		for (off = b->head; off < b->end; off = next) {
 			next = entry_read(b, off, prev, &step, &r);
-			if (r.id == id)
-				return block_cut(p, b, off);
-			prev = r.id;
+			if (r.id != id) {
+				prev = r.id;
+				continue;
+			}
+			/* The blocks' head, as replay's takes are: quick. */
+			if (b == TAILQ_FIRST(&p->blocks) && off == b->head) {
+				it = qitem_of_ref(&r);
+				block_pop(p, b);
+				return it;
+			}
+			return block_cut(p, b, off);
 		}
 	}
 	return NULL;

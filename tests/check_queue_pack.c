@@ -269,9 +269,21 @@ START_TEST(test_qpack_front)
 	it = qpack_remove(&pk, 11);
 	ck_assert_ptr_eq(it, b);
 	qitem_free(it);
+	/* The blocks' first item, behind a put-back one. */
+	qpack_push(&pk, 13, "d", 1);
+	it = qpack_remove(&pk, 12);
+	ck_assert(it != NULL && it->id == 12 && it->len == 2 &&
+	    memcmp(it->data, "\xa1" "c", 2) == 0);
+	qitem_free(it);
+	ck_assert(qpack_head(&pk, &r) && r.id == 10);
+	ck_assert(qpack_last(&pk, &r) && r.id == 13);
 	qpack_pop(&pk);
-	ck_assert(qpack_head(&pk, &r) && r.id == 12 && qref_len(&r) == 2 &&
-	    r.hdrlen == 1 && r.hdr[0] == 0xa1 && r.body[0] == 'c');
+	ck_assert(qpack_head(&pk, &r) && r.id == 13 && qref_len(&r) == 1 &&
+	    r.hdrlen == 0 && r.body[0] == 'd');
+	qpack_push(&pk, 14, "\xa1" "e", 2);
+	qpack_pop(&pk);
+	ck_assert(qpack_head(&pk, &r) && r.id == 14 && qref_len(&r) == 2 &&
+	    r.hdrlen == 1 && r.hdr[0] == 0xa1 && r.body[0] == 'e');
 	qpack_pop(&pk);
 	ck_assert(!qpack_head(&pk, &r));
 }
