@@ -1,0 +1,302 @@
+/* qb_poll.c: qlock-bench's polling clients (--procs, --redis): many raw
+ * connections driven from one poll loop per process. */
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "auth.h"
+#include "frame.h"
+#include "mp.h"
+#include "qlock.h"
+#include "qb.h"
+
+/* ---- many connections from one process (--procs) ------------------------ */
+
+/*
+ * With --procs P below --clients C, process p drives connections p, p + P,
+ * ... from one poll loop, as redis-benchmark drives all of its own: each
+ * connection has one step in flight (a ping, a put, a get, or a pipelined
+ * batch), and the answer to it sends the next.  The daemon sees the same
+ * C connections; what changes is how many processes the clients wake on
+ * the same cores.
+ */
+struct lconn {
+	struct raw	  r;
+	int		  id;		/* connection number: its slot in shared */
+	long		  quota;	/* units to do */
+	long		  k;		/* next name (and item) number */
+	int		  step;		/* roundtrip: 0 the put is out, 1 the get */
+	int		  batch;	/* requests in the step out */
+	int		  owed;		/* of them, answers still to come */
+	bool		  done;
+	double		  t0;		/* when the unit began */
+	uint8_t		 *item;
+	char		(*names)[NAME_LEN];
+};
+
+/* Append one request to c's step, in the server's protocol. */
+static void
+lconn_pack(struct bench *b, struct lconn *c, const char *method,
+    const char *name, const void *item, double timeout)
+{
+	if (b->o.redis)
+		resp_request(&c->r, method, name, item, b->o.size);
+	else
+		raw_pack(&c->r, method, name, item, b->o.size, timeout);
+}
+
+/* Send c's next step; -1 if the connection broke. */
+static int
+lconn_send(struct bench *b, struct lconn *c)
+{
+	const char	*name = b->test == T_PING ? NULL :
+			    c->names[c->k % b->o.queues];
+	long		 left;
+	int		 j;
+
+	msgpack_sbuffer_clear(&c->r.out);
+	c->batch = 1;
+	switch (b->test) {
+	case T_PING:
+		lconn_pack(b, c, "ping", NULL, NULL, 0);
+		break;
+	case T_ROUNDTRIP:
+		if (c->step == 1) {
+			lconn_pack(b, c, "queue.get", name, NULL,
+			    b->o.max_seconds);
+			break;
+		}
+		/* FALLTHROUGH */
+	case T_PUT:
+		item_fill(c->item, b->o.size, (uint64_t)c->k);
+		lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+		break;
+	case T_PIPELINE:
+		left = c->quota - b->sh->units[c->id];
+		c->batch = left < b->o.depth ? (int)left : b->o.depth;
+		for (j = 0; j < c->batch; j += 2, c->k++) {
+			name = c->names[c->k % b->o.queues];
+			lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+			lconn_pack(b, c, "queue.get", name, NULL,
+			    b->o.max_seconds);
+		}
+		break;
+	default:
+		return -1;
+	}
+	c->owed = c->batch;
+	if (c->step == 0)
+		c->t0 = now();
+	if (raw_write(&c->r, c->r.out.data, c->r.out.size) == -1) {
+		client_fail(b, "send: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* One answer for c (ok, or why not; got: the bytes it carried): check
+ * it, and at the end of a step send the next one. */
+static int
+lconn_answer(struct bench *b, struct lconn *c, bool ok, const char *why,
+    const void *got, uint32_t gotlen, double deadline)
+{
+	double	t;
+
+	if (!ok)
+		client_fail(b, "%s: %s", test_names[b->test], why);
+	else if (b->test == T_ROUNDTRIP && c->step == 1 && (got == NULL ||
+	    gotlen != b->o.size || memcmp(got, c->item, b->o.size) != 0))
+		client_fail(b, "get %s: not the item put",
+		    c->names[c->k % b->o.queues]);
+	if (--c->owed > 0)
+		return 0;
+	if (b->test == T_ROUNDTRIP && c->step == 0) {
+		c->step = 1;
+		return lconn_send(b, c);
+	}
+	t = now();
+	sample_add(b, t - c->t0);
+	b->sh->end[c->id] = t;
+	b->sh->units[c->id] += b->test == T_PIPELINE ? c->batch : 1;
+	if (b->test != T_PIPELINE)
+		c->k++;
+	c->step = 0;
+	if (b->sh->units[c->id] >= c->quota || out_of_time(b, deadline)) {
+		c->done = true;
+		return 0;
+	}
+	return lconn_send(b, c);
+}
+
+/* c is readable: take what arrived and handle every whole answer. */
+static int
+lconn_input(struct bench *b, struct lconn *c, double deadline)
+{
+	const uint8_t	*body;
+	const void	*got;
+	uint32_t	 gotlen = 0;
+	char		 why[128];
+	size_t		 len;
+	ssize_t		 n;
+	bool		 bad = false;
+	int		 rc;
+
+	n = raw_fill(&c->r, b->o.redis ? 0 : RESPONSE_MAX);
+	if (n == -1 && errno == EINTR)
+		return 0;
+	if (n <= 0) {
+		client_fail(b, "receive: %s", n == 0 ? "connection closed" :
+		    strerror(errno));
+		return -1;
+	}
+	c->r.inlen += (size_t)n;
+	while (!c->done && b->o.redis) {
+		if ((rc = resp_next(&c->r, &got, &gotlen, why,
+		    sizeof(why))) == 0)
+			break;
+		if (rc == -2) {
+			client_fail(b, "receive: %s", why);
+			return -1;	/* cannot tell where the reply ends */
+		}
+		if (lconn_answer(b, c, rc == 1, why, got, gotlen,
+		    deadline) == -1)
+			return -1;
+	}
+	while (!c->done && !b->o.redis && (body = raw_next(&c->r,
+	    RESPONSE_MAX, &len, &bad)) != NULL) {
+		rc = raw_response(body, len, why, sizeof(why), &got, &gotlen);
+		if (lconn_answer(b, c, rc == 0, why, got, gotlen,
+		    deadline) == -1)
+			return -1;
+	}
+	if (bad) {
+		client_fail(b, "receive: a frame over %u bytes", RESPONSE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* A polling client process: connections proc, proc + procs, ... */
+void __attribute__((noreturn))
+loop_main(struct bench *b, int proc)
+{
+	struct lconn	*cs;
+	struct pollfd	*pfd;
+	int		*at, n = 0, live, i, m, ms, k;
+	double		 t, deadline;
+
+	cs = calloc((size_t)b->o.clients, sizeof(*cs));
+	pfd = calloc((size_t)b->o.clients, sizeof(*pfd));
+	at = calloc((size_t)b->o.clients, sizeof(*at));
+	if (cs == NULL || pfd == NULL || at == NULL)
+		_exit(1);
+	for (i = proc; i < b->o.clients; i += b->o.procs, n++) {
+		struct lconn *c = &cs[n];
+
+		c->id = b->id = i;
+		c->quota = quota(b->o.requests, b->o.clients, i);
+		if (b->test == T_PIPELINE)
+			c->quota += c->quota % 2;	/* whole pairs */
+		c->item = calloc(1, b->o.size + 1);
+		c->names = calloc((size_t)b->o.queues, NAME_LEN);
+		if (c->item == NULL || c->names == NULL) {
+			client_fail(b, "out of memory");
+			client_give_up(b);
+		}
+		memset(c->item, 'x', b->o.size);
+		for (k = 0; k < b->o.queues; k++)
+			name_make(b, i, k, c->names[k]);
+		if ((b->o.redis ? raw_open(&c->r, b->o.address,
+		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->r,
+		    b->o.address, b->o.key, b->o.max_seconds + READY_GRACE)) ==
+		    -1) {
+			client_fail(b, "connect to %s failed", b->o.address);
+			client_give_up(b);
+		}
+	}
+	t = client_wait_go(b);
+	deadline = t + b->o.max_seconds;
+	live = n;
+	for (i = 0; i < n; i++) {
+		b->id = cs[i].id;
+		b->sh->start[cs[i].id] = b->sh->end[cs[i].id] = t;
+		if (cs[i].quota == 0 || lconn_send(b, &cs[i]) == -1) {
+			cs[i].done = true;
+			live--;
+		}
+	}
+	while (live > 0) {
+		for (i = m = 0; i < n; i++) {
+			if (cs[i].done)
+				continue;
+			pfd[m].fd = cs[i].r.fd;
+			pfd[m].events = POLLIN;
+			at[m++] = i;
+		}
+		t = deadline - now();
+		ms = t > 0 ? (int)(t * 1000) + 1 : 0;
+		if ((k = poll(pfd, (nfds_t)m, ms)) == -1 && errno != EINTR) {
+			b->id = cs[at[0]].id;
+			client_fail(b, "poll: %s", strerror(errno));
+			break;
+		}
+		if (k == 0) {		/* the time is up, answers owed */
+			for (i = 0; i < m; i++) {
+				b->id = cs[at[i]].id;
+				(void)out_of_time(b, deadline);
+			}
+			break;
+		}
+		for (i = 0; i < m; i++) {
+			struct lconn *c = &cs[at[i]];
+
+			if (pfd[i].revents == 0)
+				continue;
+			b->id = c->id;
+			if (lconn_input(b, c, deadline) == -1)
+				c->done = true;
+			if (c->done)
+				live--;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		raw_close(&cs[i].r);
+		free(cs[i].item);
+		free(cs[i].names);
+	}
+	free(cs);
+	free(pfd);
+	free(at);
+	_exit(0);
+}
+
+/* ---- the parent ---------------------------------------------------------- */
+
+/* Map size bytes shared with the children, zeroed. */
