@@ -11,7 +11,8 @@
 # environment: REPS (3), N (50000 units for 8 clients), N1 (20000 for 1 client),
 #   SIZE (64), MAX_SECONDS (60, per test), QUIET_WAIT (30), FWD_REPS (7),
 #   SIZES (none: item sizes for a local/remote sweep), SWEEP_REPS (5),
-#   OUT (a new temp dir),
+#   OUT (a new temp dir), MEM_COUNT (1000000: items bench/queue_mem.sh
+#   queues for memory per item at the end; 0: not run),
 #   QLOCKD_REV (the commit built, for the header; default: git in BUILD_DIR)
 set -eu
 
@@ -226,5 +227,11 @@ awk -F, '$1 == "fwd-w2" { n[$6]++; p[$6, n[$6]] = $9 }
 		    "remote:\n%.0f us more per forwarded request\n", med("local"),
 		    med("remote"), (med("remote") - med("local")) / 2 * 1000
 	}' "$RAW" | tee -a "$OUT/table.txt"
+if [ "${MEM_COUNT:-1000000}" -gt 0 ]; then
+	echo
+	echo "memory per queued item (bench/queue_mem.sh):"
+	COUNT=${MEM_COUNT:-1000000} SIZE=100 OUT=$OUT/mem \
+	    "$(dirname "$0")/queue_mem.sh" "$BUILD" | tee -a "$OUT/table.txt"
+fi
 echo
 echo "raw results and commands: $OUT"
