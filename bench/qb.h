@@ -49,6 +49,7 @@
 #define PROBE_TRIES	64	/* candidate names tried per wanted name */
 #define READY_GRACE	30.0	/* seconds clients have to connect (and probe) */
 #define EXIT_GRACE	10.0	/* seconds past --max-seconds before clients are killed */
+#define QB_MAX_SHARDS	64	/* routing: shards followed at most */
 #define RESPONSE_MAX	(64u * 1024 * 1024)
 
 enum test { T_PING, T_ROUNDTRIP, T_PIPELINE, T_PRODCONS, T_PUT, T_NTESTS };
@@ -79,6 +80,9 @@ struct opts {
 	char		 prefix[40];	/* start of every queue name */
 	bool		 csv;		/* machine-readable lines */
 	const char	*dump;		/* write each test's samples to DUMP.<test> */
+	bool		 no_route;	/* --no-route or QLOCK_ROUTE=0 */
+	int		 shards;	/* routing raw connections: 0 not */
+	char		*shard_addr[QB_MAX_SHARDS]; /* each shard's own address */
 };
 
 /* What the parent and the client processes share (MAP_SHARED). */
@@ -121,6 +125,13 @@ struct raw {
 	size_t		 inpos, inlen, incap;
 };
 
+/* A raw client's connections: conn[0] its first, conn[1 + s] shard s's
+ * own (fd -1 until used); owed: answers due on each for a batch. */
+struct rset {
+	struct raw	 conn[1 + QB_MAX_SHARDS];
+	int		 owed[1 + QB_MAX_SHARDS];
+};
+
 /* qb_util.c */
 double now(void);
 void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...);
@@ -151,6 +162,14 @@ void resp_request(struct raw *r, const char *method, const char *name,
     const void *item, size_t size);
 int resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
     size_t whylen);
+
+/* qb_route.c */
+void route_read(struct opts *o);
+void rset_init(struct rset *s);
+struct raw *rset_pick(struct bench *b, struct rset *s, const char *name);
+void rset_clear(struct rset *s);
+int rset_flush(struct rset *s);
+void rset_close(struct rset *s);
 
 /* qb_tests.c */
 void __attribute__((noreturn)) client_give_up(struct bench *b);

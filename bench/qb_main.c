@@ -356,6 +356,10 @@ usage(int status)
 "      --redis              the server is redis-server (RESP, no key): ping is\n"
 "                           PING, a put LPUSH, a get RPOP; for a peer measured\n"
 "                           by this same client\n"
+"      --no-route           raw connections (pipeline, --procs) send every\n"
+"                           request on their first connection, as QLOCK_ROUTE=0\n"
+"                           does for libqlock (default: to each name's owner,\n"
+"                           from the daemon's topology)\n"
 "      --csv                test,clients,size,queues,placement,depth,units,\n"
 "                           seconds,rate,p50_ms,p99_ms,mean_ms,max_ms,\n"
 "                           requests,forwarded,errors,lost,dup_or_bad,end\n"
@@ -424,6 +428,7 @@ main(int argc, char **argv)
 		{ "csv",		no_argument,	   NULL, 'C' },
 		{ "dump",		required_argument, NULL, 'D' },
 		{ "help",		no_argument,	   NULL, 'h' },
+		{ "no-route",		no_argument,	   NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o;
@@ -513,6 +518,9 @@ main(int argc, char **argv)
 		case 'D':
 			o.dump = optarg;
 			break;
+		case 'N':
+			o.no_route = true;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -556,6 +564,15 @@ main(int argc, char **argv)
 	if (o.poll && o.placement != PLACE_ANY)
 		die("--procs: --placement needs libqlock clients");
 
+	/* Routing: libqlock reads QLOCK_ROUTE itself; --placement measures
+	 * forwarding, which routing would avoid. */
+	if ((env = getenv("QLOCK_ROUTE")) != NULL && (strcmp(env, "0") == 0 ||
+	    strcmp(env, "off") == 0))
+		o.no_route = true;
+	if (o.no_route || o.placement != PLACE_ANY)
+		setenv("QLOCK_ROUTE", "0", 1);
+	if (!o.redis && !o.no_route && o.placement == PLACE_ANY)
+		route_read(&o);
 	stats = NULL;
 	if (!o.redis && (stats = qlock_connect(o.address, o.key, &st)) == NULL)
 		die("connect to %s: %s", o.address, qlock_last_error(NULL));

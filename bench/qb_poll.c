@@ -48,7 +48,7 @@
  * the same cores.
  */
 struct lconn {
-	struct raw	  r;
+	struct rset	  rs;
 	int		  id;		/* connection number: its slot in shared */
 	long		  quota;	/* units to do */
 	long		  k;		/* next name (and item) number */
@@ -62,14 +62,19 @@ struct lconn {
 };
 
 /* Append one request to c's step, in the server's protocol. */
-static void
+static int
 lconn_pack(struct bench *b, struct lconn *c, const char *method,
     const char *name, const void *item, double timeout)
 {
+	struct raw	*r;
+
+	if ((r = rset_pick(b, &c->rs, name)) == NULL)
+		return -1;
 	if (b->o.redis)
-		resp_request(&c->r, method, name, item, b->o.size);
+		resp_request(r, method, name, item, b->o.size);
 	else
-		raw_pack(&c->r, method, name, item, b->o.size, timeout);
+		raw_pack(r, method, name, item, b->o.size, timeout);
+	return 0;
 }
 
 /* Send c's next step; -1 if the connection broke. */
@@ -79,42 +84,46 @@ lconn_send(struct bench *b, struct lconn *c)
 	const char	*name = b->test == T_PING ? NULL :
 			    c->names[c->k % b->o.queues];
 	long		 left;
-	int		 j;
+	int		 j, rc = 0;
 
-	msgpack_sbuffer_clear(&c->r.out);
+	rset_clear(&c->rs);
 	c->batch = 1;
 	switch (b->test) {
 	case T_PING:
-		lconn_pack(b, c, "ping", NULL, NULL, 0);
+		rc = lconn_pack(b, c, "ping", NULL, NULL, 0);
 		break;
 	case T_ROUNDTRIP:
 		if (c->step == 1) {
-			lconn_pack(b, c, "queue.get", name, NULL,
+			rc = lconn_pack(b, c, "queue.get", name, NULL,
 			    b->o.max_seconds);
 			break;
 		}
 		/* FALLTHROUGH */
 	case T_PUT:
 		item_fill(c->item, b->o.size, (uint64_t)c->k);
-		lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+		rc = lconn_pack(b, c, "queue.put", name, c->item, -1.0);
 		break;
 	case T_PIPELINE:
 		left = c->quota - b->sh->units[c->id];
 		c->batch = left < b->o.depth ? (int)left : b->o.depth;
-		for (j = 0; j < c->batch; j += 2, c->k++) {
+		for (j = 0; j < c->batch && rc == 0; j += 2, c->k++) {
 			name = c->names[c->k % b->o.queues];
-			lconn_pack(b, c, "queue.put", name, c->item, -1.0);
-			lconn_pack(b, c, "queue.get", name, NULL,
-			    b->o.max_seconds);
+			rc = lconn_pack(b, c, "queue.put", name, c->item,
+			    -1.0);
+			if (rc == 0)
+				rc = lconn_pack(b, c, "queue.get", name, NULL,
+				    b->o.max_seconds);
 		}
 		break;
 	default:
 		return -1;
 	}
+	if (rc == -1)
+		return -1;
 	c->owed = c->batch;
 	if (c->step == 0)
 		c->t0 = now();
-	if (raw_write(&c->r, c->r.out.data, c->r.out.size) == -1) {
+	if (rset_flush(&c->rs) == -1) {
 		client_fail(b, "send: %s", strerror(errno));
 		return -1;
 	}
@@ -157,7 +166,7 @@ lconn_answer(struct bench *b, struct lconn *c, bool ok, const char *why,
 
 /* c is readable: take what arrived and handle every whole answer. */
 static int
-lconn_input(struct bench *b, struct lconn *c, double deadline)
+lconn_input(struct bench *b, struct lconn *c, struct raw *r, double deadline)
 {
 	const uint8_t	*body;
 	const void	*got;
@@ -168,7 +177,7 @@ lconn_input(struct bench *b, struct lconn *c, double deadline)
 	bool		 bad = false;
 	int		 rc;
 
-	n = raw_fill(&c->r, b->o.redis ? 0 : RESPONSE_MAX);
+	n = raw_fill(r, b->o.redis ? 0 : RESPONSE_MAX);
 	if (n == -1 && errno == EINTR)
 		return 0;
 	if (n <= 0) {
@@ -176,9 +185,9 @@ lconn_input(struct bench *b, struct lconn *c, double deadline)
 		    strerror(errno));
 		return -1;
 	}
-	c->r.inlen += (size_t)n;
+	r->inlen += (size_t)n;
 	while (!c->done && b->o.redis) {
-		if ((rc = resp_next(&c->r, &got, &gotlen, why,
+		if ((rc = resp_next(r, &got, &gotlen, why,
 		    sizeof(why))) == 0)
 			break;
 		if (rc == -2) {
@@ -189,7 +198,7 @@ lconn_input(struct bench *b, struct lconn *c, double deadline)
 		    deadline) == -1)
 			return -1;
 	}
-	while (!c->done && !b->o.redis && (body = raw_next(&c->r,
+	while (!c->done && !b->o.redis && (body = raw_next(r,
 	    RESPONSE_MAX, &len, &bad)) != NULL) {
 		rc = raw_response(body, len, why, sizeof(why), &got, &gotlen);
 		if (lconn_answer(b, c, rc == 0, why, got, gotlen,
@@ -209,17 +218,19 @@ loop_main(struct bench *b, int proc)
 {
 	struct lconn	*cs;
 	struct pollfd	*pfd;
-	int		*at, n = 0, live, i, m, ms, k;
+	int		*at, *atc, n = 0, live, i, j, m, ms, k;
 	double		 t, deadline;
 
 	cs = calloc((size_t)b->o.clients, sizeof(*cs));
-	pfd = calloc((size_t)b->o.clients, sizeof(*pfd));
-	at = calloc((size_t)b->o.clients, sizeof(*at));
-	if (cs == NULL || pfd == NULL || at == NULL)
+	pfd = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*pfd));
+	at = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*at));
+	atc = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*atc));
+	if (cs == NULL || pfd == NULL || at == NULL || atc == NULL)
 		_exit(1);
 	for (i = proc; i < b->o.clients; i += b->o.procs, n++) {
 		struct lconn *c = &cs[n];
 
+		rset_init(&c->rs);
 		c->id = b->id = i;
 		c->quota = quota(b->o.requests, b->o.clients, i);
 		if (b->test == T_PIPELINE)
@@ -233,8 +244,8 @@ loop_main(struct bench *b, int proc)
 		memset(c->item, 'x', b->o.size);
 		for (k = 0; k < b->o.queues; k++)
 			name_make(b, i, k, c->names[k]);
-		if ((b->o.redis ? raw_open(&c->r, b->o.address,
-		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->r,
+		if ((b->o.redis ? raw_open(&c->rs.conn[0], b->o.address,
+		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->rs.conn[0],
 		    b->o.address, b->o.key, b->o.max_seconds + READY_GRACE)) ==
 		    -1) {
 			client_fail(b, "connect to %s failed", b->o.address);
@@ -256,9 +267,14 @@ loop_main(struct bench *b, int proc)
 		for (i = m = 0; i < n; i++) {
 			if (cs[i].done)
 				continue;
-			pfd[m].fd = cs[i].r.fd;
-			pfd[m].events = POLLIN;
-			at[m++] = i;
+			for (j = 0; j <= QB_MAX_SHARDS; j++) {
+				if (cs[i].rs.conn[j].fd == -1)
+					continue;
+				pfd[m].fd = cs[i].rs.conn[j].fd;
+				pfd[m].events = POLLIN;
+				atc[m] = j;
+				at[m++] = i;
+			}
 		}
 		t = deadline - now();
 		ms = t > 0 ? (int)(t * 1000) + 1 : 0;
@@ -277,23 +293,25 @@ loop_main(struct bench *b, int proc)
 		for (i = 0; i < m; i++) {
 			struct lconn *c = &cs[at[i]];
 
-			if (pfd[i].revents == 0)
+			if (pfd[i].revents == 0 || c->done)
 				continue;
 			b->id = c->id;
-			if (lconn_input(b, c, deadline) == -1)
+			if (lconn_input(b, c, &c->rs.conn[atc[i]],
+			    deadline) == -1)
 				c->done = true;
 			if (c->done)
 				live--;
 		}
 	}
 	for (i = 0; i < n; i++) {
-		raw_close(&cs[i].r);
+		rset_close(&cs[i].rs);
 		free(cs[i].item);
 		free(cs[i].names);
 	}
 	free(cs);
 	free(pfd);
 	free(at);
+	free(atc);
 	_exit(0);
 }
 

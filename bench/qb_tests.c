@@ -134,19 +134,20 @@ run_put(struct bench *b, qlock *c, char (*names)[NAME_LEN], double deadline)
 /* pipeline: batches of --depth requests (put, get, put, get, ...) written
  * at once, then every response read; the latency is the batch's. */
 static void
-run_pipeline(struct bench *b, struct raw *r, char (*names)[NAME_LEN],
+run_pipeline(struct bench *b, struct rset *rs, char (*names)[NAME_LEN],
     double deadline)
 {
 	long		 n = quota(b->o.requests, b->o.clients, b->id);
 	long		 done = 0, k = 0;
 	uint8_t		*item = calloc(1, b->o.size + 1);
+	struct raw	*r;
 	const uint8_t	*body;
 	const void	*res;
 	char		 why[128];
 	size_t		 len;
 	uint32_t	 reslen;
 	double		 t0, t1 = now();
-	int		 batch, j;
+	int		 batch, i, j;
 
 	if (item == NULL) {
 		client_fail(b, "out of memory");
@@ -156,28 +157,35 @@ run_pipeline(struct bench *b, struct raw *r, char (*names)[NAME_LEN],
 	n += n % 2;		/* whole pairs */
 	while (done < n && !out_of_time(b, deadline)) {
 		batch = n - done < b->o.depth ? (int)(n - done) : b->o.depth;
-		msgpack_sbuffer_clear(&r->out);
+		rset_clear(rs);
 		for (j = 0; j < batch; j += 2, k++) {
 			const char *name = names[k % b->o.queues];
 
+			if ((r = rset_pick(b, rs, name)) == NULL)
+				goto out;
 			raw_pack(r, "queue.put", name, item, b->o.size, -1.0);
 			raw_pack(r, "queue.get", name, NULL, 0,
 			    b->o.max_seconds);
+			rs->owed[r - rs->conn] += 2;
 		}
 		t0 = now();
-		if (raw_write(r, r->out.data, r->out.size) == -1) {
+		if (rset_flush(rs) == -1) {
 			client_fail(b, "send: %s", strerror(errno));
 			break;
 		}
-		for (j = 0; j < batch; j++) {
-			if ((body = raw_frame(r, RESPONSE_MAX, &len)) == NULL) {
-				client_fail(b, "receive: connection broken "
-				    "or timed out");
-				goto out;
+		for (i = 0; i <= QB_MAX_SHARDS; i++) {
+			for (j = 0; j < rs->owed[i]; j++) {
+				body = raw_frame(&rs->conn[i], RESPONSE_MAX,
+				    &len);
+				if (body == NULL) {
+					client_fail(b, "receive: connection "
+					    "broken or timed out");
+					goto out;
+				}
+				if (raw_response(body, len, why, sizeof(why),
+				    &res, &reslen) == -1)
+					client_fail(b, "pipeline: %s", why);
 			}
-			if (raw_response(body, len, why, sizeof(why), &res,
-			    &reslen) == -1)
-				client_fail(b, "pipeline: %s", why);
 		}
 		t1 = now();
 		sample_add(b, t1 - t0);
@@ -338,15 +346,15 @@ void __attribute__((noreturn))
 client_main(struct bench *b)
 {
 	char		(*names)[NAME_LEN] = NULL;
-	struct raw	 r;
+	struct rset	 rs;
 	qlock		*c = NULL;
 	char		 tok;
 	double		 deadline;
 	int		 st, np;
 
-	r.fd = -1;
+	rset_init(&rs);
 	if (b->test == T_PIPELINE) {
-		if (raw_connect(&r, b->o.address, b->o.key,
+		if (raw_connect(&rs.conn[0], b->o.address, b->o.key,
 		    b->o.max_seconds + READY_GRACE) == -1) {
 			client_fail(b, "connect to %s failed", b->o.address);
 			client_give_up(b);
@@ -389,7 +397,7 @@ client_main(struct bench *b)
 		run_roundtrip(b, c, names, deadline);
 		break;
 	case T_PIPELINE:
-		run_pipeline(b, &r, names, deadline);
+		run_pipeline(b, &rs, names, deadline);
 		break;
 	case T_PUT:
 		run_put(b, c, names, deadline);
@@ -404,8 +412,7 @@ client_main(struct bench *b)
 		break;
 	}
 	qlock_close(c);
-	if (r.fd != -1)
-		raw_close(&r);
+	rset_close(&rs);
 	free(names);
 	_exit(0);
 }
