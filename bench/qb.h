@@ -50,9 +50,11 @@
 #define READY_GRACE	30.0	/* seconds clients have to connect (and probe) */
 #define EXIT_GRACE	10.0	/* seconds past --max-seconds before clients are killed */
 #define QB_MAX_SHARDS	64	/* routing: shards followed at most */
+#define RAW_NO_TIMEOUT	(-2.0)	/* raw_pack: a method without a timeout */
 #define RESPONSE_MAX	(64u * 1024 * 1024)
 
-enum test { T_PING, T_ROUNDTRIP, T_PIPELINE, T_PRODCONS, T_PUT, T_NTESTS };
+enum test { T_PING, T_ROUNDTRIP, T_PIPELINE, T_PRODCONS, T_PUT, T_LOCK,
+    T_NTESTS };
 extern const char *const test_names[T_NTESTS];
 
 /* Which queue names a roundtrip or pipeline client uses. */

@@ -39,7 +39,7 @@
 #include "qb.h"
 
 const char *const test_names[T_NTESTS] = {
-	"ping", "roundtrip", "pipeline", "prodcons", "put"
+	"ping", "roundtrip", "pipeline", "prodcons", "put", "lock"
 };
 
 static void *
@@ -283,9 +283,10 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 		munmap(b.seen, b.nseen * sizeof(uint64_t));
 
 	unit = t == T_ROUNDTRIP ? "put+get pairs" : t == T_PRODCONS ?
-	    "items" : "requests";
+	    "items" : t == T_LOCK ? "acquire+release pairs" : "requests";
 	lat = t == T_ROUNDTRIP ? " per pair" : t == T_PIPELINE ?
-	    " per batch" : t == T_PRODCONS ? " put to get" : "";
+	    " per batch" : t == T_PRODCONS ? " put to get" : t == T_LOCK ?
+	    " per acquire+release" : "";
 	if (o->csv) {
 		printf("%s,%d,%zu,%d,%s,%d,%ld,%.3f,%.2f,%.3f,%.3f,%.3f,%.3f,%"
 		    PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%s\n", test_names[t], nclients,
@@ -347,7 +348,9 @@ usage(int status)
 "  -d, --size BYTES         queue item size (default 64)\n"
 "  -q, --queues N           queue names: per client for roundtrip and pipeline,\n"
 "                           shared for prodcons (default 1)\n"
-"  -t, --test LIST          ping,roundtrip,pipeline,prodcons,put (default: all)\n"
+"  -t, --test LIST          ping,roundtrip,pipeline,prodcons,put,lock (default:\n"
+"                           all); lock: acquire+release of one lock by every\n"
+"                           client (Redis: SETNX, again while 0, then DEL)\n"
 "  -P, --depth N            requests per pipelined batch (default 16)\n"
 "  -s, --max-seconds S      stop each test after S seconds (default 60)\n"
 "      --placement WHERE    roundtrip names: any, local (owned by the client's\n"

@@ -92,6 +92,11 @@ lconn_send(struct bench *b, struct lconn *c)
 	case T_PING:
 		rc = lconn_pack(b, c, "ping", NULL, NULL, 0);
 		break;
+	case T_LOCK:
+		rc = lconn_pack(b, c, c->step == 1 ? "lock.release" :
+		    "lock.acquire", name, NULL, c->step == 1 ?
+		    RAW_NO_TIMEOUT : b->o.max_seconds);
+		break;
 	case T_ROUNDTRIP:
 		if (c->step == 1) {
 			rc = lconn_pack(b, c, "queue.get", name, NULL,
@@ -146,7 +151,11 @@ lconn_answer(struct bench *b, struct lconn *c, bool ok, const char *why,
 		    c->names[c->k % b->o.queues]);
 	if (--c->owed > 0)
 		return 0;
-	if (b->test == T_ROUNDTRIP && c->step == 0) {
+	/* Redis's SETNX answered 0: another holds the lock; try again. */
+	if (b->test == T_LOCK && c->step == 0 && b->o.redis && ok &&
+	    got != NULL && gotlen == 1 && *(const char *)got == '0')
+		return lconn_send(b, c);
+	if ((b->test == T_ROUNDTRIP || b->test == T_LOCK) && c->step == 0) {
 		c->step = 1;
 		return lconn_send(b, c);
 	}
@@ -242,8 +251,9 @@ loop_main(struct bench *b, int proc)
 			client_give_up(b);
 		}
 		memset(c->item, 'x', b->o.size);
-		for (k = 0; k < b->o.queues; k++)
-			name_make(b, i, k, c->names[k]);
+		for (k = 0; k < b->o.queues; k++)	/* lock: all one */
+			name_make(b, b->test == T_LOCK ? -1 : i,
+			    b->test == T_LOCK ? 0 : k, c->names[k]);
 		if ((b->o.redis ? raw_open(&c->rs.conn[0], b->o.address,
 		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->rs.conn[0],
 		    b->o.address, b->o.key, b->o.max_seconds + READY_GRACE)) ==

@@ -263,11 +263,13 @@ raw_pack(struct raw *r, const char *method, const char *name,
 	if (name == NULL)
 		msgpack_pack_array(&pk, 0);
 	else {
-		msgpack_pack_array(&pk, item != NULL ? 3 : 2);
+		msgpack_pack_array(&pk, (item != NULL ? 2 : 1) +
+		    (timeout != RAW_NO_TIMEOUT ? 1 : 0));
 		msgpack_pack_str_with_body(&pk, name, strlen(name));
 		if (item != NULL)
 			msgpack_pack_bin_with_body(&pk, item, len);
-		msgpack_pack_double(&pk, timeout);
+		if (timeout != RAW_NO_TIMEOUT)
+			msgpack_pack_double(&pk, timeout);
 	}
 	frame_put_header((uint8_t *)r->out.data + start,
 	    r->out.size - start - FRAME_HDR);
@@ -337,7 +339,15 @@ resp_request(struct raw *r, const char *method, const char *name,
 		resp_pack(r, 1, arg, len);
 		return;
 	}
-	arg[0] = strcmp(method, "queue.put") == 0 ? "LPUSH" : "RPOP";
+	/* A lock: SETNX (1 taken, 0 held by another: try again), DEL. */
+	if (strcmp(method, "lock.acquire") == 0) {
+		arg[0] = "SETNX";
+		item = "1";
+		size = 1;
+	} else if (strcmp(method, "lock.release") == 0)
+		arg[0] = "DEL";
+	else
+		arg[0] = strcmp(method, "queue.put") == 0 ? "LPUSH" : "RPOP";
 	len[0] = strlen(arg[0]);
 	arg[1] = name;
 	len[1] = strlen(name);
@@ -370,8 +380,12 @@ resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
 		return -2;
 	}
 	switch (p[0]) {
+	case ':':			/* the digits, for SETNX */
+		*res = p + 1;
+		*reslen = (uint32_t)(line - 3);
+		r->inpos += line;
+		return 1;
 	case '+':
-	case ':':
 		r->inpos += line;
 		return 1;
 	case '-':

@@ -197,6 +197,37 @@ out:
 	free(item);
 }
 
+/* lock: acquire and release one lock shared by every client (a hand-off
+ * between contenders); the latency is the pair's, waiting included. */
+static void
+run_lock(struct bench *b, qlock *c, double deadline)
+{
+	long	 n = quota(b->o.requests, b->o.clients, b->id), i;
+	char	 name[NAME_LEN];
+	double	 t0, t1 = now();
+	int	 st;
+
+	name_make(b, -1, 0, name);
+	for (i = 0; i < n && !out_of_time(b, deadline); i++) {
+		t0 = now();
+		if ((st = qlock_lock_acquire(c, name, b->o.max_seconds)) !=
+		    QLOCK_OK) {
+			client_fail(b, "lock.acquire: %s", qlock_last_error(c));
+			if (st == QLOCK_ECONN)
+				break;
+			continue;
+		}
+		if (qlock_lock_release(c, name) != QLOCK_OK) {
+			client_fail(b, "lock.release: %s", qlock_last_error(c));
+			break;
+		}
+		t1 = now();
+		sample_add(b, t1 - t0);
+		b->sh->units[b->id]++;
+	}
+	b->sh->end[b->id] = t1;
+}
+
 /* Items of prodcons that go to queue q of nq, out of total. */
 static long
 items_for_queue(long total, int nq, int q)
@@ -401,6 +432,9 @@ client_main(struct bench *b)
 		break;
 	case T_PUT:
 		run_put(b, c, names, deadline);
+		break;
+	case T_LOCK:
+		run_lock(b, c, deadline);
 		break;
 	case T_PRODCONS:
 		if (b->id < np)
