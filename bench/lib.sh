@@ -33,7 +33,7 @@ qlockd_start() {
 	local _
 	QPORT=$(free_port)
 	"$QLOCKD" $asroot --foreground --listen 127.0.0.1:$QPORT \
-	    ${1:+--workers "$1"} --authkey-file "$OUT/authkey" --log-level warn 2>>"$OUT/qlockd.log" &
+	    --worker-ports 0 ${1:+--workers "$1"} --authkey-file "$OUT/authkey" --log-level warn 2>>"$OUT/qlockd.log" &
 	QPID=$!
 	for _ in $(seq 1 100); do
 		"$QLOCK" -a 127.0.0.1:$QPORT -k "$OUT/authkey" ping >/dev/null 2>&1 && return
@@ -49,7 +49,7 @@ redis_start() {
 	local _
 	RPORT=$(free_port)
 	redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no \
-	    --daemonize no --logfile "$OUT/redis.log" &
+	    --maxclients 20000 --daemonize no --logfile "$OUT/redis.log" &
 	RPID=$!
 	for _ in $(seq 1 100); do
 		[ "$(redis-cli -p $RPORT ping 2>/dev/null)" = PONG ] && return

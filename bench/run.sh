@@ -1,14 +1,19 @@
 #!/bin/bash
-# bench/run.sh: run qlock-bench against qlockd (1 and 2 workers), and both
-# redis-benchmark and qlock-bench --redis against redis-server, each on a
-# free loopback port, REPS times interleaved, and print a table of medians.
-# Systems: qlockd-wN and redis-qb are qlock-bench with a process per client;
-# qlockd-w1-poll and redis-qb-poll one process polling all 8 clients, as
-# redis-benchmark (system redis) does.  See docs/PERFORMANCE.md.
+# bench/run.sh: issue 12's table in one run, the same qlock-bench client
+# code for every server: qlockd with its default workers routed
+# (w2-route) and not (w2-noroute: --no-route / QLOCK_ROUTE=0), qlockd
+# --workers 1 (w1), and redis-server (qlock-bench --redis); rows: 1, 8 and
+# 32 connections with one put or get in flight each, pipelined x16 and x64,
+# 4 producers + 4 consumers on shared queues (libqlock; no Redis figure),
+# lock hand-off between 8 contenders (Redis: SETNX + DEL), and memory per
+# idle connection (IDLE of them, RSS of all the server's processes).  Each
+# server on free loopback ports (qlockd --worker-ports 0), rows REPS times
+# interleaved over the servers; medians.  See docs/PERFORMANCE.md.
 #
 # usage: bench/run.sh [BUILD_DIR]     (BUILD_DIR holds qlockd, qlock, qlock-bench;
 #                                      default: the directory above this script)
-# environment: REPS (3), N (50000 units for 8 clients), N1 (20000 for 1 client),
+# environment: REPS (3), N (20000 units for 8 or 32 clients), N1 (5000 for 1
+#   client), NPIPE (400000 pipelined requests), IDLE (10000 connections),
 #   SIZE (64), MAX_SECONDS (60, per test), QUIET_WAIT (30), FWD_REPS (7),
 #   SIZES (none: item sizes for a local/remote sweep), SWEEP_REPS (5),
 #   OUT (a new temp dir), MEM_COUNT (1000000: items bench/queue_mem.sh
@@ -23,8 +28,10 @@ asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 QLOCK=$BUILD/qlock
 QBENCH=$BUILD/qlock-bench
 REPS=${REPS:-3}
-N=${N:-50000}
-N1=${N1:-20000}
+NPIPE=${NPIPE:-400000}
+IDLE=${IDLE:-10000}
+N=${N:-20000}
+N1=${N1:-5000}
 SIZE=${SIZE:-64}
 MAX_SECONDS=${MAX_SECONDS:-60}
 QUIET_WAIT=${QUIET_WAIT:-30}
@@ -44,6 +51,9 @@ for f in redis-server redis-benchmark redis-cli; do
 	    "apt-get install -y redis-server" >&2; exit 2; }
 done
 mkdir -p "$OUT"
+# 10,000 idle connections (and the servers' own descriptors): as root the
+# hard limit can be raised.
+ulimit -n $((IDLE + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 . "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
@@ -87,29 +97,6 @@ qrun() {
 		    $10 "," $11 "," $15 "," $14 "," load }' >>"$RAW"
 }
 
-# The 8-client tests from one polling qlock-bench process: system rep [args].
-poll_runs() {
-	local sys=$1 rep=$2
-	shift 2
-	qrun "$sys" "$rep" ping 8 1 any -p 1 "$@"
-	qrun "$sys" "$rep" roundtrip 8 8 any -p 1 "$@"
-	qrun "$sys" "$rep" pipeline 8 8 any -P 16 -p 1 "$@"
-}
-
-# One redis-benchmark run: rep clients pipeline tests.
-rrun() {
-	local rep=$1 c=$2 p=$3 t=$4 n=$N load
-	[ "$c" = 1 ] && n=$N1
-	load=$(wait_quiet)
-	echo "+ redis-benchmark -p $RPORT -t $t -c $c -n $n -d $SIZE -P $p -q --csv" \
-	    "($load)" >>"$OUT/commands.log"
-	redis-benchmark -p $RPORT -t "$t" -c "$c" -n "$n" -d "$SIZE" -P "$p" -q \
-	    --csv | tee -a "$OUT/redis-benchmark.csv" |
-	    awk -F, -v rep="$rep" -v c="$c" -v p="$p" -v load="$load" '
-		NR > 1 { gsub("\"", ""); print "redis," rep "," tolower($1) "," c \
-		    ",1,any," p "," $2 "," $5 "," $7 ",0,0," load }' >>"$RAW"
-}
-
 umask 077
 head -c 32 /dev/urandom | base64 >"$OUT/authkey"
 : >"$RAW"
@@ -123,45 +110,97 @@ head -c 32 /dev/urandom | base64 >"$OUT/authkey"
 	echo "N=$N N1=$N1 SIZE=$SIZE REPS=$REPS MAX_SECONDS=$MAX_SECONDS"
 } | tee "$OUT/machine.txt"
 
+# The issue-12 table, one qlock-bench client code for every server: the
+# polling raw clients (--procs; --redis for Redis), one request in flight
+# per connection or a pipelined batch; prodcons is libqlock's processes
+# (qlock-bench --redis has no blocking consumer: no Redis figure).
+# row name, test, clients, queues, procs, extra arguments.
+ROWS="c1:roundtrip:1:1:1:
+c8:roundtrip:8:1:2:
+c32:roundtrip:32:1:2:
+pipe16:pipeline:8:8:2:-P16
+pipe64:pipeline:8:8:2:-P64
+prodcons:prodcons:8:4:0:
+lock8:lock:8:1:2:"
+
+# One row for a system: sys rep row [qlock-bench arguments].
+row_run() {
+	local sys=$1 rep=$2 spec=$3 name t c q p x n=$N
+	shift 3
+	IFS=: read -r name t c q p x <<<"$spec"
+	[ "$c" = 1 ] && n=$N1
+	[ "$t" = pipeline ] && n=$NPIPE
+	case "$sys" in redis) [ "$t" = prodcons ] && return 0;; esac
+	qrun "$sys" "$rep" "$t" "$c" "$q" any -n "$n" \
+	    ${x:+$x} $( [ "$p" != 0 ] && echo "-p $p") "$@" || true
+	# the row's name in place of the test's
+	sed -i "\$s/^$sys,$rep,$t,/$sys,$rep,$name,/" "$RAW"
+}
+
+# RSS of every process of a server (KB) before and after IDLE idle
+# connections: sys pid port [authkey].
+idle_mem() {
+	local sys=$1 pid=$2 port=$3 key=${4:-} before after fifo
+	[ "$IDLE" -gt 0 ] || return 0
+	before=$(rss_tree "$pid")
+	fifo=$OUT/idle.fifo
+	rm -f "$fifo"; mkfifo "$fifo"
+	python3 "$(dirname "$0")/idle_conns.py" 127.0.0.1 "$port" "$IDLE" \
+	    $key <"$fifo" >"$OUT/idle.out" 2>&1 &
+	local ipid=$!
+	exec 9>"$fifo"
+	for _ in $(seq 1 600); do
+		grep -q ready "$OUT/idle.out" 2>/dev/null && break
+		kill -0 $ipid 2>/dev/null || break
+		sleep 0.2
+	done
+	sleep 1
+	after=$(rss_tree "$pid")
+	grep -q ready "$OUT/idle.out" || { echo "run.sh: idle connections to" \
+	    "$sys failed: $(cat "$OUT/idle.out")" >&2; after=0; }
+	exec 9>&-
+	wait $ipid 2>/dev/null || true
+	echo "$sys,$before,$after,$IDLE" >>"$OUT/idle.csv"
+	echo "$sys,1,idle,$IDLE,0,any,1,$(( (after - before) * 1024 / IDLE )),0,0,0,0,-" >>"$RAW"
+}
+
+# Resident KB of process $1 and all its descendants.
+rss_tree() {
+	ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
+	    { ppid[$1] = $2; rss[$1] = $3 }
+	    END {
+		for (p in rss) {
+			for (q = p; q != "" && q != 0 && q != 1; q = ppid[q])
+				if (q == root) { sum += rss[p]; break }
+		}
+		print sum + 0
+	    }'
+}
+
+# Rows in turn, each against every server (interleaved: background load
+# falls on all alike); the servers stay up for the whole run.
+# Idle connections first, on servers that have served nothing yet.
+qlockd_start; P2=$QPORT; Q2=$QPID
+redis_start; PR=$RPORT
+idle_mem qlockd-w2 "$Q2" "$P2" "$OUT/authkey"
+idle_mem redis "$RPID" "$PR"
+qlockd_start 1; P1=$QPORT; Q1=$QPID
+QPID="$Q2 $Q1"
 for rep in $(seq 1 "$REPS"); do
 	echo "rep $rep/$REPS ..." >&2
-	for w in 1 2; do
-		qlockd_start $w
-		s=qlockd-w$w
-		qrun $s "$rep" ping 1 1 any
-		qrun $s "$rep" ping 8 1 any
-		qrun $s "$rep" roundtrip 1 1 local
-		if [ $w = 2 ]; then qrun $s "$rep" roundtrip 1 1 remote; fi
-		qrun $s "$rep" roundtrip 8 1 any
-		qrun $s "$rep" roundtrip 8 8 any
-		qrun $s "$rep" pipeline 8 8 any -P 16
-		qrun $s "$rep" prodcons 8 1 any
-		qrun $s "$rep" prodcons 8 8 any
-		if [ $w = 1 ]; then
-			poll_runs qlockd-w1-poll "$rep"
-		fi
-		cleanup
-	done
-	redis_start
-	rrun "$rep" 1 1 ping_mbulk,lpush,rpop
-	rrun "$rep" 8 1 ping_mbulk,lpush,rpop
-	rrun "$rep" 8 16 lpush,rpop
-	# The same client as qlockd's: PING, and LPUSH + RPOP for put + get.
-	QPORT=$RPORT
-	qrun redis-qb "$rep" ping 1 1 any --redis
-	qrun redis-qb "$rep" ping 8 1 any --redis
-	qrun redis-qb "$rep" roundtrip 1 1 any --redis
-	qrun redis-qb "$rep" roundtrip 8 1 any --redis
-	qrun redis-qb "$rep" roundtrip 8 8 any --redis
-	qrun redis-qb "$rep" pipeline 8 8 any -P 16 --redis
-	poll_runs redis-qb-poll "$rep" --redis
-	cleanup
+	while read -r spec; do
+		QPORT=$P2 row_run w2-route "$rep" "$spec"
+		QPORT=$P2 row_run w2-noroute "$rep" "$spec" --no-route
+		QPORT=$P1 row_run w1 "$rep" "$spec"
+		QPORT=$PR row_run redis "$rep" "$spec" --redis
+	done <<<"$ROWS"
 done
 
 # What forwarding costs: one client, 2 workers, its queue owned by its own
 # worker (local) or the other (remote), alternated FWD_REPS times; then the
 # same for each item size in SIZES (n = 50 MB / size, 40 to 5000 pairs).
-qlockd_start 2
+cleanup
+[ "$FWD_REPS" -gt 0 ] || [ -n "$SIZES" ] && qlockd_start 2
 for rep in $(seq 1 "$FWD_REPS"); do
 	echo "forwarding $rep/$FWD_REPS ..." >&2
 	qrun fwd-w2 "$rep" roundtrip 1 1 local
@@ -226,6 +265,37 @@ awk -F, '$1 == "fwd-w2" { n[$6]++; p[$6, n[$6]] = $9 }
 		printf "\nforwarding: median p50 per put+get pair %.3f ms local, %.3f ms " \
 		    "remote:\n%.0f us more per forwarded request\n", med("local"),
 		    med("remote"), (med("remote") - med("local")) / 2 * 1000
+	}' "$RAW" | tee -a "$OUT/table.txt"
+# The issue's table: per row the median of each system, and the ratios.
+echo
+echo "issue 12 table (medians of $REPS; requests/s, pipelined: requests/s,"
+echo "prodcons: items/s, lock8: acquire+release pairs/s; idle: bytes per"
+echo "connection, of $IDLE, RSS of all the server's processes)"
+printf '%-9s %10s %10s %10s %10s %9s %9s %9s\n' row w2-route w2-noroute w1 \
+    redis route/redis route/w1 noroute/redis
+awk -F, -v rows="$(echo "$ROWS" | cut -d: -f1 | tr '\n' ' ') idle" '
+	function med(k,   i, j, t, a, m) {
+		m = n[k]
+		for (i = 1; i <= m; i++) a[i] = v[k, i]
+		for (i = 2; i <= m; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		return m == 0 ? 0 : m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+	}
+	function fmt(x) { return x > 0 ? sprintf("%.0f", x) : "-" }
+	function ratio(a, b) { return a > 0 && b > 0 ? sprintf("%.2f", a / b) : "-" }
+	{ k = $1 SUBSEP $3; n[k]++; v[k, n[k]] = $8 }
+	END {
+		nr = split(rows, r, " ")
+		for (i = 1; i <= nr; i++) {
+			w = r[i]
+			a = med("w2-route" SUBSEP w); b = med("w2-noroute" SUBSEP w)
+			c = med("w1" SUBSEP w); d = med("redis" SUBSEP w)
+			if (w == "idle") { a = med("qlockd-w2" SUBSEP w) }
+			printf "%-9s %10s %10s %10s %10s %9s %9s %9s\n", w, fmt(a),
+			    fmt(b), fmt(c), fmt(d), ratio(a, d), ratio(a, c), ratio(b, d)
+		}
 	}' "$RAW" | tee -a "$OUT/table.txt"
 if [ "${MEM_COUNT:-1000000}" -gt 0 ]; then
 	echo
