@@ -66,6 +66,8 @@ if ! DEB_BUILD_OPTIONS="$nocheck ${DEB_BUILD_OPTIONS:-}" \
 	exit 1
 fi
 ok "dpkg-buildpackage -us -uc -b"
+# With --with-tests, the suite's summary from the build's make check.
+[ -z "$nocheck" ] && grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR):' "$work/build.log" || true
 tree >"$work/tree.after"
 check "the source tree is left as it was" cmp -s "$work/tree.before" "$work/tree.after"
 
