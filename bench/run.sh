@@ -226,7 +226,7 @@ echo "(min-max): the range of the rate over the runs"
 printf '%-10s %-10s %2s %2s %-6s %2s %8s %-17s %7s %8s %s\n' system test c q \
     where P rate "(min-max)" p50 p99 fwd
 awk -F, -v OFS=, '{ o = index("ping_mbulk ping lpush rpop roundtrip pipeline prodcons", $3)
-	print o, $0 }' "$RAW" | sort -t, -k2,2V -k1,1n -k5,5n -k6,6n -k7,7 -k8,8n -k3,3n |
+	print o, $0 }' "$RAW" | sort -t, -k2,2V -k1,1n -k4,4 -k5,5n -k6,6n -k7,7 -k8,8n -k3,3n |
     cut -d, -f2- | awk -F, '
 	function med(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++)
