@@ -21,7 +21,7 @@
 #define DEFAULT_LISTEN	"127.0.0.1:7450"
 
 enum opt_type { OPT_FLAG, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_STRING,
-    OPT_LISTEN, OPT_FSYNC, OPT_LOGLEVEL, OPT_MODE };
+    OPT_LISTEN, OPT_FSYNC, OPT_LOGLEVEL, OPT_MODE, OPT_PEER };
 
 /* One setting: its name (long option and config key), type, bounds and help. */
 struct option_desc {
@@ -85,6 +85,13 @@ static const struct option_desc options[] = {
 	{ "pid-file", 0, OPT_STRING, 0, 0, OFF(pid_file), true, "PATH",
 	  "write the master's pid there, locked while it runs; removed at "
 	  "exit (default: none)" },
+	{ "node-id", 0, OPT_INT, 1, 65535, OFF(node_id), true, "ID",
+	  "this node's id in a cluster (needs --peer; docs/HA.md)" },
+	{ "peer", 0, OPT_PEER, 0, 0, OFF(peer), true, "ID=HOST:PORT",
+	  "a cluster member's raft address, this node included; repeatable "
+	  "(default: none, a single node)" },
+	{ "raft-dir", 0, OPT_STRING, 0, 0, OFF(raft_dir), true, "DIR",
+	  "where a cluster node keeps its raft log (needs --peer)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -229,6 +236,14 @@ apply(struct config *c, const struct option_desc *o, const char *val,
 			return -1;
 		}
 		c->listen[c->nlisten++] = xstrdup(val);
+		return 0;
+	case OPT_PEER:
+		if (c->npeer == CONFIG_MAX_PEERS || *val == '\0') {
+			snprintf(why, whylen, "empty, or more than %d peers",
+			    CONFIG_MAX_PEERS);
+			return -1;
+		}
+		c->peer[c->npeer++] = xstrdup(val);
 		return 0;
 	case OPT_FSYNC:
 		if (strcmp(val, "always") == 0)
@@ -544,6 +559,9 @@ config_free(struct config *c)
 	free(c->pid_file);
 	free(c->metrics_listen);
 	free(c->worker_ports);
+	for (i = 0; i < c->npeer; i++)
+		free(c->peer[i]);
+	free(c->raft_dir);
 	free(c->user);
 	if (c->authkey != NULL) {
 		OPENSSL_cleanse(c->authkey, c->authkey_len);
@@ -607,6 +625,10 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: pid-file changed; restart to apply");
 	if (differs(n.worker_ports, c->worker_ports))
 		log_warnx("SIGHUP: worker-ports changed; restart to apply");
+	if (n.node_id != c->node_id || n.npeer != c->npeer ||
+	    differs(n.raft_dir, c->raft_dir))
+		log_warnx("SIGHUP: node-id, peer or raft-dir changed; restart "
+		    "to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_PEERS 16	/* --peer: members of a cluster */
 #define AUTHKEY_MIN	16	/* bytes a key needs, without its newline */
 
 struct topo;
@@ -46,6 +47,11 @@ struct config {
 	unsigned	 socket_mode;		/* unix sockets' permissions */
 	char		*worker_ports;		/* each worker's own port: auto,
 						   off, 0 or the first one */
+	int		 node_id;		/* --node-id; 0: not given */
+	char		*peer[CONFIG_MAX_PEERS];	/* --peer ID=HOST:PORT,
+						   as given (src/cluster.c) */
+	int		 npeer;			/* 0: a single node */
+	char		*raft_dir;		/* --raft-dir */
 	int		 argc;			/* the command line, for reloads */
 	char		**argv;
 	/* Loaded at start, not an option: */

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "listen.h"
 #include "log.h"
@@ -489,6 +490,8 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 		return rc == 1 ? 0 : 2;
 	if (priv_resolve(&m->conf) == -1)
 		return 2;
+	if (cluster_check(&m->conf) == -1)
+		return 2;
 	if (m->conf.check_only && m->conf.authkey_file != NULL &&
 	    access(m->conf.authkey_file, F_OK) == -1 && errno == ENOENT)
 		printf("qlockd: %s does not exist yet; it will be created with "
@@ -508,6 +511,14 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 			return 2;
 		printf("qlockd: configuration OK\n");
 		return 0;
+	}
+	/* Validated, but nothing serves a cluster yet: refuse rather than
+	 * run a single node its operator believes replicated. */
+	if (m->conf.npeer > 0) {
+		fprintf(stderr, "qlockd: --peer: replication is not built yet "
+		    "(issue 13, docs/HA.md); only --check-config takes the "
+		    "cluster settings for now\n");
+		return 2;
 	}
 	log_init(m->conf.foreground, m->conf.log_level);
 	log_set_role("master");

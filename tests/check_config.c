@@ -9,25 +9,8 @@
 #include <check.h>
 
 #include "config.h"
+#include "parseargs.h"
 #include "suiterun.h"
-
-#define MAX_ARGS	10
-
-/* Parse "qlockd" followed by up to MAX_ARGS - 1 arguments (NULL-ended)
- * into c: config_parse's result. */
-static int
-parse(struct config *c, const char *const *args)
-{
-	static char	*argv[MAX_ARGS + 1];
-	int		 argc = 0;
-
-	argv[argc++] = (char *)"qlockd";
-	while (*args != NULL && argc < MAX_ARGS)
-		argv[argc++] = (char *)*args++;
-	argv[argc] = NULL;
-	config_defaults(c);
-	return config_parse(c, argc, argv);
-}
 
 /* config_parse of "qlockd opt val" must refuse it. */
 static void
@@ -36,7 +19,8 @@ refused(const char *opt, const char *val)
 	const char	*args[] = { opt, val, NULL };
 	struct config	 c;
 
-	ck_assert_msg(parse(&c, args) == -1, "%s %s was accepted", opt, val);
+	ck_assert_msg(parseargs(&c, args) == -1, "%s %s was accepted", opt,
+	    val);
 	config_free(&c);
 }
 
@@ -78,13 +62,13 @@ START_TEST(test_config_numbers_accepted)
 			    NULL };
 	struct config	 c;
 
-	ck_assert_int_eq(parse(&c, args), 0);
+	ck_assert_int_eq(parseargs(&c, args), 0);
 	ck_assert_int_eq(c.workers, 256);
 	ck_assert(c.handshake_timeout == 2.5);
 	ck_assert_uint_eq(c.max_frame, 65536);
 	ck_assert_uint_eq(c.socket_mode, 0660);		/* the default */
 	config_free(&c);
-	ck_assert_int_eq(parse(&c, args2), 0);
+	ck_assert_int_eq(parseargs(&c, args2), 0);
 	ck_assert_int_eq(c.workers, 1);
 	ck_assert_uint_eq(c.max_output, 4ULL << 30);
 	ck_assert_uint_eq(c.max_frame, 1ULL << 30);
@@ -113,10 +97,10 @@ START_TEST(test_config_file_numbers)
 		fputs(lines[i], f);
 		fclose(f);
 		if (i < 3)
-			ck_assert_msg(parse(&c, args) == -1, "config file line "
+			ck_assert_msg(parseargs(&c, args) == -1, "config file line "
 			    "'%s' was accepted", lines[i]);
 		else {
-			ck_assert_int_eq(parse(&c, args), 0);
+			ck_assert_int_eq(parseargs(&c, args), 0);
 			ck_assert_int_eq(c.workers, 3);
 		}
 		config_free(&c);
@@ -135,17 +119,17 @@ START_TEST(test_config_parse_twice)
 	const char	*fg[] = { "-f", "--workers", "2", NULL };
 	struct config	 c;
 
-	ck_assert_int_eq(parse(&c, bad), -1);	/* stops at -Z, before f */
+	ck_assert_int_eq(parseargs(&c, bad), -1);	/* stops at -Z, before f */
 	config_free(&c);
-	ck_assert_int_eq(parse(&c, none), 0);
+	ck_assert_int_eq(parseargs(&c, none), 0);
 	ck_assert_msg(!c.foreground, "a -f left over from the previous "
 	    "command line was applied");
 	config_free(&c);
-	ck_assert_int_eq(parse(&c, fg), 0);
+	ck_assert_int_eq(parseargs(&c, fg), 0);
 	ck_assert(c.foreground);
 	ck_assert_int_eq(c.workers, 2);
 	config_free(&c);
-	ck_assert_int_eq(parse(&c, fg), 0);	/* the same argv again */
+	ck_assert_int_eq(parseargs(&c, fg), 0);	/* the same argv again */
 	ck_assert(c.foreground);
 	ck_assert_int_eq(c.workers, 2);
 	config_free(&c);
