@@ -203,7 +203,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 			close(readyp[0]);
 			close(gop[1]);
 			b.id = i;
-			if (o->poll)
+			if (o->poll && t != T_PRODCONS)
 				loop_main(&b, i);
 			client_main(&b);
 		}
@@ -357,8 +357,8 @@ usage(int status)
 "                           worker) or remote (owned by another) (default any)\n"
 "      --prefix STR         start of queue names (default qb<pid>)\n"
 "      --redis              the server is redis-server (RESP, no key): ping is\n"
-"                           PING, a put LPUSH, a get RPOP; for a peer measured\n"
-"                           by this same client\n"
+"                           PING, a put LPUSH, a get RPOP (prodcons: BRPOP);\n"
+"                           for a peer measured by this same client\n"
 "      --no-route           raw connections (pipeline, --procs) send every\n"
 "                           request on their first connection, as QLOCK_ROUTE=0\n"
 "                           does for libqlock (default: to each name's owner,\n"
@@ -536,8 +536,6 @@ main(int argc, char **argv)
 	    *(o.address = env) == '\0'))
 		o.address = DEFAULT_ADDRESS;
 	if (o.redis) {
-		if (o.tests & (1u << T_PRODCONS))
-			die("--redis: ping, put, roundtrip and pipeline only");
 		if (o.placement != PLACE_ANY)
 			die("--redis: no --placement");
 		o.key = strdup("");
@@ -560,10 +558,10 @@ main(int argc, char **argv)
 	/* --procs (even one per connection) and --redis mean the polling
 	 * clients: the same code then measures both servers. */
 	o.poll = o.procs != 0 || o.redis;
+	if (o.procs != 0 && (o.tests & (1u << T_PRODCONS)))
+		die("--procs: prodcons runs a process per connection");
 	if (o.procs == 0 || o.procs > o.clients)
 		o.procs = o.clients;
-	if (o.poll && (o.tests & (1u << T_PRODCONS)))
-		die("--procs: prodcons runs a libqlock process per connection");
 	if (o.poll && o.placement != PLACE_ANY)
 		die("--procs: --placement needs libqlock clients");
 

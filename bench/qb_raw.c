@@ -346,6 +346,8 @@ resp_request(struct raw *r, const char *method, const char *name,
 		size = 1;
 	} else if (strcmp(method, "lock.release") == 0)
 		arg[0] = "DEL";
+	else if (strcmp(method, "queue.bget") == 0)
+		arg[0] = "BRPOP";	/* item: the timeout, as text */
 	else
 		arg[0] = strcmp(method, "queue.put") == 0 ? "LPUSH" : "RPOP";
 	len[0] = strlen(arg[0]);
@@ -361,6 +363,54 @@ resp_request(struct raw *r, const char *method, const char *name,
  * 1 for a success (*res: a bulk string's bytes, or NULL), -1 for an error
  * reply, -2 for what is not a reply of these commands (both with why).
  */
+/* A bulk string at p of avail bytes: its length in *len and its bytes
+ * after *hdr; 0 if incomplete, -1 if malformed. */
+static int
+resp_bulk(const uint8_t *p, size_t avail, size_t *hdr, long long *len)
+{
+	const uint8_t	*eol;
+	char		*end;
+
+	if ((eol = memchr(p, '\n', avail)) == NULL)
+		return 0;
+	*hdr = (size_t)(eol - p) + 1;
+	if (p[0] != '$' || *hdr < 4)
+		return -1;
+	*len = strtoll((const char *)p + 1, &end, 10);
+	if (end != (const char *)eol - 1 || *len < 0 ||
+	    *len > (long long)RESPONSE_MAX)
+		return -1;
+	return avail >= *hdr + (size_t)*len + 2 ? 1 : 0;
+}
+
+/* The [key, value] array whose header is line bytes long: 1 with the
+ * value in *res, 0 if incomplete, -2 if malformed. */
+static int
+resp_pair(struct raw *r, size_t line, const void **res, uint32_t *reslen,
+    char *why, size_t whylen)
+{
+	const uint8_t	*p = r->in + r->inpos + line;
+	size_t		 avail = r->inlen - r->inpos - line, h1, h2;
+	long long	 l1, l2;
+	int		 rc;
+
+	if ((rc = resp_bulk(p, avail, &h1, &l1)) == 1) {
+		p += h1 + (size_t)l1 + 2;
+		avail -= h1 + (size_t)l1 + 2;
+		rc = resp_bulk(p, avail, &h2, &l2);
+	}
+	if (rc == -1) {
+		snprintf(why, whylen, "malformed array reply");
+		return -2;
+	}
+	if (rc == 0)
+		return 0;
+	*res = p + h2;
+	*reslen = (uint32_t)l2;
+	r->inpos = (size_t)(p + h2 + (size_t)l2 + 2 - r->in);
+	return 1;
+}
+
 int
 resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
     size_t whylen)
@@ -388,6 +438,17 @@ resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
 	case '+':
 		r->inpos += line;
 		return 1;
+	case '*':		/* BRPOP: nil, or [key, value]: the value */
+		n = strtoll((const char *)p + 1, &end, 10);
+		if (end != (const char *)p + line - 2 || (n != -1 && n != 2)) {
+			snprintf(why, whylen, "unexpected array reply");
+			return -2;
+		}
+		if (n == -1) {
+			r->inpos += line;
+			return 1;
+		}
+		return resp_pair(r, line, res, reslen, why, whylen);
 	case '-':
 		snprintf(why, whylen, "error %.*s", (int)(line - 3), p + 1);
 		r->inpos += line;

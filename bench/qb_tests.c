@@ -235,10 +235,41 @@ items_for_queue(long total, int nq, int q)
 	return total / nq + (q < total % nq ? 1 : 0);
 }
 
+/* Redis, from prodcons's processes: send r's request and wait for its
+ * reply; 1 (a bulk string's bytes in *got, or NULL), or -1 (failed). */
+static int
+redis_call(struct bench *b, struct raw *r, const void **got, uint32_t *len)
+{
+	char	why[128];
+	ssize_t	n;
+	int	rc;
+
+	if (raw_write(r, r->out.data, r->out.size) == -1) {
+		client_fail(b, "send: %s", strerror(errno));
+		return -1;
+	}
+	while ((rc = resp_next(r, got, len, why, sizeof(why))) == 0) {
+		if ((n = raw_fill(r, 0)) <= 0) {
+			client_fail(b, "receive: %s", n == 0 ?
+			    "connection closed" : strerror(errno));
+			return -1;
+		}
+		r->inlen += (size_t)n;
+	}
+	if (rc != 1) {
+		client_fail(b, "%s", why);
+		return -1;
+	}
+	return 1;
+}
+
 /* prodcons producer p of np: items p, p + np, ... to queue item % queues. */
 static void
-run_producer(struct bench *b, qlock *c, int p, int np, double deadline)
+run_producer(struct bench *b, qlock *c, struct raw *r, int p, int np,
+    double deadline)
 {
+	const void	*got;
+	uint32_t	 len;
 	uint8_t	*item = calloc(1, b->o.size + 1);
 	char	 name[NAME_LEN];
 	long	 g;
@@ -252,8 +283,13 @@ run_producer(struct bench *b, qlock *c, int p, int np, double deadline)
 	for (g = p; g < b->o.requests && !out_of_time(b, deadline); g += np) {
 		name_make(b, -1, g % b->o.queues, name);
 		item_fill(item, b->o.size, (uint64_t)g);
-		if (qlock_queue_put(c, name, item, b->o.size, QLOCK_FOREVER) !=
-		    QLOCK_OK) {
+		if (b->o.redis) {
+			msgpack_sbuffer_clear(&r->out);
+			resp_request(r, "queue.put", name, item, b->o.size);
+			if (redis_call(b, r, &got, &len) == -1)
+				break;
+		} else if (qlock_queue_put(c, name, item, b->o.size,
+		    QLOCK_FOREVER) != QLOCK_OK) {
 			client_fail(b, "put %s: %s", name, qlock_last_error(c));
 			break;
 		}
@@ -297,8 +333,12 @@ item_check(struct bench *b, const uint8_t *item, size_t len, int q,
  * it, and go round the queues until nothing is owed.
  */
 static void
-run_consumer(struct bench *b, qlock *c, int cid, double deadline)
+run_consumer(struct bench *b, qlock *c, struct raw *r, int cid,
+    double deadline)
 {
+	const void	*rgot;
+	uint32_t	 rlen;
+	char		 tbuf[32];
 	char	 name[NAME_LEN];
 	int	 q = cid % b->o.queues, tries, st;
 	void	*got;
@@ -320,6 +360,20 @@ run_consumer(struct bench *b, qlock *c, int cid, double deadline)
 			if (out_of_time(b, deadline))
 				goto out;
 			wait = deadline - now();
+			if (b->o.redis) {	/* BRPOP, nil when it waited */
+				snprintf(tbuf, sizeof(tbuf), "%.3f",
+				    wait < GET_WAIT ? wait : GET_WAIT);
+				msgpack_sbuffer_clear(&r->out);
+				resp_request(r, "queue.bget", name, tbuf,
+				    strlen(tbuf));
+				if (redis_call(b, r, &rgot, &rlen) == -1)
+					goto out;
+				if (rgot == NULL)
+					continue;
+				t = now();
+				item_check(b, rgot, rlen, q, t);
+				goto got;
+			}
 			st = qlock_queue_get(c, name, &got, &gotlen,
 			    wait < GET_WAIT ? wait : GET_WAIT);
 			if (st == QLOCK_OK)
@@ -333,6 +387,7 @@ run_consumer(struct bench *b, qlock *c, int cid, double deadline)
 		t = now();
 		item_check(b, got, gotlen, q, t);
 		free(got);
+got:
 		t1 = t;
 		b->sh->units[b->id]++;
 		q = (q + 1) % b->o.queues;
@@ -393,7 +448,13 @@ client_main(struct bench *b)
 	}
 	/* Placement is for roundtrip only (main checks): the pipeline's raw
 	 * connection needs no libqlock one. */
-	if (b->test != T_PIPELINE &&
+	if (b->o.redis) {
+		if (raw_open(&rs.conn[0], b->o.address,
+		    b->o.max_seconds + READY_GRACE) == -1) {
+			client_fail(b, "connect to %s failed", b->o.address);
+			client_give_up(b);
+		}
+	} else if (b->test != T_PIPELINE &&
 	    (c = qlock_connect(b->o.address, b->o.key, &st)) == NULL) {
 		client_fail(b, "connect: %s", qlock_last_error(NULL));
 		client_give_up(b);
@@ -438,9 +499,11 @@ client_main(struct bench *b)
 		break;
 	case T_PRODCONS:
 		if (b->id < np)
-			run_producer(b, c, b->id, np, deadline);
+			run_producer(b, c, &rs.conn[0], b->id, np,
+			    deadline);
 		else
-			run_consumer(b, c, b->id - np, deadline);
+			run_consumer(b, c, &rs.conn[0], b->id - np,
+			    deadline);
 		break;
 	case T_NTESTS:
 		break;

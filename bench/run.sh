@@ -4,7 +4,7 @@
 # (w2-route) and not (w2-noroute: --no-route / QLOCK_ROUTE=0), qlockd
 # --workers 1 (w1), and redis-server (qlock-bench --redis); rows: 1, 8 and
 # 32 connections with one put or get in flight each, pipelined x16 and x64,
-# 4 producers + 4 consumers on shared queues (libqlock; no Redis figure),
+# 4 producers + 4 blocking consumers on shared queues (Redis: BRPOP),
 # lock hand-off between 8 contenders (Redis: SETNX + DEL), and memory per
 # idle connection (IDLE of them, RSS of all the server's processes).  Each
 # server on free loopback ports (qlockd --worker-ports 0), rows REPS times
@@ -112,8 +112,8 @@ head -c 32 /dev/urandom | base64 >"$OUT/authkey"
 
 # The issue-12 table, one qlock-bench client code for every server: the
 # polling raw clients (--procs; --redis for Redis), one request in flight
-# per connection or a pipelined batch; prodcons is libqlock's processes
-# (qlock-bench --redis has no blocking consumer: no Redis figure).
+# per connection or a pipelined batch; prodcons is a process per
+# connection (libqlock; for Redis LPUSH and BRPOP on a raw connection).
 # row name, test, clients, queues, procs, extra arguments.
 ROWS="c1:roundtrip:1:1:1:
 c8:roundtrip:8:1:2:
@@ -130,7 +130,6 @@ row_run() {
 	IFS=: read -r name t c q p x <<<"$spec"
 	[ "$c" = 1 ] && n=$N1
 	[ "$t" = pipeline ] && n=$NPIPE
-	case "$sys" in redis) [ "$t" = prodcons ] && return 0;; esac
 	qrun "$sys" "$rep" "$t" "$c" "$q" any -n "$n" \
 	    ${x:+$x} $( [ "$p" != 0 ] && echo "-p $p") "$@" || true
 	# the row's name in place of the test's
