@@ -1,8 +1,9 @@
 /* raft-bench.c: a three-node libraft cluster on loopback, one process per
  * node; measures commits/s of fixed-size entries with and without
  * TCP_NODELAY on raft's connections, and leader election time after kill -9
- * of the leader.  A scratch measurement for issue 13 (docs/HA.md), not part
- * of the daemon. */
+ * of the leader; -L drives each node's uv loop from a libevent loop watching
+ * uv's backend fd, as a qlockd worker would.  A scratch measurement for
+ * issue 13 (docs/HA.md), not part of the daemon. */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
@@ -69,6 +71,7 @@ struct node {
 	size_t			 size;	/* entry size */
 	uint64_t		 t0;	/* bench start */
 	uint64_t		*lat;	/* per-commit latency, ns */
+	struct event		*uvtimer; /* -L: uv's next timeout */
 };
 
 static uint64_t
@@ -92,7 +95,8 @@ nd_stream(struct ndtrans *nt, struct uv_stream_s *stream)
 static struct ndtrans *
 nd_from_inner(struct raft_uv_transport *t)
 {
-	return ((struct ndtrans *)((char *)t - offsetof(struct ndtrans, inner)));
+	return ((struct ndtrans *)((char *)t -
+	    offsetof(struct ndtrans, inner)));
 }
 
 static int
@@ -362,8 +366,50 @@ tick_cb(uv_timer_t *t)
 	n->leader = leader;
 }
 
+/* -L: run uv's ready work, then wake again at uv's next timeout. */
 static void
-node_run(raft_id id, const char *dir, int port0, int nodelay,
+uv_drive(struct node *n)
+{
+	struct timeval	tv;
+	int		ms;
+
+	uv_run(&n->loop, UV_RUN_NOWAIT);
+	if ((ms = uv_backend_timeout(&n->loop)) < 0) {
+		evtimer_del(n->uvtimer);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(n->uvtimer, &tv);
+}
+
+static void
+uv_drive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	uv_drive(arg);
+}
+
+/* -L: a libevent loop watching uv's backend (epoll) fd. */
+static void
+node_libevent(struct node *n)
+{
+	struct event_base	*base;
+	struct event		*ev;
+
+	if ((base = event_base_new()) == NULL ||
+	    (ev = event_new(base, uv_backend_fd(&n->loop),
+	    EV_READ | EV_PERSIST, uv_drive_cb, n)) == NULL ||
+	    (n->uvtimer = evtimer_new(base, uv_drive_cb, n)) == NULL ||
+	    event_add(ev, NULL) == -1)
+		abort();
+	uv_drive(n);
+	event_base_dispatch(base);
+}
+
+static void
+node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
     unsigned election_ms, int cmdfd, int repfd)
 {
 	struct node			*n;
@@ -393,7 +439,8 @@ node_run(raft_id id, const char *dir, int port0, int nodelay,
 		exit(1);
 	}
 	raft_set_election_timeout(&n->raft, election_ms);
-	raft_set_heartbeat_timeout(&n->raft, election_ms / 10 ? election_ms / 10 : 1);
+	raft_set_heartbeat_timeout(&n->raft,
+	    election_ms / 10 ? election_ms / 10 : 1);
 	raft_set_snapshot_threshold(&n->raft, 1u << 30);
 	raft_configuration_init(&conf);
 	for (i = 1; i <= NODES; i++) {
@@ -417,7 +464,10 @@ node_run(raft_id id, const char *dir, int port0, int nodelay,
 	uv_pipe_open(&n->cmd, cmdfd);
 	n->cmd.data = n;
 	uv_read_start((uv_stream_t *)&n->cmd, cmd_alloc_cb, cmd_read_cb);
-	uv_run(&n->loop, UV_RUN_DEFAULT);
+	if (libevent)
+		node_libevent(n);
+	else
+		uv_run(&n->loop, UV_RUN_DEFAULT);
 	exit(0);
 }
 
@@ -431,7 +481,7 @@ struct child {
 struct cluster {
 	struct child	 c[NODES + 1];	/* indexed by raft id */
 	char		 dir[256];
-	int		 port0, nodelay;
+	int		 port0, nodelay, libevent;
 	unsigned	 election_ms;
 };
 
@@ -456,8 +506,8 @@ child_start(struct cluster *cl, raft_id id)
 			close(cl->c[j].cmd);
 			fclose(cl->c[j].rep);
 		}
-		node_run(id, dir, cl->port0, cl->nodelay, cl->election_ms,
-		    cp[0], rp[1]);
+		node_run(id, dir, cl->port0, cl->nodelay, cl->libevent,
+		    cl->election_ms, cp[0], rp[1]);
 	}
 	close(cp[0]);
 	close(rp[1]);
@@ -549,8 +599,9 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
 			break;
 	}
 	if (label != NULL)
-		printf("nodelay=%d entry=%uB window=%-3u commits=%llu "
-		    "failed=%llu commits/s=%.0f p50=%.3fms p99=%.3fms\n",
+		printf("loop=%s nodelay=%d entry=%uB window=%-3u "
+		    "commits=%llu failed=%llu commits/s=%.0f p50=%.3fms "
+		    "p99=%.3fms\n", cl->libevent ? "libevent" : "uv",
 		    cl->nodelay, size, window, done - failed, failed,
 		    (double)(done - failed) * 1e9 / (double)el, p50 / 1e6,
 		    p99 / 1e6);
@@ -563,7 +614,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: raft-bench [-n count] [-s size] "
 	    "[-w window,...] [-d nodelay,...] [-e election-ms] [-k kills] "
-	    "[-p port] [-D dir]\n");
+	    "[-p port] [-D dir] [-L]\n");
 	exit(2);
 }
 
@@ -573,22 +624,26 @@ main(int argc, char **argv)
 	struct cluster	 cl;
 	unsigned long	 count = 5000;
 	unsigned	 size = 1024, election_ms = 1000, kills = 5, k;
-	const char	*windows = "1,16", *nodelays = "0,1", *base = "/var/tmp";
+	const char	*windows = "1,16", *nodelays = "0,1";
+	const char	*base = "/var/tmp";
 	char		 wl[64], *w, *sp, *d, *sp2, dl[16], cmd[600];
 	raft_id		 leader, next;
 	uint64_t	 at, t0;
-	int		 ch, port = 0;
+	int		 ch, port = 0, libevent = 0;
 
-	while ((ch = getopt(argc, argv, "n:s:w:d:e:k:p:D:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:w:d:e:k:p:D:L")) != -1) {
 		switch (ch) {
 		case 'n': count = strtoul(optarg, NULL, 10); break;
 		case 's': size = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': windows = optarg; break;
 		case 'd': nodelays = optarg; break;
-		case 'e': election_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'e':
+			election_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'k': kills = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'p': port = atoi(optarg); break;
 		case 'D': base = optarg; break;
+		case 'L': libevent = 1; break;
 		default: usage();
 		}
 	}
@@ -603,6 +658,7 @@ main(int argc, char **argv)
 	    d = strtok_r(NULL, ",", &sp2)) {
 		memset(&cl, 0, sizeof cl);
 		cl.nodelay = atoi(d);
+		cl.libevent = libevent;
 		cl.port0 = port;
 		cl.election_ms = election_ms;
 		port += NODES + 1;
