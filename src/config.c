@@ -468,6 +468,27 @@ authkey_create(const char *path)
 	return 0;
 }
 
+/*
+ * A file systemd passed with LoadCredential=: directly in the service's
+ * $CREDENTIALS_DIRECTORY, which only the service can reach.  systemd may
+ * grant the service user read access there with an ACL, whose mask then
+ * shows as the group's read bit (0440): that is not "others".
+ */
+static bool
+in_credentials(const char *path)
+{
+	const char	*dir = getenv("CREDENTIALS_DIRECTORY");
+	size_t		 len;
+
+	if (dir == NULL || *dir != '/')
+		return false;
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return strncmp(path, dir, len) == 0 && path[len] == '/' &&
+	    path[len + 1] != '\0' && strchr(path + len + 1, '/') == NULL;
+}
+
 int
 config_load_authkey(struct config *c)
 {
@@ -508,7 +529,8 @@ config_load_authkey(struct config *c)
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (st.st_mode & (in_credentials(c->authkey_file) ?
+	    (S_IWGRP | S_IXGRP | S_IRWXO) : (S_IRWXG | S_IRWXO))) {
 		fprintf(stderr, "qlockd: authkey file %s can be read by others "
 		    "(mode %03o); fix it with: chmod 600 %s\n", c->authkey_file,
 		    (unsigned)(st.st_mode & 0777), c->authkey_file);

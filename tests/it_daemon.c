@@ -154,6 +154,36 @@ expect_key_ok(const char *path)
 	free(out);
 }
 
+/* A key systemd passed with LoadCredential= may show mode 0440 (the ACL
+ * mask that lets the service user read it): accepted directly in
+ * $CREDENTIALS_DIRECTORY, refused anywhere else; others' bits never. */
+START_TEST(test_daemon_keyfile_credentials)
+{
+	const char *argv[] = { "-f", "--listen", "127.0.0.1:1", "--workers",
+	    "1", "--authkey-file", NULL, NULL };
+	const char *path;
+
+	mk_tmpdir();
+	path = key_file(GOOD_KEY "\n", 17, 0440);
+	argv[6] = path;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	expect_refusal(argv, "chmod 600");
+	setenv("CREDENTIALS_DIRECTORY", tmpdir, 1);
+	expect_key_ok(path);
+	key_file(GOOD_KEY "\n", 17, 0444);
+	expect_refusal(argv, "chmod 600");
+	key_file(GOOD_KEY "\n", 17, 0460);
+	expect_refusal(argv, "chmod 600");
+	/* Only the directory itself: not a file below it, nor a sibling whose
+	 * name begins the same. */
+	setenv("CREDENTIALS_DIRECTORY", "/tmp", 1);
+	key_file(GOOD_KEY "\n", 17, 0440);
+	expect_refusal(argv, "chmod 600");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	rm_tmpdir();
+}
+END_TEST
+
 /* Defect 8: the key file's name is not followed through a symlink. */
 START_TEST(test_daemon_keyfile_symlink_refused)
 {
@@ -604,6 +634,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_daemon_no_authkey_refused);
 	tcase_add_test(tc, test_daemon_keyfile_created);
 	tcase_add_test(tc, test_daemon_keyfile_0644_refused);
+	tcase_add_test(tc, test_daemon_keyfile_credentials);
 	tcase_add_test(tc, test_daemon_keyfile_symlink_refused);
 	tcase_add_test(tc, test_daemon_keyfile_fifo_refused);
 	tcase_add_test(tc, test_daemon_keyfile_short_refused);
