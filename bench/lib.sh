@@ -59,3 +59,16 @@ redis_start() {
 	echo "${0##*/}: redis-server did not start; see $OUT/redis.log" >&2
 	exit 1
 }
+
+# Resident KB of process $1 and all its descendants.
+rss_tree() {
+	ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
+	    { ppid[$1] = $2; rss[$1] = $3 }
+	    END {
+		for (p in rss) {
+			for (q = p; q != "" && q != 0 && q != 1; q = ppid[q])
+				if (q == root) { sum += rss[p]; break }
+		}
+		print sum + 0
+	    }'
+}

@@ -42,19 +42,6 @@ mkdir -p "$OUT"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Resident KB of process $1 and all its descendants.
-rss_tree() {
-	ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
-	    { ppid[$1] = $2; rss[$1] = $3 }
-	    END {
-		for (p in rss) {
-			for (q = p; q != "" && q != 0 && q != 1; q = ppid[q])
-				if (q == root) { sum += rss[p]; break }
-		}
-		print sum + 0
-	    }'
-}
-
 # Put COUNT items: qlock-bench with the address and any extra arguments.
 fill() {
 	"$QBENCH" "$@" -t put -c 1 -p 1 -q 1 -n "$COUNT" -d "$SIZE" \

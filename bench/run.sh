@@ -163,19 +163,6 @@ idle_mem() {
 	echo "$sys,1,idle,$IDLE,0,any,1,$(( (after - before) * 1024 / IDLE )),0,0,0,0,-" >>"$RAW"
 }
 
-# Resident KB of process $1 and all its descendants.
-rss_tree() {
-	ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
-	    { ppid[$1] = $2; rss[$1] = $3 }
-	    END {
-		for (p in rss) {
-			for (q = p; q != "" && q != 0 && q != 1; q = ppid[q])
-				if (q == root) { sum += rss[p]; break }
-		}
-		print sum + 0
-	    }'
-}
-
 # Rows in turn, each against every server (interleaved: background load
 # falls on all alike); the servers stay up for the whole run.
 # Idle connections first, on servers that have served nothing yet.
