@@ -48,7 +48,8 @@ qlockd_run() {	# policy clients -> puts/s
 	local port rate
 	port=$(free_port)
 	rm -rf "$DIR/q"; mkdir -p "$DIR/q"
-	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --workers "$WORKERS" \
+	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --worker-ports 0 \
+	    --workers "$WORKERS" \
 	    --authkey-file "$DIR/key" --data-dir "$DIR/q" --fsync "$1" \
 	    --log-level warn 2>>"$DIR/qlockd.log" &
 	QPID=$!

@@ -36,7 +36,8 @@ mkdir -p "$DIR"
 for rep in $(seq "$REPS"); do
 	port=$(free_port)
 	rm -rf "$DIR/q"
-	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --workers 1 \
+	"$BUILD/qlockd" $asroot -f --listen 127.0.0.1:$port --worker-ports 0 \
+	    --workers 1 \
 	    --authkey-file "$DIR/key" --data-dir "$DIR/q" --fsync everysec \
 	    --compact-min 1m --log-level info 2>"$DIR/qlockd.log" &
 	QPID=$!
