@@ -6,6 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
 # As root the daemon wants --user; these runs keep root (see qlockd(8)).
 asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
+# Workers' own ports: any free ones unless a check names some (a port
+# derived from a free --listen port may be taken by another test).
+wp0="--worker-ports 0"
 QLOCK_CLI=${QLOCK_CLI:-$here/../qlock}
 [ -x "$QLOCKD" ] && [ -x "$QLOCK_CLI" ] || { echo "SKIP: binaries not built"; exit 77; }
 tmp=$(mktemp -d /tmp/qlockd-config.XXXXXX)
@@ -22,7 +25,7 @@ bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
 # expect_fail NAME PATTERN FILE-CONTENTS: --check-config exits 2 naming it.
 expect_fail() {
 	printf '%s\n' "$3" > "$tmp/bad.conf"
-	out=$("$QLOCKD" $asroot --config "$tmp/bad.conf" --authkey-file "$tmp/key" \
+	out=$("$QLOCKD" $asroot $wp0 --config "$tmp/bad.conf" --authkey-file "$tmp/key" \
 	    --check-config 2>&1)
 	rc=$?
 	if [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "$2"; then
@@ -58,11 +61,11 @@ workers = 3
 handshake-timeout = 2.5
 log-level = info
 CONF
-out=$("$QLOCKD" $asroot --config "$tmp/good.conf" --authkey-file "$tmp/key" --check-config 2>&1)
+out=$("$QLOCKD" $asroot $wp0 --config "$tmp/good.conf" --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 0 ] && printf '%s' "$out" | grep -q "configuration OK" &&
     ok "a good file checks" || bad "good file: $out"
 # (on a free port: the check tries to bind it, and 7450 may be taken)
-out=$("$QLOCKD" $asroot --config "${QLOCKD_CONF:-$here/../etc/qlockd.conf}" --authkey-file "$tmp/key" \
+out=$("$QLOCKD" $asroot $wp0 --config "${QLOCKD_CONF:-$here/../etc/qlockd.conf}" --authkey-file "$tmp/key" \
     --listen 127.0.0.1:$(free_port) --check-config 2>&1)
 [ $? -eq 0 ] && ok "etc/qlockd.conf checks" || bad "etc/qlockd.conf: $out"
 
@@ -76,10 +79,10 @@ expect_fail "no equals sign" "bad.conf:3: expected 'key = value'" "
 workers 2"
 expect_fail "bad policy" "bad.conf:1: fsync: 'sometimes'" "fsync = sometimes"
 expect_fail "command-line only key" "unknown setting 'config'" "config = /x"
-out=$("$QLOCKD" $asroot --config "$tmp/missing.conf" --check-config 2>&1)
+out=$("$QLOCKD" $asroot $wp0 --config "$tmp/missing.conf" --check-config 2>&1)
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q "missing.conf" &&
     ok "missing file refused" || bad "missing file: $out"
-out=$("$QLOCKD" $asroot --workers 0 --authkey-file "$tmp/key" --check-config 2>&1)
+out=$("$QLOCKD" $asroot $wp0 --workers 0 --authkey-file "$tmp/key" --check-config 2>&1)
 [ $? -eq 2 ] && printf '%s' "$out" | grep -q -- "--workers: 0 is out of range" &&
     ok "bad option refused" || bad "bad option: $out"
 
@@ -87,17 +90,17 @@ out=$("$QLOCKD" $asroot --workers 0 --authkey-file "$tmp/key" --check-config 2>&
 # another program holds, fail the check naming the option; a start that
 # meets one names it too.
 cport=$(free_port)
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --metrics-listen 127.0.0.1:$cport --check-config 2>&1)
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--listen 127.0.0.1:$cport and --metrics-listen 127.0.0.1:$cport are the same address" &&
     ok "listen and metrics on one port refused" || bad "listen = metrics: rc $rc: $out"
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --listen "*:$cport" --check-config 2>&1)
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "are the same address" &&
     ok "a wildcard and an address on one port refused" || bad "wildcard clash: rc $rc: $out"
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --listen "[::1]:$cport" --check-config 2>&1)
 rc=$?
 [ $rc -eq 0 ] && ok "one port on IPv4 and IPv6 is no clash" || bad "v4/v6: rc $rc: $out"
@@ -111,21 +114,21 @@ exec 9> "$tmp/fifo"
 i=0
 while [ $i -lt 100 ] && [ ! -s "$tmp/held" ]; do sleep 0.1; i=$((i + 1)); done
 hport=$(cat "$tmp/held")
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$hport --check-config 2>&1)
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$hport --check-config 2>&1)
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--listen 127.0.0.1:$hport: cannot listen: Address already in use (another program has it)" &&
     ok "an address in use is refused, naming --listen" || bad "in use: rc $rc: $out"
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --metrics-listen 127.0.0.1:$hport --check-config 2>&1)
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--metrics-listen 127.0.0.1:$hport: cannot listen" &&
     ok "a metrics address in use is refused, naming --metrics-listen" || bad "metrics in use: rc $rc: $out"
-out=$("$QLOCKD" $asroot --workers 2 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 --workers 2 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --worker-ports $hport --check-config 2>&1)
 rc=$?
 [ $rc -eq 2 ] && printf '%s' "$out" | grep -q -- "--worker-ports 127.0.0.1:$hport: cannot listen: Address already in use" &&
     ok "a worker port in use is refused, naming --worker-ports" || bad "worker port in use: rc $rc: $out"
-out=$("$QLOCKD" $asroot -f --workers 1 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
+out=$("$QLOCKD" $asroot $wp0 -f --workers 1 --authkey-file "$tmp/key" --listen 127.0.0.1:$cport \
     --metrics-listen 127.0.0.1:$hport 2>&1)
 rc=$?
 [ $rc -eq 1 ] && printf '%s' "$out" | grep -q -- "--metrics-listen 127.0.0.1:$hport: cannot listen: Address already in use" &&
@@ -134,7 +137,7 @@ exec 9>&-
 wait $holder
 
 # The command line wins over the file.
-"$QLOCKD" $asroot -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
+"$QLOCKD" $asroot $wp0 -f --config "$tmp/good.conf" --authkey-file "$tmp/key" --workers 1 \
     --worker-ports 0 > "$tmp/qlockd.log" 2>&1 &
 pid=$!
 export QLOCK_ADDRESS=127.0.0.1:$port QLOCK_AUTHKEY_FILE=$tmp/key
@@ -171,7 +174,7 @@ wait_log "keeping the running one" && ok "a bad file on SIGHUP is refused" ||
     bad "bad reload not refused: $(cat "$tmp/qlockd.log")"
 "$QLOCK_CLI" ping > /dev/null && ok "still serving" || bad "not serving after SIGHUP"
 # The running daemon's own address: fine for a reload (named, exit 0).
-out=$("$QLOCKD" $asroot --authkey-file "$tmp/key" --listen 127.0.0.1:$port --check-config 2>&1)
+out=$("$QLOCKD" $asroot $wp0 --authkey-file "$tmp/key" --listen 127.0.0.1:$port --check-config 2>&1)
 rc=$?
 [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "127.0.0.1:$port: a running qlockd serves it" &&
     ok "--check-config next to the running daemon" || bad "check while running: rc $rc: $out"
