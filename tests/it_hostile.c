@@ -206,7 +206,9 @@ START_TEST(test_hostile_unread_replies)
 	    "ping %.3f s\n", maxkb / 1024, slowest);
 	ck_assert_msg(maxkb < RSS_BOUND_KB, "a worker grew to %ld MiB",
 	    maxkb / 1024);
-	ck_assert_msg(slowest < 1.0, "a ping took %.2f s", slowest);
+	/* 0.1-0.5 s on a quiet machine; 2 s leaves room for a loaded one
+	 * (1.18 s was seen at load average 7). */
+	ck_assert_msg(slowest < 2.0, "a ping took %.2f s", slowest);
 	close(fd);
 	qlock_close(c);
 	qd_stop(d);
