@@ -18,38 +18,6 @@
 #include "shard.h"
 #include "qb.h"
 
-/* The direct address of a shard, from its addresses as the daemon bound
- * them: for a unix-socket client the first unix one; for TCP the host the
- * client used with the first TCP address's port. */
-static char *
-route_addr(const char *address, struct mp_reader *rd, uint32_t n)
-{
-	const char	*a, *port, *host_end;
-	uint32_t	 alen, i;
-	char		*out = NULL;
-	bool		 isunix = strncmp(address, "unix:", 5) == 0;
-
-	host_end = strrchr(address, ':');
-	for (i = 0; i < n; i++) {
-		if (mp_read_str(rd, &a, &alen) == -1)
-			return NULL;
-		if (out != NULL || (alen >= 5 && memcmp(a, "unix:", 5) == 0) !=
-		    isunix)
-			continue;
-		if (isunix) {
-			if (asprintf(&out, "%.*s", (int)alen, a) == -1)
-				out = NULL;
-			continue;
-		}
-		if ((port = memrchr(a, ':', alen)) == NULL || host_end == NULL)
-			continue;
-		if (asprintf(&out, "%.*s%.*s", (int)(host_end - address),
-		    address, (int)(alen - (uint32_t)(port - a)), port) == -1)
-			out = NULL;
-	}
-	return out;
-}
-
 /* Ask the daemon at o->address for its topology and fill o->shards and
  * o->shard_addr; with one shard, or none reachable, routing is off. */
 void
@@ -107,7 +75,7 @@ route_read(struct opts *o)
 	for (i = 0; i < n; i++) {
 		if (mp_read_array(&addrs, &m) == -1)
 			goto bad;
-		if ((o->shard_addr[i] = route_addr(o->address, &addrs, m)) ==
+		if ((o->shard_addr[i] = shard_direct_read(o->address, &addrs, m)) ==
 		    NULL) {
 			fprintf(stderr, "qlock-bench: shard %u has no address "
 			    "of this kind: not routing\n", i);

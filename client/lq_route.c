@@ -53,47 +53,6 @@ lq_route_free(qlock *c)
 	c->route = NULL;
 }
 
-/* The direct address of a shard for a client that reached the daemon at
- * address: the first of the shard's addresses of the same kind, with the
- * host the client used (the daemon's may be a wildcard). */
-static char *
-route_addr(const char *address, struct mp_reader *r, uint32_t n)
-{
-	const char	*a, *port, *myport;
-	uint32_t	 alen, i;
-	char		*out = NULL;
-	bool		 unix_ = strncmp(address, "unix:", 5) == 0;
-
-	for (i = 0; i < n; i++) {
-		if (mp_read_str(r, &a, &alen) == -1)
-			return NULL;
-		if (out != NULL)
-			continue;
-		if (unix_) {
-			if (alen > 5 && memcmp(a, "unix:", 5) == 0 &&
-			    (out = malloc(alen + 1)) != NULL) {
-				memcpy(out, a, alen);
-				out[alen] = '\0';
-			}
-			continue;
-		}
-		if (alen >= 5 && memcmp(a, "unix:", 5) == 0)
-			continue;
-		port = memrchr(a, ':', alen);
-		myport = strrchr(address, ':');
-		if (port == NULL || myport == NULL)
-			continue;
-		alen -= (uint32_t)(port - a);
-		if ((out = malloc((size_t)(myport - address) + alen + 1)) ==
-		    NULL)
-			continue;
-		memcpy(out, address, (size_t)(myport - address));
-		memcpy(out + (myport - address), port, alen);
-		out[(myport - address) + alen] = '\0';
-	}
-	return out;
-}
-
 /* Read the topology reply into a route; NULL if it is not one we follow. */
 static struct lq_route *
 route_parse(const char *address, struct mp_reader *res)
@@ -149,7 +108,7 @@ route_parse(const char *address, struct mp_reader *res)
 		if (mp_read_array(&addrs, &m) == -1)
 			break;
 		if (i != (uint32_t)self)
-			rt->addr[i] = route_addr(address, &addrs, m);
+			rt->addr[i] = shard_direct_read(address, &addrs, m);
 		else
 			for (; m > 0; m--)
 				mp_skip(&addrs, NULL, NULL);
