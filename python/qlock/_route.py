@@ -15,6 +15,7 @@ import os
 from . import _wire, errors
 
 UNNAMED = frozenset(("ping", "stats", "list", "topology"))
+SHARD_CACHE = 4096              # names whose shard a Route remembers
 
 
 def fnv1a64(data):
@@ -58,6 +59,7 @@ class Route:
         self.shard = shard              # the shard the first one reaches
         self.addrs = addrs              # [shard] -> address or None
         self.owners = {}                # shard -> Connection
+        self.shards = {}                # name -> shard, names seen lately
 
     @classmethod
     def ask(cls, conn, address):
@@ -80,7 +82,13 @@ class Route:
 
     def connection(self, first, name, authkey):
         """The connection for requests about name."""
-        shard = shard_of(name, self.nshards)
+        shard = self.shards.get(name)
+        if shard is None:
+            # The hash is a Python loop over the name's bytes: remember it
+            # (a bounded number of names).
+            if len(self.shards) >= SHARD_CACHE:
+                self.shards.clear()
+            shard = self.shards[name] = shard_of(name, self.nshards)
         conn = self.owners.get(shard)
         if conn is not None and conn.sock is not None:
             return conn
