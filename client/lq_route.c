@@ -10,6 +10,7 @@
  * that cannot be reached directly: requests go over the first connection
  * and the daemon forwards them (docs/PROTOCOL.md, "Routing").
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -125,8 +126,11 @@ lq_route_init(qlock *c, const char *address)
 	if (env != NULL && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0))
 		return;
 	if (lq_req_begin(c, "topology", 0) != QLOCK_OK ||
-	    lq_req_call(c, &res) != QLOCK_OK)
-		return;		/* an older daemon: NoMethod; forwarding */
+	    lq_req_call(c, &res) != QLOCK_OK) {
+		/* An older daemon (NoMethod): forwarding, and no error. */
+		snprintf(c->err, sizeof(c->err), "no error");
+		return;
+	}
 	c->route = route_parse(address, &res);
 }
 
