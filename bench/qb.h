@@ -33,6 +33,7 @@
 #include <msgpack.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "frame.h"
 #include "mp.h"
 #include "qlock.h"
@@ -135,7 +136,6 @@ struct rset {
 };
 
 /* qb_util.c */
-double now(void);
 void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...);
 void __attribute__((format(printf, 2, 3))) client_fail(struct bench *b, const char *fmt, ...);
 void sample_add(struct bench *b, double seconds);

@@ -110,7 +110,7 @@ children_reap(const pid_t *pids, int n, double deadline)
 		}
 		if (pid == -1 && errno != EINTR)
 			break;
-		if (!killed && now() >= deadline) {
+		if (!killed && now_mono() >= deadline) {
 			fprintf(stderr, "qlock-bench: clients still running "
 			    "past the time limit; killing them\n");
 			for (i = 0; i < n; i++)
@@ -127,14 +127,14 @@ static bool
 clients_ready(int readyr, int n)
 {
 	struct pollfd	pfd = { readyr, POLLIN, 0 };
-	double		deadline = now() + READY_GRACE;
+	double		deadline = now_mono() + READY_GRACE;
 	char		buf[MAX_CLIENTS];
 	ssize_t		got;
 	int		have = 0, i;
 	bool		ok = true;
 
 	while (have < n) {
-		double left = deadline - now();
+		double left = deadline - now_mono();
 
 		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) == 0)
 			return false;
@@ -223,7 +223,7 @@ test_run(struct opts *o, enum test t, qlock *stats, struct shared *sh,
 	if (!ok)
 		sh->cancel = 1;
 	close(gop[1]);		/* go */
-	children_reap(pids, nprocs, now() + o->max_seconds + READY_GRACE +
+	children_reap(pids, nprocs, now_mono() + o->max_seconds + READY_GRACE +
 	    EXIT_GRACE);
 	close(readyp[0]);
 	free(pids);

@@ -127,7 +127,7 @@ lconn_send(struct bench *b, struct lconn *c)
 		return -1;
 	c->owed = c->batch;
 	if (c->step == 0)
-		c->t0 = now();
+		c->t0 = now_mono();
 	if (rset_flush(&c->rs) == -1) {
 		client_fail(b, "send: %s", strerror(errno));
 		return -1;
@@ -159,7 +159,7 @@ lconn_answer(struct bench *b, struct lconn *c, bool ok, const char *why,
 		c->step = 1;
 		return lconn_send(b, c);
 	}
-	t = now();
+	t = now_mono();
 	sample_add(b, t - c->t0);
 	b->sh->end[c->id] = t;
 	b->sh->units[c->id] += b->test == T_PIPELINE ? c->batch : 1;
@@ -286,7 +286,7 @@ loop_main(struct bench *b, int proc)
 				at[m++] = i;
 			}
 		}
-		t = deadline - now();
+		t = deadline - now_mono();
 		ms = t > 0 ? (int)(t * 1000) + 1 : 0;
 		if ((k = poll(pfd, (nfds_t)m, ms)) == -1 && errno != EINTR) {
 			b->id = cs[at[0]].id;

@@ -41,15 +41,15 @@ static void
 run_ping(struct bench *b, qlock *c, double deadline)
 {
 	long	n = quota(b->o.requests, b->o.clients, b->id), i;
-	double	t0, t1 = now();
+	double	t0, t1 = now_mono();
 
 	for (i = 0; i < n && !out_of_time(b, deadline); i++) {
-		t0 = now();
+		t0 = now_mono();
 		if (qlock_ping(c) != QLOCK_OK) {
 			client_fail(b, "ping: %s", qlock_last_error(c));
 			return;
 		}
-		t1 = now();
+		t1 = now_mono();
 		sample_add(b, t1 - t0);
 		b->sh->units[b->id]++;
 	}
@@ -65,7 +65,7 @@ run_roundtrip(struct bench *b, qlock *c, char (*names)[NAME_LEN],
 	uint8_t	*item = calloc(1, b->o.size + 1);
 	void	*got;
 	size_t	 gotlen;
-	double	 t0, t1 = now(), wait;
+	double	 t0, t1 = now_mono(), wait;
 	int	 st;
 
 	if (item == NULL) {
@@ -77,20 +77,20 @@ run_roundtrip(struct bench *b, qlock *c, char (*names)[NAME_LEN],
 		const char *name = names[i % b->o.queues];
 
 		item_fill(item, b->o.size, (uint64_t)i);
-		t0 = now();
+		t0 = now_mono();
 		if ((st = qlock_queue_put(c, name, item, b->o.size,
 		    QLOCK_FOREVER)) != QLOCK_OK) {
 			client_fail(b, "put %s: %s", name, qlock_last_error(c));
 			break;
 		}
 		/* The item is there: a get that waits at all is a fault. */
-		wait = deadline - now();
+		wait = deadline - now_mono();
 		if ((st = qlock_queue_get(c, name, &got, &gotlen,
 		    wait > 0 ? wait : 0)) != QLOCK_OK) {
 			client_fail(b, "get %s: %s", name, qlock_last_error(c));
 			break;
 		}
-		t1 = now();
+		t1 = now_mono();
 		if (gotlen != b->o.size || memcmp(got, item, b->o.size) != 0)
 			client_fail(b, "get %s: not the item put", name);
 		free(got);
@@ -107,7 +107,7 @@ run_put(struct bench *b, qlock *c, char (*names)[NAME_LEN], double deadline)
 {
 	long	 n = quota(b->o.requests, b->o.clients, b->id), i;
 	uint8_t	*item = calloc(1, b->o.size + 1);
-	double	 t0, t1 = now();
+	double	 t0, t1 = now_mono();
 
 	if (item == NULL) {
 		client_fail(b, "out of memory");
@@ -117,13 +117,13 @@ run_put(struct bench *b, qlock *c, char (*names)[NAME_LEN], double deadline)
 		const char *name = names[i % b->o.queues];
 
 		item_fill(item, b->o.size, (uint64_t)i);
-		t0 = now();
+		t0 = now_mono();
 		if (qlock_queue_put(c, name, item, b->o.size, QLOCK_FOREVER) !=
 		    QLOCK_OK) {
 			client_fail(b, "put %s: %s", name, qlock_last_error(c));
 			break;
 		}
-		t1 = now();
+		t1 = now_mono();
 		sample_add(b, t1 - t0);
 		b->sh->units[b->id]++;
 	}
@@ -146,7 +146,7 @@ run_pipeline(struct bench *b, struct rset *rs, char (*names)[NAME_LEN],
 	char		 why[128];
 	size_t		 len;
 	uint32_t	 reslen;
-	double		 t0, t1 = now();
+	double		 t0, t1 = now_mono();
 	int		 batch, i, j;
 
 	if (item == NULL) {
@@ -168,7 +168,7 @@ run_pipeline(struct bench *b, struct rset *rs, char (*names)[NAME_LEN],
 			    b->o.max_seconds);
 			rs->owed[r - rs->conn] += 2;
 		}
-		t0 = now();
+		t0 = now_mono();
 		if (rset_flush(rs) == -1) {
 			client_fail(b, "send: %s", strerror(errno));
 			break;
@@ -187,7 +187,7 @@ run_pipeline(struct bench *b, struct rset *rs, char (*names)[NAME_LEN],
 					client_fail(b, "pipeline: %s", why);
 			}
 		}
-		t1 = now();
+		t1 = now_mono();
 		sample_add(b, t1 - t0);
 		done += batch;
 		b->sh->units[b->id] = done;
@@ -204,12 +204,12 @@ run_lock(struct bench *b, qlock *c, double deadline)
 {
 	long	 n = quota(b->o.requests, b->o.clients, b->id), i;
 	char	 name[NAME_LEN];
-	double	 t0, t1 = now();
+	double	 t0, t1 = now_mono();
 	int	 st;
 
 	name_make(b, -1, 0, name);
 	for (i = 0; i < n && !out_of_time(b, deadline); i++) {
-		t0 = now();
+		t0 = now_mono();
 		if ((st = qlock_lock_acquire(c, name, b->o.max_seconds)) !=
 		    QLOCK_OK) {
 			client_fail(b, "lock.acquire: %s", qlock_last_error(c));
@@ -221,7 +221,7 @@ run_lock(struct bench *b, qlock *c, double deadline)
 			client_fail(b, "lock.release: %s", qlock_last_error(c));
 			break;
 		}
-		t1 = now();
+		t1 = now_mono();
 		sample_add(b, t1 - t0);
 		b->sh->units[b->id]++;
 	}
@@ -273,7 +273,7 @@ run_producer(struct bench *b, qlock *c, struct raw *r, int p, int np,
 	uint8_t	*item = calloc(1, b->o.size + 1);
 	char	 name[NAME_LEN];
 	long	 g;
-	double	 t1 = now();
+	double	 t1 = now_mono();
 
 	if (item == NULL) {
 		client_fail(b, "out of memory");
@@ -293,7 +293,7 @@ run_producer(struct bench *b, qlock *c, struct raw *r, int p, int np,
 			client_fail(b, "put %s: %s", name, qlock_last_error(c));
 			break;
 		}
-		t1 = now();
+		t1 = now_mono();
 		b->sh->units[b->id]++;
 	}
 	b->sh->end[b->id] = t1;
@@ -343,7 +343,7 @@ run_consumer(struct bench *b, qlock *c, struct raw *r, int cid,
 	int	 q = cid % b->o.queues, tries, st;
 	void	*got;
 	size_t	 gotlen;
-	double	 t, wait, t1 = now();
+	double	 t, wait, t1 = now_mono();
 
 	for (;;) {
 		for (tries = 0; tries < b->o.queues; tries++, q = (q + 1) %
@@ -359,7 +359,7 @@ run_consumer(struct bench *b, qlock *c, struct raw *r, int cid,
 		for (;;) {
 			if (out_of_time(b, deadline))
 				goto out;
-			wait = deadline - now();
+			wait = deadline - now_mono();
 			if (b->o.redis) {	/* BRPOP, nil when it waited */
 				snprintf(tbuf, sizeof(tbuf), "%.3f",
 				    wait < GET_WAIT ? wait : GET_WAIT);
@@ -370,7 +370,7 @@ run_consumer(struct bench *b, qlock *c, struct raw *r, int cid,
 					goto out;
 				if (rgot == NULL)
 					continue;
-				t = now();
+				t = now_mono();
 				item_check(b, rgot, rlen, q, t);
 				goto got;
 			}
@@ -384,7 +384,7 @@ run_consumer(struct bench *b, qlock *c, struct raw *r, int cid,
 				goto out;
 			}
 		}
-		t = now();
+		t = now_mono();
 		item_check(b, got, gotlen, q, t);
 		free(got);
 got:
@@ -424,7 +424,7 @@ client_wait_go(struct bench *b)
 		;
 	if (b->sh->cancel)
 		_exit(1);
-	return now();
+	return now_mono();
 }
 
 /* A client process: connect, choose names, wait for the start, run. */

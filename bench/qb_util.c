@@ -37,15 +37,6 @@
 #include "qlock.h"
 #include "qb.h"
 
-double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
@@ -236,7 +227,7 @@ quota(long total, int nclients, int id)
 bool
 out_of_time(struct bench *b, double deadline)
 {
-	if (now() < deadline)
+	if (now_mono() < deadline)
 		return false;
 	b->sh->timed_out[b->id] = 1;
 	return true;

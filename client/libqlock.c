@@ -31,6 +31,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "frame.h"
 #include "lq_int.h"
 #include "mp.h"
@@ -227,16 +228,6 @@ key_load(qlock *c, const char *authkey, uint8_t *key, size_t *keylen)
 		    path);
 	*keylen = len;
 	return QLOCK_OK;
-}
-
-/* Now, in seconds on the monotonic clock. */
-static double
-now_mono(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Seconds left before the connect deadline: -1 if none, 0 if past. */

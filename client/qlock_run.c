@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "qlock.h"
 #include "qlock_int.h"
 
@@ -47,16 +48,6 @@ forward_cb(int sig, siginfo_t *si, void *ctx)
 	if (child_pid > 0 && (si == NULL || si->si_code != SI_KERNEL))
 		kill((pid_t)child_pid, sig);
 	errno = saved;
-}
-
-/* Now, in seconds on the monotonic clock. */
-static double
-now_mono(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The connection's end can be polled for; a pidfd for the child when the

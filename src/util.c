@@ -57,15 +57,6 @@ xmemdup(const void *p, size_t n)
 	return q;
 }
 
-double
-now_mono(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 secs_timeval(double s, struct timeval *tv)
 {

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "shard.h"
 
 /* Allocation for invariants: out of memory is fatal. */
@@ -16,9 +17,6 @@ void	*xcalloc(size_t n, size_t size);
 void	*xrealloc(void *p, size_t n);
 char	*xstrdup(const char *s);
 void	*xmemdup(const void *p, size_t n);
-
-/* Monotonic time in seconds. */
-double	 now_mono(void);
 
 /* The longest wait in seconds anything takes (about 31.7 years): a client's
  * timeout above it is refused, so no deadline overflows a time_t. */
