@@ -95,19 +95,7 @@ raw_socket(const char *address)
 int
 raw_write(struct raw *r, const void *buf, size_t len)
 {
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(r->fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return frame_send_all(r->fd, buf, len);
 }
 
 /* The next whole frame already received (its body, valid until the next

@@ -69,21 +69,10 @@ lq_conn_drop(qlock *c)
 int
 lq_io_write(qlock *c, const void *buf, size_t len)
 {
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		/* MSG_NOSIGNAL: a closed peer is EPIPE here, never SIGPIPE. */
-		n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			lq_fail(c, QLOCK_ECONN, "send: %s", strerror(errno));
-			lq_conn_drop(c);
-			return QLOCK_ECONN;
-		}
-		p += n;
-		len -= (size_t)n;
+	if (frame_send_all(c->fd, buf, len) == -1) {
+		lq_fail(c, QLOCK_ECONN, "send: %s", strerror(errno));
+		lq_conn_drop(c);
+		return QLOCK_ECONN;
 	}
 	return QLOCK_OK;
 }

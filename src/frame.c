@@ -1,5 +1,9 @@
 /* frame.c: decode and encode the 4-byte frame header, with the size limit,
  * and find the msgid of a request too large to be read. */
+#include <sys/socket.h>
+
+#include <errno.h>
+
 #include "frame.h"
 
 enum frame_result
@@ -60,4 +64,22 @@ frame_put_header(uint8_t out[FRAME_HDR], size_t len)
 	out[1] = (uint8_t)(len >> 16);
 	out[2] = (uint8_t)(len >> 8);
 	out[3] = (uint8_t)len;
+}
+
+int
+frame_send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -28,5 +28,8 @@ enum frame_result frame_peek_msgid(const uint8_t *body, size_t avail,
     size_t bodylen, uint64_t *msgid);
 /* Write the 4-byte header for a body of len bytes (len < 2^31). */
 void frame_put_header(uint8_t out[FRAME_HDR], size_t len);
+/* Send all len bytes of buf on a blocking stream socket, again after
+ * EINTR: 0, or -1 with errno (a closed peer is EPIPE, never SIGPIPE). */
+int frame_send_all(int fd, const void *buf, size_t len);
 
 #endif

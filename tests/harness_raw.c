@@ -142,19 +142,7 @@ raw_connect_auth(const struct qd *d)
 int
 raw_send(int fd, const void *buf, size_t len)
 {
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return frame_send_all(fd, buf, len);
 }
 
 int
