@@ -36,6 +36,7 @@
 #include "lq_int.h"
 #include "mp.h"
 #include "qlock.h"
+#include "sockopt.h"
 #include "status.h"
 
 #define DEFAULT_ADDRESS	"127.0.0.1:7450"
@@ -352,6 +353,23 @@ addr_split(qlock *c, const char *address, char *buf, size_t bufsz,
 }
 
 /* Connect to "HOST:PORT" or "[V6]:PORT", trying each address it resolves to. */
+/* Idle seconds before probing the daemon: QLOCK_KEEPALIVE (0: off),
+ * else QLOCK_KEEPALIVE_DEFAULT. */
+static int
+env_keepalive(void)
+{
+	const char	*s = getenv("QLOCK_KEEPALIVE");
+	char		*end;
+	long		 v;
+
+	if (s == NULL || *s == '\0')
+		return QLOCK_KEEPALIVE_DEFAULT;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || v < 0 || v > 7200)
+		return QLOCK_KEEPALIVE_DEFAULT;
+	return (int)v;
+}
+
 static int
 sock_open_tcp(qlock *c, const char *address)
 {
@@ -390,6 +408,9 @@ sock_open_tcp(qlock *c, const char *address)
 	freeaddrinfo(res);
 	if (c->fd == -1)
 		return sock_fail(c, address, saved);
+	/* A daemon host that vanished silently fails a blocked call with
+	 * QLOCK_ECONN instead of leaving it waiting for ever. */
+	(void)sock_keepalive(c->fd, env_keepalive());
 	return QLOCK_OK;
 }
 

@@ -59,6 +59,10 @@ qlock      *qlock_connect(const char *address, const char *authkey, int *status)
 #define QLOCK_CONNECT_TIMEOUT_DEFAULT 10.0
 qlock      *qlock_connect_timeout(const char *address, const char *authkey,
                 double timeout, int *status);
+/* TCP connections probe a silent daemon after QLOCK_KEEPALIVE idle
+ * seconds (0: never), else this many, and fail with QLOCK_ECONN about
+ * twice that after its last word. */
+#define QLOCK_KEEPALIVE_DEFAULT 30
 void        qlock_close(qlock *c);
 const char *qlock_strerror(int status);
 const char *qlock_last_error(const qlock *c);   /* the server's words for the last error */

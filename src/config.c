@@ -60,6 +60,10 @@ static const struct option_desc options[] = {
 	  "largest message accepted (default 16777216)" },
 	{ "handshake-timeout", 0, OPT_SECONDS, 1, 3600, OFF(handshake_timeout), true,
 	  "SECONDS", "time a new connection has to authenticate (default 10)" },
+	{ "tcp-keepalive", 0, OPT_INT, 0, 7200, OFF(tcp_keepalive), true,
+	  "SECONDS", "probe a silent TCP client after this long; it is dropped "
+	  "(and what it held given back) about twice this after its last "
+	  "word; 0: off (default 30)" },
 	{ "max-output", 0, OPT_SIZE, 65536, 1LL << 32, OFF(max_output), true, "BYTES",
 	  "unsent replies per connection before its reading pauses (default 67108864)" },
 	{ "max-unauth", 0, OPT_INT, 1, 1000000, OFF(max_unauth), true, "N",
@@ -109,6 +113,7 @@ config_defaults(struct config *c)
 	c->fsync = FSYNC_EVERYSEC;
 	c->max_frame = 16u * 1024 * 1024;
 	c->handshake_timeout = 10;
+	c->tcp_keepalive = 30;
 	c->max_output = 64u * 1024 * 1024;
 	c->max_unauth = 1024;
 	c->max_unauth_per_addr = 32;
@@ -617,6 +622,7 @@ config_reload(struct config *c, bool quiet)
 	/* Limits and the log level apply at once. */
 	c->max_frame = n.max_frame;
 	c->handshake_timeout = n.handshake_timeout;
+	c->tcp_keepalive = n.tcp_keepalive;
 	c->max_output = n.max_output;
 	c->max_unauth = n.max_unauth;
 	c->max_unauth_per_addr = n.max_unauth_per_addr;

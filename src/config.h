@@ -31,6 +31,8 @@ struct config {
 	size_t		 compact_min;		/* log size before compaction */
 	size_t		 max_frame;		/* largest frame accepted */
 	double		 handshake_timeout;	/* seconds to authenticate */
+	int		 tcp_keepalive;		/* idle seconds before probing a
+						   TCP client; 0: off */
 	size_t		 max_output;		/* per-connection output buffer
 						   before reading pauses */
 	int		 max_unauth;		/* connections not authenticated

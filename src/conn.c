@@ -27,6 +27,7 @@
 #include "qmsg.h"
 #include "reply.h"
 #include "session.h"
+#include "sockopt.h"
 #include "status.h"
 #include "util.h"
 #include "worker.h"
@@ -352,8 +353,11 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    "dropping the oldest");
 		conn_free(old);
 	}
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (sock_keepalive(fd, w->conf->tcp_keepalive) == -1)
+			log_warn("tcp keepalive on a client connection");
+	}
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		log_warnx("no random bytes for a challenge; dropping client");
 		evutil_closesocket(fd);

@@ -27,6 +27,7 @@ DIGEST = b"{sha256}"
 NONCE_LEN = 40
 TIMEOUT_MAX = 1e9           # the daemon refuses larger finite timeouts
 CONNECT_TIMEOUT = 10.0      # as libqlock's QLOCK_CONNECT_TIMEOUT_DEFAULT
+KEEPALIVE = 30              # as libqlock's QLOCK_KEEPALIVE_DEFAULT
 
 
 def find_address(address=None):
@@ -83,6 +84,33 @@ def find_connect_timeout():
     return t if 0 < t < math.inf else None
 
 
+def keepalive_seconds():
+    """Idle seconds before probing the daemon: $QLOCK_KEEPALIVE (0: never),
+    else KEEPALIVE; as libqlock, a bad value means the default."""
+    try:
+        v = int(os.environ.get("QLOCK_KEEPALIVE", ""))
+    except ValueError:
+        return KEEPALIVE
+    return v if 0 <= v <= 7200 else KEEPALIVE
+
+
+def set_keepalive(s, idle):
+    """Probe a silent daemon after idle seconds, every idle/3, and give up
+    after 3 probes (as libqlock and the daemon do): a call blocked on a
+    host that vanished fails instead of waiting for ever."""
+    if idle <= 0:
+        return
+    intvl = max(1, idle // 3)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "TCP_KEEPIDLE"):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                     (idle + 3 * intvl) * 1000)
+
+
 def open_socket(address, timeout=None):
     """A connected stream socket to HOST:PORT, [V6]:PORT or unix:/PATH,
     within timeout seconds (None: no limit); left blocking."""
@@ -117,6 +145,7 @@ def open_socket(address, timeout=None):
         s = socket.create_connection((host, int(port)), timeout)
         s.settimeout(None)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_keepalive(s, keepalive_seconds())
         return s
     except socket.timeout:
         raise errors.ConnError("Conn", "%s: not connected within the connect "
@@ -199,9 +228,13 @@ class Connection:
                 raise errors.ConnError("Conn", "connection closed")
             try:
                 chunk = self.sock.recv(max(65536, n - len(self.rbuf)))
-            except socket.timeout:
-                self.close()        # only the handshake has a timeout
-                raise
+            except socket.timeout as e:
+                self.close()
+                if e.errno is None:
+                    raise           # only the handshake has a timeout
+                # ETIMEDOUT from the kernel (keepalive gave up, also a
+                # TimeoutError): the connection is dead.
+                raise errors.ConnError("Conn", str(e)) from None
             except OSError as e:
                 self.close()
                 raise errors.ConnError("Conn", str(e)) from None
