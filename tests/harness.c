@@ -684,6 +684,29 @@ qd_run(const char *const *argv, double secs, char **out)
 	return status;
 }
 
+struct qd *D;
+
+void
+qd_fixture_w1(void)
+{
+	D = qd_start(1, NULL);
+	qd_setenv(D);
+}
+
+void
+qd_fixture_w3(void)
+{
+	D = qd_start(3, NULL);
+	qd_setenv(D);
+}
+
+void
+qd_fixture_stop(void)
+{
+	qd_stop(D);
+	D = NULL;
+}
+
 TCase *
 qd_tcase(Suite *s, const char *name, void (*setup)(void),
     void (*teardown)(void), double timeout)

@@ -56,6 +56,13 @@ void		 qd_nap(void);
 
 /* A test case of s whose every test runs between setup and teardown (a
  * daemon fixture), each within timeout seconds. */
+/* The daemon of the running test, and the usual fixtures: D started with
+ * 1 or 3 workers and the environment (QLOCK_ADDRESS, ...) pointed at it;
+ * D stopped. */
+extern struct qd *D;
+void		 qd_fixture_w1(void);
+void		 qd_fixture_w3(void);
+void		 qd_fixture_stop(void);
 TCase		*qd_tcase(Suite *s, const char *name, void (*setup)(void),
 		    void (*teardown)(void), double timeout);
 

@@ -20,19 +20,10 @@
 #define IDLE_SECS	1.0	/* how long the worker's CPU is watched */
 #define IDLE_MAX_CPU	0.25	/* CPU seconds it may use in that time */
 
-static struct qd *D;
-
 static void
 setup(void)
 {
 	D = qd_start(1, NULL);
-}
-
-static void
-teardown(void)
-{
-	qd_stop(D);
-	D = NULL;
 }
 
 /* Send method [name, timeout] with the timeout as a double. */
@@ -182,7 +173,7 @@ static Suite *
 input_suite(void)
 {
 	Suite	*s = suite_create("it_input");
-	TCase	*tc = qd_tcase(s, "workers1", setup, teardown, 60);
+	TCase	*tc = qd_tcase(s, "workers1", setup, qd_fixture_stop, 60);
 
 	tcase_add_test(tc, test_input_timeout_bounds);
 	tcase_add_test(tc, test_input_nesting_limit);

@@ -25,7 +25,6 @@
 #include "it_objects.h"
 #include "qlock.h"
 #include "suiterun.h"
-struct qd *D;		/* the daemon of the running test */
 pid_t	 Workers[WORKERS];	/* its workers when it was ready */
 
 static int

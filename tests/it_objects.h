@@ -49,7 +49,6 @@ struct objinfo {
 	uint64_t	holders;
 };
 
-extern struct qd *D;			/* the daemon of the running test */
 extern pid_t	 Workers[WORKERS];	/* its workers when it was ready */
 
 /* it_objects.c */

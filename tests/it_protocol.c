@@ -25,8 +25,6 @@
 #include "qlock.h"
 #include "suiterun.h"
 
-struct qd *D;
-
 static void
 setup_w1(void)
 {
@@ -37,13 +35,6 @@ static void
 setup_w3(void)
 {
 	D = qd_start(3, "--max-frame", "65536", "--handshake-timeout", "3", NULL);
-}
-
-static void
-teardown(void)
-{
-	qd_stop(D);
-	D = NULL;
 }
 
 void
@@ -681,8 +672,8 @@ protocol_suite(void)
 {
 	Suite	*s = suite_create("it_protocol");
 
-	add_tests(qd_tcase(s, "workers1", setup_w1, teardown, 60));
-	add_tests(qd_tcase(s, "workers3", setup_w3, teardown, 60));
+	add_tests(qd_tcase(s, "workers1", setup_w1, qd_fixture_stop, 60));
+	add_tests(qd_tcase(s, "workers3", setup_w3, qd_fixture_stop, 60));
 	return s;
 }
 

@@ -10,7 +10,6 @@
 #define MAX_FRAME	65536		/* --max-frame of the daemon under test */
 #define ANY_MSGID	UINT64_MAX	/* expect_error: do not check the msgid */
 
-extern struct qd *D;			/* the daemon of the current test */
 
 void	pk_str(msgpack_packer *pk, const char *s);
 /* The next response must be an error with code (and msgid). */

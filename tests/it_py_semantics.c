@@ -21,29 +21,6 @@
 #include "it_py_semantics.h"
 #include "qlock.h"
 #include "suiterun.h"
-struct qd *D;		/* the daemon of the running test */
-
-static void
-setup_w1(void)
-{
-	D = qd_start(1, NULL);
-	qd_setenv(D);
-}
-
-static void
-setup_w3(void)
-{
-	D = qd_start(3, NULL);
-	qd_setenv(D);
-}
-
-static void
-teardown(void)
-{
-	qd_stop(D);
-	D = NULL;
-}
-
 /* Send [0, msgid, method, [name]] on fd. */
 void
 call_name(int fd, uint64_t msgid, const char *method, const char *name)
@@ -348,13 +325,13 @@ py_semantics_suite(void)
 	Suite	*s = suite_create("py_semantics");
 	TCase	*tc;
 
-	tc = qd_tcase(s, "w3", setup_w3, teardown, 30);
+	tc = qd_tcase(s, "w3", qd_fixture_w3, qd_fixture_stop, 30);
 	tcase_add_test(tc, test_hashtag_colocates);
 	tcase_add_test(tc, test_queue_state);
 	tcase_add_test(tc, test_barrier_state);
 	pysem_cancel_tests(tc);
 	pysem_dict_tests(tc);
-	tc = qd_tcase(s, "w1", setup_w1, teardown, 30);
+	tc = qd_tcase(s, "w1", qd_fixture_w1, qd_fixture_stop, 30);
 	tcase_add_test(tc, test_queue_state);
 	tcase_add_test(tc, test_barrier_state);
 	pysem_cancel_tests(tc);

@@ -10,7 +10,6 @@
 #include "harness.h"
 #include "qlock.h"
 
-extern struct qd *D;		/* the daemon of the running test */
 
 /* it_py_semantics.c */
 void	call_name(int fd, uint64_t msgid, const char *method, const char *name);

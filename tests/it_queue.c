@@ -17,29 +17,6 @@
 #include "qlock.h"
 #include "suiterun.h"
 
-static struct qd *D;		/* the daemon of the running test */
-
-static void
-setup_w1(void)
-{
-	D = qd_start(1, NULL);
-	qd_setenv(D);
-}
-
-static void
-setup_w3(void)
-{
-	D = qd_start(3, NULL);
-	qd_setenv(D);
-}
-
-static void
-teardown(void)
-{
-	qd_stop(D);
-	D = NULL;
-}
-
 /* Put a string item, which must succeed. */
 static void
 put_str(qlock *c, const char *q, const char *s)
@@ -570,8 +547,8 @@ queue_suite(void)
 {
 	Suite	*s = suite_create("it_queue");
 
-	add_tests(qd_tcase(s, "workers1", setup_w1, teardown, 120));
-	add_tests(qd_tcase(s, "workers3", setup_w3, teardown, 120));
+	add_tests(qd_tcase(s, "workers1", qd_fixture_w1, qd_fixture_stop, 120));
+	add_tests(qd_tcase(s, "workers3", qd_fixture_w3, qd_fixture_stop, 120));
 	return s;
 }
 
