@@ -71,7 +71,7 @@ cmd_sem_open(struct worker *w, struct request *r)
 			return;
 		}
 	} else {
-		sem_init(&o->u.sem, (long)value, bounded);
+		qsem_init(&o->u.sem, (long)value, bounded);
 		o->opened = true;
 		o->keep = keep;
 		store_s_set(w, o, sem_base(w, o));

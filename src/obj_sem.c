@@ -3,7 +3,7 @@
 #include "obj_sem.h"
 
 void
-sem_init(struct sem *s, long value, bool bounded)
+qsem_init(struct sem *s, long value, bool bounded)
 {
 	s->value = value;
 	s->initial = value;

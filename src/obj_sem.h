@@ -15,7 +15,7 @@ struct sem {
 
 #define SEM_WAIT 1	/* no permit free: park a waiter */
 
-void	sem_init(struct sem *s, long value, bool bounded);
+void	qsem_init(struct sem *s, long value, bool bounded);
 /* Take a permit, or SEM_WAIT (also while others wait: FIFO). */
 int	sem_acquire(struct sem *s);
 /* Give one back: to the oldest waiter, or to the count; QLOCK_EVALUE if a

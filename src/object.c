@@ -64,7 +64,7 @@ registry_add(struct registry *r, const char *name, size_t len,
 	switch (kind) {
 	case OBJ_QUEUE:		queue_init(&o->u.queue, 0, false); break;
 	case OBJ_LOCK:		lock_init(&o->u.lock, false); break;
-	case OBJ_SEM:		sem_init(&o->u.sem, 0, false); break;
+	case OBJ_SEM:		qsem_init(&o->u.sem, 0, false); break;
 	case OBJ_EVENT:		qevent_init(&o->u.event); break;
 	case OBJ_COND:		cond_init(&o->u.cond); break;
 	case OBJ_BARRIER:	barrier_init(&o->u.barrier, 1); break;

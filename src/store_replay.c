@@ -172,7 +172,7 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 			return -1;
 		if (a < 0 || b < 0)
 			return -1;
-		sem_init(&o->u.sem, (long)a, flag);
+		qsem_init(&o->u.sem, (long)a, flag);
 		/* Saturated as the log keeps it now: logs written before
 		 * sem_durable() could hold the bound + 1 after a release by a
 		 * session that held no permit. */

@@ -47,7 +47,7 @@ START_TEST(test_sem_acquire_counts_down)
 {
 	int	i;
 
-	sem_init(&s, 3, _i == 1);
+	qsem_init(&s, 3, _i == 1);
 	ck_assert_int_eq(s.value, 3);
 	ck_assert_int_eq(s.initial, 3);
 	for (i = 2; i >= 0; i--) {
@@ -63,7 +63,7 @@ END_TEST
 /* Semaphore(0) has nothing to give (loop: plain, bounded). */
 START_TEST(test_sem_zero_waits)
 {
-	sem_init(&s, 0, _i == 1);
+	qsem_init(&s, 0, _i == 1);
 	ck_assert_int_eq(sem_acquire(&s), SEM_WAIT);
 	ck_assert_int_eq(s.value, 0);
 }
@@ -74,7 +74,7 @@ START_TEST(test_sem_unbounded_release_grows)
 {
 	int	i;
 
-	sem_init(&s, 1, false);
+	qsem_init(&s, 1, false);
 	for (i = 0; i < 5; i++)
 		ck_assert_int_eq(sem_release(&s, &woken), 0);
 	ck_assert_int_eq(s.value, 6);
@@ -89,7 +89,7 @@ END_TEST
  * and the count stays where it was. */
 START_TEST(test_sem_bounded_over_release)
 {
-	sem_init(&s, 2, true);
+	qsem_init(&s, 2, true);
 	ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE);
 	ck_assert_int_eq(s.value, 2);
 	ck_assert_int_eq(sem_acquire(&s), 0);
@@ -110,7 +110,7 @@ START_TEST(test_sem_release_hands_to_oldest)
 	struct waiter	*w[3];
 	int		 i;
 
-	sem_init(&s, 1, _i == 1);
+	qsem_init(&s, 1, _i == 1);
 	ck_assert_int_eq(sem_acquire(&s), 0);
 	for (i = 0; i < 3; i++)
 		w[i] = acquire_park(10 + (uint64_t)i);
@@ -139,7 +139,7 @@ START_TEST(test_sem_no_barging)
 {
 	struct waiter	*a, *b;
 
-	sem_init(&s, 0, false);
+	qsem_init(&s, 0, false);
 	a = acquire_park(1);
 	s.value = 1;
 	ck_assert_int_eq(sem_acquire(&s), SEM_WAIT);
@@ -160,7 +160,7 @@ START_TEST(test_sem_cancelled_waiter_skipped)
 {
 	struct waiter	*a, *b, *c;
 
-	sem_init(&s, 0, false);
+	qsem_init(&s, 0, false);
 	a = acquire_park(1);
 	b = acquire_park(2);
 	c = acquire_park(3);
@@ -182,7 +182,7 @@ START_TEST(test_sem_woken_appended)
 {
 	struct waiter	*other, *w;
 
-	sem_init(&s, 0, false);
+	qsem_init(&s, 0, false);
 	other = pool_waiter(99);
 	TAILQ_INSERT_TAIL(&woken, other, link);
 	w = acquire_park(1);
@@ -198,7 +198,7 @@ START_TEST(test_sem_bounded_zero_release_refused)
 {
 	struct waiter	*w;
 
-	sem_init(&s, 0, true);
+	qsem_init(&s, 0, true);
 	w = acquire_park(1);
 	ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE);
 	ck_assert(TAILQ_EMPTY(&woken));
@@ -212,7 +212,7 @@ END_TEST
  * what the log keeps (sem_durable) is the bound, not value + held. */
 START_TEST(test_sem_durable_foreign_release)
 {
-	sem_init(&s, 2, true);
+	qsem_init(&s, 2, true);
 	ck_assert_int_eq(sem_acquire(&s), 0);
 	ck_assert_int_eq(sem_durable(&s, 1), 2);
 	ck_assert_int_eq(sem_release(&s, &woken), 0);	/* the foreign one */
@@ -221,7 +221,7 @@ START_TEST(test_sem_durable_foreign_release)
 	ck_assert_int_eq(sem_release(&s, &woken), QLOCK_EVALUE); /* holder */
 	ck_assert_int_eq(s.value, sem_durable(&s, 0));
 	/* A plain semaphore keeps every permit. */
-	sem_init(&s, 2, false);
+	qsem_init(&s, 2, false);
 	ck_assert_int_eq(sem_acquire(&s), 0);
 	ck_assert_int_eq(sem_release(&s, &woken), 0);
 	ck_assert_int_eq(sem_durable(&s, 1), 3);
@@ -237,7 +237,7 @@ START_TEST(test_sem_model_random)
 	unsigned	 seed = 99u + (unsigned)_i;
 	int		 step;
 
-	sem_init(&s, initial, true);
+	qsem_init(&s, initial, true);
 	for (step = 0; step < 3000; step++) {
 		int	rc;
 
