@@ -1,6 +1,7 @@
 /* cluster.c: parse and validate the cluster settings, --node-id, --peer
  * ID=HOST:PORT (every member, this node included) and --raft-dir.  Without
  * --peer a node is a single node, as it always was (docs/HA.md). */
+#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -122,6 +123,11 @@ cluster_check(const struct config *c)
 		}
 		return 0;
 	}
+#ifndef HAVE_RAFT
+	fprintf(stderr, "qlockd: --peer: this qlockd was built without libraft "
+	    "(configure --with-raft)\n");
+	return -1;
+#endif
 	if (c->node_id == 0 || c->raft_dir == NULL) {
 		fprintf(stderr, "qlockd: --peer needs --%s\n",
 		    c->node_id == 0 ? "node-id" : "raft-dir");
@@ -130,6 +136,11 @@ cluster_check(const struct config *c)
 	if (c->data_dir != NULL) {
 		fprintf(stderr, "qlockd: --data-dir and --peer: a cluster keeps "
 		    "its log in --raft-dir\n");
+		return -1;
+	}
+	if (c->fsync_given) {
+		fprintf(stderr, "qlockd: --fsync and --peer: raft writes its log "
+		    "to disk before an entry counts as stored\n");
 		return -1;
 	}
 	for (i = 0; i < c->npeer; i++) {
@@ -167,6 +178,19 @@ cluster_check(const struct config *c)
 		fprintf(stderr, "qlockd: --node-id %d is not among the --peer "
 		    "ids (list every member, this node included)\n",
 		    c->node_id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cluster_prepare(const struct config *c)
+{
+	if (c->npeer == 0)
+		return 0;
+	if (mkdir(c->raft_dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "qlockd: --raft-dir %s: %s\n", c->raft_dir,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -1,5 +1,6 @@
-/* cluster.h: the cluster settings (--node-id, --peer, --raft-dir) and their
- * validation; replication itself is not built yet (docs/HA.md). */
+/* cluster.h: the cluster settings (--node-id, --peer, --raft-dir,
+ * --raft-election-ms) and their validation; replication itself is
+ * src/repl.c (docs/HA.md). */
 #ifndef CLUSTER_H
 #define CLUSTER_H
 #include <stddef.h>
@@ -23,4 +24,8 @@ int	cluster_peer_parse(const char *s, struct cluster_peer *p, char *why,
  * group's port in range, no --data-dir; --node-id or --raft-dir alone are
  * errors.  -1 with the reason printed to stderr. */
 int	cluster_check(const struct config *c);
+/* Master, after giving root up: create --raft-dir (0700) if it is not
+ * there; each worker makes its group's shard-G below it.  -1 with the
+ * reason printed to stderr. */
+int	cluster_prepare(const struct config *c);
 #endif

@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "qlock.h"
 #include "qmsg.h"
+#include "repl.h"
 #include "reply.h"
 #include "session.h"
 #include "store.h"
@@ -427,6 +428,10 @@ cmd_dispatch(struct worker *w, struct request *r)
 			forward(w, r, owner, c);
 			return;
 		}
+		if (!repl_serving(w)) {
+			repl_refuse(w, &r->ctx);
+			return;
+		}
 	}
 	r->cmd->exec(w, r);
 	worker_flush_woken(w);
@@ -444,6 +449,10 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 	if (!(r.cmd->flags & CMD_NAMED) ||
 	    shard_of(r.name, r.namelen, (unsigned)w->nworkers) != (unsigned)w->id)
 		fatalx("peer forwarded a request that is not ours");
+	if (!repl_serving(w)) {
+		repl_refuse(w, &r.ctx);
+		return;
+	}
 	r.cmd->exec(w, &r);
 	worker_flush_woken(w);
 }

@@ -96,6 +96,9 @@ static const struct option_desc options[] = {
 	  "(default: none, a single node)" },
 	{ "raft-dir", 0, OPT_STRING, 0, 0, OFF(raft_dir), true, "DIR",
 	  "where a cluster node keeps its raft log (needs --peer)" },
+	{ "raft-election-ms", 0, OPT_INT, 10, 600000, OFF(raft_election_ms), true,
+	  "N", "a cluster's raft election timeout in milliseconds; heartbeats "
+	  "every N/10 (default 1000)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -118,6 +121,7 @@ config_defaults(struct config *c)
 	c->max_unauth = 1024;
 	c->max_unauth_per_addr = 32;
 	c->compact_min = 4u * 1024 * 1024;
+	c->raft_election_ms = 1000;
 	c->log_level = LOG_LVL_INFO;
 	c->socket_mode = 0660;
 	c->run_uid = geteuid();
@@ -261,6 +265,7 @@ apply(struct config *c, const struct option_desc *o, const char *val,
 			snprintf(why, whylen, "'%s' is not always, everysec or no", val);
 			return -1;
 		}
+		c->fsync_given = true;
 		return 0;
 	case OPT_MODE:
 		errno = 0;
@@ -654,9 +659,10 @@ config_reload(struct config *c, bool quiet)
 	if (differs(n.worker_ports, c->worker_ports))
 		log_warnx("SIGHUP: worker-ports changed; restart to apply");
 	if (n.node_id != c->node_id || n.npeer != c->npeer ||
-	    differs(n.raft_dir, c->raft_dir))
-		log_warnx("SIGHUP: node-id, peer or raft-dir changed; restart "
-		    "to apply");
+	    differs(n.raft_dir, c->raft_dir) ||
+	    n.raft_election_ms != c->raft_election_ms)
+		log_warnx("SIGHUP: node-id, peer, raft-dir or raft-election-ms "
+		    "changed; restart to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);

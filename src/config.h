@@ -27,6 +27,7 @@ struct config {
 	bool		 auth_legacy_md5;	/* allow Python <= 3.11 clients */
 	char		*data_dir;		/* append-only log directory */
 	enum fsync_policy fsync;
+	bool		 fsync_given;	/* --fsync was set (refused with --peer) */
 	bool		 repair_log;		/* cut damaged logs at the damage */
 	size_t		 compact_min;		/* log size before compaction */
 	size_t		 max_frame;		/* largest frame accepted */
@@ -54,6 +55,7 @@ struct config {
 						   as given (src/cluster.c) */
 	int		 npeer;			/* 0: a single node */
 	char		*raft_dir;		/* --raft-dir */
+	int		 raft_election_ms;	/* --raft-election-ms */
 	int		 argc;			/* the command line, for reloads */
 	char		**argv;
 	/* Loaded at start, not an option: */

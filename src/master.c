@@ -512,14 +512,6 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 		printf("qlockd: configuration OK\n");
 		return 0;
 	}
-	/* Validated, but nothing serves a cluster yet: refuse rather than
-	 * run a single node its operator believes replicated. */
-	if (m->conf.npeer > 0) {
-		fprintf(stderr, "qlockd: --peer: replication is not built yet "
-		    "(issue 13, docs/HA.md); only --check-config takes the "
-		    "cluster settings for now\n");
-		return 2;
-	}
 	log_init(m->conf.foreground, m->conf.log_level);
 	log_set_role("master");
 	if (master_listen(m) == -1 ||
@@ -539,6 +531,8 @@ master_prepare(struct master *m, int argc, char *argv[], int *metrics_fd)
 		return 1;
 	if (m->conf.data_dir != NULL &&
 	    store_prepare(&m->conf, m->conf.repair_log) == -1)
+		return 2;
+	if (cluster_prepare(&m->conf) == -1)
 		return 2;
 	return -1;
 }

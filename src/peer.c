@@ -14,6 +14,7 @@
 #include "log.h"
 #include "peer.h"
 #include "qmsg.h"
+#include "repl.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -201,6 +202,9 @@ peer_message(struct worker *w, int id, const struct qmsg_hdr *hdr,
 		break;
 	case QMSG_PART_REPLY:
 		fanout_partial(w, hdr->tag, id, payload, hdr->len);
+		break;
+	case QMSG_LEADER:
+		repl_peer_leader(w, id, payload, hdr->len);
 		break;
 	default:
 		fatalx("worker %d sent unknown message %u", id, hdr->type);

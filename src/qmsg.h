@@ -18,6 +18,9 @@ enum qmsg_type {
 	QMSG_SESS_END,		/* the client of sess went away */
 	QMSG_PART_REQ,		/* fan-out (stats, list): tag; payload: request body */
 	QMSG_PART_REPLY,	/* a partial result; tag; payload: msgpack */
+	QMSG_LEADER,		/* cluster: the sender's raft group has this
+				   leader; payload: [node id or 0, [its
+				   client address for the shard...]] */
 	/* master -> worker (control) */
 	QMSG_PEER_UP = 32,	/* tag: peer id; fd: a new mesh socket to it */
 	QMSG_PEER_DOWN,		/* tag: peer id, which died */

@@ -6,8 +6,13 @@
 #define REPL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
+struct reqctx;
+struct store_buf;
 struct worker;
 
 /* The group as this worker sees it, for stats, metrics and topology. */
@@ -26,5 +31,32 @@ struct repl_info {
 bool	repl_on(const struct worker *w);
 /* Fill ri (zeroed when repl_on is false). */
 void	repl_get_info(const struct worker *w, struct repl_info *ri);
+
+/* Worker start, after store_open: join group w->id (raft_dir/shard-ID),
+ * bootstrapped with every --peer when the directory is new.  Nothing
+ * without --peer. */
+void	repl_start(struct worker *w);
+/* Leave the group (worker_free). */
+void	repl_close(struct worker *w);
+/* Does this worker serve its shard's named requests?  Always without
+ * --peer; with it, once it leads and its epoch is applied. */
+bool	repl_serving(const struct worker *w);
+/* Answer a named request this worker does not serve: NotLeader, naming
+ * the leader when known ("shard G: leader is node N at ADDR"). */
+void	repl_refuse(struct worker *w, const struct reqctx *ctx);
+/* The store in raft mode: propose the records of this pass (b, emptied)
+ * as one entry; the held replies go when it commits. */
+void	repl_flush(struct worker *w, struct store_buf *b);
+/* The count of own entries a reply held now waits for. */
+uint64_t repl_hold_seq(const struct worker *w);
+/* The leaders table: a sibling came up (tell it ours), a sibling's
+ * message about its group (QMSG_LEADER). */
+void	repl_peer_up(struct worker *w, int id);
+void	repl_peer_leader(struct worker *w, int id, const uint8_t *p,
+	    size_t len);
+/* topology in a cluster: shard g's leader's addresses (a msgpack
+ * array), and the keys node and leaders. */
+void	repl_pack_addrs(struct worker *w, msgpack_packer *pk, int g);
+void	repl_pack_topology(struct worker *w, msgpack_packer *pk);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
 	{ QLOCK_ENOENT,		"NoEnt",	"no such object" },
 	{ QLOCK_EUNAVAIL,	"Unavail",	"owning worker restarted; outcome unknown" },
 	{ QLOCK_ECANCELLED,	"Cancelled",	"cancelled" },
+	{ QLOCK_ENOTLEADER,	"NotLeader",	"not the leader" },
 };
 #define NSTATUS (sizeof(status_table) / sizeof(status_table[0]))
 

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "repl.h"
 #include "store_int.h"
 #include "util.h"
 #include "worker.h"
@@ -231,6 +232,39 @@ badlog(const char *fmt, ...)
 	exit(STORE_EXIT_BADLOG);
 }
 
+/* Raft mode (--peer): no file; what a loop pass records becomes one raft
+ * entry (src/repl.c), and the state comes from raft's snapshot and log. */
+static void
+store_open_raft(struct worker *w)
+{
+	struct store	*st = xcalloc(1, sizeof(*st));
+
+	st->raft = true;
+	st->fd = st->markfd = st->compact_fd = st->sync_sock = -1;
+	st->retire_fd = -1;
+	w->store = st;
+	w->store_flush_ev = event_new(w->base, -1, 0, store_flush_cb, w);
+}
+
+void
+store_raft_serve(struct worker *w, uint64_t max_item, uint64_t tokens)
+{
+	struct store	*st = w->store;
+
+	st->next_item = max_item;
+	st->token_reserved = tokens;
+	if (w->tokens < tokens)
+		w->tokens = tokens;
+	w->reg.on_gc = store_gc;
+	w->reg.on_gc_arg = w;
+}
+
+uint64_t
+store_token_mark(const struct worker *w)
+{
+	return w->store == NULL ? 0 : w->store->token_reserved;
+}
+
 void
 store_open(struct worker *w)
 {
@@ -245,6 +279,10 @@ store_open(struct worker *w)
 	int		 workers;
 	struct timeval	 sec = { 1, 0 };
 
+	if (w->conf->npeer > 0) {
+		store_open_raft(w);
+		return;
+	}
 	if (w->conf->data_dir == NULL)
 		return;
 	if (current_read(w->conf->data_dir, &gen, &workers) != 1 ||
@@ -334,6 +372,13 @@ store_close(struct worker *w)
 
 	if (st == NULL)
 		return;
+	if (st->raft) {
+		event_free(w->store_flush_ev);
+		free(st->pend.p);
+		free(st);
+		w->store = NULL;
+		return;
+	}
 	if (st->compact_pid != 0) {	/* a compaction still writing */
 		kill(st->compact_pid, SIGKILL);
 		while (waitpid(st->compact_pid, NULL, 0) == -1 && errno == EINTR)
@@ -408,7 +453,7 @@ store_reserve(struct worker *w, size_t bytes)
 	uint64_t	 need;
 	int		 rc;
 
-	if (st == NULL)
+	if (st == NULL || st->raft)
 		return 0;
 	need = st->end + st->pend.len + bytes + REC_HDR + 64;
 	if (need <= st->allocated)
@@ -450,6 +495,10 @@ store_flush(struct worker *w)
 	w->store_flush_pending = false;
 	if (st == NULL)
 		return;
+	if (st->raft) {
+		repl_flush(w, &st->pend);
+		return;
+	}
 	if (st->pend.len > 0) {
 		if (store_write_all(st->fd, st->pend.p, st->pend.len, st->end) == -1)
 			fatal("write %s (restarting; unacknowledged changes "

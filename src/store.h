@@ -44,6 +44,8 @@ struct store_buf {
 
 /* One worker's open log. */
 struct store {
+	bool		 raft;		/* raft mode (--peer): no file, the
+					   records go to raft entries */
 	char		*path;		/* gen-K/shard-I.log */
 	char		*dirpath;	/* gen-K, fsync'ed after renames */
 	int		 fd;
@@ -128,6 +130,11 @@ void	store_l_open(struct worker *w, struct object *o);
 void	store_keep(struct worker *w, struct object *o);
 void	store_b_open(struct worker *w, struct object *o);
 void	store_delete(struct worker *w, struct object *o);
+/* Raft mode: this worker now serves its shard (src/repl.c): item ids and
+ * fencing tokens continue from what the replicated state has seen. */
+void	store_raft_serve(struct worker *w, uint64_t max_item, uint64_t tokens);
+/* Fencing tokens below this are recorded as reserved (0: no store). */
+uint64_t store_token_mark(const struct worker *w);
 /* Called before granting a fencing token above the logged reservation. */
 void	store_tokens(struct worker *w);
 

@@ -1,7 +1,8 @@
 /* store_int.h: what the files of the store share (store.c: the worker's
  * log; store_rec.c: records and snapshots; store_replay.c: replay;
- * store_dir.c: the data directory; store_compact.c: compaction).  Not for
- * other modules: their interface is store.h. */
+ * store_dir.c: the data directory; store_compact.c: compaction; repl.c:
+ * the store's raft mode, records as raft entries).  Not for other
+ * modules: their interface is store.h. */
 #ifndef STORE_INT_H
 #define STORE_INT_H
 
@@ -98,6 +99,10 @@ void	 rec_b_open(struct store_buf *b, const struct object *o);
 void	 rec_q_unfin(struct store_buf *b, const struct object *o);
 void	 rec_delete(struct store_buf *b, const struct object *o);
 void	 rec_tokens(struct store_buf *b, uint64_t upto);
+/* A log image (header, then records) of reg's state into b; rp, if not
+ * NULL, adds the items it holds as taken. */
+void	 snapshot_records(struct store_buf *b, struct registry *reg,
+	    uint64_t tokens, const struct replay *rp);
 int64_t	 snapshot_fd(int fd, struct registry *reg, uint64_t tokens);
 int	 snapshot_write(const char *path, const char *dirpath,
 	    struct registry *reg, uint64_t tokens);
@@ -105,7 +110,11 @@ int	 snapshot_write(const char *path, const char *dirpath,
 /* store_replay.c: reading logs back. */
 enum scan_end replay_scan(const uint8_t *p, size_t size, struct replay *rp,
 	    size_t *end, size_t *bad, const char *path);
+int	 replay_record(struct replay *rp, const uint8_t *p, size_t len);
 void	 replay_finish(struct replay *rp);
+void	 replay_discard(struct replay *rp);
+uint64_t replay_taken_each(const struct replay *rp, const struct object *o,
+	    void (*fn)(void *, const struct qitem *), void *arg);
 const uint8_t *replay_map(int fd, size_t *size);
 bool	 replay_header_ok(const uint8_t *p, size_t size);
 

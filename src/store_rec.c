@@ -238,16 +238,37 @@ queue_held(const struct object *o)
 	return n;
 }
 
-/* The whole state of one object as records (for snapshots). */
+/* A taken item a replay holds, as the records that make it taken again. */
+struct taken_rec {
+	struct store_buf	*b;
+	const struct object	*o;
+};
+
 static void
-snapshot_object(struct store_buf *b, const struct object *o)
+snapshot_taken(void *arg, const struct qitem *it)
 {
+	struct taken_rec	*tr = arg;
+	struct qref		 r;
+
+	qref_of_item(it, &r);
+	rec_q_put(tr->b, tr->o, &r);
+	rec_item(tr->b, tr->o, R_Q_TAKE, it->id);
+}
+
+/* The whole state of one object as records (for snapshots); rp, if not
+ * NULL, holds more taken items (a raft follower's, src/repl.c). */
+static void
+snapshot_object(struct store_buf *b, const struct object *o,
+    const struct replay *rp)
+{
+	struct taken_rec tr = { b, o };
 	struct hold	*h;
 	struct qitem	*it;
 	struct qiter	 qi;
 	struct qref	 r;
 	struct dentry	*e;
 	long		 base;
+	uint64_t	 ntaken;
 
 	switch (o->kind) {
 	case OBJ_QUEUE:
@@ -261,12 +282,13 @@ snapshot_object(struct store_buf *b, const struct object *o)
 				rec_item(b, o, R_Q_TAKE, it->id);
 			}
 		}
+		ntaken = replay_taken_each(rp, o, snapshot_taken, &tr);
 		qpack_iter_init(&o->u.queue.items, &qi);
 		while (qpack_iter_next(&qi, &r))
 			rec_q_put(b, o, &r);
 		/* Tasks marked done while their items were still queued. */
 		if (o->u.queue.joinable && o->u.queue.unfinished !=
-		    o->u.queue.count + queue_held(o))
+		    o->u.queue.count + queue_held(o) + ntaken)
 			rec_q_unfin(b, o);
 		break;
 	case OBJ_DICT:
@@ -298,21 +320,29 @@ snapshot_object(struct store_buf *b, const struct object *o)
 		rec_flag(b, o, R_KEEP, true);
 }
 
+void
+snapshot_records(struct store_buf *b, struct registry *reg, uint64_t tokens,
+    const struct replay *rp)
+{
+	struct hnode	*n;
+	uint8_t		 hdr[HDR_LEN] = { 0 };
+
+	memcpy(hdr, HDR_MAGIC, 8);
+	put_le32(hdr + 8, STORE_VERSION);
+	rec_write(b, (const char *)hdr, sizeof(hdr));
+	rec_tokens(b, tokens);
+	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
+		snapshot_object(b, hmap_entry(n, struct object, node), rp);
+}
+
 /* Write a log holding the state of reg to fd (from offset 0), a megabyte
  * at a time, and fsync it; its size, or -1 (errno set). */
 int64_t
 snapshot_fd(int fd, struct registry *reg, uint64_t tokens)
 {
 	struct store_buf b = { .spill = true, .fd = fd };
-	struct hnode	*n;
-	uint8_t		 hdr[HDR_LEN] = { 0 };
 
-	memcpy(hdr, HDR_MAGIC, 8);
-	put_le32(hdr + 8, STORE_VERSION);
-	rec_write(&b, (const char *)hdr, sizeof(hdr));
-	rec_tokens(&b, tokens);
-	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
-		snapshot_object(&b, hmap_entry(n, struct object, node));
+	snapshot_records(&b, reg, tokens, NULL);
 	spill(&b);
 	free(b.p);
 	if (b.spill_failed || fsync(fd) == -1)

@@ -62,7 +62,7 @@ taken_find(struct replay *rp, struct object *o, uint64_t id)
 }
 
 /* Apply one record to the registry; -1 if it makes no sense. */
-static int
+int
 replay_record(struct replay *rp, const uint8_t *p, size_t len)
 {
 	struct mp_reader r;
@@ -257,6 +257,46 @@ replay_finish(struct replay *rp)
 	}
 	free(v);
 	hmap_free(&rp->taken);
+}
+
+/* Forget rp's taken items (their objects are being freed). */
+void
+replay_discard(struct replay *rp)
+{
+	struct hnode	*n;
+	struct taken	*t;
+
+	while ((n = hmap_first(&rp->taken)) != NULL) {
+		t = hmap_entry(n, struct taken, node);
+		hmap_remove(&rp->taken, n);
+		qitem_free(t->it);
+		free(t);
+	}
+	hmap_free(&rp->taken);
+}
+
+/* The items of queue o that rp holds as taken and unfinished: fn on each,
+ * and their count. */
+uint64_t
+replay_taken_each(const struct replay *rp, const struct object *o,
+    void (*fn)(void *, const struct qitem *), void *arg)
+{
+	struct hnode	*n;
+	struct taken	*t;
+	uint64_t	 count = 0;
+
+	if (rp == NULL)
+		return 0;
+	for (n = hmap_first(&rp->taken); n != NULL;
+	    n = hmap_next(&rp->taken, n)) {
+		t = hmap_entry(n, struct taken, node);
+		if (t->key.obj != o)
+			continue;
+		count++;
+		if (fn != NULL)
+			fn(arg, t->it);
+	}
+	return count;
 }
 
 /* Check the record at off; its total size, or 0 if it is not whole. */

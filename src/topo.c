@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "listen.h"
+#include "repl.h"
 #include "reply.h"
 #include "topo.h"
 #include "util.h"
@@ -278,7 +279,7 @@ cmd_topology(struct worker *w, struct request *r)
 	msgpack_packer		*pk = reply_begin(w, &r->ctx);
 	int			 i, k, nown = t == NULL ? 0 : t->nown;
 
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, repl_on(w) ? 7 : 5);
 	pack_cstr(pk, "shards");
 	msgpack_pack_int(pk, w->nworkers);
 	pack_cstr(pk, "hash");
@@ -290,9 +291,15 @@ cmd_topology(struct worker *w, struct request *r)
 	pack_cstr(pk, "addrs");
 	msgpack_pack_array(pk, (size_t)w->nworkers);
 	for (i = 0; i < w->nworkers; i++) {
+		if (repl_on(w)) {	/* where the shard's leader serves */
+			repl_pack_addrs(w, pk, i);
+			continue;
+		}
 		msgpack_pack_array(pk, (size_t)nown);
 		for (k = 0; k < nown; k++)
 			pack_cstr(pk, t->addrs[i * t->stride + k]);
 	}
+	if (repl_on(w))
+		repl_pack_topology(w, pk);
 	reply_end(w, &r->ctx);
 }

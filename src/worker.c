@@ -24,6 +24,7 @@
 #include "peer.h"
 #include "qlock.h"
 #include "qmsg.h"
+#include "repl.h"
 #include "reply.h"
 #include "session.h"
 #include "store.h"
@@ -259,6 +260,7 @@ worker_deliver(struct worker *w, const struct reqctx *ctx, const void *frame,
 	if (w->store_flush_pending || !TAILQ_EMPTY(&w->held)) {
 		h = xmalloc(sizeof(*h) + len);
 		h->ctx = *ctx;
+		h->seq = repl_hold_seq(w);
 		h->len = len;
 		memcpy(h->frame, frame, len);
 		TAILQ_INSERT_TAIL(&w->held, h, link);
@@ -273,6 +275,18 @@ worker_release_held(struct worker *w)
 	struct held	*h;
 
 	while ((h = TAILQ_FIRST(&w->held)) != NULL) {
+		TAILQ_REMOVE(&w->held, h, link);
+		deliver_now(w, &h->ctx, h->frame, h->len);
+		free(h);
+	}
+}
+
+void
+worker_release_held_upto(struct worker *w, uint64_t seq)
+{
+	struct held	*h;
+
+	while ((h = TAILQ_FIRST(&w->held)) != NULL && h->seq <= seq) {
 		TAILQ_REMOVE(&w->held, h, link);
 		deliver_now(w, &h->ctx, h->frame, h->len);
 		free(h);
@@ -340,6 +354,7 @@ worker_ctl_cb(evutil_socket_t fd, short ev, void *arg)
 		log_info("worker %d is up", (int)hdr.tag);
 		worker_peer_down(w, (int)hdr.tag);	/* any old one is gone */
 		peer_up(w, (int)hdr.tag, passed);
+		repl_peer_up(w, (int)hdr.tag);
 		break;
 	case QMSG_PEER_DOWN:
 		worker_peer_down(w, (int)hdr.tag);
@@ -471,6 +486,7 @@ worker_free(struct worker *w)
 		session_end(w, hmap_entry(n, struct session, node)->id);
 		next = hmap_first(&w->sessions);
 	}
+	repl_close(w);
 	store_close(w);
 	worker_release_held(w);
 	event_free(w->out_ev);
@@ -579,6 +595,7 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 		w->nlisteners++;
 	}
 	w->accept_ev = evtimer_new(w->base, worker_accept_resume_cb, w);
+	repl_start(w);		/* with --peer: join the shard's raft group */
 	return (w);
 }
 

@@ -17,12 +17,15 @@
 struct config;
 struct conn;
 
+struct repl;
 struct store;
 
 /* A reply that may go out only once the log covers its change. */
 struct held {
 	TAILQ_ENTRY(held) link;
 	struct reqctx	ctx;
+	uint64_t	seq;		/* raft mode: the own entry it waits
+					   for (src/repl.c) */
 	size_t		len;
 	uint8_t		frame[];
 };
@@ -127,6 +130,8 @@ struct worker {
 	struct event		*store_sec_ev;	/* everysec fsync timer */
 	bool			 store_flush_pending;
 	struct heldlist		 held;		/* replies waiting for the log */
+	struct repl		*repl;		/* the shard's raft group, or NULL
+						   (a single node) */
 };
 
 /* Set up worker id: its state, loop and store (replaying its log). fds:
@@ -158,6 +163,8 @@ void	worker_deliver(struct worker *w, const struct reqctx *ctx,
 void	worker_delete_object(struct worker *w, struct object *o);
 /* The log is written (and synced per policy): send the held replies. */
 void	worker_release_held(struct worker *w);
+/* Raft mode: send the held replies that wait for own entries up to seq. */
+void	worker_release_held_upto(struct worker *w, uint64_t seq);
 /* A peer died or its socket broke. */
 void	worker_peer_down(struct worker *w, int id);
 

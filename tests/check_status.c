@@ -14,12 +14,12 @@ static const int errors[] = {
 	QLOCK_EMPTY, QLOCK_FULL, QLOCK_TIMEOUT, QLOCK_EAUTH, QLOCK_ECONN,
 	QLOCK_EPROTO, QLOCK_ETYPE, QLOCK_ENOTOWNER, QLOCK_EVALUE,
 	QLOCK_EBROKEN, QLOCK_ENOKEY, QLOCK_ELIMIT, QLOCK_EINVAL,
-	QLOCK_ENOENT, QLOCK_EUNAVAIL, QLOCK_ECANCELLED,
+	QLOCK_ENOENT, QLOCK_EUNAVAIL, QLOCK_ECANCELLED, QLOCK_ENOTLEADER,
 };
 #define NERRORS (sizeof(errors) / sizeof(errors[0]))
 
 /* Values that are no status at all. */
-static const int bogus[] = { 1, 2, 100, INT_MAX, -17, -18, -1000, INT_MIN + 1 };
+static const int bogus[] = { 1, 2, 100, INT_MAX, -18, -19, -1000, INT_MIN + 1 };
 #define NBOGUS (sizeof(bogus) / sizeof(bogus[0]))
 
 /* Short helper: status_from_name over a C string. */

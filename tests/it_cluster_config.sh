@@ -1,8 +1,8 @@
 #!/bin/sh
 # it_cluster_config.sh: the cluster settings (--node-id, --peer, --raft-dir
 # and the config keys node-id, peer, raft-dir) through the real daemon's
-# --check-config; and a daemon given --peer refuses to start, since nothing
-# serves a cluster yet (issue 13, docs/HA.md).
+# --check-config, and what a cluster refuses (--data-dir, --fsync) at start
+# too (issue 13, docs/HA.md; tests/it_ha_basic.sh runs a cluster).
 here=$(cd "$(dirname "$0")" && pwd)
 QLOCKD=${QLOCKD:-$here/../qlockd}
 # As root the daemon wants --user; these runs keep root (see qlockd(8)).
@@ -67,10 +67,15 @@ run "data-dir with peers" 2 "keeps its log in --raft-dir" "$three" \
 run "command-line peers override the file's" 0 "configuration OK" "$three" \
     --check-config --node-id 5 --peer 5=127.0.0.1:7460 \
     --peer 6=127.0.0.1:7470
-# Valid, but nothing serves a cluster yet: the daemon says so and exits
-# before it binds anything.
-run "a daemon with --peer refuses to start" 2 "replication is not built yet" \
-    "$three" -f
+run "fsync with peers" 2 "raft writes its log" "$three" --check-config \
+    --fsync always
+run "raft-election-ms out of range" 2 "raft-election-ms" "$three" \
+    --check-config --raft-election-ms 5
+run "raft-election-ms from the file" 0 "configuration OK" "$three
+raft-election-ms = 300" --check-config
+# Refused at start as by the check, before anything is bound.
+run "a daemon with --peer and --fsync refuses to start" 2 \
+    "raft writes its log" "$three" -f --fsync no
 [ -e "$tmp/s" ] && bad "the refused daemon bound its socket" ||
     ok "the refused daemon bound nothing"
 

@@ -1,0 +1,471 @@
+/*
+ * repl.c: with --peer, worker g of every node is a member of raft group g
+ * (libraft, docs/HA.md).  Effects are replicated, not requests: the leader
+ * executes requests as a single node does, and the records its store
+ * writes for one loop pass (store_int.h) become one entry,
+ *	[1, "recs", node, term, record...]
+ * whose replies are held until raft commits it.  Followers replay the
+ * records into their registry (store_replay.c: deterministic, no clock, no
+ * random, no disk).  A node that becomes leader proposes
+ *	[1, "epoch", node, term, [client address...]]
+ * whose apply, on every member, does what the end of a restart's replay
+ * does (taken items back to their queues: no session survives a failover
+ * yet) and records who leads; the leader serves once it applied its own.
+ * The leader skips its own entries of its term in apply (their effects
+ * are in its state already); a worker that loses leadership exits and the
+ * master restarts it: it rebuilds from raft's snapshot and log.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "log.h"
+#include "mp.h"
+#include "repl_int.h"
+#include "reply.h"
+#include "util.h"
+#include "uvev.h"
+#include "worker.h"
+
+#define REPL_SNAP_THRESHOLD	4096	/* entries between snapshots */
+#define REPL_SNAP_TRAILING	1024	/* entries kept behind a snapshot */
+
+/* One of our entries in flight. */
+struct repl_req {
+	struct raft_apply	 req;
+	struct repl		*r;
+	uint64_t		 seq;	/* own "recs" count, 0 for an epoch */
+};
+
+/* Pack the head of an entry: [1, kind, node, term, + extra more]. */
+static void
+entry_head(msgpack_packer *pk, struct repl *r, const char *kind,
+    uint32_t extra)
+{
+	msgpack_pack_array(pk, 4 + extra);
+	msgpack_pack_uint8(pk, REPL_VERSION);
+	pack_cstr(pk, kind);
+	msgpack_pack_uint32(pk, (uint32_t)r->w->conf->node_id);
+	msgpack_pack_uint64(pk, r->raft.current_term);
+}
+
+static void repl_apply_cb(struct raft_apply *, int, void *);
+
+/* Hand sb's bytes to raft as one entry; exits if this node cannot. */
+static void
+repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq)
+{
+	struct repl_req		*q = xcalloc(1, sizeof(*q));
+	struct raft_buffer	 buf;
+	int			 rv;
+
+	/* raft's segments want whole 8-byte words (apply skips the zeros). */
+	buf.len = (sb->size + 7) / 8 * 8;
+	if ((buf.base = raft_calloc(1, buf.len)) == NULL)
+		fatalx("out of memory for a raft entry");
+	memcpy(buf.base, sb->data, sb->size);
+	q->r = r;
+	q->seq = seq;
+	q->req.data = q;
+	if ((rv = raft_apply(&r->raft, &q->req, &buf, 1, repl_apply_cb)) != 0) {
+		/* Not the leader any more: what this pass did is in our state
+		 * only.  Start again from the replicated state. */
+		log_warnx("shard %d: cannot propose (%s): restarting this "
+		    "worker", r->w->id, raft_strerror(rv));
+		exit(1);
+	}
+	r->inflight++;
+	uvev_poke(r->uvev);
+}
+
+void
+repl_flush(struct worker *w, struct store_buf *b)
+{
+	struct repl	*r = w->repl;
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	size_t		 off, len;
+	uint32_t	 n = 0;
+	struct held	*h;
+
+	if (b->len == 0) {
+		/* Nothing recorded after all: replies wait only for what is
+		 * in flight. */
+		TAILQ_FOREACH(h, &w->held, link)
+			if (h->seq > r->proposed)
+				h->seq = r->proposed;
+		worker_release_held_upto(w, r->committed);
+		return;
+	}
+	for (off = 0; off < b->len; off += REC_HDR + len, n++)
+		len = get_le32(b->p + off + 4);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	entry_head(&pk, r, "recs", n);
+	for (off = 0; off < b->len; off += REC_HDR + len) {
+		len = get_le32(b->p + off + 4);
+		msgpack_sbuffer_write(&sb, (const char *)b->p + off + REC_HDR,
+		    len);
+	}
+	b->len = 0;
+	repl_propose(r, &sb, ++r->proposed);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Our entry is committed (and applied): its replies may go. */
+static void
+repl_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct repl_req	*q = req->data;
+	struct repl	*r = q->r;
+
+	r->inflight--;
+	if (status != 0 && !r->closing) {
+		log_warnx("shard %d: an entry was not committed (%s): "
+		    "restarting this worker", r->w->id, raft_strerror(status));
+		exit(1);
+	}
+	if (status == 0 && q->seq != 0) {
+		r->committed = q->seq;
+		worker_release_held_upto(r->w, q->seq);
+	}
+	free(q);
+}
+
+uint64_t
+repl_hold_seq(const struct worker *w)
+{
+	const struct repl *r = w->repl;
+
+	if (r == NULL)
+		return 0;
+	return r->proposed + (w->store_flush_pending ? 1 : 0);
+}
+
+/* We lead in a term without an epoch yet: propose it. */
+static void
+repl_propose_epoch(struct repl *r)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+
+	r->epoch_term = r->raft.current_term;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	entry_head(&pk, r, "epoch", 1);
+	msgpack_sbuffer_write(&sb, (const char *)r->my_addrs, r->my_len);
+	log_info("shard %d: leader in term %llu; proposing its epoch",
+	    r->w->id, (unsigned long long)r->raft.current_term);
+	repl_propose(r, &sb, 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* After each uv pass: follow raft's state. */
+static void
+repl_check_cb(uv_check_t *h)
+{
+	struct repl	*r = h->data;
+	int		 state = raft_state(&r->raft);
+
+	if (r->closing)
+		return;
+	if (r->serving && (state != RAFT_LEADER ||
+	    r->raft.current_term != r->serving_term)) {
+		/* Our state may hold effects that will never commit. */
+		log_warnx("shard %d: no longer the leader (term %llu): "
+		    "restarting this worker", r->w->id,
+		    (unsigned long long)r->raft.current_term);
+		exit(1);
+	}
+	if (state == RAFT_LEADER && r->epoch_term != r->raft.current_term)
+		repl_propose_epoch(r);
+	repl_lead_check(r);
+}
+
+/* Apply an epoch: what a restart's replay does at its end, and who leads. */
+static int
+repl_apply_epoch(struct repl *r, uint64_t node, uint64_t term,
+    struct mp_reader *rd)
+{
+	struct worker	*w = r->w;
+	const uint8_t	*raw;
+	size_t		 len;
+
+	if (mp_skip(rd, &raw, &len) == -1)
+		return -1;
+	replay_finish(&r->rp);		/* frees rp.taken */
+	hmap_init(&r->rp.taken);
+	r->epoch_node = (int)node;
+	free(r->epoch_addrs);
+	r->epoch_addrs = xmalloc(len);
+	memcpy(r->epoch_addrs, raw, len);
+	r->epoch_len = len;
+	if ((int)node == w->conf->node_id && !r->serving &&
+	    term == r->raft.current_term && raft_state(&r->raft) == RAFT_LEADER) {
+		r->serving = true;
+		r->serving_term = term;
+		store_raft_serve(w, r->rp.max_item, r->rp.tokens);
+		log_info("shard %d: serving as the leader of term %llu", w->id,
+		    (unsigned long long)term);
+	}
+	return 0;
+}
+
+static int
+repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+    void **result)
+{
+	struct repl	*r = fsm->data;
+	struct mp_reader rd;
+	uint32_t	 n, i, klen;
+	uint64_t	 version, node, term;
+	const char	*kind;
+	const uint8_t	*raw;
+	size_t		 len;
+
+	*result = NULL;
+	/* One value, then the zeros that pad it to 8 bytes. */
+	mp_reader_init(&rd, buf->base, buf->len);
+	if (mp_skip(&rd, &raw, &len) == -1 || mp_check(raw, len) == -1 ||
+	    buf->len - len >= 8) {
+		fatalx("shard %d: a raft entry that is not one msgpack value",
+		    r->w->id);
+	}
+	mp_reader_init(&rd, raw, len);
+	if (mp_read_array(&rd, &n) == -1 || n < 4 ||
+	    mp_read_uint(&rd, &version) == -1 || version != REPL_VERSION ||
+	    mp_read_str(&rd, &kind, &klen) == -1 ||
+	    mp_read_uint(&rd, &node) == -1 || mp_read_uint(&rd, &term) == -1)
+		fatalx("shard %d: a raft entry this version cannot read",
+		    r->w->id);
+	if (klen == 5 && memcmp(kind, "epoch", 5) == 0) {
+		if (n != 5 || repl_apply_epoch(r, node, term, &rd) == -1)
+			fatalx("shard %d: a bad epoch entry", r->w->id);
+		return 0;
+	}
+	if (klen != 4 || memcmp(kind, "recs", 4) != 0)
+		fatalx("shard %d: a raft entry of unknown kind", r->w->id);
+	/* Ours, of the term we serve: already in our state. */
+	if (r->serving && (int)node == r->w->conf->node_id &&
+	    term == r->serving_term)
+		return 0;
+	for (i = 4; i < n; i++) {
+		if (mp_skip(&rd, &raw, &len) == -1 ||
+		    replay_record(&r->rp, raw, len) == -1)
+			fatalx("shard %d: a replicated record does not apply "
+			    "(index %llu)", r->w->id,
+			    (unsigned long long)raft_last_applied(&r->raft) + 1);
+	}
+	return 0;
+}
+
+/* The state as a log image.  Not while our own changes are on their way:
+ * the state then holds effects beyond the applied index. */
+static int
+repl_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+    unsigned *nbufs)
+{
+	struct repl		*r = fsm->data;
+	struct worker		*w = r->w;
+	struct store_buf	 b = { 0 };
+	uint64_t		 tokens = store_token_mark(w);
+
+	if (r->inflight > 0 || w->store->pend.len > 0)
+		return RAFT_BUSY;
+	if (tokens < r->rp.tokens)
+		tokens = r->rp.tokens;
+	snapshot_records(&b, &w->reg, tokens, &r->rp);
+	/* Whole 8-byte words, as entries (replay reads zeros as the end). */
+	if ((*bufs = raft_malloc(sizeof(**bufs))) == NULL ||
+	    ((*bufs)[0].base = raft_calloc(1, (b.len + 7) / 8 * 8)) == NULL) {
+		raft_free(*bufs);
+		free(b.p);
+		return RAFT_NOMEM;
+	}
+	memcpy((*bufs)[0].base, b.p, b.len);
+	(*bufs)[0].len = (b.len + 7) / 8 * 8;
+	*nbufs = 1;
+	free(b.p);
+	return 0;
+}
+
+/* Start over from a snapshot (at start, or sent by the leader). */
+static int
+repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct repl	*r = fsm->data;
+	struct worker	*w = r->w;
+	size_t		 end, bad;
+
+	if (r->serving)
+		fatalx("shard %d: a snapshot sent to the leader", w->id);
+	replay_discard(&r->rp);
+	registry_free(&w->reg);
+	registry_init(&w->reg);
+	memset(&r->rp, 0, sizeof(r->rp));
+	r->rp.reg = &w->reg;
+	hmap_init(&r->rp.taken);
+	if (!replay_header_ok(buf->base, buf->len) ||
+	    replay_scan(buf->base, buf->len, &r->rp, &end, &bad,
+	    "raft snapshot") != SCAN_CLEAN)
+		fatalx("shard %d: a raft snapshot that does not apply", w->id);
+	raft_free(buf->base);
+	log_info("shard %d: snapshot restored, %zu objects", w->id,
+	    w->reg.byname.count);
+	return 0;
+}
+
+/* Every member's raft address for our group (HOST:PORT+g), this node's
+ * into self. */
+static void
+repl_members(struct repl *r, struct raft_configuration *conf, char *self,
+    size_t selflen)
+{
+	const struct config	*c = r->w->conf;
+	struct cluster_peer	 p;
+	char			 addr[300], why[256];
+	int			 i;
+
+	raft_configuration_init(conf);
+	for (i = 0; i < c->npeer; i++) {
+		if (cluster_peer_parse(c->peer[i], &p, why, sizeof(why)) == -1)
+			fatalx("--peer %s", why);
+		snprintf(addr, sizeof(addr), strchr(p.host, ':') != NULL ?
+		    "[%s]:%d" : "%s:%d", p.host, p.port + r->w->id);
+		if (p.id == c->node_id)
+			snprintf(self, selflen, "%s", addr);
+		if (raft_configuration_add(conf, (raft_id)p.id, addr,
+		    RAFT_VOTER) != 0)
+			fatalx("raft configuration");
+	}
+}
+
+void
+repl_start(struct worker *w)
+{
+	struct repl	*r;
+	struct raft_configuration conf;
+	char		 dir[8192], self[300] = "";
+	int		 rv;
+
+	if (w->conf->npeer == 0)
+		return;
+	r = xcalloc(1, sizeof(*r));
+	r->w = w;
+	w->repl = r;
+	r->rp.reg = &w->reg;
+	hmap_init(&r->rp.taken);
+	repl_lead_init(r);
+	repl_my_addrs(r);
+	snprintf(dir, sizeof(dir), "%s/shard-%d", w->conf->raft_dir, w->id);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+	if (uv_loop_init(&r->loop) != 0)
+		fatalx("uv_loop_init failed");
+	r->fsm.version = 1;
+	r->fsm.data = r;
+	r->fsm.apply = repl_fsm_apply;
+	r->fsm.snapshot = repl_fsm_snapshot;
+	r->fsm.restore = repl_fsm_restore;
+	if ((rv = raft_uv_tcp_init(&r->trans, &r->loop)) != 0)
+		fatalx("raft transport: %s", raft_strerror(rv));
+	if ((rv = raft_uv_init(&r->io, &r->loop, dir, &r->trans)) != 0)
+		fatalx("raft_uv_init %s: %s", dir, raft_strerror(rv));
+	repl_members(r, &conf, self, sizeof(self));
+	if ((rv = raft_init(&r->raft, &r->io, &r->fsm,
+	    (raft_id)w->conf->node_id, self)) != 0)
+		fatalx("raft_init: %s", raft_errmsg(&r->raft));
+	/* A new directory: every member starts from the same configuration. */
+	if ((rv = raft_bootstrap(&r->raft, &conf)) != 0 &&
+	    rv != RAFT_CANTBOOTSTRAP)
+		fatalx("shard %d: raft_bootstrap: %s", w->id, raft_strerror(rv));
+	raft_configuration_close(&conf);
+	raft_set_election_timeout(&r->raft, (unsigned)w->conf->raft_election_ms);
+	raft_set_heartbeat_timeout(&r->raft,
+	    (unsigned)(w->conf->raft_election_ms / 10 > 0 ?
+	    w->conf->raft_election_ms / 10 : 1));
+	raft_set_pre_vote(&r->raft, true);
+	raft_set_snapshot_threshold(&r->raft, REPL_SNAP_THRESHOLD);
+	raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
+	if ((rv = raft_start(&r->raft)) != 0)
+		fatalx("shard %d: raft_start: %s", w->id, raft_errmsg(&r->raft));
+	uv_check_init(&r->loop, &r->check);
+	r->check.data = r;
+	uv_check_start(&r->check, repl_check_cb);
+	if ((r->uvev = uvev_new(w->base, &r->loop)) == NULL)
+		fatalx("cannot drive raft's loop");
+	log_info("shard %d: raft group member %d at %s", w->id,
+	    w->conf->node_id, self);
+}
+
+static void
+repl_closed_cb(struct raft *raft)
+{
+	struct repl	*r = raft->data;
+
+	raft_uv_close(&r->io);
+	raft_uv_tcp_close(&r->trans);
+	uv_close((uv_handle_t *)&r->check, NULL);
+}
+
+void
+repl_close(struct worker *w)
+{
+	struct repl	*r = w->repl;
+
+	if (r == NULL)
+		return;
+	r->closing = true;
+	uvev_free(r->uvev);
+	r->raft.data = r;
+	raft_close(&r->raft, repl_closed_cb);
+	/* raft's handles close within a few loop passes. */
+	(void)uv_run(&r->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&r->loop) != 0)
+		log_warnx("shard %d: raft's loop did not close", w->id);
+	replay_discard(&r->rp);
+	repl_lead_free(r);
+	free(r->epoch_addrs);
+	free(r->my_addrs);
+	free(r);
+	w->repl = NULL;
+}
+
+bool
+repl_on(const struct worker *w)
+{
+	return w->repl != NULL;
+}
+
+bool
+repl_serving(const struct worker *w)
+{
+	return w->repl == NULL || w->repl->serving;
+}
+
+void
+repl_get_info(const struct worker *w, struct repl_info *ri)
+{
+	struct repl	*r = w->repl;
+	raft_id		 id;
+	const char	*addr;
+
+	memset(ri, 0, sizeof(*ri));
+	if (r == NULL)
+		return;
+	ri->state = raft_state(&r->raft);
+	ri->term = r->raft.current_term;
+	raft_leader(&r->raft, &id, &addr);
+	ri->leader = (int)id;
+	ri->serving = r->serving;
+	ri->commit = r->raft.commit_index;
+	ri->applied = raft_last_applied(&r->raft);
+	ri->last = raft_last_index(&r->raft);
+}

@@ -1,0 +1,67 @@
+/* repl_int.h: what the files of a worker's raft group share (repl.c: the
+ * group, its entries and FSM; repl_lead.c: who leads each shard, told
+ * between sibling workers, for topology and NotLeader).  Not for other
+ * modules: their interface is repl.h. */
+#ifndef REPL_INT_H
+#define REPL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "repl.h"
+#include "store_int.h"
+
+#define REPL_VERSION	1	/* first element of every entry */
+
+/* Who leads one shard, as this worker knows it. */
+struct repl_lead {
+	int		 node;		/* node id, 0: unknown */
+	uint8_t		*addrs;		/* msgpack array of its client
+					   addresses for the shard (maybe
+					   empty), never NULL once set */
+	size_t		 len;
+};
+
+struct repl {
+	struct worker		*w;
+	uv_loop_t		 loop;
+	struct raft		 raft;
+	struct raft_io		 io;
+	struct raft_fsm		 fsm;
+	struct raft_uv_transport trans;
+	struct uvev		*uvev;		/* uv driven from libevent */
+	uv_check_t		 check;		/* after each uv pass */
+	bool			 closing;
+	/* The replicated state as the records rebuild it (followers, and a
+	 * leader until its epoch is applied). */
+	struct replay		 rp;
+	bool			 serving;	/* epoch applied: serving */
+	raft_term		 serving_term;
+	raft_term		 epoch_term;	/* last term an epoch was proposed */
+	int			 epoch_node;	/* the last epoch applied: who */
+	uint8_t			*epoch_addrs;	/* and where (msgpack array) */
+	size_t			 epoch_len;
+	uint8_t			*my_addrs;	/* this node's addresses for the
+						   shard (msgpack array) */
+	size_t			 my_len;
+	uint64_t		 proposed;	/* own entries proposed... */
+	uint64_t		 committed;	/* ...and committed, counted */
+	unsigned		 inflight;
+	struct repl_lead	*leads;		/* [nworkers] */
+};
+
+/* repl_lead.c */
+void	repl_lead_init(struct repl *r);
+void	repl_lead_free(struct repl *r);
+/* Our group's leader may have changed: update and tell the siblings. */
+void	repl_lead_check(struct repl *r);
+/* This node's client addresses for shard id, as a msgpack array. */
+void	repl_my_addrs(struct repl *r);
+
+#endif
