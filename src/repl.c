@@ -28,6 +28,7 @@
 #include "config.h"
 #include "log.h"
 #include "mp.h"
+#include "repl_entry.h"
 #include "repl_int.h"
 #include "reply.h"
 #include "util.h"
@@ -43,18 +44,6 @@ struct repl_req {
 	struct repl		*r;
 	uint64_t		 seq;	/* own "recs" count, 0 for an epoch */
 };
-
-/* Pack the head of an entry: [1, kind, node, term, + extra more]. */
-static void
-entry_head(msgpack_packer *pk, struct repl *r, const char *kind,
-    uint32_t extra)
-{
-	msgpack_pack_array(pk, 4 + extra);
-	msgpack_pack_uint8(pk, REPL_VERSION);
-	pack_cstr(pk, kind);
-	msgpack_pack_uint32(pk, (uint32_t)r->w->conf->node_id);
-	msgpack_pack_uint64(pk, r->raft.current_term);
-}
 
 static void repl_apply_cb(struct raft_apply *, int, void *);
 
@@ -90,9 +79,6 @@ repl_flush(struct worker *w, struct store_buf *b)
 {
 	struct repl	*r = w->repl;
 	msgpack_sbuffer	 sb;
-	msgpack_packer	 pk;
-	size_t		 off, len;
-	uint32_t	 n = 0;
 	struct held	*h;
 
 	if (b->len == 0) {
@@ -104,16 +90,8 @@ repl_flush(struct worker *w, struct store_buf *b)
 		worker_release_held_upto(w, r->committed);
 		return;
 	}
-	for (off = 0; off < b->len; off += REC_HDR + len, n++)
-		len = get_le32(b->p + off + 4);
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	entry_head(&pk, r, "recs", n);
-	for (off = 0; off < b->len; off += REC_HDR + len) {
-		len = get_le32(b->p + off + 4);
-		msgpack_sbuffer_write(&sb, (const char *)b->p + off + REC_HDR,
-		    len);
-	}
+	repl_entry_recs(&sb, w->conf->node_id, r->raft.current_term, b);
 	b->len = 0;
 	repl_propose(r, &sb, ++r->proposed);
 	msgpack_sbuffer_destroy(&sb);
@@ -154,13 +132,11 @@ static void
 repl_propose_epoch(struct repl *r)
 {
 	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
 
 	r->epoch_term = r->raft.current_term;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	entry_head(&pk, r, "epoch", 1);
-	msgpack_sbuffer_write(&sb, (const char *)r->my_addrs, r->my_len);
+	repl_entry_epoch(&sb, r->w->conf->node_id, r->raft.current_term,
+	    r->my_addrs, r->my_len);
 	log_info("shard %d: leader in term %llu; proposing its epoch",
 	    r->w->id, (unsigned long long)r->raft.current_term);
 	repl_propose(r, &sb, 0);
@@ -189,33 +165,26 @@ repl_check_cb(uv_check_t *h)
 	repl_lead_check(r);
 }
 
-/* Apply an epoch: what a restart's replay does at its end, and who leads. */
-static int
-repl_apply_epoch(struct repl *r, uint64_t node, uint64_t term,
-    struct mp_reader *rd)
+/* An epoch is applied: who leads, and whether we serve now. */
+static void
+repl_epoch_applied(struct repl *r, struct repl_entry *e)
 {
 	struct worker	*w = r->w;
-	const uint8_t	*raw;
-	size_t		 len;
 
-	if (mp_skip(rd, &raw, &len) == -1)
-		return -1;
-	replay_finish(&r->rp);		/* frees rp.taken */
-	hmap_init(&r->rp.taken);
-	r->epoch_node = (int)node;
+	r->epoch_node = (int)e->node;
 	free(r->epoch_addrs);
-	r->epoch_addrs = xmalloc(len);
-	memcpy(r->epoch_addrs, raw, len);
-	r->epoch_len = len;
-	if ((int)node == w->conf->node_id && !r->serving &&
-	    term == r->raft.current_term && raft_state(&r->raft) == RAFT_LEADER) {
+	r->epoch_addrs = xmalloc(e->addrs_len);
+	memcpy(r->epoch_addrs, e->addrs, e->addrs_len);
+	r->epoch_len = e->addrs_len;
+	if ((int)e->node == w->conf->node_id && !r->serving &&
+	    e->term == r->raft.current_term &&
+	    raft_state(&r->raft) == RAFT_LEADER) {
 		r->serving = true;
-		r->serving_term = term;
+		r->serving_term = e->term;
 		store_raft_serve(w, r->rp.max_item, r->rp.tokens);
 		log_info("shard %d: serving as the leader of term %llu", w->id,
-		    (unsigned long long)term);
+		    (unsigned long long)e->term);
 	}
-	return 0;
 }
 
 static int
@@ -223,46 +192,23 @@ repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     void **result)
 {
 	struct repl	*r = fsm->data;
-	struct mp_reader rd;
-	uint32_t	 n, i, klen;
-	uint64_t	 version, node, term;
-	const char	*kind;
-	const uint8_t	*raw;
-	size_t		 len;
+	struct repl_entry e;
 
 	*result = NULL;
-	/* One value, then the zeros that pad it to 8 bytes. */
-	mp_reader_init(&rd, buf->base, buf->len);
-	if (mp_skip(&rd, &raw, &len) == -1 || mp_check(raw, len) == -1 ||
-	    buf->len - len >= 8) {
-		fatalx("shard %d: a raft entry that is not one msgpack value",
-		    r->w->id);
-	}
-	mp_reader_init(&rd, raw, len);
-	if (mp_read_array(&rd, &n) == -1 || n < 4 ||
-	    mp_read_uint(&rd, &version) == -1 || version != REPL_VERSION ||
-	    mp_read_str(&rd, &kind, &klen) == -1 ||
-	    mp_read_uint(&rd, &node) == -1 || mp_read_uint(&rd, &term) == -1)
-		fatalx("shard %d: a raft entry this version cannot read",
-		    r->w->id);
-	if (klen == 5 && memcmp(kind, "epoch", 5) == 0) {
-		if (n != 5 || repl_apply_epoch(r, node, term, &rd) == -1)
-			fatalx("shard %d: a bad epoch entry", r->w->id);
-		return 0;
-	}
-	if (klen != 4 || memcmp(kind, "recs", 4) != 0)
-		fatalx("shard %d: a raft entry of unknown kind", r->w->id);
+	if (repl_entry_read(buf->base, buf->len, &e) == -1)
+		fatalx("shard %d: a raft entry this version cannot read "
+		    "(index %llu)", r->w->id,
+		    (unsigned long long)raft_last_applied(&r->raft) + 1);
 	/* Ours, of the term we serve: already in our state. */
-	if (r->serving && (int)node == r->w->conf->node_id &&
-	    term == r->serving_term)
+	if (e.kind == REPL_RECS && r->serving &&
+	    (int)e.node == r->w->conf->node_id && e.term == r->serving_term)
 		return 0;
-	for (i = 4; i < n; i++) {
-		if (mp_skip(&rd, &raw, &len) == -1 ||
-		    replay_record(&r->rp, raw, len) == -1)
-			fatalx("shard %d: a replicated record does not apply "
-			    "(index %llu)", r->w->id,
-			    (unsigned long long)raft_last_applied(&r->raft) + 1);
-	}
+	if (repl_entry_apply(&r->rp, &e) == -1)
+		fatalx("shard %d: a replicated record does not apply (index "
+		    "%llu)", r->w->id,
+		    (unsigned long long)raft_last_applied(&r->raft) + 1);
+	if (e.kind == REPL_EPOCH)
+		repl_epoch_applied(r, &e);
 	return 0;
 }
 

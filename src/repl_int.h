@@ -17,8 +17,6 @@
 #include "repl.h"
 #include "store_int.h"
 
-#define REPL_VERSION	1	/* first element of every entry */
-
 /* Who leads one shard, as this worker knows it. */
 struct repl_lead {
 	int		 node;		/* node id, 0: unknown */

@@ -227,14 +227,14 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 	return -1;
 }
 
-/* Order taken items by id, highest first (each is pushed at the head). */
+/* Order taken items by id, lowest first. */
 static int
 taken_cmp(const void *a, const void *b)
 {
 	const struct taken *x = *(struct taken *const *)a;
 	const struct taken *y = *(struct taken *const *)b;
 
-	return x->key.id < y->key.id ? 1 : x->key.id > y->key.id ? -1 : 0;
+	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
 }
 
 /* End of replay: unfinished joinable items go back to the head of their
@@ -251,7 +251,7 @@ replay_finish(struct replay *rp)
 	for (n = hmap_first(&rp->taken); n != NULL; n = hmap_next(&rp->taken, n))
 		v[nv++] = hmap_entry(n, struct taken, node);
 	qsort(v, nv, sizeof(*v), taken_cmp);
-	for (i = 0; i < nv; i++) {
+	for (i = nv; i-- > 0; ) {	/* each is pushed at the head */
 		queue_putback(&v[i]->key.obj->u.queue, v[i]->it, &woken);
 		free(v[i]);
 	}
@@ -276,26 +276,28 @@ replay_discard(struct replay *rp)
 }
 
 /* The items of queue o that rp holds as taken and unfinished: fn on each,
- * and their count. */
+ * by id (so that replicas write the same snapshot), and their count. */
 uint64_t
 replay_taken_each(const struct replay *rp, const struct object *o,
     void (*fn)(void *, const struct qitem *), void *arg)
 {
-	struct hnode	*n;
-	struct taken	*t;
-	uint64_t	 count = 0;
+	struct hnode	 *n;
+	struct taken	 *t, **v;
+	uint64_t	  count = 0, i;
 
-	if (rp == NULL)
+	if (rp == NULL || rp->taken.count == 0)
 		return 0;
+	v = xcalloc(rp->taken.count, sizeof(*v));
 	for (n = hmap_first(&rp->taken); n != NULL;
 	    n = hmap_next(&rp->taken, n)) {
 		t = hmap_entry(n, struct taken, node);
-		if (t->key.obj != o)
-			continue;
-		count++;
-		if (fn != NULL)
-			fn(arg, t->it);
+		if (t->key.obj == o)
+			v[count++] = t;
 	}
+	qsort(v, count, sizeof(*v), taken_cmp);
+	for (i = 0; fn != NULL && i < count; i++)
+		fn(arg, v[i]->it);
+	free(v);
 	return count;
 }
 

@@ -1,0 +1,341 @@
+/* check_repl_entry.c: the entries of a shard's raft group (repl_entry.c):
+ * two state machines fed the same entries hold the same state, and one
+ * restored from a snapshot taken after any entry, fed the rest, holds it
+ * too (taken items included); entries that are not ours are refused. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <msgpack.h>
+
+#include "qpack.h"
+#include "repl_entry.h"
+#include "store_int.h"
+#include "suiterun.h"
+
+#define NENTRIES 7
+
+/* A state machine: a registry and the replay state that feeds it. */
+struct fsm {
+	struct registry	reg;
+	struct replay	rp;
+};
+
+static void
+fsm_init(struct fsm *f)
+{
+	memset(f, 0, sizeof(*f));
+	registry_init(&f->reg);
+	f->rp.reg = &f->reg;
+	hmap_init(&f->rp.taken);
+}
+
+static void
+fsm_free(struct fsm *f)
+{
+	replay_discard(&f->rp);
+	registry_free(&f->reg);
+}
+
+static void
+fsm_apply(struct fsm *f, const msgpack_sbuffer *sb)
+{
+	struct repl_entry e;
+
+	ck_assert_int_eq(repl_entry_read(sb->data, sb->size, &e), 0);
+	ck_assert_int_eq(repl_entry_apply(&f->rp, &e), 0);
+}
+
+/* f's state as a snapshot (a log image). */
+static void
+fsm_snapshot(struct fsm *f, struct store_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+	snapshot_records(b, &f->reg, f->rp.tokens, &f->rp);
+}
+
+/* One record of a snapshot: the object it names ("" for tokens). */
+struct rec {
+	const char	*name;
+	uint32_t	 namelen;
+	const uint8_t	*p;
+	size_t		 len;
+	size_t		 at;	/* position: order within an object */
+};
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	size_t		  n = x->namelen < y->namelen ? x->namelen : y->namelen;
+	int		  c = memcmp(x->name, y->name, n);
+
+	if (c != 0)
+		return c;
+	if (x->namelen != y->namelen)
+		return x->namelen < y->namelen ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The snapshot in a form independent of the registry's hash order: its
+ * records grouped by object (in name order), each object's in order. */
+static void
+canonical(const struct store_buf *b, msgpack_sbuffer *out)
+{
+	struct rec	*v = calloc(b->len / REC_HDR + 1, sizeof(*v));
+	struct mp_reader r;
+	size_t		 off = HDR_LEN, n = 0, i;
+	uint32_t	 len, na;
+	uint64_t	 type;
+
+	ck_assert_ptr_nonnull(v);
+	while (off < b->len) {
+		len = get_le32(b->p + off + 4);
+		v[n].p = b->p + off + REC_HDR;
+		v[n].len = len;
+		v[n].at = n;
+		v[n].name = "";
+		mp_reader_init(&r, v[n].p, len);
+		ck_assert_int_eq(mp_read_array(&r, &na), 0);
+		ck_assert_int_eq(mp_read_uint(&r, &type), 0);
+		if (type != R_TOKENS)
+			ck_assert_int_eq(mp_read_str(&r, &v[n].name,
+			    &v[n].namelen), 0);
+		off += REC_HDR + len;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), rec_cmp);
+	msgpack_sbuffer_init(out);
+	for (i = 0; i < n; i++)
+		msgpack_sbuffer_write(out, (const char *)v[i].p, v[i].len);
+	free(v);
+}
+
+static void
+assert_same_state(struct fsm *a, struct fsm *b)
+{
+	struct store_buf sa, sb;
+	msgpack_sbuffer	 ca, cb;
+
+	fsm_snapshot(a, &sa);
+	fsm_snapshot(b, &sb);
+	canonical(&sa, &ca);
+	canonical(&sb, &cb);
+	ck_assert_uint_gt(ca.size, 0);
+	ck_assert_uint_eq(ca.size, cb.size);
+	ck_assert_int_eq(memcmp(ca.data, cb.data, ca.size), 0);
+	free(sa.p);
+	free(sb.p);
+	msgpack_sbuffer_destroy(&ca);
+	msgpack_sbuffer_destroy(&cb);
+}
+
+/* A leader's loop passes, as records into entries. */
+static msgpack_sbuffer entries[NENTRIES];
+
+static void
+put(struct store_buf *b, struct object *q, uint64_t id, const char *item)
+{
+	struct qref	r;
+	uint8_t		raw[32];
+
+	raw[0] = (uint8_t)(0xa0 | strlen(item));	/* a msgpack fixstr */
+	memcpy(raw + 1, item, strlen(item));
+	qref_of_bytes(id, raw, 1 + strlen(item), &r);
+	rec_q_put(b, q, &r);
+}
+
+static void
+recs_entry(int i, struct store_buf *b, uint64_t term)
+{
+	msgpack_sbuffer_init(&entries[i]);
+	repl_entry_recs(&entries[i], 1, term, b);
+	b->len = 0;
+}
+
+static void
+epoch_entry(int i, int node, uint64_t term)
+{
+	static const uint8_t addrs[] = { 0x91, 0xa3, 'a', ':', '1' };
+
+	msgpack_sbuffer_init(&entries[i]);
+	repl_entry_epoch(&entries[i], node, term, addrs, sizeof(addrs));
+}
+
+static void
+make_entries(void)
+{
+	struct registry	 scratch;
+	struct store_buf b = { 0 };
+	struct object	*q, *d, *s, *ev, *lk;
+	static const uint8_t k1[] = { 0xa2, 'k', '1' }, k2[] = { 0xa2, 'k', '2' };
+	static const uint8_t one[] = { 0x01 };
+
+	registry_init(&scratch);
+	q = registry_add(&scratch, "jq", 2, OBJ_QUEUE);
+	q->u.queue.joinable = true;
+	d = registry_add(&scratch, "d", 1, OBJ_DICT);
+	s = registry_add(&scratch, "s", 1, OBJ_SEM);
+	qsem_init(&s->u.sem, 3, true);
+	ev = registry_add(&scratch, "ev", 2, OBJ_EVENT);
+	ev->u.event.set = true;
+	lk = registry_add(&scratch, "lk", 2, OBJ_LOCK);
+
+	epoch_entry(0, 1, 2);
+	rec_q_open(&b, q);
+	put(&b, q, 1, "a");
+	put(&b, q, 2, "b");
+	put(&b, q, 3, "c");
+	put(&b, q, 4, "d");
+	put(&b, q, 5, "e");
+	rec_d_set(&b, d, (const char *)k1, sizeof(k1), one, sizeof(one));
+	rec_s_set(&b, s, 3);
+	rec_tokens(&b, 1000);
+	recs_entry(1, &b, 2);
+	rec_item(&b, q, R_Q_TAKE, 1);
+	rec_item(&b, q, R_Q_TAKE, 2);
+	rec_item(&b, q, R_Q_DONE, 1);
+	rec_flag(&b, ev, R_E_SET, true);
+	rec_flag(&b, lk, R_L_OPEN, false);
+	recs_entry(2, &b, 2);
+	put(&b, q, 6, "f");
+	rec_item(&b, q, R_Q_TAKE, 3);
+	rec_item(&b, q, R_Q_BACK, 3);
+	rec_item(&b, q, R_Q_TAKE, 4);
+	rec_d_del(&b, d, (const char *)k1, sizeof(k1));
+	rec_d_set(&b, d, (const char *)k2, sizeof(k2), one, sizeof(one));
+	recs_entry(3, &b, 2);
+	/* A new leader: items 2 and 4, taken, go back to the head. */
+	epoch_entry(4, 2, 3);
+	rec_item(&b, q, R_Q_TAKE, 2);
+	put(&b, q, 7, "g");
+	rec_delete(&b, ev);
+	rec_tokens(&b, 2000);
+	recs_entry(5, &b, 3);
+	rec_item(&b, q, R_Q_TAKE, 4);
+	recs_entry(6, &b, 3);
+	free(b.p);
+	registry_free(&scratch);
+}
+
+static void
+free_entries(void)
+{
+	int	i;
+
+	for (i = 0; i < NENTRIES; i++)
+		msgpack_sbuffer_destroy(&entries[i]);
+}
+
+START_TEST(test_same_entries_same_state)
+{
+	struct fsm	 a, b;
+	struct object	*q;
+	int		 i;
+
+	make_entries();
+	fsm_init(&a);
+	fsm_init(&b);
+	for (i = 0; i < NENTRIES; i++) {
+		fsm_apply(&a, &entries[i]);
+		fsm_apply(&b, &entries[i]);
+		assert_same_state(&a, &b);
+	}
+	/* 7 put, 1 done, 2 and 4 taken again after the epoch. */
+	q = registry_find(&a.reg, "jq", 2);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->u.queue.count, 4);
+	ck_assert_uint_eq(q->u.queue.unfinished, 6);
+	ck_assert_ptr_null(registry_find(&a.reg, "ev", 2));
+	ck_assert_uint_eq(a.rp.tokens, 2000);
+	fsm_free(&a);
+	fsm_free(&b);
+	free_entries();
+}
+END_TEST
+
+/* A snapshot after entry _i, restored into a fresh state machine and fed
+ * the rest, ends where the machine fed every entry does. */
+START_TEST(test_snapshot_then_rest)
+{
+	struct fsm	 a, c, d;
+	struct store_buf snap;
+	size_t		 end, bad;
+	int		 i;
+
+	make_entries();
+	fsm_init(&a);
+	fsm_init(&c);
+	fsm_init(&d);
+	for (i = 0; i < NENTRIES; i++)
+		fsm_apply(&a, &entries[i]);
+	for (i = 0; i <= _i; i++)
+		fsm_apply(&c, &entries[i]);
+	fsm_snapshot(&c, &snap);
+	ck_assert_int_eq(replay_scan(snap.p, snap.len, &d.rp, &end, &bad,
+	    "snapshot"), SCAN_CLEAN);
+	assert_same_state(&c, &d);
+	for (i = _i + 1; i < NENTRIES; i++)
+		fsm_apply(&d, &entries[i]);
+	assert_same_state(&a, &d);
+	free(snap.p);
+	fsm_free(&a);
+	fsm_free(&c);
+	fsm_free(&d);
+	free_entries();
+}
+END_TEST
+
+START_TEST(test_foreign_entries_refused)
+{
+	struct repl_entry e;
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	static const uint8_t zeros[8];
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* Another version. */
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, 2);
+	msgpack_pack_str(&pk, 4);
+	msgpack_pack_str_body(&pk, "recs", 4);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_uint8(&pk, 1);
+	ck_assert_int_eq(repl_entry_read(sb.data, sb.size, &e), -1);
+	/* Padding: up to 7 zeros, not 8, and nothing else. */
+	epoch_entry(0, 1, 1);
+	msgpack_sbuffer_write(&entries[0], (const char *)zeros, 7);
+	ck_assert_int_eq(repl_entry_read(entries[0].data, entries[0].size, &e),
+	    0);
+	ck_assert_int_eq(e.kind, REPL_EPOCH);
+	msgpack_sbuffer_write(&entries[0], (const char *)zeros, 1);
+	ck_assert_int_eq(repl_entry_read(entries[0].data, entries[0].size, &e),
+	    -1);
+	entries[0].data[entries[0].size - 2] = 1;
+	entries[0].size -= 1;
+	ck_assert_int_eq(repl_entry_read(entries[0].data, entries[0].size, &e),
+	    -1);
+	msgpack_sbuffer_destroy(&entries[0]);
+	msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+static Suite *
+repl_entry_suite(void)
+{
+	Suite	*s = suite_create("check_repl_entry");
+	TCase	*tc = tcase_create("entries");
+
+	tcase_add_test(tc, test_same_entries_same_state);
+	tcase_add_loop_test(tc, test_snapshot_then_rest, 0, NENTRIES - 1);
+	tcase_add_test(tc, test_foreign_entries_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return suite_run(repl_entry_suite(), CK_FORK_GETENV);
+}
