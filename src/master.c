@@ -368,8 +368,8 @@ master_sigchld(struct master *m)
 		if (WIFEXITED(status) &&
 		    WEXITSTATUS(status) == STORE_EXIT_BADLOG) {
 			/* Restarting it would only meet the same log. */
-			log_warnx("worker %d cannot replay its log (see above); "
-			    "stopping the daemon", s->id);
+			log_warnx("worker %d cannot replay its log or join its "
+			    "cluster (see above); stopping the daemon", s->id);
 			m->exit_status = 1;
 			master_stop(m);
 			continue;

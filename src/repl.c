@@ -136,7 +136,7 @@ repl_propose_epoch(struct repl *r)
 	r->epoch_term = r->raft.current_term;
 	msgpack_sbuffer_init(&sb);
 	repl_entry_epoch(&sb, r->w->conf->node_id, r->raft.current_term,
-	    r->my_addrs, r->my_len);
+	    r->my_addrs, r->my_len, r->w->nworkers);
 	log_info("shard %d: leader in term %llu; proposing its epoch",
 	    r->w->id, (unsigned long long)r->raft.current_term);
 	repl_propose(r, &sb, 0);
@@ -171,6 +171,15 @@ repl_epoch_applied(struct repl *r, struct repl_entry *e)
 {
 	struct worker	*w = r->w;
 
+	if (e->shards != (uint64_t)w->nworkers) {
+		/* Names would map to other shards on that node: a restart
+		 * would not help, the daemon stops (the master sees why). */
+		log_warnx("shard %d: node %llu runs %llu workers, this node "
+		    "%d: every member must run the same --workers; stopping",
+		    w->id, (unsigned long long)e->node,
+		    (unsigned long long)e->shards, w->nworkers);
+		exit(STORE_EXIT_BADLOG);
+	}
 	r->epoch_node = (int)e->node;
 	free(r->epoch_addrs);
 	r->epoch_addrs = xmalloc(e->addrs_len);

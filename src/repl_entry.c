@@ -37,13 +37,14 @@ repl_entry_recs(msgpack_sbuffer *sb, int node, uint64_t term,
 
 void
 repl_entry_epoch(msgpack_sbuffer *sb, int node, uint64_t term,
-    const uint8_t *addrs, size_t len)
+    const uint8_t *addrs, size_t len, int shards)
 {
 	msgpack_packer	pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	entry_head(&pk, "epoch", node, term, 1);
+	entry_head(&pk, "epoch", node, term, 2);
 	msgpack_sbuffer_write(sb, (const char *)addrs, len);
+	msgpack_pack_uint32(&pk, (uint32_t)shards);
 }
 
 int
@@ -76,9 +77,9 @@ repl_entry_read(const void *buf, size_t len, struct repl_entry *e)
 		e->recs = rd;
 		return 0;
 	}
-	if (klen == 5 && memcmp(kind, "epoch", 5) == 0 && n == 5 &&
+	if (klen == 5 && memcmp(kind, "epoch", 5) == 0 && n == 6 &&
 	    mp_peek(&rd) == MP_ARRAY && mp_skip(&rd, &e->addrs,
-	    &e->addrs_len) == 0) {
+	    &e->addrs_len) == 0 && mp_read_uint(&rd, &e->shards) == 0) {
 		e->kind = REPL_EPOCH;
 		return 0;
 	}

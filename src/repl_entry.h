@@ -18,8 +18,9 @@
 enum repl_kind {
 	REPL_RECS,	/* [1, "recs", node, term, record...]: a leader's
 			   changes of one loop pass, as the log's payloads */
-	REPL_EPOCH,	/* [1, "epoch", node, term, [address...]]: node
-			   leads from here on; clients reach it there */
+	REPL_EPOCH,	/* [1, "epoch", node, term, [address...], shards]:
+			   node leads from here on; clients reach it there;
+			   it runs that many shards (workers) */
 };
 
 struct repl_entry {
@@ -29,6 +30,7 @@ struct repl_entry {
 	struct mp_reader recs;		/* ...and where they start */
 	const uint8_t	*addrs;		/* REPL_EPOCH: a msgpack array */
 	size_t		 addrs_len;
+	uint64_t	 shards;	/* REPL_EPOCH: the leader's workers */
 };
 
 /* Append to sb the entry of the records in b (framed as in a log). */
@@ -36,7 +38,7 @@ void	repl_entry_recs(msgpack_sbuffer *sb, int node, uint64_t term,
 	    const struct store_buf *b);
 /* Append to sb an epoch entry; addrs is a msgpack array of strings. */
 void	repl_entry_epoch(msgpack_sbuffer *sb, int node, uint64_t term,
-	    const uint8_t *addrs, size_t len);
+	    const uint8_t *addrs, size_t len, int shards);
 /* Decode the entry in buf (one value, then at most 7 zero bytes of
  * padding); -1 if it is not an entry of this version. */
 int	repl_entry_read(const void *buf, size_t len, struct repl_entry *e);

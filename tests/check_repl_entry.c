@@ -159,7 +159,7 @@ epoch_entry(int i, int node, uint64_t term)
 	static const uint8_t addrs[] = { 0x91, 0xa3, 'a', ':', '1' };
 
 	msgpack_sbuffer_init(&entries[i]);
-	repl_entry_epoch(&entries[i], node, term, addrs, sizeof(addrs));
+	repl_entry_epoch(&entries[i], node, term, addrs, sizeof(addrs), 2);
 }
 
 static void

@@ -186,5 +186,29 @@ ha leaders 20 0 $ports > /dev/null || { logs; die "no leaders after the restart 
 ok "leaders again after kill -9 of all three"
 check "after kill -9 of a leader, its restart, and kill -9 of all"
 
+# Two members whose worker counts differ: whichever leads group 0, the
+# other learns it from the epoch and stops (names would map to other
+# shards there), saying why.
+kill9 1; kill9 2; kill9 3
+set -- $(ha ports 4 2)
+for n in 1 2; do
+	eval "lp=\$$((n + 2))"
+	"$QLOCKD" $asroot -f --workers $n --listen 127.0.0.1:$lp \
+	    --worker-ports 0 --authkey-file "$tmp/key" --node-id $n \
+	    --peer 1=127.0.0.1:$1 --peer 2=127.0.0.1:$2 \
+	    --raft-dir "$tmp/mix$n" --raft-election-ms 300 \
+	    > "$tmp/mix$n.log" 2>&1 &
+	eval "mix$n=$!"
+	pids="$pids $!"
+done
+stopped() { ! kill -0 "$mix1" 2>/dev/null || ! kill -0 "$mix2" 2>/dev/null; }
+if ! wait_for 20 stopped; then
+	fail "members with 1 and 2 workers: neither stopped"
+elif grep -q "must run the same --workers" "$tmp/mix1.log" "$tmp/mix2.log"; then
+	ok "members with 1 and 2 workers: one stops, saying why"
+else
+	fail "members with 1 and 2 workers: $(cat "$tmp/mix1.log" "$tmp/mix2.log")"
+fi
+
 [ $fails -eq 0 ] || logs
 finish
