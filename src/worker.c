@@ -370,8 +370,8 @@ worker_stop_check_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct worker	*w = arg;
 
-	if ((conn_pending_output(w) == 0 && w->fwds.count == 0) ||
-	    now_mono() >= w->stop_deadline)
+	if ((conn_pending_output(w) == 0 && w->fwds.count == 0 &&
+	    TAILQ_EMPTY(&w->held)) || now_mono() >= w->stop_deadline)
 		event_base_loopexit(w->base, NULL);
 }
 
