@@ -89,11 +89,32 @@ def drain(ports, nq):
             return 1
     return 0
 
+def tokens(ports):
+    """Grant and release locks t0..t9 through their leaders: name token."""
+    t = topology(ports)
+    cs = [Connection(a[0], key) for a in t["addrs"]]
+    for i in range(10):
+        for c in cs:
+            try:
+                c.call("lock.open", "t%d" % i, False)
+                tok = c.call("lock.acquire", "t%d" % i, 5)
+                c.call("lock.release", "t%d" % i)
+                print("t%d %d" % (i, tok))
+                break
+            except errors.Error as e:
+                if "NotLeader" not in str(e):
+                    raise
+        else:
+            return 1
+    return 0
+
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == "ports":
     free_ports(int(args[0]), int(args[1]))
 elif cmd == "leaders":
     sys.exit(leaders(args[2:], args[1], float(args[0])))
+elif cmd == "tokens":
+    sys.exit(tokens(args))
 elif cmd == "drain":
     sys.exit(drain(args[1:], int(args[0])))
 EOF
@@ -168,6 +189,7 @@ first=$1
 
 : > "$tmp/acked"
 put 1 100 "$3"
+ha tokens $ports > "$tmp/tok1" || fail "fencing tokens before the failover"
 [ "$(wc -l < "$tmp/acked")" -eq 100 ] || fail "puts before the failover: $(tail -3 "$tmp/put.err")"
 
 kill9 "$first"
@@ -175,6 +197,16 @@ set -- $(ha leaders 20 "$first" $ports) ||
     { logs; die "no new leaders within 20 s after node $first died"; }
 ok "new leaders after kill -9 of node $first: nodes $1 $2"
 put 101 200 "$3"
+# Fencing tokens: every lock's next grant is above its last, whichever
+# node leads now.
+if ! ha tokens $ports > "$tmp/tok2"; then
+	fail "fencing tokens after the failover"
+elif join "$tmp/tok1" "$tmp/tok2" | awk '$3 <= $2 { bad = 1 } END { exit bad }' &&
+    [ "$(join "$tmp/tok1" "$tmp/tok2" | wc -l)" -eq 10 ]; then
+	ok "fencing tokens of 10 locks increase across the failover"
+else
+	fail "fencing tokens: $(join "$tmp/tok1" "$tmp/tok2")"
+fi
 [ "$(wc -l < "$tmp/acked")" -eq 200 ] || fail "puts after the failover: $(tail -3 "$tmp/put.err")"
 
 start "$first"
