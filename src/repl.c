@@ -64,6 +64,11 @@ repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq)
 	q->seq = seq;
 	q->req.data = q;
 	if ((rv = raft_apply(&r->raft, &q->req, &buf, 1, repl_apply_cb)) != 0) {
+		if (r->stopping) {	/* handing over: the worker ends */
+			raft_free(buf.base);
+			free(q);
+			return;
+		}
 		/* Not the leader any more: what this pass did is in our state
 		 * only.  Start again from the replicated state. */
 		log_warnx("shard %d: cannot propose (%s): restarting this "
@@ -105,7 +110,7 @@ repl_apply_cb(struct raft_apply *req, int status, void *result)
 	struct repl	*r = q->r;
 
 	r->inflight--;
-	if (status != 0 && !r->closing) {
+	if (status != 0 && !r->closing && !r->stopping) {
 		log_warnx("shard %d: an entry was not committed (%s): "
 		    "restarting this worker", r->w->id, raft_strerror(status));
 		exit(1);
@@ -143,6 +148,55 @@ repl_propose_epoch(struct repl *r)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+static void
+repl_transfer_cb(struct raft_transfer *req)
+{
+	struct repl	*r = req->data;
+	raft_id		 id;
+	const char	*addr;
+
+	raft_leader(&r->raft, &id, &addr);
+	log_info("shard %d: leadership handed over to node %llu", r->w->id,
+	    (unsigned long long)id);
+	r->handed = true;
+}
+
+/* Stopping: hand the leadership over once nothing of ours is in flight. */
+static void
+repl_handover(struct repl *r)
+{
+	if (r->handed || r->xfer_started)
+		return;
+	if (raft_state(&r->raft) != RAFT_LEADER) {
+		r->handed = true;
+		return;
+	}
+	if (r->inflight > 0 || r->w->store->pend.len > 0)
+		return;
+	r->xfer_started = true;
+	r->xfer.data = r;
+	if (raft_transfer(&r->raft, &r->xfer, 0, repl_transfer_cb) != 0)
+		r->handed = true;	/* no follower to take it: an election */
+}
+
+void
+repl_stop(struct worker *w)
+{
+	struct repl	*r = w->repl;
+
+	if (r == NULL || r->stopping)
+		return;
+	r->stopping = true;
+	repl_handover(r);
+	uvev_poke(r->uvev);
+}
+
+bool
+repl_stopped(const struct worker *w)
+{
+	return w->repl == NULL || w->repl->handed;
+}
+
 /* After each uv pass: follow raft's state. */
 static void
 repl_check_cb(uv_check_t *h)
@@ -152,6 +206,11 @@ repl_check_cb(uv_check_t *h)
 
 	if (r->closing)
 		return;
+	if (r->stopping) {
+		repl_handover(r);
+		repl_lead_check(r);
+		return;
+	}
 	if (r->serving && (state != RAFT_LEADER ||
 	    r->raft.current_term != r->serving_term)) {
 		/* Our state may hold effects that will never commit. */
@@ -204,6 +263,11 @@ repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	struct repl_entry e;
 
 	*result = NULL;
+	/* Stopping, after the hand-over: our state holds what our sessions
+	 * hold, which the new leader's entries give back; this worker ends
+	 * without applying them (nor writing a snapshot of that state). */
+	if (r->stopping && r->serving && raft_state(&r->raft) != RAFT_LEADER)
+		return 0;
 	if (repl_entry_read(buf->base, buf->len, &e) == -1)
 		fatalx("shard %d: a raft entry this version cannot read "
 		    "(index %llu)", r->w->id,
@@ -232,7 +296,7 @@ repl_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct store_buf	 b = { 0 };
 	uint64_t		 tokens = store_token_mark(w);
 
-	if (r->inflight > 0 || w->store->pend.len > 0)
+	if (r->inflight > 0 || w->store->pend.len > 0 || r->stopping)
 		return RAFT_BUSY;
 	if (tokens < r->rp.tokens)
 		tokens = r->rp.tokens;
@@ -402,7 +466,7 @@ repl_on(const struct worker *w)
 bool
 repl_serving(const struct worker *w)
 {
-	return w->repl == NULL || w->repl->serving;
+	return w->repl == NULL || (w->repl->serving && !w->repl->stopping);
 }
 
 void

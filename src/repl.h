@@ -38,6 +38,12 @@ void	repl_get_info(const struct worker *w, struct repl_info *ri);
 void	repl_start(struct worker *w);
 /* Leave the group (worker_free). */
 void	repl_close(struct worker *w);
+/* The worker stops (SIGTERM): named requests are refused from now on;
+ * once this leader's entries are committed, its leadership goes to the
+ * most up-to-date follower (raft_transfer) instead of waiting for an
+ * election.  repl_stopped: that is done (or there was nothing to do). */
+void	repl_stop(struct worker *w);
+bool	repl_stopped(const struct worker *w);
 /* Does this worker serve its shard's named requests?  Always without
  * --peer; with it, once it leads and its epoch is applied. */
 bool	repl_serving(const struct worker *w);

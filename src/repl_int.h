@@ -36,6 +36,11 @@ struct repl {
 	struct uvev		*uvev;		/* uv driven from libevent */
 	uv_check_t		 check;		/* after each uv pass */
 	bool			 closing;
+	bool			 stopping;	/* SIGTERM: serve no more */
+	bool			 handed;	/* ...and leadership handed over
+						   (or never held) */
+	bool			 xfer_started;
+	struct raft_transfer	 xfer;
 	/* The replicated state as the records rebuild it (followers, and a
 	 * leader until its epoch is applied). */
 	struct replay		 rp;

@@ -27,6 +27,17 @@ repl_close(struct worker *w)
 {
 }
 
+void
+repl_stop(struct worker *w)
+{
+}
+
+bool
+repl_stopped(const struct worker *w)
+{
+	return true;
+}
+
 bool
 repl_serving(const struct worker *w)
 {

@@ -371,7 +371,8 @@ worker_stop_check_cb(evutil_socket_t fd, short ev, void *arg)
 	struct worker	*w = arg;
 
 	if ((conn_pending_output(w) == 0 && w->fwds.count == 0 &&
-	    TAILQ_EMPTY(&w->held)) || now_mono() >= w->stop_deadline)
+	    TAILQ_EMPTY(&w->held) && repl_stopped(w)) ||
+	    now_mono() >= w->stop_deadline)
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -389,6 +390,7 @@ worker_stop(struct worker *w)
 		return;
 	w->stopping = true;
 	log_info("stopping");
+	repl_stop(w);
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_disable(w->listeners[i]);
 	/* Parked requests are answered "unavailable" now. */

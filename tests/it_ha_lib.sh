@@ -1,0 +1,150 @@
+# it_ha_lib.sh: sourced by the cluster tests (it_ha_*.sh) after it_lib.sh:
+# skip (77) without libraft; a key; the helper ha.py (free ports, topology,
+# leaders, queue contents, fencing tokens, over raw msgpack-RPC with the
+# Python package in the tree); three nodes' ports; start ID, kill9 ID,
+# logs.  $election (ms, default 300) is the nodes' election timeout.
+
+"$QLOCKD" --check-config --node-id 1 --peer 1=127.0.0.1:7460 \
+    --raft-dir /nonexistent --listen unix:/nonexistent/s 2>&1 |
+    grep -q "without libraft" && { echo "SKIP: no libraft"; exit 77; }
+
+(umask 077; echo "$name-test-key-long-enough" > "$tmp/key")
+QLOCK_AUTHKEY_FILE=$tmp/key
+export QLOCK_AUTHKEY_FILE
+unset QLOCK_AUTHKEY QLOCK_ADDRESS QLOCK_ROUTE
+
+# The helper: free ports, topology, queue contents (raw msgpack-RPC with
+# the Python package in the tree).
+cat > "$tmp/ha.py" <<'EOF'
+import os, socket, sys, time
+sys.path.insert(0, os.environ["PYPKG"])
+from qlock._wire import Connection
+from qlock import errors
+key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
+
+def free_ports(n, width):
+    """n bases, each with width consecutive free ports."""
+    out, socks = [], []
+    while len(out) < n:
+        s = socket.socket(); s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]; socks.append(s)
+        try:
+            for k in range(1, width):
+                t = socket.socket(); t.bind(("127.0.0.1", base + k)); socks.append(t)
+        except OSError:
+            continue
+        out.append(base)
+    print(" ".join(map(str, out)))
+
+def topology(ports):
+    """A topology where every shard has a leader with an address."""
+    for p in ports:
+        try:
+            t = Connection("127.0.0.1:%s" % p, key).call("topology")
+        except Exception:
+            continue
+        if all(t["leaders"]) and all(t["addrs"]):
+            return t
+    return None
+
+def leaders(ports, avoid, limit):
+    end = time.time() + limit
+    while time.time() < end:
+        t = topology(ports)
+        if t and str(avoid) not in map(str, t["leaders"]):
+            # Served: a request to each leader is answered.
+            try:
+                for a in t["addrs"]:
+                    Connection(a[0], key).call("ping")
+                print(" ".join(map(str, t["leaders"])), t["addrs"][0][0])
+                return 0
+            except Exception:
+                pass
+        time.sleep(0.1)
+    return 1
+
+def drain(ports, nq):
+    """Every item of q0..q(nq-1), one a line; through each queue's leader."""
+    t = topology(ports)
+    cs = [Connection(a[0], key) for a in t["addrs"]]
+    for i in range(nq):
+        for c in cs:
+            try:
+                while True:
+                    item = c.call("queue.get", "q%d" % i, 0)
+                    if isinstance(item, bytes):
+                        item = item.decode()
+                    print(item)
+            except errors.EmptyError:
+                break
+            except Exception:
+                continue
+        else:
+            print("queue q%d: no leader answered" % i)
+            return 1
+    return 0
+
+def tokens(ports):
+    """Grant and release locks t0..t9 through their leaders: name token."""
+    t = topology(ports)
+    cs = [Connection(a[0], key) for a in t["addrs"]]
+    for i in range(10):
+        for c in cs:
+            try:
+                c.call("lock.open", "t%d" % i, False)
+                tok = c.call("lock.acquire", "t%d" % i, 5)
+                c.call("lock.release", "t%d" % i)
+                print("t%d %d" % (i, tok))
+                break
+            except errors.Error as e:
+                if "NotLeader" not in str(e):
+                    raise
+        else:
+            return 1
+    return 0
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "ports":
+    free_ports(int(args[0]), int(args[1]))
+elif cmd == "leaders":
+    sys.exit(leaders(args[2:], args[1], float(args[0])))
+elif cmd == "tokens":
+    sys.exit(tokens(args))
+elif cmd == "drain":
+    sys.exit(drain(args[1:], int(args[0])))
+EOF
+PYPKG=$here/../python
+export PYPKG
+ha() { "$PY" "$tmp/ha.py" "$@"; }
+
+set -- $(ha ports 6 2)
+raft1=$1 raft2=$2 raft3=$3 lport1=$4 lport2=$5 lport3=$6
+peers="--peer 1=127.0.0.1:$raft1 --peer 2=127.0.0.1:$raft2 --peer 3=127.0.0.1:$raft3"
+ports="$lport1 $lport2 $lport3"
+pid1= pid2= pid3=
+
+# start ID: node ID (master pid in pidID), two workers.
+start() {
+	eval "lp=\$lport$1"
+	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp \
+	    --worker-ports 0 --authkey-file "$tmp/key" --node-id "$1" $peers \
+	    --raft-dir "$tmp/raft$1" --raft-election-ms "${election:-300}" \
+	    >> "$tmp/node$1.log" 2>&1 &
+	eval "pid$1=$!"
+	pids="$pids $!"
+}
+# kill9 ID: kill -9 node ID's master and workers; return once they are
+# gone (their sockets closed).
+kill9() {
+	eval "m=\$pid$1"
+	w=$(pgrep -P "$m")
+	kill -KILL $w "$m" 2>/dev/null
+	wait "$m" 2>/dev/null
+	for p in $w; do
+		wait_for 10 sh -c "! kill -0 $p 2>/dev/null" ||
+		    die "worker $p of node $1 survived kill -9"
+	done
+}
+logs() {
+	for i in 1 2 3; do sed "s/^/node$i: /" "$tmp/node$i.log"; done
+}
