@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@
 
 #define REPL_SNAP_THRESHOLD	4096	/* entries between snapshots */
 #define REPL_SNAP_TRAILING	1024	/* entries kept behind a snapshot */
+#define REPL_BALANCE_AFTER	5.0	/* seconds a leader serves before it
+					   hands over to the preferred node */
 
 /* One of our entries in flight. */
 struct repl_req {
@@ -161,6 +164,27 @@ repl_transfer_cb(struct raft_transfer *req)
 	r->handed = true;
 }
 
+/* The follower in touch that has the most entries, or 0. */
+static int
+repl_best_follower(struct repl *r)
+{
+	struct raft_configuration *c = &r->raft.configuration;
+	struct raft_progress	*p = r->raft.leader_state.progress;
+	raft_index		 best = 0;
+	unsigned		 i;
+	int			 id = 0;
+
+	for (i = 0; p != NULL && i < c->n; i++) {
+		if ((int)c->servers[i].id == r->w->conf->node_id ||
+		    c->servers[i].role != RAFT_VOTER || !p[i].recent_recv ||
+		    p[i].match_index <= best)
+			continue;
+		best = p[i].match_index;
+		id = (int)c->servers[i].id;
+	}
+	return id;
+}
+
 /* Stopping: hand the leadership over once nothing of ours is in flight. */
 static void
 repl_handover(struct repl *r)
@@ -173,9 +197,14 @@ repl_handover(struct repl *r)
 	}
 	if (r->inflight > 0 || r->w->store->pend.len > 0)
 		return;
+	if (r->xfer_to == 0 && (r->xfer_to = repl_best_follower(r)) == 0) {
+		r->handed = true;	/* none in touch: an election */
+		return;
+	}
 	r->xfer_started = true;
 	r->xfer.data = r;
-	if (raft_transfer(&r->raft, &r->xfer, 0, repl_transfer_cb) != 0)
+	if (raft_transfer(&r->raft, &r->xfer, (raft_id)r->xfer_to,
+	    repl_transfer_cb) != 0)
 		r->handed = true;	/* no follower to take it: an election */
 }
 
@@ -197,6 +226,39 @@ repl_stopped(const struct worker *w)
 	return w->repl == NULL || w->repl->handed;
 }
 
+/*
+ * Leaders spread over the nodes: group g's preferred leader is the node at
+ * position g % nodes among the peer ids in order.  A leader that is not
+ * it, once it has served a while and the preferred node is in touch and
+ * has every entry, stops as for SIGTERM, handing over to that node; its
+ * worker exits and comes back as a follower (the master restarts it): its
+ * clients reconnect, as after any failover.
+ */
+static void
+repl_balance(struct repl *r)
+{
+	struct raft_configuration *c = &r->raft.configuration;
+	struct raft_progress	*p;
+	unsigned		 i;
+
+	if (r->preferred == r->w->conf->node_id || r->w->ctlfd == -1 ||
+	    now_mono() - r->serve_t0 < REPL_BALANCE_AFTER)
+		return;
+	for (i = 0; i < c->n; i++)
+		if ((int)c->servers[i].id == r->preferred)
+			break;
+	if (i == c->n || r->raft.leader_state.progress == NULL)
+		return;
+	p = &r->raft.leader_state.progress[i];
+	if (!p->recent_recv || p->match_index != raft_last_index(&r->raft))
+		return;
+	log_info("shard %d: handing the leadership to node %d, its preferred "
+	    "leader", r->w->id, r->preferred);
+	r->xfer_to = r->preferred;
+	r->serve_t0 = now_mono() + 3600;	/* once */
+	raise(SIGTERM);		/* worker_stop, then repl_stop */
+}
+
 /* After each uv pass: follow raft's state. */
 static void
 repl_check_cb(uv_check_t *h)
@@ -206,9 +268,8 @@ repl_check_cb(uv_check_t *h)
 
 	if (r->closing)
 		return;
-	if (r->stopping) {
+	if (r->stopping) {	/* it applies nothing: nothing more to tell */
 		repl_handover(r);
-		repl_lead_check(r);
 		return;
 	}
 	if (r->serving && (state != RAFT_LEADER ||
@@ -221,12 +282,15 @@ repl_check_cb(uv_check_t *h)
 	}
 	if (state == RAFT_LEADER && r->epoch_term != r->raft.current_term)
 		repl_propose_epoch(r);
+	if (r->serving)
+		repl_balance(r);
 	repl_lead_check(r);
 }
 
-/* An epoch is applied: who leads, and whether we serve now. */
+/* An epoch is known (applied, or in a snapshot): who leads, and where.
+ * Its shard count must be ours. */
 static void
-repl_epoch_applied(struct repl *r, struct repl_entry *e)
+repl_epoch_known(struct repl *r, const struct repl_entry *e)
 {
 	struct worker	*w = r->w;
 
@@ -240,15 +304,26 @@ repl_epoch_applied(struct repl *r, struct repl_entry *e)
 		exit(STORE_EXIT_BADLOG);
 	}
 	r->epoch_node = (int)e->node;
+	r->epoch_applied = e->term;
 	free(r->epoch_addrs);
 	r->epoch_addrs = xmalloc(e->addrs_len);
 	memcpy(r->epoch_addrs, e->addrs, e->addrs_len);
 	r->epoch_len = e->addrs_len;
+}
+
+/* An epoch is applied: who leads, and whether we serve now. */
+static void
+repl_epoch_applied(struct repl *r, struct repl_entry *e)
+{
+	struct worker	*w = r->w;
+
+	repl_epoch_known(r, e);
 	if ((int)e->node == w->conf->node_id && !r->serving &&
 	    e->term == r->raft.current_term &&
 	    raft_state(&r->raft) == RAFT_LEADER) {
 		r->serving = true;
 		r->serving_term = e->term;
+		r->serve_t0 = now_mono();
 		store_raft_serve(w, r->rp.max_item, r->rp.tokens);
 		log_info("shard %d: serving as the leader of term %llu", w->id,
 		    (unsigned long long)e->term);
@@ -294,12 +369,23 @@ repl_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct repl		*r = fsm->data;
 	struct worker		*w = r->w;
 	struct store_buf	 b = { 0 };
+	msgpack_sbuffer		 sb;
 	uint64_t		 tokens = store_token_mark(w);
 
 	if (r->inflight > 0 || w->store->pend.len > 0 || r->stopping)
 		return RAFT_BUSY;
 	if (tokens < r->rp.tokens)
 		tokens = r->rp.tokens;
+	/* The last epoch applied (who leads, where), then the objects. */
+	msgpack_sbuffer_init(&sb);
+	if (r->epoch_addrs != NULL)
+		repl_entry_epoch(&sb, r->epoch_node, r->epoch_applied,
+		    r->epoch_addrs, r->epoch_len, w->nworkers);
+	else
+		repl_entry_epoch(&sb, 0, 0, (const uint8_t *)"\x90", 1,
+		    w->nworkers);
+	rec_write(&b, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
 	snapshot_records(&b, &w->reg, tokens, &r->rp);
 	/* Whole 8-byte words, as entries (replay reads zeros as the end). */
 	if ((*bufs = raft_malloc(sizeof(**bufs))) == NULL ||
@@ -321,7 +407,10 @@ repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	struct repl	*r = fsm->data;
 	struct worker	*w = r->w;
-	size_t		 end, bad;
+	struct mp_reader rd;
+	struct repl_entry e;
+	const uint8_t	*head;
+	size_t		 end, bad, hlen;
 
 	if (r->serving)
 		fatalx("shard %d: a snapshot sent to the leader", w->id);
@@ -331,10 +420,16 @@ repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	memset(&r->rp, 0, sizeof(r->rp));
 	r->rp.reg = &w->reg;
 	hmap_init(&r->rp.taken);
-	if (!replay_header_ok(buf->base, buf->len) ||
-	    replay_scan(buf->base, buf->len, &r->rp, &end, &bad,
+	/* The last epoch (see repl_fsm_snapshot), then a log image. */
+	mp_reader_init(&rd, buf->base, buf->len);
+	if (mp_skip(&rd, &head, &hlen) == -1 ||
+	    repl_entry_read(head, hlen, &e) == -1 || e.kind != REPL_EPOCH ||
+	    !replay_header_ok(head + hlen, buf->len - hlen) ||
+	    replay_scan(head + hlen, buf->len - hlen, &r->rp, &end, &bad,
 	    "raft snapshot") != SCAN_CLEAN)
 		fatalx("shard %d: a raft snapshot that does not apply", w->id);
+	if (e.node != 0)
+		repl_epoch_known(r, &e);
 	raft_free(buf->base);
 	log_info("shard %d: snapshot restored, %zu objects", w->id,
 	    w->reg.byname.count);
@@ -350,7 +445,7 @@ repl_members(struct repl *r, struct raft_configuration *conf, char *self,
 	const struct config	*c = r->w->conf;
 	struct cluster_peer	 p;
 	char			 addr[300], why[256];
-	int			 i;
+	int			 i, j, rank, ids[CONFIG_MAX_PEERS];
 
 	raft_configuration_init(conf);
 	for (i = 0; i < c->npeer; i++) {
@@ -363,6 +458,14 @@ repl_members(struct repl *r, struct raft_configuration *conf, char *self,
 		if (raft_configuration_add(conf, (raft_id)p.id, addr,
 		    RAFT_VOTER) != 0)
 			fatalx("raft configuration");
+		ids[i] = p.id;
+	}
+	/* The preferred leader: the (g % n)-th id in order. */
+	for (i = 0; i < c->npeer; i++) {
+		for (rank = j = 0; j < c->npeer; j++)
+			rank += ids[j] < ids[i];
+		if (rank == r->w->id % c->npeer)
+			r->preferred = ids[i];
 	}
 }
 

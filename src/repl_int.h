@@ -41,6 +41,9 @@ struct repl {
 						   (or never held) */
 	bool			 xfer_started;
 	struct raft_transfer	 xfer;
+	int			 xfer_to;	/* node to hand over to, 0: any */
+	int			 preferred;	/* the node that should lead */
+	double			 serve_t0;	/* serving since (now_mono) */
 	/* The replicated state as the records rebuild it (followers, and a
 	 * leader until its epoch is applied). */
 	struct replay		 rp;
@@ -48,6 +51,7 @@ struct repl {
 	raft_term		 serving_term;
 	raft_term		 epoch_term;	/* last term an epoch was proposed */
 	int			 epoch_node;	/* the last epoch applied: who */
+	uint64_t		 epoch_applied;	/* its term */
 	uint8_t			*epoch_addrs;	/* and where (msgpack array) */
 	size_t			 epoch_len;
 	uint8_t			*my_addrs;	/* this node's addresses for the
@@ -57,6 +61,7 @@ struct repl {
 	uint64_t		 committed;	/* ...and committed, counted */
 	unsigned		 inflight;
 	struct repl_lead	*leads;		/* [nworkers] */
+	bool			 lead_sent;	/* ours told the siblings once */
 };
 
 /* repl_lead.c */

@@ -87,9 +87,12 @@ repl_lead_check(struct repl *r)
 		addrs = r->epoch_addrs;
 		len = r->epoch_len;
 	}
-	if (l->node == (int)id && l->len == len &&
+	/* Always once: a restarted worker's siblings may hold what its
+	 * previous incarnation told them. */
+	if (r->lead_sent && l->node == (int)id && l->len == len &&
 	    memcmp(l->addrs, addrs, len) == 0)
 		return;
+	r->lead_sent = true;
 	lead_set(l, (int)id, addrs, len);
 	for (i = 0; i < r->w->nworkers; i++)
 		if (i != r->w->id)

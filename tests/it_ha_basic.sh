@@ -17,8 +17,8 @@ name=it_ha_basic
 put() {
 	i=$1
 	while [ "$i" -le "$2" ]; do
-		timeout 20 "$QLOCK_CLI" -a "$3" put "q$((i % 10))" \
-		    "item-$i" 2>> "$tmp/put.err" && echo "item-$i" >> "$tmp/acked"
+		qput "$3" "q$((i % 10))" "item-$i" &&
+		    echo "item-$i" >> "$tmp/acked"
 		i=$((i + 1))
 	done
 }
@@ -41,7 +41,9 @@ check() {
 }
 
 start 1; start 2; start 3
-set -- $(ha leaders 20 0 $ports) || { logs; die "no leaders within 20 s"; }
+# Leaders spread: shard g is led by the (g % 3)-th node once it serves.
+set -- $(WANT="1 2" ha leaders 30 0 $ports) ||
+    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
 ok "every shard has a serving leader (nodes $1 $2)"
 first=$1
 
@@ -68,8 +70,13 @@ fi
 [ "$(wc -l < "$tmp/acked")" -eq 200 ] || fail "puts after the failover: $(tail -3 "$tmp/put.err")"
 
 start "$first"
-# The restarted node catches up; then every node dies at once.
-sleep 2
+# The restarted node catches up and gets its shard back; then every node
+# dies at once.
+if WANT="1 2" ha leaders 30 0 $ports > /dev/null; then
+	ok "node $first leads shard 0 again after its restart"
+else
+	fail "node $first did not get shard 0 back after its restart"
+fi
 kill9 1; kill9 2; kill9 3
 start 1; start 2; start 3
 ha leaders 20 0 $ports > /dev/null || { logs; die "no leaders after the restart of all three"; }

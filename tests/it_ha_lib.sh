@@ -20,6 +20,7 @@ import os, socket, sys, time
 sys.path.insert(0, os.environ["PYPKG"])
 from qlock._wire import Connection
 from qlock import errors
+from qlock._route import shard_of
 key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
 
 def free_ports(n, width):
@@ -48,14 +49,20 @@ def topology(ports):
     return None
 
 def leaders(ports, avoid, limit):
+    """Leaders (none on node avoid; with $WANT, exactly those), served."""
+    want = os.environ.get("WANT")
     end = time.time() + limit
     while time.time() < end:
         t = topology(ports)
-        if t and str(avoid) not in map(str, t["leaders"]):
-            # Served: a request to each leader is answered.
+        if t and str(avoid) not in map(str, t["leaders"]) and (not want or
+                " ".join(map(str, t["leaders"])) == want):
+            # Served: a named request for each shard, sent to the address
+            # given for its leader, is answered (not NotLeader).
             try:
-                for a in t["addrs"]:
-                    Connection(a[0], key).call("ping")
+                for g, a in enumerate(t["addrs"]):
+                    name = next("probe%d" % i for i in range(1000)
+                                if shard_of("probe%d" % i, len(t["addrs"])) == g)
+                    Connection(a[0], key).call("queue.size", name)
                 print(" ".join(map(str, t["leaders"])), t["addrs"][0][0])
                 return 0
             except Exception:
@@ -147,4 +154,17 @@ kill9() {
 }
 logs() {
 	for i in 1 2 3; do sed "s/^/node$i: /" "$tmp/node$i.log"; done
+}
+# qput ADDR QUEUE ITEM: put through libqlock connecting to ADDR; refused
+# with NotLeader (nothing done: a worker's leaders table may lag a hand-over
+# by a moment) it is tried again, up to 5 times.
+qput() {
+	for _try in 1 2 3 4 5; do
+		timeout 20 "$QLOCK_CLI" -a "$1" put "$2" "$3" 2> "$tmp/qput.err" &&
+		    return 0
+		cat "$tmp/qput.err" >> "$tmp/put.err"
+		grep -q "leader" "$tmp/qput.err" || return 1
+		sleep 0.2
+	done
+	return 1
 }

@@ -12,10 +12,11 @@ election=3000
 . "$here/it_ha_lib.sh"
 
 start 1; start 2; start 3
-set -- $(ha leaders 40 0 $ports) || { logs; die "no leaders within 40 s"; }
+set -- $(WANT="1 2" ha leaders 40 0 $ports) ||
+    { logs; die "shards not led by nodes 1 and 2 within 40 s"; }
 ok "every shard has a serving leader (nodes $1 $2)"
 first=$1
-timeout 20 "$QLOCK_CLI" -a "$3" put q1 kept || fail "a put before the stop"
+qput "$3" q1 kept || fail "a put before the stop: $(cat "$tmp/put.err")"
 
 others=
 for n in 1 2 3; do
