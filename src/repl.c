@@ -229,8 +229,9 @@ repl_stopped(const struct worker *w)
 /*
  * Leaders spread over the nodes: group g's preferred leader is the node at
  * position g % nodes among the peer ids in order.  A leader that is not
- * it, once it has served a while and the preferred node is in touch and
- * has every entry, stops as for SIGTERM, handing over to that node; its
+ * it, once it has served a while, every member is in touch and the
+ * preferred node has every entry, stops as for SIGTERM, handing over to
+ * that node; its
  * worker exits and comes back as a follower (the master restarts it): its
  * clients reconnect, as after any failover.
  */
@@ -244,13 +245,18 @@ repl_balance(struct repl *r)
 	if (r->preferred == r->w->conf->node_id || r->w->ctlfd == -1 ||
 	    now_mono() - r->serve_t0 < REPL_BALANCE_AFTER)
 		return;
+	if ((p = r->raft.leader_state.progress) == NULL)
+		return;
+	/* Every member in touch: this worker's restart must leave a
+	 * majority to the new leader. */
+	for (i = 0; i < c->n; i++)
+		if ((int)c->servers[i].id != r->w->conf->node_id &&
+		    !p[i].recent_recv)
+			return;
 	for (i = 0; i < c->n; i++)
 		if ((int)c->servers[i].id == r->preferred)
 			break;
-	if (i == c->n || r->raft.leader_state.progress == NULL)
-		return;
-	p = &r->raft.leader_state.progress[i];
-	if (!p->recent_recv || p->match_index != raft_last_index(&r->raft))
+	if (i == c->n || p[i].match_index != raft_last_index(&r->raft))
 		return;
 	log_info("shard %d: handing the leadership to node %d, its preferred "
 	    "leader", r->w->id, r->preferred);
@@ -474,6 +480,7 @@ repl_start(struct worker *w)
 {
 	struct repl	*r;
 	struct raft_configuration conf;
+	const char	*env;
 	char		 dir[8192], self[300] = "";
 	int		 rv;
 
@@ -514,8 +521,15 @@ repl_start(struct worker *w)
 	    (unsigned)(w->conf->raft_election_ms / 10 > 0 ?
 	    w->conf->raft_election_ms / 10 : 1));
 	raft_set_pre_vote(&r->raft, true);
-	raft_set_snapshot_threshold(&r->raft, REPL_SNAP_THRESHOLD);
-	raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
+	/* Tests: snapshots every N entries (N/4 kept behind). */
+	if ((env = getenv("QLOCKD_TEST_SNAPSHOT_EVERY")) != NULL &&
+	    atoi(env) >= 4) {
+		raft_set_snapshot_threshold(&r->raft, (unsigned)atoi(env));
+		raft_set_snapshot_trailing(&r->raft, (unsigned)atoi(env) / 4);
+	} else {
+		raft_set_snapshot_threshold(&r->raft, REPL_SNAP_THRESHOLD);
+		raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
+	}
 	if ((rv = raft_start(&r->raft)) != 0)
 		fatalx("shard %d: raft_start: %s", w->id, raft_errmsg(&r->raft));
 	uv_check_init(&r->loop, &r->check);
