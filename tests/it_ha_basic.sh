@@ -47,6 +47,18 @@ set -- $(WANT="1 2" ha leaders 30 0 $ports) ||
 ok "every shard has a serving leader (nodes $1 $2)"
 first=$1
 
+# Node 3 leads nothing: once it knows the leaders, a named request through
+# it without routing is refused, naming the leader.
+WANT="1 2" ha leaders 20 0 $lport3 > /dev/null ||
+    fail "topology through node 3 lacks the leaders"
+QLOCK_ROUTE=0 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport3 put q0 x \
+    > /dev/null 2> "$tmp/nl.err"
+if grep -q "shard [01]: leader is node [12] at 127.0.0.1:[0-9]" "$tmp/nl.err"
+then
+	ok "a follower answers NotLeader naming the leader"
+else
+	fail "a follower's answer: $(cat "$tmp/nl.err")"
+fi
 : > "$tmp/acked"
 put 1 100 "$3"
 ha tokens $ports > "$tmp/tok1" || fail "fencing tokens before the failover"
