@@ -129,10 +129,13 @@ struct raw {
 };
 
 /* A raw client's connections: conn[0] its first, conn[1 + s] shard s's
- * own (fd -1 until used); owed: answers due on each for a batch. */
+ * own (fd -1 until used); owed: answers due on each for a batch; open:
+ * the indexes of those connected, in the order they were (nopen). */
 struct rset {
 	struct raw	 conn[1 + QB_MAX_SHARDS];
 	int		 owed[1 + QB_MAX_SHARDS];
+	int		 open[1 + QB_MAX_SHARDS];
+	int		 nopen;
 };
 
 /* qb_util.c */
@@ -168,7 +171,10 @@ int resp_next(struct raw *r, const void **res, uint32_t *reslen, char *why,
 /* qb_route.c */
 void route_read(struct opts *o);
 void rset_init(struct rset *s);
+void rset_opened(struct rset *s, int i);
+int rset_shard(const struct bench *b, const char *name);
 struct raw *rset_pick(struct bench *b, struct rset *s, const char *name);
+struct raw *rset_pick_shard(struct bench *b, struct rset *s, int shard);
 void rset_clear(struct rset *s);
 int rset_flush(struct rset *s);
 void rset_close(struct rset *s);

@@ -1,6 +1,7 @@
 /* qb_poll.c: qlock-bench's polling clients (--procs, --redis): many raw
  * connections driven from one poll loop per process. */
 
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -57,18 +58,23 @@ struct lconn {
 	int		  owed;		/* of them, answers still to come */
 	bool		  done;
 	double		  t0;		/* when the unit began */
+	int		  watched;	/* of rs.open, how many epfd has */
 	uint8_t		 *item;
 	char		(*names)[NAME_LEN];
+	int		 *shard;	/* each name's (rset_shard) */
 };
 
-/* Append one request to c's step, in the server's protocol. */
+/* Append one request for name k (-1: none) to c's step, in the server's
+ * protocol. */
 static int
-lconn_pack(struct bench *b, struct lconn *c, const char *method,
-    const char *name, const void *item, double timeout)
+lconn_pack(struct bench *b, struct lconn *c, const char *method, long k,
+    const void *item, double timeout)
 {
 	struct raw	*r;
+	const char	*name = k < 0 ? NULL : c->names[k % b->o.queues];
 
-	if ((r = rset_pick(b, &c->rs, name)) == NULL)
+	if ((r = rset_pick_shard(b, &c->rs, k < 0 ? -1 :
+	    c->shard[k % b->o.queues])) == NULL)
 		return -1;
 	if (b->o.redis)
 		resp_request(r, method, name, item, b->o.size);
@@ -81,8 +87,6 @@ lconn_pack(struct bench *b, struct lconn *c, const char *method,
 static int
 lconn_send(struct bench *b, struct lconn *c)
 {
-	const char	*name = b->test == T_PING ? NULL :
-			    c->names[c->k % b->o.queues];
 	long		 left;
 	int		 j, rc = 0;
 
@@ -90,33 +94,32 @@ lconn_send(struct bench *b, struct lconn *c)
 	c->batch = 1;
 	switch (b->test) {
 	case T_PING:
-		rc = lconn_pack(b, c, "ping", NULL, NULL, 0);
+		rc = lconn_pack(b, c, "ping", -1, NULL, 0);
 		break;
 	case T_LOCK:
 		rc = lconn_pack(b, c, c->step == 1 ? "lock.release" :
-		    "lock.acquire", name, NULL, c->step == 1 ?
+		    "lock.acquire", c->k, NULL, c->step == 1 ?
 		    RAW_NO_TIMEOUT : b->o.max_seconds);
 		break;
 	case T_ROUNDTRIP:
 		if (c->step == 1) {
-			rc = lconn_pack(b, c, "queue.get", name, NULL,
+			rc = lconn_pack(b, c, "queue.get", c->k, NULL,
 			    b->o.max_seconds);
 			break;
 		}
 		/* FALLTHROUGH */
 	case T_PUT:
 		item_fill(c->item, b->o.size, (uint64_t)c->k);
-		rc = lconn_pack(b, c, "queue.put", name, c->item, -1.0);
+		rc = lconn_pack(b, c, "queue.put", c->k, c->item, -1.0);
 		break;
 	case T_PIPELINE:
 		left = c->quota - b->sh->units[c->id];
 		c->batch = left < b->o.depth ? (int)left : b->o.depth;
 		for (j = 0; j < c->batch && rc == 0; j += 2, c->k++) {
-			name = c->names[c->k % b->o.queues];
-			rc = lconn_pack(b, c, "queue.put", name, c->item,
+			rc = lconn_pack(b, c, "queue.put", c->k, c->item,
 			    -1.0);
 			if (rc == 0)
-				rc = lconn_pack(b, c, "queue.get", name, NULL,
+				rc = lconn_pack(b, c, "queue.get", c->k, NULL,
 				    b->o.max_seconds);
 		}
 		break;
@@ -221,21 +224,45 @@ lconn_input(struct bench *b, struct lconn *c, struct raw *r, double deadline)
 	return 0;
 }
 
-/* A polling client process: connections proc, proc + procs, ... */
-void __attribute__((noreturn))
-loop_main(struct bench *b, int proc)
+/* Watch c's connections opened since the last call (their answers wake
+ * the loop): data is c's slot in the process and the connection's. */
+static int
+lconn_watch(struct bench *b, int epfd, struct lconn *c, int slot)
 {
-	struct lconn	*cs;
-	struct pollfd	*pfd;
-	int		*at, *atc, n = 0, live, i, j, m, ms, k;
-	double		 t, deadline;
+	struct epoll_event	ev;
+	int			i;
 
-	cs = calloc((size_t)b->o.clients, sizeof(*cs));
-	pfd = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*pfd));
-	at = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*at));
-	atc = calloc((size_t)b->o.clients * (1 + QB_MAX_SHARDS), sizeof(*atc));
-	if (cs == NULL || pfd == NULL || at == NULL || atc == NULL)
-		_exit(1);
+	for (; c->watched < c->rs.nopen; c->watched++) {
+		i = c->rs.open[c->watched];
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)slot << 8 | (uint64_t)i;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->rs.conn[i].fd, &ev) == -1) {
+			client_fail(b, "epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* c is done: its connections wake the loop no more. */
+static void
+lconn_unwatch(int epfd, struct lconn *c)
+{
+	int	i;
+
+	for (i = 0; i < c->watched; i++)
+		(void)epoll_ctl(epfd, EPOLL_CTL_DEL,
+		    c->rs.conn[c->rs.open[i]].fd, NULL);
+	c->watched = 0;
+}
+
+/* Set up this process's connections: proc, proc + procs, ...; how many. */
+static int
+loop_setup(struct bench *b, int proc, struct lconn *cs)
+{
+	int	i, k, n = 0;
+
 	for (i = proc; i < b->o.clients; i += b->o.procs, n++) {
 		struct lconn *c = &cs[n];
 
@@ -246,14 +273,17 @@ loop_main(struct bench *b, int proc)
 			c->quota += c->quota % 2;	/* whole pairs */
 		c->item = calloc(1, b->o.size + 1);
 		c->names = calloc((size_t)b->o.queues, NAME_LEN);
-		if (c->item == NULL || c->names == NULL) {
+		c->shard = calloc((size_t)b->o.queues, sizeof(*c->shard));
+		if (c->item == NULL || c->names == NULL || c->shard == NULL) {
 			client_fail(b, "out of memory");
 			client_give_up(b);
 		}
 		memset(c->item, 'x', b->o.size);
-		for (k = 0; k < b->o.queues; k++)	/* lock: all one */
+		for (k = 0; k < b->o.queues; k++) {	/* lock: all one */
 			name_make(b, b->test == T_LOCK ? -1 : i,
 			    b->test == T_LOCK ? 0 : k, c->names[k]);
+			c->shard[k] = rset_shard(b, c->names[k]);
+		}
 		if ((b->o.redis ? raw_open(&c->rs.conn[0], b->o.address,
 		    b->o.max_seconds + READY_GRACE) : raw_connect(&c->rs.conn[0],
 		    b->o.address, b->o.key, b->o.max_seconds + READY_GRACE)) ==
@@ -261,67 +291,89 @@ loop_main(struct bench *b, int proc)
 			client_fail(b, "connect to %s failed", b->o.address);
 			client_give_up(b);
 		}
+		rset_opened(&c->rs, 0);
+	}
+	return n;
+}
+
+/* c's step failed or c is through: one live connection fewer. */
+static void
+lconn_end(int epfd, struct lconn *c, int *live)
+{
+	c->done = true;
+	lconn_unwatch(epfd, c);
+	(*live)--;
+}
+
+/*
+ * A polling client process.  One epoll set watches every connection of
+ * the process (registered once, when opened), so that a wake-up costs
+ * the same however many connections routing opened; each wake-up
+ * handles every connection with answers.
+ */
+void __attribute__((noreturn))
+loop_main(struct bench *b, int proc)
+{
+	struct lconn		*cs;
+	struct epoll_event	 evs[64];
+	struct lconn		*c;
+	int			 n, live, i, k, ms, epfd;
+	double			 t, deadline;
+
+	if ((cs = calloc((size_t)b->o.clients, sizeof(*cs))) == NULL)
+		_exit(1);
+	n = loop_setup(b, proc, cs);
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		client_fail(b, "epoll_create1: %s", strerror(errno));
+		client_give_up(b);
 	}
 	t = client_wait_go(b);
 	deadline = t + b->o.max_seconds;
 	live = n;
 	for (i = 0; i < n; i++) {
-		b->id = cs[i].id;
-		b->sh->start[cs[i].id] = b->sh->end[cs[i].id] = t;
-		if (cs[i].quota == 0 || lconn_send(b, &cs[i]) == -1) {
-			cs[i].done = true;
-			live--;
-		}
+		c = &cs[i];
+		b->id = c->id;
+		b->sh->start[c->id] = b->sh->end[c->id] = t;
+		if (c->quota == 0 || lconn_send(b, c) == -1 ||
+		    lconn_watch(b, epfd, c, i) == -1)
+			lconn_end(epfd, c, &live);
 	}
 	while (live > 0) {
-		for (i = m = 0; i < n; i++) {
-			if (cs[i].done)
-				continue;
-			for (j = 0; j <= QB_MAX_SHARDS; j++) {
-				if (cs[i].rs.conn[j].fd == -1)
-					continue;
-				pfd[m].fd = cs[i].rs.conn[j].fd;
-				pfd[m].events = POLLIN;
-				atc[m] = j;
-				at[m++] = i;
-			}
-		}
 		t = deadline - now_mono();
 		ms = t > 0 ? (int)(t * 1000) + 1 : 0;
-		if ((k = poll(pfd, (nfds_t)m, ms)) == -1 && errno != EINTR) {
-			b->id = cs[at[0]].id;
-			client_fail(b, "poll: %s", strerror(errno));
+		if ((k = epoll_wait(epfd, evs, 64, ms)) == -1) {
+			if (errno == EINTR)
+				continue;
+			client_fail(b, "epoll_wait: %s", strerror(errno));
 			break;
 		}
 		if (k == 0) {		/* the time is up, answers owed */
-			for (i = 0; i < m; i++) {
-				b->id = cs[at[i]].id;
-				(void)out_of_time(b, deadline);
+			for (i = 0; i < n; i++) {
+				b->id = cs[i].id;
+				if (!cs[i].done)
+					(void)out_of_time(b, deadline);
 			}
 			break;
 		}
-		for (i = 0; i < m; i++) {
-			struct lconn *c = &cs[at[i]];
-
-			if (pfd[i].revents == 0 || c->done)
+		for (i = 0; i < k; i++) {
+			c = &cs[evs[i].data.u64 >> 8];
+			if (c->done)
 				continue;
 			b->id = c->id;
-			if (lconn_input(b, c, &c->rs.conn[atc[i]],
-			    deadline) == -1)
-				c->done = true;
-			if (c->done)
-				live--;
+			if (lconn_input(b, c, &c->rs.conn[evs[i].data.u64 &
+			    0xff], deadline) == -1 || c->done ||
+			    lconn_watch(b, epfd, c, (int)(c - cs)) == -1)
+				lconn_end(epfd, c, &live);
 		}
 	}
 	for (i = 0; i < n; i++) {
 		rset_close(&cs[i].rs);
 		free(cs[i].item);
 		free(cs[i].names);
+		free(cs[i].shard);
 	}
+	close(epfd);
 	free(cs);
-	free(pfd);
-	free(at);
-	free(atc);
 	_exit(0);
 }
 

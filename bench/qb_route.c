@@ -91,7 +91,7 @@ bad:
 }
 
 /* A client's set of connections: conn[0] its first one, still to be
- * opened by the caller. */
+ * opened by the caller (who then says so with rset_opened). */
 void
 rset_init(struct rset *s)
 {
@@ -102,29 +102,52 @@ rset_init(struct rset *s)
 		s->conn[i].fd = -1;
 }
 
-/* The connection a request for name goes out on: the first one without
- * routing or a name, else its shard's own, connected now if it is not
- * yet; NULL (the client failed) if it cannot be. */
+/* Connection i has just been connected. */
+void
+rset_opened(struct rset *s, int i)
+{
+	s->open[s->nopen++] = i;
+}
+
+/* The shard a request for name goes to: -1 for the first connection
+ * (no name, no routing, or Redis). */
+int
+rset_shard(const struct bench *b, const char *name)
+{
+	if (name == NULL || b->o.redis || b->o.shards == 0)
+		return -1;
+	return (int)shard_of(name, strlen(name), (unsigned)b->o.shards);
+}
+
+/* The connection for shard (-1: the first one), connected now if it is
+ * not yet; NULL (the client failed) if it cannot be. */
 struct raw *
-rset_pick(struct bench *b, struct rset *s, const char *name)
+rset_pick_shard(struct bench *b, struct rset *s, int shard)
 {
 	struct raw	*r;
-	unsigned	 shard;
 
-	if (name == NULL || b->o.redis || b->o.shards == 0)
+	if (shard < 0)
 		return &s->conn[0];
-	shard = shard_of(name, strlen(name), (unsigned)b->o.shards);
 	r = &s->conn[1 + shard];
 	if (r->fd != -1)
 		return r;
 	if (raw_connect(r, b->o.shard_addr[shard], b->o.key,
 	    b->o.max_seconds + READY_GRACE) == -1) {
-		client_fail(b, "connect to shard %u at %s failed", shard,
+		client_fail(b, "connect to shard %d at %s failed", shard,
 		    b->o.shard_addr[shard]);
 		r->fd = -1;
 		return NULL;
 	}
+	rset_opened(s, 1 + shard);
 	return r;
+}
+
+/* The connection a request for name goes out on: the first one without
+ * routing or a name, else its shard's own (rset_pick_shard). */
+struct raw *
+rset_pick(struct bench *b, struct rset *s, const char *name)
+{
+	return rset_pick_shard(b, s, rset_shard(b, name));
 }
 
 /* Clear every open connection's batch and its count of answers owed. */
@@ -133,10 +156,9 @@ rset_clear(struct rset *s)
 {
 	int	i;
 
-	for (i = 0; i <= QB_MAX_SHARDS; i++) {
-		s->owed[i] = 0;
-		if (s->conn[i].fd != -1)
-			msgpack_sbuffer_clear(&s->conn[i].out);
+	for (i = 0; i < s->nopen; i++) {
+		s->owed[s->open[i]] = 0;
+		msgpack_sbuffer_clear(&s->conn[s->open[i]].out);
 	}
 }
 
@@ -147,9 +169,9 @@ rset_flush(struct rset *s)
 	struct raw	*r;
 	int		 i;
 
-	for (i = 0; i <= QB_MAX_SHARDS; i++) {
-		r = &s->conn[i];
-		if (r->fd != -1 && r->out.size > 0 &&
+	for (i = 0; i < s->nopen; i++) {
+		r = &s->conn[s->open[i]];
+		if (r->out.size > 0 &&
 		    raw_write(r, r->out.data, r->out.size) == -1)
 			return -1;
 	}
@@ -164,4 +186,5 @@ rset_close(struct rset *s)
 	for (i = 0; i <= QB_MAX_SHARDS; i++)
 		if (s->conn[i].fd != -1)
 			raw_close(&s->conn[i]);
+	s->nopen = 0;
 }

@@ -459,6 +459,8 @@ client_main(struct bench *b)
 		client_fail(b, "connect: %s", qlock_last_error(NULL));
 		client_give_up(b);
 	}
+	if (rs.conn[0].fd != -1)
+		rset_opened(&rs, 0);
 	if (b->test == T_ROUNDTRIP || b->test == T_PIPELINE ||
 	    b->test == T_PUT) {
 		if ((names = calloc((size_t)b->o.queues, NAME_LEN)) == NULL)
