@@ -1,0 +1,251 @@
+/* it_balance.c: clients that do not route all arrive on the shared
+ * listeners; the workers must split them evenly (docs/PERFORMANCE.md,
+ * "Connection balance").  Connections opened one after another to the
+ * shared TCP or unix listener end up within a bound on each worker, also
+ * when one worker already has connections of its own (routing clients'); a
+ * worker killed with SIGKILL or stopped (SIGSTOP: a busy worker) makes
+ * no connect fail or hang.  IT_BALANCE_MEASURE=1 also prints the split
+ * for 8, 32 and 200 connections. */
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+#include "suiterun.h"
+
+#define BAL_CONNS	40	/* connections of the balance check */
+#define BAL_MAX_PCT	60	/* no worker above this share of them */
+#define BAL_MAX		256
+
+static bool
+key_is(const msgpack_object *o, const char *s)
+{
+	return o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	    memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+/* Sessions per worker, from list on fd (which counts itself). */
+static void
+sessions_per_worker(int fd, int *per, int nworkers)
+{
+	static uint64_t		 msgid = 100;
+	struct raw_call		 rc;
+	struct raw_resp		 r;
+	msgpack_object		*e;
+	msgpack_object_kv	*kv;
+	uint32_t		 i, j;
+	int			 wid;
+	bool			 sess;
+
+	memset(per, 0, sizeof(*per) * (size_t)nworkers);
+	raw_call_begin(&rc, ++msgid, "list", 0);
+	raw_call_send(fd, &rc);
+	ck_assert_int_eq(raw_recv_resp(fd, &r, QD_WAIT), 0);
+	ck_assert_msg(!r.is_error, "list: %s %s", r.code, r.msg);
+	ck_assert_int_eq(r.result.type, MSGPACK_OBJECT_ARRAY);
+	for (i = 0; i < r.result.via.array.size; i++) {
+		e = &r.result.via.array.ptr[i];
+		ck_assert_int_eq(e->type, MSGPACK_OBJECT_MAP);
+		sess = false;
+		wid = -1;
+		for (j = 0; j < e->via.map.size; j++) {
+			kv = &e->via.map.ptr[j];
+			if (key_is(&kv->key, "kind"))
+				sess = key_is(&kv->val, "session");
+			else if (key_is(&kv->key, "worker"))
+				wid = (int)kv->val.via.i64;
+		}
+		if (sess) {
+			ck_assert(wid >= 0 && wid < nworkers);
+			per[wid]++;
+		}
+	}
+	raw_resp_free(&r);
+}
+
+/* Open n connections one after another (each authenticated before the
+ * next: the worker has accepted it); into fds. */
+static void
+open_conns(const struct qd *d, int *fds, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		fds[i] = raw_connect_auth(d);
+}
+
+static void
+close_conns(int *fds, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* n connections one after another to d's shared listener; the most any
+ * of d's 2 workers got; the split printed. */
+static int
+split(const struct qd *d, int n, const char *what)
+{
+	int	fds[BAL_MAX], per[2];
+
+	ck_assert_int_le(n, BAL_MAX);
+	open_conns(d, fds, n);
+	sessions_per_worker(fds[0], per, 2);
+	printf("%s: %d connections: worker 0 %d, worker 1 %d\n", what, n,
+	    per[0], per[1]);
+	ck_assert_int_eq(per[0] + per[1], n);
+	close_conns(fds, n);
+	/* The closes are seen before the next round counts. */
+	for (int i = 0; i < 200; i++) {
+		int fd = raw_connect_auth(d), p[2];
+
+		sessions_per_worker(fd, p, 2);
+		close(fd);
+		if (p[0] + p[1] == 1)
+			break;
+		qd_nap();
+	}
+	return per[0] > per[1] ? per[0] : per[1];
+}
+
+static void
+balance_check(enum qd_listen l, const char *what)
+{
+	struct qd_opts	 o = { .workers = 2, .listen = l };
+	struct qd	*d = qd_start_opts(&o);
+	int		 most;
+
+	if (getenv("IT_BALANCE_MEASURE") != NULL) {
+		split(d, 8, what);
+		split(d, 32, what);
+		split(d, 200, what);
+	}
+	most = split(d, BAL_CONNS, what);
+	ck_assert_msg(most * 100 <= BAL_CONNS * BAL_MAX_PCT,
+	    "%s: one worker got %d of %d connections", what, most, BAL_CONNS);
+	qd_stop(d);
+}
+
+START_TEST(test_balance_tcp)
+{
+	balance_check(QD_TCP4, "tcp");
+}
+END_TEST
+
+START_TEST(test_balance_unix)
+{
+	balance_check(QD_UNIX, "unix");
+}
+END_TEST
+
+/* 20 connections straight to worker 0's own address (as routing clients
+ * make), then 20 to the shared listener: these go to worker 1, so that
+ * each worker ends up with its share of all 40. */
+START_TEST(test_balance_preloaded)
+{
+	struct qd_opts	 o = { .workers = 2, .listen = QD_TCP4,
+	    .args = { "--worker-ports", "auto", NULL } };
+	struct qd	*d = qd_start_opts(&o);
+	struct qd	 own = *d;
+	int		 fds[BAL_CONNS], per[2];
+
+	own.port = d->port + 1;		/* worker 0's own port */
+	open_conns(&own, fds, BAL_CONNS / 2);
+	sessions_per_worker(fds[0], per, 2);
+	ck_assert_int_eq(per[0], BAL_CONNS / 2);
+	open_conns(d, fds + BAL_CONNS / 2, BAL_CONNS / 2);
+	sessions_per_worker(fds[0], per, 2);
+	printf("preloaded: worker 0 %d, worker 1 %d\n", per[0], per[1]);
+	ck_assert_int_eq(per[0] + per[1], BAL_CONNS);
+	ck_assert_msg(per[0] * 100 <= BAL_CONNS * BAL_MAX_PCT,
+	    "worker 0 got %d of the %d shared connections on top of its %d "
+	    "own", per[0] - BAL_CONNS / 2, BAL_CONNS / 2, BAL_CONNS / 2);
+	close_conns(fds, BAL_CONNS);
+	qd_stop(d);
+}
+END_TEST
+
+/* Connects to the shared address while one worker is dead (SIGKILL) or
+ * stopped (SIGSTOP, as a worker busy for a long time): each completes
+ * its handshake (raw_connect_auth fails the test otherwise) and answers
+ * a ping, in bounded time. */
+static void
+one_worker_out(int sig)
+{
+	struct qd_opts	 o = { .workers = 2, .listen = QD_TCP4 };
+	struct qd	*d = qd_start_opts(&o);
+	pid_t		 pids[4];
+	int		 fds[20], keep[6], nkeep = 0, i, np, nv, ns;
+	double		 t0;
+
+	np = qd_worker_pids(d, pids, 4);
+	ck_assert_int_eq(np, 2);
+	/* Give the victim (pids[0]) fewer connections than its sibling if
+	 * possible: were it up, the next ones would be its share. */
+	for (i = 0, nv = 0, ns = 0; i < 6 && ns <= nv; i++) {
+		keep[nkeep++] = raw_connect_auth(d);
+		if (raw_conn_worker(d, keep[nkeep - 1]) == pids[0])
+			nv++;
+		else
+			ns++;
+	}
+	kill(pids[0], sig);
+	t0 = qd_now();
+	for (i = 0; i < 20; i++) {
+		fds[i] = raw_connect_auth(d);
+		ck_assert(raw_ping(fds[i], 1));
+	}
+	printf("signal %d: 20 connects and pings in %.3f s\n", sig,
+	    qd_now() - t0);
+	ck_assert_msg(qd_now() - t0 < QD_WAIT, "connects took %.1f s",
+	    qd_now() - t0);
+	close_conns(fds, 20);
+	close_conns(keep, nkeep);
+	if (sig == SIGSTOP)
+		kill(pids[0], SIGCONT);
+	qd_stop(d);
+}
+
+START_TEST(test_balance_worker_killed)
+{
+	one_worker_out(SIGKILL);
+}
+END_TEST
+
+START_TEST(test_balance_worker_stopped)
+{
+	one_worker_out(SIGSTOP);
+}
+END_TEST
+
+static Suite *
+balance_suite(void)
+{
+	Suite	*s = suite_create("it_balance");
+	TCase	*tc = tcase_create("balance");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_balance_tcp);
+	tcase_add_test(tc, test_balance_unix);
+	tcase_add_test(tc, test_balance_preloaded);
+	tcase_add_test(tc, test_balance_worker_killed);
+	tcase_add_test(tc, test_balance_worker_stopped);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* the splits, also on failure */
+	return suite_run(balance_suite(), CK_FORK);
+}
