@@ -118,6 +118,26 @@ balance_turn(struct balance *b)
 	return true;
 }
 
+/* Sibling s's turn, as we see it: it counts, and neither we nor another
+ * that counts holds fewer. */
+static bool
+balance_turn_of(struct balance *b, int s)
+{
+	uint32_t	theirs;
+	int		t;
+
+	if (!balance_counts(b, s))
+		return false;
+	theirs = LOAD(board[s].conns);
+	if ((uint32_t)b->w->nconns < theirs)
+		return false;
+	for (t = 0; t < board_n; t++)
+		if (t != s && balance_counts(b, t) &&
+		    LOAD(board[t].conns) < theirs)
+			return false;
+	return true;
+}
+
 static void
 balance_watch(struct balance *b, bool on)
 {
@@ -144,7 +164,8 @@ balance_unpark(struct balance *b)
 }
 
 /* Leave what waits to the sibling whose turn it is: stop watching (the
- * listeners stay readable), wake parked siblings, and come back after
+ * listeners stay readable), wake it if it is parked (only it: two whose
+ * turn it is not would wake each other in a loop), and come back after
  * the grace at the latest. */
 static void
 balance_park(struct balance *b)
@@ -159,7 +180,7 @@ balance_park(struct balance *b)
 	STORE(board[b->w->id].parked, 1);
 	balance_watch(b, false);
 	for (s = 0; s < board_n; s++)
-		if (s != b->w->id && LOAD(board[s].up) && LOAD(board[s].parked))
+		if (LOAD(board[s].parked) && balance_turn_of(b, s))
 			(void)write(pokefds[s], &one, sizeof(one));
 	evtimer_add(b->grace_ev, &tv);
 }

@@ -209,51 +209,64 @@ END_TEST
  * its handshake (raw_connect_auth fails the test otherwise) and answers
  * a ping, in bounded time. */
 static void
-one_worker_out(int sig)
+one_worker_out(int sig, int workers)
 {
-	struct qd_opts	 o = { .workers = 2, .listen = QD_TCP4 };
+	struct qd_opts	 o = { .workers = workers, .listen = QD_TCP4 };
 	struct qd	*d = qd_start_opts(&o);
-	pid_t		 pids[4];
-	int		 fds[20], keep[6], nkeep = 0, i, np, nv, ns;
+	pid_t		 pids[4], victim = -1, on[4];
+	int		 fds[20], keep[4], i, j, np;
 	double		 t0;
 
 	np = qd_worker_pids(d, pids, 4);
-	ck_assert_int_eq(np, 2);
-	/* Give the victim (pids[0]) fewer connections than its sibling if
-	 * possible: were it up, the next ones would be its share. */
-	for (i = 0, nv = 0, ns = 0; i < 6 && ns <= nv; i++) {
-		keep[nkeep++] = raw_connect_auth(d);
-		if (raw_conn_worker(d, keep[nkeep - 1]) == pids[0])
-			nv++;
-		else
-			ns++;
+	ck_assert_int_eq(np, workers);
+	/* One connection on each worker but the victim: were it up, the
+	 * next one would be its turn. */
+	for (i = 0; i < workers - 1; i++) {
+		keep[i] = raw_connect_auth(d);
+		on[i] = raw_conn_worker(d, keep[i]);
 	}
-	kill(pids[0], sig);
+	for (j = 0; j < np && victim == -1; j++) {
+		victim = pids[j];
+		for (i = 0; i < workers - 1; i++)
+			if (on[i] == pids[j])
+				victim = -1;
+	}
+	if (victim == -1)
+		victim = pids[0];
+	kill(victim, sig);
 	t0 = qd_now();
 	for (i = 0; i < 20; i++) {
 		fds[i] = raw_connect_auth(d);
 		ck_assert(raw_ping(fds[i], 1));
 	}
-	printf("signal %d: 20 connects and pings in %.3f s\n", sig,
-	    qd_now() - t0);
+	printf("%d workers, signal %d: 20 connects and pings in %.3f s\n",
+	    workers, sig, qd_now() - t0);
 	ck_assert_msg(qd_now() - t0 < QD_WAIT, "connects took %.1f s",
 	    qd_now() - t0);
 	close_conns(fds, 20);
-	close_conns(keep, nkeep);
+	close_conns(keep, workers - 1);
 	if (sig == SIGSTOP)
-		kill(pids[0], SIGCONT);
+		kill(victim, SIGCONT);
 	qd_stop(d);
 }
 
 START_TEST(test_balance_worker_killed)
 {
-	one_worker_out(SIGKILL);
+	one_worker_out(SIGKILL, 2);
 }
 END_TEST
 
 START_TEST(test_balance_worker_stopped)
 {
-	one_worker_out(SIGSTOP);
+	one_worker_out(SIGSTOP, 2);
+}
+END_TEST
+
+/* Two workers whose turn it is not must not wake each other forever
+ * while the one whose turn it is stays stopped. */
+START_TEST(test_balance_worker_stopped_w3)
+{
+	one_worker_out(SIGSTOP, 3);
 }
 END_TEST
 
@@ -270,6 +283,7 @@ balance_suite(void)
 	tcase_add_test(tc, test_balance_preloaded);
 	tcase_add_test(tc, test_balance_worker_killed);
 	tcase_add_test(tc, test_balance_worker_stopped);
+	tcase_add_test(tc, test_balance_worker_stopped_w3);
 	suite_add_tcase(s, tc);
 	return s;
 }
