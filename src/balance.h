@@ -5,7 +5,7 @@
  * while it holds no more connections than any sibling that accepts; the
  * counts are on a board in memory shared by the master and the workers.
  * A worker that leaves a connection to a sibling stops watching ("parks")
- * and wakes parked siblings through their eventfd; if after
+ * and wakes that sibling through its eventfd if it is parked; if after
  * BALANCE_GRACE_MS the connection still waits (the sibling is busy,
  * stopped or dead), it takes it anyway and passes over that sibling until
  * the sibling's count moves.  docs/PERFORMANCE.md, "Connection balance",
