@@ -8,8 +8,8 @@
  * and wakes that sibling through its eventfd if it is parked; if after
  * BALANCE_GRACE_MS the connection still waits (the sibling is busy,
  * stopped or dead), it takes it anyway and passes over that sibling until
- * the sibling's count moves.  docs/PERFORMANCE.md, "Connection balance",
- * says why this and not SO_REUSEPORT. */
+ * the sibling's count moves.  docs/BALANCE.md says why this and not
+ * SO_REUSEPORT. */
 #ifndef BALANCE_H
 #define BALANCE_H
 

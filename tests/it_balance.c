@@ -1,12 +1,11 @@
 /* it_balance.c: clients that do not route all arrive on the shared
- * listeners; the workers must split them evenly (docs/PERFORMANCE.md,
- * "Connection balance").  Connections opened one after another to the
- * shared TCP or unix listener end up within a bound on each worker (2 or
- * 3 of them), also
- * when one worker already has connections of its own (routing clients'); a
- * worker killed with SIGKILL or stopped (SIGSTOP: a busy worker) makes
- * no connect fail or hang.  IT_BALANCE_MEASURE=1 also prints the split
- * for 8, 32 and 200 connections. */
+ * listeners; the workers must split them evenly (docs/BALANCE.md).
+ * Connections opened one after another to the shared TCP or unix listener
+ * end up within a bound on each worker (2 or 3 of them), also when one
+ * worker already has connections of its own (routing clients'); a worker
+ * killed with SIGKILL or stopped (SIGSTOP: a busy worker) makes no
+ * connect fail or hang, also with 3 workers.  IT_BALANCE_MEASURE=1 also
+ * prints the split for 8, 32 and 200 connections. */
 #include <sys/types.h>
 
 #include <signal.h>
