@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
+#include "balance.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
@@ -232,6 +233,7 @@ conn_free(struct conn *c)
 	}
 	hmap_remove(&w->conns, &c->node);
 	w->nconns--;
+	balance_count(w);
 	preauth_remove(w, c);
 	if (c->backoff_ev != NULL)
 		event_free(c->backoff_ev);
@@ -381,6 +383,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	conn_read_on(c);
 	hmap_insert(&w->conns, &c->node, &c->sess, sizeof(c->sess));
 	w->nconns++;
+	balance_count(w);
 	w->stats.conns_total++;
 	preauth_add(w, c);
 

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "balance.h"
 #include "cluster.h"
 #include "config.h"
 #include "listen.h"
@@ -360,6 +361,7 @@ master_sigchld(struct master *m)
 			event_free(s->ctl_ev);
 		s->ctl_ev = NULL;
 		metrics_worker_gone(m->metrics, s->id);
+		balance_worker_gone(s->id);
 		if (m->stopping) {
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 				log_warnx("worker %d ended badly at stop", s->id);
@@ -599,6 +601,8 @@ master_main(int argc, char *argv[])
 	if (metrics_fd != -1)
 		m->metrics = metrics_new(m->base, metrics_fd, m->conf.workers,
 		    &m->restarts, master_stats_ask, m);
+	if (balance_init(m->conf.workers) == -1)
+		fatal("shared memory for the workers' connection counts");
 	master_start_all(m);
 	if (sdnotify_watchdog(&usec) == 1) {
 		usec /= 2;

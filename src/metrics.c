@@ -318,6 +318,31 @@ queues_out(struct evbuffer *b, const char *metric, const msgpack_object *snaps,
 	}
 }
 
+/* Each answering worker's open connections, labelled by worker: how the
+ * shared listeners' connections are spread (balance.c). */
+static void
+worker_conns_out(struct evbuffer *b, const msgpack_unpacked *up, int n)
+{
+	const msgpack_object	*m;
+	uint32_t		 j;
+	int			 i;
+
+	family(b, "qlockd_worker_connections", "gauge",
+	    "Open client connections of each worker.");
+	for (i = 0; i < n; i++) {
+		m = &up[i].data;
+		if (m->type != MSGPACK_OBJECT_MAP)
+			continue;
+		for (j = 0; j < m->via.map.size; j++)
+			if (key_is(&m->via.map.ptr[j].key, "connections") &&
+			    m->via.map.ptr[j].val.type ==
+			    MSGPACK_OBJECT_POSITIVE_INTEGER)
+				evbuffer_add_printf(b, "qlockd_worker_connections"
+				    "{worker=\"%d\"} %" PRIu64 "\n", i,
+				    m->via.map.ptr[j].val.via.u64);
+	}
+}
+
 /* Render the snapshots received into the exposition format. */
 static void
 metrics_render(struct metrics *mt, struct evbuffer *b)
@@ -352,6 +377,7 @@ metrics_render(struct metrics *mt, struct evbuffer *b)
 	evbuffer_add_printf(b, "qlockd_worker_restarts_total %" PRIu64 "\n",
 	    *mt->restarts);
 	scalar_out(b, t, SC_CONNS);
+	worker_conns_out(b, up, mt->nworkers);
 	scalar_out(b, t, SC_CONNS_TOTAL);
 	scalar_out(b, t, SC_SESSIONS);
 	scalar_out(b, t, SC_AUTH_FAILURES);

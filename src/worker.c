@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/listener.h>
 
+#include "balance.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
@@ -393,6 +394,7 @@ worker_stop(struct worker *w)
 	repl_stop(w);
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_disable(w->listeners[i]);
+	balance_enable(w, false);
 	/* Parked requests are answered "unavailable" now. */
 	for (n = hmap_first(&w->sessions); n != NULL; n = next) {
 		next = hmap_next(&w->sessions, n);
@@ -425,10 +427,9 @@ worker_signal_cb(evutil_socket_t sig, short ev, void *arg)
 /* accept() failed for another reason than "try again": out of file
  * descriptors (EMFILE, ENFILE) or memory.  The listener would retry at
  * once, forever: pause accepting for a tenth of a second instead. */
-static void
-worker_accept_error_cb(struct evconnlistener *l, void *arg)
+void
+worker_accept_pause(struct worker *w)
 {
-	struct worker	*w = arg;
 	struct timeval	 tv = { 0, 100000 };
 	int		 i;
 
@@ -439,7 +440,14 @@ worker_accept_error_cb(struct evconnlistener *l, void *arg)
 	}
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_disable(w->listeners[i]);
+	balance_enable(w, false);
 	evtimer_add(w->accept_ev, &tv);
+}
+
+static void
+worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	worker_accept_pause(arg);
 }
 
 /* Accept again after a pause, unless stopping. */
@@ -453,6 +461,7 @@ worker_accept_resume_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_enable(w->listeners[i]);
+	balance_enable(w, true);
 }
 
 /* Tell the master we serve. */
@@ -496,6 +505,7 @@ worker_free(struct worker *w)
 	for (i = 0; i < w->nlisteners; i++)
 		evconnlistener_free(w->listeners[i]);
 	free(w->listeners);
+	balance_free(w);
 	free(w->peers);
 	hmap_free(&w->conns);
 	preauth_free(&w->preauth);
@@ -583,11 +593,13 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 		event_add(w->sighup_ev, NULL);
 	}
 
-	/* The shared listeners, then this worker's own (topo.c). */
+	/* This worker's own addresses (topo.c); the shared listeners are
+	 * taken in turn with the siblings (balance.c). */
 	own = topo_own(conf->topo, id, &nown);
-	w->listeners = xcalloc((size_t)(nlfds + nown), sizeof(*w->listeners));
-	for (i = 0; i < nlfds + nown; i++) {
-		fd = i < nlfds ? lfds[i] : own[i - nlfds];
+	w->listeners = xcalloc((size_t)(nown > 0 ? nown : 1),
+	    sizeof(*w->listeners));
+	for (i = 0; i < nown; i++) {
+		fd = own[i];
 		/* Already listening (backlog 0: do not call listen again). */
 		w->listeners[i] = evconnlistener_new(w->base, conn_accept_cb, w,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -597,6 +609,7 @@ worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 		w->nlisteners++;
 	}
 	w->accept_ev = evtimer_new(w->base, worker_accept_resume_cb, w);
+	balance_listen(w, lfds, nlfds);
 	repl_start(w);		/* with --peer: join the shard's raft group */
 	return (w);
 }

@@ -92,7 +92,8 @@ struct worker {
 	struct event		*accept_ev;	/* resumes accepting after a
 						   failed accept (EMFILE) */
 	double			 accept_warned;	/* when that was last logged */
-	int			 nlisteners;
+	int			 nlisteners;	/* this worker's own addresses */
+	struct balance		*bal;		/* the shared listeners */
 	struct peer		*peers;		/* [nworkers]; own slot unused */
 	struct hmap		 conns;		/* session id -> struct conn */
 	TAILQ_HEAD(, conn)	 dirty;		/* conns with replies to write */
@@ -142,6 +143,9 @@ struct worker *worker_new(struct config *conf, int id, uint32_t gen, int ctlfd,
 	    const int *meshfds, const int *lfds, int nlfds);
 /* Free everything a worker holds, closing its sockets and its store. */
 void	worker_free(struct worker *w);
+/* Out of file descriptors (or memory) on accept: stop accepting on every
+ * listener for a tenth of a second. */
+void	worker_accept_pause(struct worker *w);
 /* Run worker id (never returns): worker_new, then its loop. */
 void	worker_main(struct config *conf, int id, uint32_t gen, int ctlfd,
 	    const int *meshfds, const int *lfds, int nlfds) __attribute__((noreturn));

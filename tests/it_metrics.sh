@@ -1,7 +1,8 @@
 #!/bin/sh
 # it_metrics.sh: the Prometheus endpoint of the real qlockd (--workers 2
 # --metrics-listen): a real HTTP GET of /metrics after puts, gets and an
-# unknown method; per-method requests, queue depths, a SIGKILLed worker in
+# unknown method; per-method requests, queue depths, connections per
+# worker, a SIGKILLed worker in
 # qlockd_worker_restarts_total, 404 elsewhere; and `qlock stats --json`.
 # Python 3 does the HTTP, the free ports and the raw unknown-method
 # request (exit 77, skip, without it).
@@ -208,7 +209,28 @@ for m in qlockd_connections qlockd_connections_total qlockd_sessions \
     'qlockd_objects{kind="queue"}' 'qlockd_queue_waiters{queue="mq"}'; do
 	[ -n "$(sample "$m")" ] || fail "no $m"
 done
-for m in workers_up requests_total errors_total queue_depth; do
+# Per worker: with 4 connections open (not authenticating, for 5 s at
+# most), both workers, adding up to the total.
+"$PY" -c 'import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(4)]
+time.sleep(5)' "$port" &
+holder=$!
+i=0
+while [ "$i" -lt 40 ]; do
+	scrape /metrics && [ "$(sample qlockd_connections)" = 4 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+w0=$(sample 'qlockd_worker_connections{worker="0"}')
+w1=$(sample 'qlockd_worker_connections{worker="1"}')
+[ -n "$w0" ] && [ -n "$w1" ] && [ $((w0 + w1)) -eq 4 ] &&
+    [ "$(sample qlockd_connections)" = 4 ] ||
+    fail "qlockd_worker_connections '$w0' + '$w1' not qlockd_connections" \
+	"'$(sample qlockd_connections)', 4"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+scrape /metrics || fail "GET /metrics"
+for m in workers_up requests_total errors_total queue_depth worker_connections; do
 	grep -q "^# TYPE qlockd_$m " "$tmp/body" || fail "no TYPE line for $m"
 	grep -q "^# HELP qlockd_$m " "$tmp/body" || fail "no HELP line for $m"
 done
