@@ -37,6 +37,36 @@ def find_address(address=None):
     return address
 
 
+def split_addresses(address):
+    """The members an address lists, comma-separated, in order: each
+    piece after the first looks like an address (``unix:`` or a colon);
+    else (a unix socket path with a comma) it is one address."""
+    if "," not in address:
+        return [address]
+    pieces = [a.strip() for a in address.split(",")]
+    if any(not a.startswith("unix:") and ":" not in a for a in pieces[1:]):
+        return [address]
+    return [a for a in pieces if a]
+
+
+def connect_any(address, authkey):
+    """A Connection to the first of address's members that completes the
+    handshake (each within the connect timeout); the last error if none
+    does."""
+    members = split_addresses(address)
+    if len(members) == 1:
+        return Connection(members[0], authkey)
+    err = None
+    for a in members:
+        try:
+            return Connection(a, authkey)
+        except (errors.ConnError, errors.AuthError, ValueError) as e:
+            err = e
+    if err is None:
+        raise ValueError("%s: no address" % address)
+    raise err
+
+
 def find_authkey(authkey=None):
     """The key given, else $QLOCK_AUTHKEY, else the bytes of the file
     $QLOCK_AUTHKEY_FILE names with one trailing newline dropped (as
