@@ -11,8 +11,11 @@
  * unknown: never sent twice), and the next call asks for the leaders
  * again and goes on, on new connections.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +164,23 @@ named_leader(const qlock *c)
 	return strdup(p);
 }
 
+/* False if the daemon closed fd (a leader that died since its last
+ * answer): a request not sent yet can go elsewhere. */
+static bool
+conn_alive(int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	char		b;
+	ssize_t		n;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return true;
+	if ((pfd.revents & (POLLHUP | POLLERR)) != 0)
+		return false;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR));
+}
+
 /* Rewrite the request's timeout to what is left of it after spent s. */
 static void
 timeout_left(qlock *c, double spent)
@@ -239,8 +259,20 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 			}
 			fd = c->fd;
 		}
-		timeout_left(c, now_mono() - start);
 		on_first = fd == c->fd;
+		if (!conn_alive(fd)) {
+			/* Closed while idle: not sent, go elsewhere. */
+			close(fd);
+			if (on_first)
+				c->fd = -1;
+			else
+				rt->fd[shard] = -1;
+			st = lq_fail(c, QLOCK_ECONN, "connection closed by the "
+			    "daemon");
+			rt->stale = true;
+			continue;
+		}
+		timeout_left(c, now_mono() - start);
 		st = call_on(c, fd, res, &lost);
 		if (lost) {
 			/* Sent: its outcome is unknown, never send it twice.

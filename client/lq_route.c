@@ -8,7 +8,9 @@
  * what a hold on a worker belongs to is what it always was: the qlock *.
  * A daemon without `topology`, one worker, QLOCK_ROUTE=0, or an owner
  * that cannot be reached directly: requests go over the first connection
- * and the daemon forwards them (docs/PROTOCOL.md, "Routing").
+ * and the daemon forwards them (docs/PROTOCOL.md, "Routing").  In a
+ * cluster the owners are the shards' leaders, at the addresses the
+ * topology gives, and lq_follow.c follows them through failovers.
  */
 #include <stdio.h>
 #include <stdlib.h>

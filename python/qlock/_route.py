@@ -248,6 +248,12 @@ def follow(client, method, params, name, undo):
             route.stale = True              # not sent: look again
             err = e
             continue
+        if not conn.alive():
+            # Closed while idle (its node died): not sent, go elsewhere.
+            conn.close()
+            route.stale = True
+            err = errors.ConnError("Conn", "connection closed by qlockd")
+            continue
         p = list(params)
         if (at is not None and at < len(p) and type(p[at]) in (int, float)
                 and p[at] > 0):

@@ -9,6 +9,7 @@ from 3.9 on authenticates against a daemon started with defaults.
 import hmac
 import math
 import os
+import select
 import socket
 import struct
 import time
@@ -238,6 +239,22 @@ class Connection:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+
+    def alive(self):
+        """False if qlockd closed the connection (seen without waiting):
+        a request not sent yet can go elsewhere."""
+        if self.sock is None:
+            return False
+        try:
+            r, _, _ = select.select([self.sock], [], [], 0)
+            if not r:
+                return True
+            return bool(self.sock.recv(1, socket.MSG_PEEK |
+                                       socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
 
     def _send(self, body):
         if self.sock is None:
