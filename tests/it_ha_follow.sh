@@ -124,5 +124,37 @@ for k in c p; do
 done
 cat "$tmp/c.acked" "$tmp/p.acked" > "$tmp/acked"
 check "after kill -9 of node 1 under both clients" $lport2 $lport3
+
+# No quorum (node 3 alone): a request is refused "no leader yet" after
+# the bounded wait (10 s in libqlock, then NotLeader), a blocking one too.
+kill9 2
+t0=$(date +%s.%N)
+timeout 60 "$QLOCK_CLI" -a 127.0.0.1:$lport3 get q0 --timeout 1 \
+    > /dev/null 2> "$tmp/nq.err"
+rc=$? took=$(since "$t0")
+if [ $rc -eq 2 ] && grep -q "no leader yet" "$tmp/nq.err" &&
+    awk -v t="$took" 'BEGIN { exit !(t >= 9 && t < 20) }'; then
+	ok "no leader: NotLeader after $took s"
+else
+	fail "no leader: exit $rc after $took s: $(cat "$tmp/nq.err")"
+fi
+# A blocking request keeps its deadline: sent again once node 2 is back
+# (a leader again after 2 s or more), the get of an empty queue waits only
+# what is left of its 6 s: about 6 s in all, not 2 + 6.
+(sleep 2; start 2; echo "$pid2" > "$tmp/pid2") &
+bg=$!
+t0=$(date +%s.%N)
+timeout 60 "$QLOCK_CLI" -a 127.0.0.1:$lport3 get q0 --timeout 6 \
+    > /dev/null 2> "$tmp/dl.err"
+rc=$? took=$(since "$t0")
+wait $bg
+pids="$pids $(cat "$tmp/pid2")"
+if [ $rc -eq 1 ] && awk -v t="$took" 'BEGIN { exit !(t >= 5.9 && t < 7.5) }'
+then
+	ok "a blocking get sent again keeps its deadline: $took s of 6"
+else
+	fail "a blocking get across no leader: exit $rc after $took s:" \
+	    "$(cat "$tmp/dl.err")"
+fi
 [ $fails -eq 0 ] || logs
 finish

@@ -41,10 +41,14 @@ class Client:
         if conn is None or conn.pid != os.getpid() or conn.sock is None:
             self._local.conn = None
             old = getattr(self._local, "route", None)
+            members = self.address
             if old is not None:             # a cluster's, whose first broke
                 old.close()
                 self._local.route = None
-            conn = _wire.connect_any(self.address, self._authkey)
+                # The members given, then the leaders' workers known
+                # (any worker answers topology).
+                members = ",".join([members] + [a for a in old.addrs if a])
+            conn = _wire.connect_any(members, self._authkey)
             conn.route = _route.Route.ask(conn, conn.address)
             self._local.conn = conn
             if conn.route is not None and conn.route.cluster:
