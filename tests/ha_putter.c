@@ -5,8 +5,9 @@
  * exists or SECONDS pass, never reopening.  Each acknowledged item is
  * printed on stdout as it is acknowledged; each failure on stderr with its
  * time.  At the end, on stderr: "served N failed F longest-gap S" where S
- * is the longest time between two acknowledged puts.
- * usage: ha_putter PREFIX STOP SECONDS
+ * is the longest time between two acknowledged puts.  While the file IDLE
+ * exists it sends nothing (an idle client, its connections open).
+ * usage: ha_putter PREFIX STOP SECONDS [IDLE]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,8 @@ main(int argc, char **argv)
 	long	 i, served = 0, failed = 0;
 	int	 st;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: ha_putter PREFIX STOP SECONDS\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: ha_putter PREFIX STOP SECONDS [IDLE]\n");
 		return 2;
 	}
 	if ((c = qlock_connect(NULL, NULL, &st)) == NULL) {
@@ -45,6 +46,12 @@ main(int argc, char **argv)
 	start = last = now();
 	for (i = 1; access(argv[2], F_OK) == -1 &&
 	    now() - start < atof(argv[3]) && i < 1000000; i++) {
+		if (argc == 5 && access(argv[4], F_OK) == 0) {
+			usleep(10000);
+			last = now();	/* idle: not a gap in service */
+			i--;
+			continue;
+		}
 		snprintf(item, sizeof(item), "%s-%ld", argv[1], i);
 		snprintf(queue, sizeof(queue), "q%ld", i % 10);
 		st = qlock_queue_put(c, queue, item, strlen(item),
