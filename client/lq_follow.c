@@ -119,7 +119,8 @@ follow_refresh(qlock *c)
 		c->route = NULL;	/* lq_req_call on c->fd */
 		if (lq_req_begin(c, "topology", 0) == QLOCK_OK &&
 		    lq_req_call(c, &res) == QLOCK_OK)
-			rt = lq_route_parse(c->at, &res);
+			rt = lq_route_parse(c->at != NULL ? c->at : "",
+			    &res);
 		c->route = old;
 	}
 	msgpack_sbuffer_destroy(&c->sbuf);
