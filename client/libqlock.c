@@ -536,6 +536,69 @@ qlock_connect(const char *address, const char *authkey, int *status)
 	return qlock_connect_timeout(address, authkey, timeout, status);
 }
 
+/* Whether address lists several (comma-separated) addresses: each piece
+ * looks like one.  A unix socket path with a comma in it, alone, is one
+ * address as it always was. */
+static bool
+addr_is_list(const char *address)
+{
+	const char	*p = strchr(address, ','), *e;
+	size_t		 n;
+
+	if (p == NULL)
+		return false;
+	while (p != NULL) {
+		p++;
+		while (*p == ' ')
+			p++;
+		e = strchr(p, ',');
+		n = e == NULL ? strlen(p) : (size_t)(e - p);
+		if (strncmp(p, "unix:", 5) != 0 && memchr(p, ':', n) == NULL)
+			return false;
+		p = e;
+	}
+	return true;
+}
+
+/* Open and authenticate the first connection: to address, or to the
+ * first of its addresses that completes the handshake, each within the
+ * connect timeout (0, negative or infinite: no limit); c->at says which. */
+static int
+conn_first(qlock *c, const char *address, const uint8_t *key,
+    size_t keylen, double timeout)
+{
+	const char	*list = address, *a;
+	char		 buf[1024];
+	bool		 one = !addr_is_list(address);
+	int		 st = QLOCK_EINVAL;
+
+	if ((c->members = strdup(address)) == NULL)
+		return lq_fail(c, QLOCK_ELIMIT, "out of memory");
+	if (!one && list[strspn(list, ", ")] == '\0')
+		return lq_fail(c, QLOCK_EINVAL, "%s: no address", address);
+	while (one ? list != NULL : lq_addr_next(&list, buf, sizeof(buf))) {
+		a = one ? address : buf;
+		list = one ? NULL : list;
+		lq_conn_drop(c);
+		if (timeout > 0 && !isinf(timeout)) {
+			c->ctimeout = timeout;
+			c->deadline = now_mono() + timeout;
+		}
+		if (strncmp(a, "unix:", 5) == 0)
+			st = sock_open_unix(c, a);
+		else
+			st = sock_open_tcp(c, a);
+		if (st == QLOCK_OK)
+			st = handshake(c, key, keylen);
+		if (st == QLOCK_OK) {
+			if ((c->at = strdup(a)) == NULL)
+				st = lq_fail(c, QLOCK_ELIMIT, "out of memory");
+			return st;
+		}
+	}
+	return st;
+}
+
 qlock *
 qlock_connect_timeout(const char *address, const char *authkey,
     double timeout, int *status)
@@ -563,31 +626,20 @@ qlock_connect_timeout(const char *address, const char *authkey,
 	msgpack_sbuffer_init(&c->sbuf);
 	msgpack_packer_init(&c->pk, &c->sbuf, msgpack_sbuffer_write);
 	snprintf(c->err, sizeof(c->err), "no error");
-	/* 0, negative or infinite: no limit. */
-	if (timeout > 0 && !isinf(timeout)) {
-		c->ctimeout = timeout;
-		c->deadline = now_mono() + timeout;
-	}
 
 	if (address == NULL)
 		address = getenv("QLOCK_ADDRESS");
 	if (address == NULL || *address == '\0')
 		address = DEFAULT_ADDRESS;
 	st = key_load(c, authkey, key, &keylen);
-	if (st == QLOCK_OK) {
-		if (strncmp(address, "unix:", 5) == 0)
-			st = sock_open_unix(c, address);
-		else
-			st = sock_open_tcp(c, address);
-	}
 	if (st == QLOCK_OK)
-		st = handshake(c, key, keylen);
+		st = conn_first(c, address, key, keylen, timeout);
 	if (st == QLOCK_OK) {
 		memcpy(c->key, key, keylen);
 		c->keylen = keylen;
 		if (timeout > 0 && !isinf(timeout))
 			c->otimeout = timeout;
-		lq_route_init(c, address);
+		lq_route_init(c, c->at);
 	}
 	OPENSSL_cleanse(key, sizeof(key));
 	if (status != NULL)
@@ -607,6 +659,8 @@ qlock_close(qlock *c)
 		return;
 	lq_conn_drop(c);
 	lq_route_free(c);
+	free(c->members);
+	free(c->at);
 	OPENSSL_cleanse(c->key, sizeof(c->key));
 	msgpack_sbuffer_destroy(&c->sbuf);
 	free(c->rbuf);

@@ -74,6 +74,10 @@ lq_pk_timeout(qlock *c, double timeout)
 {
 	if (timeout < 0 || isinf(timeout))
 		timeout = QLOCK_FOREVER;
+	/* Where it is, so that a request sent again to a new leader waits
+	 * only what is left of it (lq_follow.c). */
+	c->tmo_off = c->sbuf.size;
+	c->tmo = timeout;
 	lq_pk_check(c, msgpack_pack_double(&c->pk, timeout));
 }
 
@@ -102,7 +106,9 @@ lq_req_begin(qlock *c, const char *method, uint32_t nparams)
 {
 	static const char	zero[FRAME_HDR];
 
-	if (c->fd == -1)
+	/* In a cluster a broken first connection is opened again, to any
+	 * member, at the next request (lq_follow.c). */
+	if (c->fd == -1 && (c->route == NULL || !c->route->cluster))
 		return QLOCK_ECONN;	/* err still says why it broke */
 	/* Give back what a huge request or response left allocated. */
 	if (c->sbuf.alloc > BUF_KEEP) {
@@ -116,6 +122,7 @@ lq_req_begin(qlock *c, const char *method, uint32_t nparams)
 	}
 	msgpack_sbuffer_clear(&c->sbuf);
 	c->pkerr = 0;
+	c->tmo_off = 0;
 	lq_pk_check(c, msgpack_sbuffer_write(&c->sbuf, zero, sizeof(zero)));
 	lq_pk_check(c, msgpack_pack_array(&c->pk, 4));
 	lq_pk_check(c, msgpack_pack_uint8(&c->pk, RPC_REQUEST));
@@ -181,8 +188,8 @@ resp_parse(qlock *c, size_t len, bool *mine, struct mp_reader *res)
 }
 
 /* Send the request in c->sbuf on c->fd and wait for its response. */
-static int
-req_call_fd(qlock *c, struct mp_reader *res)
+int
+lq_req_call_fd(qlock *c, struct mp_reader *res)
 {
 	size_t	len = 0;
 	bool	mine;
@@ -217,9 +224,11 @@ lq_req_call(qlock *c, struct mp_reader *res)
 		return lq_fail(c, QLOCK_ELIMIT, "a request of %zu bytes is "
 		    "over the frame limit", body);
 	frame_put_header((uint8_t *)c->sbuf.data, body);
+	if (c->route != NULL && c->route->cluster)
+		return lq_follow_call(c, res);
 	if ((c->fd = lq_route_fd(c)) == first)
-		return req_call_fd(c, res);
-	st = req_call_fd(c, res);
+		return lq_req_call_fd(c, res);
+	st = lq_req_call_fd(c, res);
 	if (c->fd == -1) {
 		close(first);		/* the owner's connection broke */
 		lq_route_free(c);

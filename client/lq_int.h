@@ -26,13 +26,17 @@
 #define RPC_NOTIFY	2
 
 /* Direct routing (lq_route.c): the daemon's shards and a connection to
- * each owner used so far. */
+ * each owner used so far.  In a cluster (the topology names leaders) the
+ * owners are the shards' leaders, followed by lq_follow.c. */
 struct lq_route {
 	int		  nshards;
 	int		  self;		/* the shard the first connection reaches */
 	int		 *fd;		/* [shard]: -1 until used */
 	char		**addr;		/* [shard]: its own address; NULL: go
 					   through the first connection */
+	bool		  cluster;	/* the daemon is a cluster's member */
+	bool		  stale;	/* ask topology again before the next
+					   request */
 };
 
 /* One connection to qlockd (and, routing, one to each owner used). */
@@ -52,6 +56,12 @@ struct qlock {
 					   0: none */
 	double		 deadline;	/* its end, on CLOCK_MONOTONIC */
 	double		 otimeout;	/* the same for owners' connections */
+	char		*members;	/* the addresses given (a cluster's
+					   members, comma-separated) */
+	char		*at;		/* the one the first connection reached */
+	size_t		 tmo_off;	/* where the request's timeout is packed
+					   in sbuf (0: none) */
+	double		 tmo;		/* its value */
 };
 
 /* libqlock.c: the connection, its socket and its frames. */
@@ -61,12 +71,19 @@ void	lq_conn_drop(qlock *);
 int	lq_io_write(qlock *, const void *, size_t);
 int	lq_frame_read(qlock *, size_t, size_t *);
 int	lq_conn_open(qlock *, const char *);
+int	lq_addr_next(const char **, char *, size_t);
 
 /* lq_route.c: which connection a request takes. */
 void	lq_route_init(qlock *, const char *);
 int	lq_route_fd(qlock *);
 int	lq_route_name_fd(const qlock *, const char *);
 void	lq_route_free(qlock *);
+struct lq_route *lq_route_parse(const char *, struct mp_reader *);
+int	lq_route_shard(const qlock *);
+
+/* lq_follow.c: following a cluster's leaders. */
+int	lq_follow_call(qlock *, struct mp_reader *);
+int	lq_follow_reopen(qlock *);
 
 /* lq_call.c: building a request, calling, reading its result. */
 void	lq_pk_check(qlock *, int);
@@ -79,6 +96,7 @@ int	lq_check_name(qlock *, const char *, const char *);
 int	lq_check_timeout(qlock *, const char *, double);
 int	lq_req_begin(qlock *, const char *, uint32_t);
 int	lq_violated(qlock *, const char *);
+int	lq_req_call_fd(qlock *, struct mp_reader *);
 int	lq_req_call(qlock *, struct mp_reader *);
 int	lq_call_name(qlock *, const char *, const char *, struct mp_reader *);
 int	lq_call_name_timeout(qlock *, const char *, const char *, double,

@@ -8,7 +8,9 @@
  * what a hold on a worker belongs to is what it always was: the qlock *.
  * A daemon without `topology`, one worker, QLOCK_ROUTE=0, or an owner
  * that cannot be reached directly: requests go over the first connection
- * and the daemon forwards them (docs/PROTOCOL.md, "Routing").
+ * and the daemon forwards them (docs/PROTOCOL.md, "Routing").  In a
+ * cluster the owners are the shards' leaders, at the addresses the
+ * topology gives, and lq_follow.c follows them through failovers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,16 +56,44 @@ lq_route_free(qlock *c)
 	c->route = NULL;
 }
 
-/* Read the topology reply into a route; NULL if it is not one we follow. */
-static struct lq_route *
-route_parse(const char *address, struct mp_reader *res)
+/* A leader's address among its worker's addrs (an msgpack array of n):
+ * the first of the kind (TCP or unix) of the address the client used, as
+ * advertised: in a cluster each leader's host is its own. */
+static char *
+leader_addr(const char *address, struct mp_reader *r, uint32_t n)
+{
+	const char	*a;
+	uint32_t	 alen, i;
+	char		*out = NULL;
+	bool		 unix_ = strncmp(address, "unix:", 5) == 0;
+
+	for (i = 0; i < n; i++) {
+		if (mp_read_str(r, &a, &alen) == -1) {
+			free(out);
+			return NULL;
+		}
+		if (out != NULL || (alen >= 5 && memcmp(a, "unix:", 5) == 0) !=
+		    unix_)
+			continue;
+		if ((out = malloc(alen + 1)) != NULL) {
+			memcpy(out, a, alen);
+			out[alen] = '\0';
+		}
+	}
+	return out;
+}
+
+/* Read the topology reply into a route; NULL if it is not one we follow.
+ * address is where the first connection reached the daemon. */
+struct lq_route *
+lq_route_parse(const char *address, struct mp_reader *res)
 {
 	struct lq_route	*rt;
 	const char	*k, *hash = NULL;
-	uint32_t	 nk, klen, hlen = 0, n, m, i;
-	int64_t		 shards = 0, self = -1;
-	struct mp_reader addrs;
-	bool		 have_addrs = false;
+	uint32_t	 nk, klen, hlen = 0, n, m, i, nl = 0;
+	int64_t		 shards = 0, self = -1, node = 0, lead;
+	struct mp_reader addrs, leaders;
+	bool		 have_addrs = false, cluster = false;
 
 	if (mp_read_map(res, &nk) == -1)
 		return NULL;
@@ -84,18 +114,30 @@ route_parse(const char *address, struct mp_reader *res)
 			have_addrs = true;
 			if (mp_skip(res, NULL, NULL) == -1)
 				return NULL;
+		} else if (klen == 4 && memcmp(k, "node", 4) == 0) {
+			if (mp_read_int(res, &node) == -1)
+				return NULL;
+		} else if (klen == 7 && memcmp(k, "leaders", 7) == 0) {
+			leaders = *res;
+			cluster = true;
+			if (mp_skip(res, NULL, NULL) == -1 ||
+			    mp_read_array(&leaders, &nl) == -1)
+				return NULL;
 		} else if (mp_skip(res, NULL, NULL) == -1)
 			return NULL;
 	}
-	if (shards < 2 || shards > ROUTE_MAX_SHARDS || self < 0 ||
-	    self >= shards || !have_addrs || hash == NULL || hlen != 8 ||
-	    memcmp(hash, "fnv1a-64", 8) != 0 ||
-	    mp_read_array(&addrs, &n) == -1 || n != (uint32_t)shards)
+	/* A cluster's client follows the leaders even with one shard. */
+	if (shards < (cluster ? 1 : 2) || shards > ROUTE_MAX_SHARDS ||
+	    self < 0 || self >= shards || !have_addrs || hash == NULL ||
+	    hlen != 8 || memcmp(hash, "fnv1a-64", 8) != 0 ||
+	    mp_read_array(&addrs, &n) == -1 || n != (uint32_t)shards ||
+	    (cluster && nl != (uint32_t)shards))
 		return NULL;
 	if ((rt = calloc(1, sizeof(*rt))) == NULL)
 		return NULL;
 	rt->nshards = (int)shards;
 	rt->self = (int)self;
+	rt->cluster = cluster;
 	rt->fd = malloc((size_t)shards * sizeof(int));
 	rt->addr = calloc((size_t)shards, sizeof(char *));
 	if (rt->fd == NULL || rt->addr == NULL) {
@@ -104,11 +146,18 @@ route_parse(const char *address, struct mp_reader *res)
 		free(rt);
 		return NULL;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		rt->fd[i] = -1;
+	for (i = 0; i < n; i++) {
 		if (mp_read_array(&addrs, &m) == -1)
 			break;
-		if (i != (uint32_t)self)
+		lead = 0;
+		if (cluster && mp_read_nil(&leaders) == -1 &&
+		    mp_read_int(&leaders, &lead) == -1)
+			break;
+		if (cluster && !(i == (uint32_t)self && lead == node))
+			rt->addr[i] = leader_addr(address, &addrs, m);
+		else if (i != (uint32_t)self)
 			rt->addr[i] = shard_direct_read(address, &addrs, m);
 		else
 			for (; m > 0; m--)
@@ -131,7 +180,30 @@ lq_route_init(qlock *c, const char *address)
 		snprintf(c->err, sizeof(c->err), "no error");
 		return;
 	}
-	c->route = route_parse(address, &res);
+	c->route = lq_route_parse(address, &res);
+}
+
+/* The shard of the named object the request in c->sbuf is about, or -1
+ * for a request that names none (or no routing). */
+int
+lq_route_shard(const qlock *c)
+{
+	const struct lq_route	*rt = c->route;
+	struct mp_reader	 r;
+	const char		*s;
+	uint32_t		 n, len;
+	uint64_t		 u;
+
+	if (rt == NULL)
+		return -1;
+	mp_reader_init(&r, (const uint8_t *)c->sbuf.data + FRAME_HDR,
+	    c->sbuf.size - FRAME_HDR);
+	if (mp_read_array(&r, &n) == -1 || mp_read_uint(&r, &u) == -1 ||
+	    mp_read_uint(&r, &u) == -1 || mp_read_str(&r, &s, &len) == -1 ||
+	    !method_named(s, len) || mp_read_array(&r, &n) == -1 || n == 0 ||
+	    mp_read_str(&r, &s, &len) == -1)
+		return -1;
+	return (int)shard_of(s, len, (unsigned)rt->nshards);
 }
 
 /* The socket the request in c->sbuf goes on: an owner's, or c->fd. */
@@ -139,23 +211,10 @@ int
 lq_route_fd(qlock *c)
 {
 	struct lq_route		*rt = c->route;
-	struct mp_reader	 r;
-	const char		*s;
-	uint32_t		 n, len;
-	uint64_t		 u;
-	unsigned		 shard;
-	int			 fd;
+	int			 shard, fd;
 
-	if (rt == NULL)
+	if ((shard = lq_route_shard(c)) == -1)
 		return c->fd;
-	mp_reader_init(&r, (const uint8_t *)c->sbuf.data + FRAME_HDR,
-	    c->sbuf.size - FRAME_HDR);
-	if (mp_read_array(&r, &n) == -1 || mp_read_uint(&r, &u) == -1 ||
-	    mp_read_uint(&r, &u) == -1 || mp_read_str(&r, &s, &len) == -1 ||
-	    !method_named(s, len) || mp_read_array(&r, &n) == -1 || n == 0 ||
-	    mp_read_str(&r, &s, &len) == -1)
-		return c->fd;
-	shard = shard_of(s, len, (unsigned)rt->nshards);
 	if (rt->fd[shard] != -1)
 		return rt->fd[shard];
 	if (rt->addr[shard] == NULL)

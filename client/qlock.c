@@ -66,8 +66,10 @@ usage(FILE *f, int status)
 
 	fprintf(f, "usage: qlock [-v] [-a ADDR] [-k AUTHKEY_FILE] [-T S] "
 	    "COMMAND [ARG...]\n"
-	    "  -a, --address ADDR        HOST:PORT, [V6]:PORT or unix:/PATH "
-	    "(default: $QLOCK_ADDRESS, 127.0.0.1:7450)\n"
+	    "  -a, --address ADDR        HOST:PORT, [V6]:PORT or unix:/PATH, "
+	    "or several, comma-separated\n"
+	    "                            (default: $QLOCK_ADDRESS, "
+	    "127.0.0.1:7450)\n"
 	    "  -k, --authkey-file PATH   the shared key (default: "
 	    "$QLOCK_AUTHKEY, $QLOCK_AUTHKEY_FILE)\n"
 	    "  -T, --connect-timeout S   give up connecting after S seconds "

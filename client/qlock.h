@@ -40,7 +40,8 @@ enum {
 				   request was in flight: outcome unknown, retry */
 	QLOCK_ECANCELLED = -16, /* a parked request withdrawn by a cancel */
 	QLOCK_ENOTLEADER = -17, /* cluster: this node does not lead the object's
-				   shard; nothing was done: ask topology, retry */
+				   shard; nothing was done (libqlock follows
+				   the leaders for 10 s first) */
 };
 #define QLOCK_JOINABLE   1  /* queue_open flag */
 #define QLOCK_RECURSIVE  1  /* lock_open flag: RLock */

@@ -22,24 +22,6 @@ put() {
 		i=$((i + 1))
 	done
 }
-# check WHAT: every acknowledged item is in the queues exactly once (and
-# nothing else is); the queues are drained.
-check() {
-	if ! ha drain 10 $ports > "$tmp/got"; then
-		fail "$1: drain: $(tail -1 "$tmp/got")"
-		return
-	fi
-	sort "$tmp/acked" > "$tmp/a.sorted"
-	sort "$tmp/got" > "$tmp/g.sorted"
-	dups=$(uniq -d "$tmp/g.sorted" | head -3)
-	lost=$(comm -23 "$tmp/a.sorted" "$tmp/g.sorted" | head -3)
-	if [ -n "$dups" ] || [ -n "$lost" ]; then
-		fail "$1: $(wc -l < "$tmp/got") items got, duplicated: [$dups] lost: [$lost]"
-	else
-		ok "$1: $(wc -l < "$tmp/acked") acknowledged items, each there once"
-	fi
-}
-
 start 1; start 2; start 3
 # Leaders spread: shard g is led by the (g % 3)-th node once it serves.
 set -- $(WANT="1 2" ha leaders 30 0 $ports) ||

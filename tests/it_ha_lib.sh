@@ -2,6 +2,7 @@
 # skip (77) without libraft; a key; the helper ha.py (free ports, topology,
 # leaders, queue contents, fencing tokens, over raw msgpack-RPC with the
 # Python package in the tree); three nodes' ports; start ID, kill9 ID,
+# qput, check (every acknowledged item there once),
 # logs.  $election (ms, default 300) is the nodes' election timeout.
 
 "$QLOCKD" --check-config --node-id 1 --peer 1=127.0.0.1:7460 \
@@ -167,4 +168,24 @@ qput() {
 		sleep 0.2
 	done
 	return 1
+}
+# check WHAT [PORT...]: every acknowledged item ($tmp/acked) is in the
+# queues q0..q9 exactly once; the queues are drained through the nodes at
+# PORT... (default: all three).
+check() {
+	_what=$1
+	shift
+	if ! ha drain 10 ${*:-$ports} > "$tmp/got"; then
+		fail "$_what: drain: $(tail -1 "$tmp/got")"
+		return
+	fi
+	sort "$tmp/acked" > "$tmp/a.sorted"
+	sort "$tmp/got" > "$tmp/g.sorted"
+	dups=$(uniq -d "$tmp/g.sorted" | head -3)
+	lost=$(comm -23 "$tmp/a.sorted" "$tmp/g.sorted" | head -3)
+	if [ -n "$dups" ] || [ -n "$lost" ]; then
+		fail "$_what: $(wc -l < "$tmp/got") items got, duplicated: [$dups] lost: [$lost]"
+	else
+		ok "$_what: $(wc -l < "$tmp/acked") acknowledged items, each there once"
+	fi
 }

@@ -9,8 +9,17 @@ always takes the same one, so holds are given back when the process dies
 exactly as without routing.  A daemon without ``topology``, one worker,
 ``QLOCK_ROUTE=0``, or an owner that cannot be reached directly: the
 request goes over the first connection and the daemon forwards it.
+
+In a cluster (the topology names ``leaders``) the owners are the shards'
+leaders, and a Client follows them (:func:`follow`): NotLeader (nothing
+was done) sends the request again to the leader the error names, or to
+the one the topology names once there is one; a connection that cannot be
+opened is tried elsewhere (nothing was sent); a connection lost once the
+request was sent raises ConnError (its outcome is unknown: never sent
+twice) and the next call finds the leaders again.
 """
 import os
+import time
 
 from . import _wire, errors
 
@@ -50,6 +59,15 @@ def _direct(address, addrs):
     return None
 
 
+def _leader(address, addrs):
+    # A leader's address in a cluster: the first of the kind of address,
+    # as advertised (each leader's host is its own).
+    for a in addrs:
+        if a.startswith("unix:") == address.startswith("unix:"):
+            return a
+    return None
+
+
 class Route:
     """The daemon's layout as one thread's first connection learnt it,
     and that thread's connections to the owners it used."""
@@ -60,6 +78,8 @@ class Route:
         self.addrs = addrs              # [shard] -> address or None
         self.owners = {}                # shard -> Connection
         self.shards = {}                # name -> shard, names seen lately
+        self.cluster = False            # a cluster's: follow the leaders
+        self.stale = False              # ask topology before the next call
 
     @classmethod
     def ask(cls, conn, address):
@@ -70,18 +90,34 @@ class Route:
             t = conn.call("topology")
         except errors.ProtoError:       # an older daemon: NoMethod
             return None
+        return cls.parse(t, address)
+
+    @classmethod
+    def parse(cls, t, address):
+        """The Route a topology answer t describes, or None."""
         try:
             n, shard = t["shards"], t["shard"]
-            if n < 2 or t["hash"] != "fnv1a-64" or len(t["addrs"]) != n:
+            leaders = t.get("leaders")
+            if (n < (1 if leaders is not None else 2) or
+                    t["hash"] != "fnv1a-64" or len(t["addrs"]) != n or
+                    (leaders is not None and len(leaders) != n)):
                 return None
-            addrs = [None if i == shard else _direct(address, a)
-                     for i, a in enumerate(t["addrs"])]
+            if leaders is not None:
+                node = t.get("node")
+                addrs = [None if i == shard and leaders[i] == node
+                         else _leader(address, a)
+                         for i, a in enumerate(t["addrs"])]
+            else:
+                addrs = [None if i == shard else _direct(address, a)
+                         for i, a in enumerate(t["addrs"])]
         except (KeyError, TypeError):
             return None
-        return cls(n, shard, addrs)
+        route = cls(n, shard, addrs)
+        route.cluster = leaders is not None
+        return route
 
-    def connection(self, first, name, authkey):
-        """The connection for requests about name."""
+    def shard_for(self, name):
+        """The shard owning name."""
         shard = self.shards.get(name)
         if shard is None:
             # The hash is a Python loop over the name's bytes: remember it
@@ -89,18 +125,152 @@ class Route:
             if len(self.shards) >= SHARD_CACHE:
                 self.shards.clear()
             shard = self.shards[name] = shard_of(name, self.nshards)
+        return shard
+
+    def close(self):
+        """Close the connections to the owners."""
+        for conn in self.owners.values():
+            conn.close()
+        self.owners.clear()
+
+    def refresh(self, first, address):
+        """Ask first for the topology again and take its leaders, keeping
+        the connections to those that still lead; False if it failed."""
+        try:
+            new = Route.parse(first.call("topology"), address)
+        except errors.Error:
+            new = None
+        if new is None or not new.cluster or new.nshards != self.nshards:
+            self.stale = True
+            return False
+        for shard, conn in list(self.owners.items()):
+            if conn.sock is None or new.addrs[shard] != self.addrs[shard]:
+                conn.close()
+                del self.owners[shard]
+        self.shard = new.shard
+        self.addrs = new.addrs
+        self.stale = False
+        return True
+
+    def point(self, shard, addr):
+        """Send shard's requests to addr from now on."""
+        if self.addrs[shard] != addr:
+            conn = self.owners.pop(shard, None)
+            if conn is not None:
+                conn.close()
+            self.addrs[shard] = addr
+
+    def leader(self, first, name, authkey):
+        """The connection to the leader of name's shard (first if it has
+        no address): opened now if needed; ConnError if it cannot be
+        (nothing was sent)."""
+        shard = self.shard_for(name)
         conn = self.owners.get(shard)
         if conn is not None and conn.sock is not None:
             return conn
         addr = self.addrs[shard]
         if addr is None:
             return first
+        conn = _wire.Connection(addr, authkey)
+        self.owners[shard] = conn
+        return conn
+
+    def connection(self, first, name, authkey):
+        """The connection for requests about name."""
+        if self.cluster:
+            try:
+                return self.leader(first, name, authkey)
+            except errors.ConnError:
+                self.stale = True       # the next call looks again
+                return first
         try:
-            conn = _wire.Connection(addr, authkey)
+            return self.leader(first, name, authkey)
         except errors.ConnError:
             # Not reachable directly: through the first connection for
             # good, so that all of this shard's requests share a session.
-            self.addrs[shard] = None
+            self.addrs[self.shard_for(name)] = None
             return first
-        self.owners[shard] = conn
-        return conn
+
+
+FOLLOW_WAIT = 10.0      # s: how long one call follows leaders
+FOLLOW_TRIES = 100      # and at most that many sends or connects
+BACKOFF_MIN, BACKOFF_MAX = 0.05, 0.2
+
+# Where a blocking method's timeout is among its parameters: a request
+# sent again waits only what is left of it.
+TIMEOUT_AT = {"queue.put": 2, "queue.get": 1, "queue.join": 1,
+              "lock.acquire": 1, "sem.acquire": 1, "event.wait": 1,
+              "cond.acquire": 1, "cond.wait": 1, "barrier.wait": 1}
+
+
+def _named_leader(message, address):
+    # "shard G: leader is node N at ADDR": ADDR, if of address's kind.
+    head, sep, addr = message.partition(": leader is node ")
+    if not sep or " at " not in addr:
+        return None
+    addr = addr.partition(" at ")[2].strip()
+    if not addr or addr.startswith("unix:") != address.startswith("unix:"):
+        return None
+    return addr
+
+
+def follow(client, method, params, name, undo):
+    """One request of client's in a cluster, to the current leader of the
+    shard that owns name (None: any member): NotLeader, or a connection
+    that cannot be opened, sends it again, for at most FOLLOW_WAIT
+    seconds; a connection lost once it was sent raises ConnError."""
+    start = time.monotonic()
+    backoff = BACKOFF_MIN
+    at = TIMEOUT_AT.get(method)
+    err = None
+    for tries in range(FOLLOW_TRIES):
+        if tries:
+            if time.monotonic() - start >= FOLLOW_WAIT:
+                break
+            time.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        try:
+            first = client.connection()     # again to a member if it broke
+        except errors.ConnError as e:
+            err = e
+            continue
+        route = first.route
+        if route is None or not route.cluster:
+            # A member that does not route: as without a cluster.
+            conn = first if name is None else client.connection(name)
+            return conn.call(method, *params, undo=undo)
+        if route.stale or tries:
+            route.refresh(first, first.address)
+        try:
+            conn = first if name is None else route.leader(first, name,
+                                                           client._authkey)
+        except errors.ConnError as e:
+            route.stale = True              # not sent: look again
+            err = e
+            continue
+        if not conn.alive():
+            # Closed while idle (its node died): not sent, go elsewhere.
+            conn.close()
+            route.stale = True
+            err = errors.ConnError("Conn", "connection closed by qlockd")
+            continue
+        p = list(params)
+        if (at is not None and at < len(p) and type(p[at]) in (int, float)
+                and p[at] > 0):
+            p[at] = max(p[at] - (time.monotonic() - start), 0.0)
+        try:
+            return conn.call(method, *p, undo=undo)
+        except errors.NotLeaderError as e:
+            # Nothing was done: to the leader it names, else to the one the
+            # topology names once there is one.
+            err = e
+            route.stale = True
+            addr = _named_leader(e.message or "", first.address)
+            if name is not None and addr is not None:
+                route.point(route.shard_for(name), addr)
+        except errors.ConnError:
+            # Sent: its outcome is unknown, never send it twice.  The next
+            # call finds the leaders (and a member) again.
+            route.stale = True
+            raise
+    raise err

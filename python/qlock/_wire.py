@@ -9,6 +9,7 @@ from 3.9 on authenticates against a daemon started with defaults.
 import hmac
 import math
 import os
+import select
 import socket
 import struct
 import time
@@ -35,6 +36,36 @@ def find_address(address=None):
     if not address:
         address = os.environ.get("QLOCK_ADDRESS") or DEFAULT_ADDRESS
     return address
+
+
+def split_addresses(address):
+    """The members an address lists, comma-separated, in order: each
+    piece after the first looks like an address (``unix:`` or a colon);
+    else (a unix socket path with a comma) it is one address."""
+    if "," not in address:
+        return [address]
+    pieces = [a.strip() for a in address.split(",")]
+    if any(not a.startswith("unix:") and ":" not in a for a in pieces[1:]):
+        return [address]
+    return [a for a in pieces if a]
+
+
+def connect_any(address, authkey):
+    """A Connection to the first of address's members that completes the
+    handshake (each within the connect timeout); the last error if none
+    does."""
+    members = split_addresses(address)
+    if len(members) == 1:
+        return Connection(members[0], authkey)
+    err = None
+    for a in members:
+        try:
+            return Connection(a, authkey)
+        except (errors.ConnError, errors.AuthError, ValueError) as e:
+            err = e
+    if err is None:
+        raise ValueError("%s: no address" % address)
+    raise err
 
 
 def find_authkey(authkey=None):
@@ -208,6 +239,22 @@ class Connection:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+
+    def alive(self):
+        """False if qlockd closed the connection (seen without waiting):
+        a request not sent yet can go elsewhere."""
+        if self.sock is None:
+            return False
+        try:
+            r, _, _ = select.select([self.sock], [], [], 0)
+            if not r:
+                return True
+            return bool(self.sock.recv(1, socket.MSG_PEEK |
+                                       socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
 
     def _send(self, body):
         if self.sock is None:

@@ -40,9 +40,19 @@ class Client:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.pid != os.getpid() or conn.sock is None:
             self._local.conn = None
-            conn = _wire.Connection(self.address, self._authkey)
-            conn.route = _route.Route.ask(conn, self.address)
+            old = getattr(self._local, "route", None)
+            members = self.address
+            if old is not None:             # a cluster's, whose first broke
+                old.close()
+                self._local.route = None
+                # The members given, then the leaders' workers known
+                # (any worker answers topology).
+                members = ",".join([members] + [a for a in old.addrs if a])
+            conn = _wire.connect_any(members, self._authkey)
+            conn.route = _route.Route.ask(conn, conn.address)
             self._local.conn = conn
+            if conn.route is not None and conn.route.cluster:
+                self._local.route = conn.route
         if name is None or conn.route is None:
             return conn
         return conn.route.connection(conn, name, self._authkey)
@@ -52,7 +62,14 @@ class Client:
         object it names: its result, or the qlock.errors exception for its
         error code."""
         name = params[0] if params and method not in _route.UNNAMED else None
-        return self.connection(name).call(method, *params, undo=undo)
+        conn = getattr(self._local, "conn", None)
+        if (conn is not None and conn.route is not None and
+                conn.route.cluster and conn.pid == os.getpid()):
+            return _route.follow(self, method, params, name, undo)
+        conn = self.connection(name)
+        if conn.route is not None and conn.route.cluster:
+            return _route.follow(self, method, params, name, undo)
+        return conn.call(method, *params, undo=undo)
 
     def close(self):
         """Close this thread's connections: the daemon gives back what

@@ -82,12 +82,19 @@ class UnavailError(Error):
     is stopping; the outcome is unknown."""
 
 
+class NotLeaderError(Error):
+    """NotLeader: in a cluster, this node does not lead the object's shard;
+    nothing was done.  A Client follows the leaders and sends the request
+    again; this is raised only when no leader served it in time."""
+
+
 CODES = {
     "Empty": EmptyError, "Full": FullError, "Timeout": TimeoutError_,
     "Auth": AuthError, "Proto": ProtoError, "NoMethod": ProtoError,
     "Type": WrongTypeError, "NotOwner": NotOwnerError, "Value": ValueError_,
     "Broken": BrokenError, "NoKey": NoKeyError, "Limit": LimitError,
     "Inval": InvalError, "NoEnt": NoEntError, "Unavail": UnavailError,
+    "NotLeader": NotLeaderError,
 }
 
 

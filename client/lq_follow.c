@@ -1,0 +1,319 @@
+/*
+ * lq_follow.c: following a cluster's leaders (docs/HA.md, "Clients").  In
+ * a cluster only the leader of a shard serves its objects; the topology
+ * names the leaders and their workers' addresses.  A request for a named
+ * object goes to its shard's leader; the answer NotLeader (nothing was
+ * done) sends it again to the leader the error names, or, after asking
+ * topology again, to the new one, for at most FOLLOW_WAIT seconds and
+ * FOLLOW_TRIES tries.  A connection that cannot be opened is tried
+ * elsewhere the same way (nothing was sent).  A connection lost once the
+ * request was sent fails the call with QLOCK_ECONN (its outcome is
+ * unknown: never sent twice), and the next call asks for the leaders
+ * again and goes on, on new connections.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "lq_int.h"
+
+#define FOLLOW_WAIT	10.0	/* s: how long one call follows leaders */
+#define FOLLOW_TRIES	100	/* and at most that many sends or connects */
+#define BACKOFF_MIN	0.05	/* s: wait between tries, doubling */
+#define BACKOFF_MAX	0.2
+
+static void
+pause_s(double s)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* The next address of a comma-separated list at *list into buf (false at
+ * its end or for one too long). */
+int
+lq_addr_next(const char **list, char *buf, size_t len)
+{
+	const char	*p = *list, *e;
+	size_t		 n;
+
+	while (*p == ',' || *p == ' ')
+		p++;
+	if (*p == '\0')
+		return 0;
+	e = strchr(p, ',');
+	n = e == NULL ? strlen(p) : (size_t)(e - p);
+	*list = p + n;
+	while (n > 0 && p[n - 1] == ' ')
+		n--;
+	if (n == 0 || n >= len)
+		return lq_addr_next(list, buf, len);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+/* Open the first connection again: to the members given, in order, else
+ * to a leader's worker known from the last topology (any worker answers
+ * topology). */
+int
+lq_follow_reopen(qlock *c)
+{
+	struct lq_route	*rt = c->route;
+	const char	*list = c->members;
+	char		 buf[1024];
+	int		 fd, i;
+
+	while (list != NULL && lq_addr_next(&list, buf, sizeof(buf)))
+		if ((fd = lq_conn_open(c, buf)) != -1)
+			goto found;
+	for (i = 0; rt != NULL && i < rt->nshards; i++)
+		if (rt->addr[i] != NULL &&
+		    (fd = lq_conn_open(c, rt->addr[i])) != -1) {
+			snprintf(buf, sizeof(buf), "%s", rt->addr[i]);
+			goto found;
+		}
+	return QLOCK_ECONN;		/* c->err says why the last failed */
+found:
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = fd;
+	free(c->at);
+	c->at = strdup(buf);
+	return QLOCK_OK;
+}
+
+/* Ask topology on the first connection (opened again if it broke) and
+ * take the leaders it names, keeping the connections to those that still
+ * lead.  On failure the route stays as it was, marked stale. */
+static void
+follow_refresh(qlock *c)
+{
+	struct lq_route	*old = c->route, *rt;
+	struct mp_reader res;
+	msgpack_sbuffer	 keep = c->sbuf;
+	uint64_t	 msgid = c->msgid;
+	char		 err[ERR_MAX];
+	int		 i, tries;
+
+	/* The request being followed stays in c->sbuf: build topology's in a
+	 * buffer of its own. */
+	snprintf(err, sizeof(err), "%s", c->err);
+	msgpack_sbuffer_init(&c->sbuf);
+	rt = NULL;
+	for (tries = 0; tries < 2 && rt == NULL; tries++) {
+		if (c->fd == -1 && lq_follow_reopen(c) != QLOCK_OK)
+			break;
+		c->route = NULL;	/* lq_req_call on c->fd */
+		if (lq_req_begin(c, "topology", 0) == QLOCK_OK &&
+		    lq_req_call(c, &res) == QLOCK_OK)
+			rt = lq_route_parse(c->at != NULL ? c->at : "",
+			    &res);
+		c->route = old;
+	}
+	msgpack_sbuffer_destroy(&c->sbuf);
+	c->sbuf = keep;
+	c->msgid = msgid;	/* the answer awaited is the request's */
+	snprintf(c->err, sizeof(c->err), "%s", err);
+	if (rt == NULL || !rt->cluster || rt->nshards != old->nshards) {
+		if (rt != NULL) {
+			c->route = rt;
+			lq_route_free(c);
+			c->route = old;
+		}
+		old->stale = true;
+		return;
+	}
+	for (i = 0; i < rt->nshards; i++) {
+		if (old->fd[i] == -1)
+			continue;
+		if (rt->addr[i] != NULL && old->addr[i] != NULL &&
+		    strcmp(rt->addr[i], old->addr[i]) == 0) {
+			rt->fd[i] = old->fd[i];
+			old->fd[i] = -1;
+		}
+	}
+	lq_route_free(c);
+	c->route = rt;
+}
+
+/* The NotLeader message "shard G: leader is node N at ADDR": ADDR of the
+ * kind of the first connection's, to send to, or NULL. */
+static char *
+named_leader(const qlock *c)
+{
+	const char	*p = strstr(c->err, ": leader is node ");
+	bool		 unix_ = c->at != NULL && strncmp(c->at, "unix:", 5) == 0;
+
+	if (p == NULL || (p = strstr(p, " at ")) == NULL || p[4] == '\0')
+		return NULL;
+	p += 4;
+	if ((strncmp(p, "unix:", 5) == 0) != unix_)
+		return NULL;
+	return strdup(p);
+}
+
+/* False if the daemon closed fd (a leader that died since its last
+ * answer): a request not sent yet can go elsewhere. */
+static bool
+conn_alive(int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	char		b;
+	ssize_t		n;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return true;
+	if ((pfd.revents & (POLLHUP | POLLERR)) != 0)
+		return false;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR));
+}
+
+/* Rewrite the request's timeout to what is left of it after spent s. */
+static void
+timeout_left(qlock *c, double spent)
+{
+	uint8_t		*p;
+	double		 left;
+	uint64_t	 u;
+	int		 i;
+
+	if (c->tmo_off == 0 || c->tmo <= 0 || isinf(c->tmo))
+		return;
+	left = c->tmo - spent;
+	if (left < 0)
+		left = 0;
+	p = (uint8_t *)c->sbuf.data + c->tmo_off;
+	if (*p != 0xcb)			/* msgpack float 64 */
+		return;
+	memcpy(&u, &left, sizeof(u));
+	for (i = 8; i >= 1; i--, u >>= 8)
+		p[i] = (uint8_t)(u & 0xff);
+}
+
+/* Send the request on fd (c->fd for the call) and read its answer; false
+ * in *lost if fd broke (it is closed then). */
+static int
+call_on(qlock *c, int fd, struct mp_reader *res, bool *lost)
+{
+	int	first = c->fd, st;
+
+	c->fd = fd;
+	st = lq_req_call_fd(c, res);
+	*lost = c->fd == -1;
+	c->fd = fd == first ? c->fd : first;
+	return st;
+}
+
+int
+lq_follow_call(qlock *c, struct mp_reader *res)
+{
+	struct lq_route	*rt;
+	double		 start = now_mono(), backoff = BACKOFF_MIN;
+	char		*named;
+	size_t		 tmo_off = c->tmo_off;
+	bool		 lost, on_first;
+	int		 tries, shard, fd, st = QLOCK_ECONN;
+
+	for (tries = 0; tries < FOLLOW_TRIES; tries++) {
+		if (tries > 0) {
+			if (now_mono() - start >= FOLLOW_WAIT)
+				break;
+			pause_s(backoff);
+			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+		}
+		if (c->route->stale || tries > 0) {
+			follow_refresh(c);
+			c->tmo_off = tmo_off;
+		}
+		rt = c->route;
+		shard = lq_route_shard(c);
+		if (shard != -1 && rt->fd[shard] == -1 &&
+		    rt->addr[shard] != NULL) {
+			/* Not sent yet: a leader out of reach is looked for
+			 * again. */
+			if ((rt->fd[shard] = lq_conn_open(c,
+			    rt->addr[shard])) == -1) {
+				st = QLOCK_ECONN;
+				rt->stale = true;
+				continue;
+			}
+		}
+		fd = shard != -1 && rt->fd[shard] != -1 ? rt->fd[shard] : c->fd;
+		if (fd == -1) {
+			if ((st = lq_follow_reopen(c)) != QLOCK_OK) {
+				rt->stale = true;
+				continue;
+			}
+			fd = c->fd;
+		}
+		on_first = fd == c->fd;
+		if (!conn_alive(fd)) {
+			/* Closed while idle: not sent, go elsewhere. */
+			close(fd);
+			if (on_first)
+				c->fd = -1;
+			else
+				rt->fd[shard] = -1;
+			st = lq_fail(c, QLOCK_ECONN, "connection closed by the "
+			    "daemon");
+			rt->stale = true;
+			continue;
+		}
+		timeout_left(c, now_mono() - start);
+		st = call_on(c, fd, res, &lost);
+		if (lost) {
+			/* Sent: its outcome is unknown, never send it twice.
+			 * The next call finds the leaders again. */
+			if (on_first)
+				c->fd = -1;
+			else
+				rt->fd[shard] = -1;
+			rt->stale = true;
+			return st;
+		}
+		if (st != QLOCK_ENOTLEADER)
+			return st;
+		/* Nothing was done: to the leader it names, else to the one
+		 * the topology names once there is one. */
+		rt->stale = true;
+		if (shard == -1 || (named = named_leader(c)) == NULL)
+			continue;
+		if (rt->addr[shard] != NULL &&
+		    strcmp(rt->addr[shard], named) == 0) {
+			free(named);
+			continue;
+		}
+		if (rt->fd[shard] != -1) {
+			close(rt->fd[shard]);
+			rt->fd[shard] = -1;
+		}
+		free(rt->addr[shard]);
+		rt->addr[shard] = named;
+		/* At once: skip the wait and the topology. */
+		if ((rt->fd[shard] = lq_conn_open(c, named)) == -1)
+			continue;
+		timeout_left(c, now_mono() - start);
+		st = call_on(c, rt->fd[shard], res, &lost);
+		if (lost) {
+			rt->fd[shard] = -1;
+			return st;
+		}
+		if (st != QLOCK_ENOTLEADER)
+			return st;
+	}
+	return st;
+}
