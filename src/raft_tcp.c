@@ -372,6 +372,14 @@ hs_connect_cb(uv_connect_t *req, int status)
 	rtcp_hs_outbound(h);
 }
 
+static int
+hs_connect_to(struct hs *h, const struct sockaddr *sa)
+{
+	h->state = HS_CONNECT;
+	h->conn.data = h;
+	return uv_tcp_connect(&h->conn, h->tcp, sa, hs_connect_cb);
+}
+
 static void
 hs_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
@@ -387,9 +395,7 @@ hs_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 			rtcp_fail(h, status);
 		return;
 	}
-	h->state = HS_CONNECT;
-	h->conn.data = h;
-	status = uv_tcp_connect(&h->conn, h->tcp, res->ai_addr, hs_connect_cb);
+	status = hs_connect_to(h, res->ai_addr);
 	uv_freeaddrinfo(res);
 	if (status != 0)
 		rtcp_fail(h, status);
@@ -402,7 +408,9 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	struct rt	*rt = t->impl;
 	struct hs	*h;
 	struct addrinfo	 hints;
+	struct sockaddr_storage sa;
 	char		 host[RT_ADDR_MAX + 1], port[16];
+	int		 pn, rv;
 
 	if (rt->closing)
 		return RAFT_CANCELED;
@@ -416,20 +424,29 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	h->peer_id = id;
 	snprintf(h->addr, sizeof(h->addr), "%s", address);
 	snprintf(h->where, sizeof(h->where), "%s", address);
-	h->state = HS_RESOLVE;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	h->gai.data = h;
-	if (uv_getaddrinfo(rt->loop, &h->gai, hs_resolved_cb, host, port,
-	    &hints) != 0) {
-		/* Nothing reaches raft's callback for a refused request. */
-		h->cb_done = true;
-		rtcp_fail(h, UV_EIO);
-		return RAFT_NOCONNECTION;
+	/* A numeric address connects at once; a name is resolved in uv's
+	 * thread pool (which raft's disk work shares). */
+	pn = (int)strtol(port, NULL, 10);
+	if (uv_ip4_addr(host, pn, (struct sockaddr_in *)&sa) == 0 ||
+	    uv_ip6_addr(host, pn, (struct sockaddr_in6 *)&sa) == 0) {
+		if ((rv = hs_connect_to(h, (struct sockaddr *)&sa)) == 0)
+			return 0;
+	} else {
+		h->state = HS_RESOLVE;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		h->gai.data = h;
+		if ((rv = uv_getaddrinfo(rt->loop, &h->gai, hs_resolved_cb,
+		    host, port, &hints)) == 0) {
+			h->resolving = true;
+			return 0;
+		}
 	}
-	h->resolving = true;
-	return 0;
+	/* Nothing reaches raft's callback for a refused request. */
+	h->cb_done = true;
+	rtcp_fail(h, rv);
+	return RAFT_NOCONNECTION;
 }
 
 static void
