@@ -337,6 +337,7 @@ rt_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 	if ((rv = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(t->errmsg, sizeof(t->errmsg), "%.100s: %s",
 		    rt->address, gai_strerror(rv));
+		log_warnx("raft shard %d: %s", rt->group, t->errmsg);
 		return RAFT_IOERR;
 	}
 	uv_tcp_init(rt->loop, &rt->listener);
@@ -350,6 +351,8 @@ rt_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 	if (rv != 0) {
 		snprintf(t->errmsg, sizeof(t->errmsg), "listen on %.100s: %s",
 		    rt->address, uv_strerror(rv));
+		/* raft_start's own message does not carry it. */
+		log_warnx("raft shard %d: %s", rt->group, t->errmsg);
 		return RAFT_IOERR;
 	}
 	rt->accept_cb = cb;
