@@ -5,7 +5,8 @@
 # joins: it knows no leader, serves nothing, and none of the cluster's
 # entries reach its raft directory, while both sides log the refused
 # handshakes.  Raw TCP clients on a Raft port -- garbage, a hello for
-# another group, silence -- are closed and the nodes keep serving.
+# another group, a wrong MAC, silence, 40 at once -- are closed and the
+# nodes keep serving.
 # Skipped without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_auth
@@ -60,6 +61,24 @@ n=$(grep -c "raft shard 0: refused" "$tmp/node1.log")
 cat > "$tmp/raw.py" <<'PYEOF'
 import socket, struct, sys, time
 port, what = int(sys.argv[1]), sys.argv[2]
+if what == "flood":
+    # 40 silent connections: at most 32 handshakes wait, one more closes
+    # the oldest, so 8 are closed at once; the rest at the 3 s timeout.
+    ss = [socket.create_connection(("127.0.0.1", port), timeout=10)
+          for i in range(40)]
+    time.sleep(1)
+    closed = 0
+    for c in ss:
+        c.setblocking(False)
+        try:
+            if c.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    print(closed)
+    sys.exit(0)
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 t0 = time.time()
 if what == "garbage":
@@ -98,6 +117,10 @@ case $dt in
 2.*|3.*|4.*) ok "a silent client waits the handshake timeout (3 s)" ;;
 *) fail "a silent client was closed after $dt s, not about 3 s" ;;
 esac
+n=$(timeout 30 "$PY" "$tmp/raw.py" "$raft1" flood)
+[ "$n" -ge 8 ] && [ "$n" -lt 40 ] &&
+    ok "40 silent clients at once: $n closed within 1 s (32 may wait)" ||
+    fail "40 silent clients at once: $n closed within 1 s, not 8 to 39"
 qput "$put_at" q9 "$mark-after" &&
     ok "the cluster serves after the raw clients" ||
     fail "a put after the raw clients: $(cat "$tmp/put.err")"
