@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "mp.h"
+#include "raft_tcp.h"
 #include "repl_entry.h"
 #include "repl_int.h"
 #include "reply.h"
@@ -503,7 +504,8 @@ repl_start(struct worker *w)
 	r->fsm.apply = repl_fsm_apply;
 	r->fsm.snapshot = repl_fsm_snapshot;
 	r->fsm.restore = repl_fsm_restore;
-	if ((rv = raft_uv_tcp_init(&r->trans, &r->loop)) != 0)
+	if ((rv = raft_tcp_init(&r->trans, &r->loop, w->conf->authkey,
+	    w->conf->authkey_len, w->id)) != 0)
 		fatalx("raft transport: %s", raft_strerror(rv));
 	if ((rv = raft_uv_init(&r->io, &r->loop, dir, &r->trans)) != 0)
 		fatalx("raft_uv_init %s: %s", dir, raft_strerror(rv));
@@ -547,7 +549,7 @@ repl_closed_cb(struct raft *raft)
 	struct repl	*r = raft->data;
 
 	raft_uv_close(&r->io);
-	raft_uv_tcp_close(&r->trans);
+	raft_tcp_close(&r->trans);
 	uv_close((uv_handle_t *)&r->check, NULL);
 }
 

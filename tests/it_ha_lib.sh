@@ -116,6 +116,10 @@ if cmd == "ports":
     free_ports(int(args[0]), int(args[1]))
 elif cmd == "leaders":
     sys.exit(leaders(args[2:], args[1], float(args[0])))
+elif cmd == "known":
+    # The leaders node at 127.0.0.1:PORT knows of ("-" for none).
+    t = Connection("127.0.0.1:%s" % args[0], key).call("topology")
+    print(" ".join("-" if l is None else str(l) for l in t["leaders"]))
 elif cmd == "tokens":
     sys.exit(tokens(args))
 elif cmd == "drain":
@@ -131,12 +135,13 @@ peers="--peer 1=127.0.0.1:$raft1 --peer 2=127.0.0.1:$raft2 --peer 3=127.0.0.1:$r
 ports="$lport1 $lport2 $lport3"
 pid1= pid2= pid3=
 
-# start ID: node ID (master pid in pidID), two workers.
+# start ID [KEYFILE]: node ID (master pid in pidID), two workers, with
+# the cluster's key or KEYFILE.
 start() {
 	eval "lp=\$lport$1"
 	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp \
-	    --worker-ports 0 --authkey-file "$tmp/key" --node-id "$1" $peers \
-	    --raft-dir "$tmp/raft$1" --raft-election-ms "${election:-300}" \
+	    --worker-ports 0 --authkey-file "${2:-$tmp/key}" --node-id "$1" \
+	    $peers --raft-dir "$tmp/raft$1" --raft-election-ms "${election:-300}" \
 	    >> "$tmp/node$1.log" 2>&1 &
 	eval "pid$1=$!"
 	pids="$pids $!"

@@ -1,0 +1,135 @@
+#!/bin/sh
+# it_ha_auth.sh: Raft traffic is authenticated with the cluster's key
+# (src/raft_tcp.c, issue 13).  Nodes 1 and 2 share the key and serve; node
+# 3, named in every --peer list but started with another authkey, never
+# joins: it knows no leader, serves nothing, and none of the cluster's
+# entries reach its raft directory, while both sides log the refused
+# handshakes.  Raw TCP clients on a Raft port -- garbage, a hello for
+# another group, a wrong MAC, silence, 40 at once -- are closed and the
+# nodes keep serving.
+# Skipped without libraft.
+here=$(cd "$(dirname "$0")" && pwd)
+name=it_ha_auth
+. "$here/it_lib.sh"
+. "$here/it_ha_lib.sh"
+
+(umask 077; echo "$name-ANOTHER-key-long-enough" > "$tmp/key3")
+start 1; start 2; start 3 "$tmp/key3"
+set -- $(ha leaders 40 3 $lport1 $lport2) ||
+    { logs; die "shards not led by nodes 1 and 2 within 40 s"; }
+ok "nodes 1 and 2 serve every shard (leaders: nodes $1 $2)"
+put_at=$3
+
+# Items with a marker that can be looked for in the raft directories.
+mark="authmark$$"
+for i in 1 2 3 4 5 6; do
+	qput "$put_at" "q$i" "$mark-$i" ||
+	    fail "put $i through the leaders: $(cat "$tmp/put.err")"
+done
+ok "puts through the leaders acknowledged"
+
+# Node 3 had time to join (a few election timeouts, 300 ms each).
+sleep 3
+known=$(QLOCK_AUTHKEY_FILE=$tmp/key3 ha known "$lport3") ||
+    fail "node 3 does not answer its own clients"
+[ "$known" = "- -" ] && ok "node 3 knows no leader for any shard" ||
+    fail "node 3 knows leaders: $known"
+timeout 20 env QLOCK_AUTHKEY_FILE="$tmp/key3" "$QLOCK_CLI" \
+    -a "127.0.0.1:$lport3" put q1 intruder > "$tmp/out3" 2>&1 &&
+    fail "node 3 took a put: $(cat "$tmp/out3")"
+grep -q "no leader" "$tmp/out3" && ok "node 3 serves nothing (no leader)" ||
+    fail "node 3's answer to a put: $(cat "$tmp/out3")"
+grep -rqa "$mark" "$tmp/raft1" && ok "node 1's raft log holds the items" ||
+    fail "the marker is not in node 1's raft directory"
+if grep -rqa "$mark" "$tmp/raft3"; then
+	fail "node 3's raft directory holds the cluster's items"
+else
+	ok "none of the cluster's entries reached node 3's raft directory"
+fi
+grep -q "refused the connection.*node [12]" "$tmp/node3.log" &&
+    ok "node 3 logs the members' refused handshakes" ||
+    fail "node 3's log shows no refused handshake"
+cat "$tmp/node1.log" "$tmp/node2.log" > "$tmp/n12.log"
+grep -q "refused the connection.*node 3" "$tmp/n12.log" &&
+    ok "nodes 1 and 2 log node 3's refused handshakes" ||
+    fail "nodes 1 and 2 log no refused handshake of node 3"
+n=$(grep -c "raft shard 0: refused" "$tmp/node1.log")
+[ "$n" -le 2 ] && ok "refusals logged at most once per 10 s ($n lines)" ||
+    fail "node 1 logged $n refusals for shard 0 within a few seconds"
+
+# Raw clients on node 1's Raft port for shard 0: each must be closed.
+cat > "$tmp/raw.py" <<'PYEOF'
+import socket, struct, sys, time
+port, what = int(sys.argv[1]), sys.argv[2]
+if what == "flood":
+    # 40 silent connections: at most 32 handshakes wait, one more closes
+    # the oldest, so 8 are closed at once; the rest at the 3 s timeout.
+    ss = [socket.create_connection(("127.0.0.1", port), timeout=10)
+          for i in range(40)]
+    time.sleep(1)
+    closed = 0
+    for c in ss:
+        c.setblocking(False)
+        try:
+            if c.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    print(closed)
+    sys.exit(0)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+t0 = time.time()
+if what == "garbage":
+    s.sendall(b"GET / HTTP/1.0\r\n" * 8)
+elif what == "group":
+    # A well-formed hello for group 7: refused before any MAC.
+    s.sendall(b"QLR1" + struct.pack(">IQQH", 7, 3, 1, 14) + b"\0" * 32 +
+              b"127.0.0.1:9999")
+elif what == "longaddr":
+    s.sendall(b"QLR1" + struct.pack(">IQQH", 0, 3, 1, 65535) + b"\0" * 32)
+elif what == "badmac":
+    s.sendall(b"QLR1" + struct.pack(">IQQH", 0, 3, 1, 14) + b"\0" * 32 +
+              b"127.0.0.1:9999")
+    if len(s.recv(64)) == 0:
+        print("no challenge"); sys.exit(1)
+    s.sendall(b"\1" * 32)
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+except ConnectionResetError:
+    pass
+except socket.timeout:
+    print("still open after 10 s"); sys.exit(1)
+print("%.1f" % (time.time() - t0))
+PYEOF
+for what in garbage group longaddr badmac silence; do
+	if dt=$(timeout 30 "$PY" "$tmp/raw.py" "$raft1" $what); then
+		ok "a raw client sending $what is closed after $dt s"
+	else
+		fail "a raw client sending $what: $dt"
+	fi
+done
+case $dt in
+2.*|3.*|4.*) ok "a silent client waits the handshake timeout (3 s)" ;;
+*) fail "a silent client was closed after $dt s, not about 3 s" ;;
+esac
+n=$(timeout 30 "$PY" "$tmp/raw.py" "$raft1" flood)
+[ "$n" -ge 8 ] && [ "$n" -lt 40 ] &&
+    ok "40 silent clients at once: $n closed within 1 s (32 may wait)" ||
+    fail "40 silent clients at once: $n closed within 1 s, not 8 to 39"
+qput "$put_at" q9 "$mark-after" &&
+    ok "the cluster serves after the raw clients" ||
+    fail "a put after the raw clients: $(cat "$tmp/put.err")"
+if grep -q "killed by signal" "$tmp/node1.log" "$tmp/node2.log" \
+    "$tmp/node3.log"; then
+	fail "a worker died: $(grep -h "killed by signal" "$tmp"/node*.log)"
+else
+	ok "no worker died"
+fi
+
+[ $fails -eq 0 ] || logs
+finish
