@@ -69,6 +69,10 @@ elif cmd == "hold":         # hold NAME: acquire, say so, then wait
     say(*call("lock.open", args[0], False))
     say(*call("lock.acquire", args[0], 10))
     time.sleep(600)
+elif cmd == "marked":       # marked NAME...: puts after the relaying mark
+    c.send_bytes(msgpack.packb([2, "relayed", []]))
+    for a in args:
+        say(*call("queue.put", a, b"x", 5))
 elif cmd == "call":         # call METHOD NAME [NUMBER...]
     t0 = time.time()
     say(*call(args[0], args[1], *[float(a) for a in args[2:]]))
@@ -139,6 +143,15 @@ if [ "$(wc -l < "$tmp/acked")" -eq 40 ] &&
 	ok "40 items put through node 3 without routing are there once each"
 else
 	fail "through node 3: acked $(wc -l < "$tmp/acked"), got $(wc -l < "$tmp/got"): $(diff "$tmp/a.sorted" "$tmp/g.sorted" | head -5)"
+fi
+# A connection that says it relays (as node 3's upstreams do) is never
+# relayed further, by the worker it reached nor by a sibling: no loops.
+raw $lport3 marked "$(name_on 0 m)" "$(name_on 1 m)" > "$tmp/marked" 2>&1
+if [ "$(grep -c "^err NotLeader shard [01]: leader is node [12] at" \
+    "$tmp/marked")" -eq 2 ]; then
+	ok "a relaying connection's requests are not relayed again (both shards)"
+else
+	fail "a relaying connection's requests through node 3: $(cat "$tmp/marked")"
 fi
 n=$(raw $lport3 putget 2> "$tmp/pg.err")
 [ "$n" = 10 ] && ok "put and get through node 3 on both shards (stock client)" ||
