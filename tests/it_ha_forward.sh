@@ -144,6 +144,11 @@ if [ "$(wc -l < "$tmp/acked")" -eq 40 ] &&
 else
 	fail "through node 3: acked $(wc -l < "$tmp/acked"), got $(wc -l < "$tmp/got"): $(diff "$tmp/a.sorted" "$tmp/g.sorted" | head -5)"
 fi
+relayed=$(QLOCK_ROUTE=0 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport3 stats \
+    --json | "$PY" -c "import json, sys; print(json.load(sys.stdin)['relayed'])")
+[ "${relayed:-0}" -ge 40 ] && ok "node 3's stats: relayed $relayed" ||
+    fail "node 3's stats: relayed '$relayed', 40 at least expected"
+
 # A connection that says it relays (as node 3's upstreams do) is never
 # relayed further, by the worker it reached nor by a sibling: no loops.
 raw $lport3 marked "$(name_on 0 m)" "$(name_on 1 m)" > "$tmp/marked" 2>&1
