@@ -65,10 +65,19 @@ elif cmd == "putget":       # a put then a get on g0..g9 (both shards)
         else:
             print("g%d: %s %s %s" % (i, e1, e2, r), file=sys.stderr)
     print(n)
-elif cmd == "hold":         # hold NAME: acquire, say so, then wait
-    say(*call("lock.open", args[0], False))
-    say(*call("lock.acquire", args[0], 10))
+elif cmd == "hold":         # hold NAME...: acquire each, say so, then wait
+    for a in args:
+        call("lock.open", a, False)
+        say(*call("lock.acquire", a, 10))
     time.sleep(600)
+elif cmd == "cancel":       # cancel NAME: a size, a get (msgid 7), its cancel
+    call("queue.size", args[0])
+    c.send_bytes(msgpack.packb([0, 7, "queue.get", [args[0], 30]]))
+    time.sleep(0.5)
+    c.send_bytes(msgpack.packb([0, 8, "cancel", [args[0], 7]]))
+    for _ in range(2):
+        m = msgpack.unpackb(c.recv_bytes(), raw=False)
+        say(m[2], m[3])
 elif cmd == "marked":       # marked NAME...: puts after the relaying mark
     c.send_bytes(msgpack.packb([2, "relayed", []]))
     for a in args:
@@ -166,29 +175,45 @@ QLOCK_ROUTE=0 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport3 get g0 --timeout 0 \
 [ $? -eq 1 ] && ok "a get through node 3 of an empty queue: nothing (exit 1)" ||
     fail "a get of an empty queue through node 3"
 
-# A lock taken through node 3 by a process killed -9 comes back.
-for g in 0 1; do
-	lk=$(name_on $g lk)
-	"$PY" "$tmp/raw.py" $lport3 hold "$lk" > "$tmp/hold$g" 2>&1 &
-	hpid=$!
-	pids="$pids $hpid"
-	wait_for 20 grep -q "^ok [0-9]" "$tmp/hold$g" ||
-	    { fail "shard $g: lock through node 3: $(cat "$tmp/hold$g")"; continue; }
-	# Held at the leader: another client may not take it (exit 1).
+# Locks taken through node 3 by a process killed -9 come back: one on
+# each shard over one connection, so that one goes through the worker that
+# accepted it and the other through its sibling (whose upstream closes on
+# the session's end message).
+lk0=$(name_on 0 lk) lk1=$(name_on 1 lk)
+"$PY" "$tmp/raw.py" $lport3 hold "$lk0" "$lk1" > "$tmp/hold" 2>&1 &
+hpid=$!
+pids="$pids $hpid"
+wait_for 20 sh -c "[ \$(grep -c '^ok [0-9]' '$tmp/hold') -eq 2 ]" ||
+    fail "locks through node 3: $(cat "$tmp/hold")"
+# Held at the leaders: another client may not take them (exit 1).
+for lk in $lk0 $lk1; do
 	timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport1 lock "$lk" -n -- true \
 	    2> "$tmp/lk.err"
 	rc=$?
-	[ $rc -eq 1 ] || fail "shard $g: the lock held through node 3, tried at the leader: exit $rc $(cat "$tmp/lk.err")"
-	kill -KILL $hpid
-	wait $hpid 2> /dev/null
-	t0=$(date +%s)
+	[ $rc -eq 1 ] || fail "$lk held through node 3, tried at its leader: exit $rc $(cat "$tmp/lk.err")"
+done
+kill -KILL $hpid
+wait $hpid 2> /dev/null
+t0=$(date +%s)
+for g in 0 1; do
+	eval "lk=\$lk$g"
 	if timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport1 lock "$lk" -w 10 \
 	    -- true 2> "$tmp/lk.err"; then
 		ok "shard $g: a lock held through node 3 by a process killed -9 is given back ($(( $(date +%s) - t0 )) s)"
 	else
-		fail "shard $g: the lock of a killed client: $(cat "$tmp/lk.err")"
+		fail "the lock $lk of a killed client: $(cat "$tmp/lk.err")"
 	fi
 done
+
+# A parked get through node 3 cancelled by its client (the cancel's msgid
+# is mapped to the upstream's, which differs): Cancelled, then true.
+raw $lport3 cancel "$(name_on 1 cq)" > "$tmp/cancel" 2>&1
+if [ "$(cut -d' ' -f1-2 "$tmp/cancel" | tr '\n' ' ')" = "err Cancelled ok True " ]
+then
+	ok "a get parked through node 3 is cancelled"
+else
+	fail "cancel through node 3: $(cat "$tmp/cancel")"
+fi
 
 # A blocking get through node 3, woken by a put through node 1.
 bq=$(name_on 1 bq)
