@@ -157,10 +157,13 @@ repl_refuse(struct worker *w, const struct reqctx *ctx)
 int
 repl_leader(struct worker *w, char *buf, size_t len)
 {
-	struct repl_lead *l = &w->repl->leads[w->id];
+	struct repl_lead *l;
 	const char	*addr;
 	uint32_t	 alen;
 
+	if (w->repl == NULL)
+		return 0;
+	l = &w->repl->leads[w->id];
 	if (l->node == 0 || l->node == w->conf->node_id ||
 	    (addr = first_addr(l, &alen)) == NULL || alen >= len)
 		return 0;
