@@ -82,6 +82,20 @@ elif cmd == "marked":       # marked NAME...: puts after the relaying mark
     c.send_bytes(msgpack.packb([2, "relayed", []]))
     for a in args:
         say(*call("queue.put", a, b"x", 5))
+elif cmd == "pipeline":     # pipeline N: N puts sent at once, then read
+    n = int(args[0])
+    names = ["pl%d" % i for i in range(10)]
+    for i in range(n):
+        c.send_bytes(msgpack.packb([0, i + 1, "queue.put",
+                                    [names[i % 10], b"pl-%d" % i, 5]]))
+    ids = set()
+    for i in range(n):
+        m = msgpack.unpackb(c.recv_bytes(), raw=False)
+        if m[2] is None:
+            ids.add(m[1])
+        else:
+            print("put %s: %s" % (m[1], m[2]), file=sys.stderr)
+    print(len(ids & set(range(1, n + 1))))
 elif cmd == "call":         # call METHOD NAME [NUMBER...]
     t0 = time.time()
     say(*call(args[0], args[1], *[float(a) for a in args[2:]]))
@@ -170,6 +184,11 @@ fi
 n=$(raw $lport3 putget 2> "$tmp/pg.err")
 [ "$n" = 10 ] && ok "put and get through node 3 on both shards (stock client)" ||
     fail "put and get through node 3: $n of 10: $(head -3 "$tmp/pg.err")"
+# Pipelined: more requests at once than a connection may have in flight
+# (32): reading pauses and resumes as the leaders' answers come back.
+n=$(raw $lport3 pipeline 1000 2> "$tmp/pl.err")
+[ "$n" = 1000 ] && ok "1000 pipelined puts through node 3 answered" ||
+    fail "pipelined puts through node 3: $n of 1000: $(head -3 "$tmp/pl.err")"
 QLOCK_ROUTE=0 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport3 get g0 --timeout 0 \
     > /dev/null 2>&1
 [ $? -eq 1 ] && ok "a get through node 3 of an empty queue: nothing (exit 1)" ||
