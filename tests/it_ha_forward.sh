@@ -17,7 +17,7 @@ name=it_ha_forward
 "$PY" -c "import msgpack" 2>/dev/null ||
     { echo "SKIP: no python3-msgpack"; exit 77; }
 # The stock client of Python <= 3.11 speaks HMAC-MD5.
-HA_OPTS=--auth-legacy-md5
+HA_OPTS="--auth-legacy-md5 --handshake-timeout 3"
 
 # The stock client: raw.py PORT COMMAND ARG...; answers are printed as
 # "ok RESULT" or "err CODE MESSAGE".
@@ -96,6 +96,14 @@ elif cmd == "pipeline":     # pipeline N: N puts sent at once, then read
         else:
             print("put %s: %s" % (m[1], m[2]), file=sys.stderr)
     print(len(ids & set(range(1, n + 1))))
+elif cmd == "onword":       # onword NAME: connected, put once a line comes
+    call("ping")
+    print("ready")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    t0 = time.time()
+    say(*call("queue.put", args[0], b"x", 5))
+    print("secs %.1f" % (time.time() - t0))
 elif cmd == "call":         # call METHOD NAME [NUMBER...]
     t0 = time.time()
     say(*call(args[0], args[1], *[float(a) for a in args[2:]]))
@@ -244,10 +252,34 @@ else
 	fail "blocking get through node 3: $(cat "$tmp/bget")"
 fi
 
+# A leader that cannot be reached (stopped: its kernel accepts, it never
+# answers) before node 3 learns of a new one: the relay gives up after
+# --handshake-timeout, nothing having been sent: NotLeader, nothing done.
+mkfifo "$tmp/word"
+raw $lport3 onword "$(name_on 0 st)" < "$tmp/word" > "$tmp/stopped" 2>&1 &
+spid=$!
+exec 9> "$tmp/word"
+wait_for 10 grep -q ready "$tmp/stopped"
+stopped=$(pgrep -P "$pid1")
+kill -STOP $stopped "$pid1"
+echo go >&9
+exec 9>&-
+wait $spid
+kill -CONT $stopped "$pid1"
+if grep -q "^err NotLeader shard 0: cannot reach its leader (node 1 at .*timed out.*nothing was done" "$tmp/stopped"; then
+	ok "a leader that does not answer: NotLeader, nothing done, after $(sed -n 's/secs //p' "$tmp/stopped") s"
+else
+	fail "a put through node 3 to a stopped leader: $(cat "$tmp/stopped")"
+fi
+
 # The leader of a request in flight dies: Unavail, outcome unknown; then
 # the new leader serves through node 3.
+# (Once node 3 knows the leaders again and relays to shard 0's.)
 uq=$(name_on 0 uq)
-set -- $(WANT="1 2" ha leaders 20 0 $ports) || die "leaders before the kill"
+set -- $(WANT="1 2" ha leaders 30 0 $lport3) ||
+    { logs; die "leaders through node 3 before the kill"; }
+relays() { raw $lport3 call queue.size "$uq" | grep -q "^ok 0"; }
+wait_for 20 relays || fail "node 3 does not relay to shard 0's leader"
 get_during "$uq" "$tmp/uget" kill9 "$1"
 if grep -q "^err Unavail .*outcome is unknown" "$tmp/uget"; then
 	ok "a get in flight when its leader died: $(head -1 "$tmp/uget")"
