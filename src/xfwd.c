@@ -127,10 +127,11 @@ up_fail(struct upstream *up, const char *why)
 	while ((n = hmap_first(&up->reqs)) != NULL) {
 		rl = hmap_entry(n, struct relay, node);
 		if (rl->sent)
-			reply_error(w, &rl->ctx, QLOCK_EUNAVAIL, "shard %d: the "
-			    "connection to its leader (node %d at %s) %s with "
-			    "this request in flight: its outcome is unknown",
-			    w->id, up->leader, up->addr, why);
+			reply_error(w, &rl->ctx, QLOCK_EUNAVAIL,
+			    "shard %d: the connection to its leader (node %d "
+			    "at %s) %s with this request in flight: its "
+			    "outcome is unknown", w->id, up->leader, up->addr,
+			    why);
 		else
 			reply_error(w, &rl->ctx, QLOCK_ENOTLEADER, "shard %d: "
 			    "cannot reach its leader (node %d at %s): %s; "
@@ -267,7 +268,8 @@ up_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (strncmp(up->addr, "unix:", 5) != 0) {
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
-			if (sock_keepalive(fd, up->w->conf->tcp_keepalive) == -1)
+			if (sock_keepalive(fd, up->w->conf->tcp_keepalive) ==
+			    -1)
 				log_warn("tcp keepalive on an upstream");
 		}
 		return;
@@ -362,7 +364,8 @@ up_id_of(struct upstream *up, uint64_t msgid)
 	struct hnode	*n;
 	struct relay	*rl;
 
-	for (n = hmap_first(&up->reqs); n != NULL; n = hmap_next(&up->reqs, n)) {
+	for (n = hmap_first(&up->reqs); n != NULL;
+	    n = hmap_next(&up->reqs, n)) {
 		rl = hmap_entry(n, struct relay, node);
 		if (rl->ctx.msgid == msgid)
 			return rl->id;
@@ -423,7 +426,8 @@ xfwd_relay(struct worker *w, struct request *r, bool norelay)
 		up_free(up);
 		up = NULL;
 	}
-	if (up == NULL && (up = up_open(w, r->ctx.sess, leader, addr)) == NULL) {
+	if (up == NULL &&
+	    (up = up_open(w, r->ctx.sess, leader, addr)) == NULL) {
 		repl_refuse(w, &r->ctx);
 		return;
 	}
