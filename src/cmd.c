@@ -18,6 +18,7 @@
 #include "topo.h"
 #include "util.h"
 #include "worker.h"
+#include "xfwd.h"
 
 static void cmd_ping(struct worker *, struct request *);
 static void cmd_delete(struct worker *, struct request *);
@@ -391,6 +392,10 @@ forward(struct worker *w, struct request *r, int owner, struct conn *c)
 	struct fwd	*f;
 	uint64_t	 tag = ++w->next_tag;
 
+	/* An upstream's request: the owner must not relay it again. */
+	if (c != NULL && c->no_relay)
+		tag |= XFWD_TAG_NORELAY;
+
 	if (peer_send(w, owner, QMSG_REQ_FORWARD, tag, r->ctx.sess, r->body,
 	    r->bodylen) == -1) {
 		reply_error(w, &r->ctx, QLOCK_EUNAVAIL,
@@ -429,7 +434,7 @@ cmd_dispatch(struct worker *w, struct request *r)
 			return;
 		}
 		if (!repl_serving(w)) {
-			repl_refuse(w, &r->ctx);
+			xfwd_relay(w, r, c != NULL && c->no_relay);
 			return;
 		}
 	}
@@ -450,7 +455,7 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 	    shard_of(r.name, r.namelen, (unsigned)w->nworkers) != (unsigned)w->id)
 		fatalx("peer forwarded a request that is not ours");
 	if (!repl_serving(w)) {
-		repl_refuse(w, &r.ctx);
+		xfwd_relay(w, &r, (ctx->tag & XFWD_TAG_NORELAY) != 0);
 		return;
 	}
 	r.cmd->exec(w, &r);
@@ -622,7 +627,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 19 + OBJ_NKINDS);
+	msgpack_pack_map(pk, 20 + OBJ_NKINDS);
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -637,6 +642,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "unauth_refused"); msgpack_pack_uint64(pk, w->stats.unauth_refused);
 	pack_cstr(pk, "requests");	msgpack_pack_uint64(pk, w->stats.requests);
 	pack_cstr(pk, "forwarded");	msgpack_pack_uint64(pk, w->stats.forwarded);
+	pack_cstr(pk, "relayed");	msgpack_pack_uint64(pk, w->stats.relayed);
 	pack_cstr(pk, "forwards_pending"); msgpack_pack_uint64(pk, w->fwds.count);
 	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
 	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->nconns);

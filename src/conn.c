@@ -32,6 +32,7 @@
 #include "status.h"
 #include "util.h"
 #include "worker.h"
+#include "xfwd.h"
 
 /*
  * Input: one read() per wake-up into a buffer every connection of the
@@ -452,6 +453,9 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 		cmd_dispatch(w, &r);
 		break;
 	case CMD_PARSE_NOTIFY:
+		if (xfwd_is_mark(body, len))
+			c->no_relay = true;
+		break;
 	case CMD_PARSE_BAD:
 		break;
 	}

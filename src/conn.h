@@ -64,6 +64,9 @@ struct conn {
 	unsigned		 parked;	/* calls that may park, here or
 						   at peers, unanswered */
 	bool			 reading;	/* rev is added */
+	bool			 no_relay;	/* an upstream of another node
+						   (XFWD_MARK): its requests
+						   are never relayed */
 	struct evbuffer		*out;		/* replies not yet written */
 	struct event		*wev;		/* writable, when out did not
 						   fit in the socket */

@@ -75,7 +75,7 @@ struct metrics {
 enum scalar {
 	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
 	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS,
-	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, NSCALARS
+	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, SC_RELAYED, NSCALARS
 };
 static const struct {
 	const char	*key;		/* in a snapshot */
@@ -107,6 +107,8 @@ static const struct {
 	{ "unauth_refused", "qlockd_unauth_refused_total", "counter",
 	  "Connections refused or dropped before authenticating, by "
 	  "--max-unauth-per-addr or --max-unauth." },
+	{ "relayed", "qlockd_relayed_total", "counter",
+	  "Cluster: requests relayed to their shard's leader on another node." },
 };
 
 /* One scrape's sums. */
@@ -388,6 +390,7 @@ metrics_render(struct metrics *mt, struct evbuffer *b)
 	    cmd_count(), cmd_name_at);
 	scalar_out(b, t, SC_FORWARDED);
 	scalar_out(b, t, SC_FORWARDS_PENDING);
+	scalar_out(b, t, SC_RELAYED);
 	family(b, "qlockd_errors_total", "counter", "Error responses by code.");
 	labelled_out(b, "qlockd_errors_total", "code", t->codes, STATS_CODES,
 	    metrics_code_name);

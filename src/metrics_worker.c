@@ -159,7 +159,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 18);
+	msgpack_pack_map(&pk, 19);
 	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
 	pack_cstr(&pk, "connections_total");
 	msgpack_pack_uint64(&pk, w->stats.conns_total);
@@ -169,6 +169,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 	msgpack_pack_uint64(&pk, w->stats.unauth_refused);
 	pack_cstr(&pk, "requests");	msgpack_pack_uint64(&pk, w->stats.requests);
 	pack_cstr(&pk, "forwarded");	msgpack_pack_uint64(&pk, w->stats.forwarded);
+	pack_cstr(&pk, "relayed");	msgpack_pack_uint64(&pk, w->stats.relayed);
 	pack_cstr(&pk, "forwards_pending"); msgpack_pack_uint64(&pk, w->fwds.count);
 	pack_cstr(&pk, "errors");	msgpack_pack_uint64(&pk, w->stats.errors);
 	pack_cstr(&pk, "waiters");	msgpack_pack_uint64(&pk, waiters);

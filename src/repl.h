@@ -50,6 +50,10 @@ bool	repl_serving(const struct worker *w);
 /* Answer a named request this worker does not serve: NotLeader, naming
  * the leader when known ("shard G: leader is node N at ADDR"). */
 void	repl_refuse(struct worker *w, const struct reqctx *ctx);
+/* The node leading this worker's group and its first client address for
+ * the shard (NUL-terminated into buf): 0 when unknown, when it is this
+ * node, or when the address does not fit. */
+int	repl_leader(struct worker *w, char *buf, size_t len);
 /* The store in raft mode: propose the records of this pass (b, emptied)
  * as one entry; the held replies go when it commits. */
 void	repl_flush(struct worker *w, struct store_buf *b);

@@ -154,6 +154,24 @@ repl_refuse(struct worker *w, const struct reqctx *ctx)
 		    w->id);
 }
 
+int
+repl_leader(struct worker *w, char *buf, size_t len)
+{
+	struct repl_lead *l;
+	const char	*addr;
+	uint32_t	 alen;
+
+	if (w->repl == NULL)
+		return 0;
+	l = &w->repl->leads[w->id];
+	if (l->node == 0 || l->node == w->conf->node_id ||
+	    (addr = first_addr(l, &alen)) == NULL || alen >= len)
+		return 0;
+	memcpy(buf, addr, alen);
+	buf[alen] = '\0';
+	return l->node;
+}
+
 void
 repl_pack_addrs(struct worker *w, msgpack_packer *pk, int g)
 {

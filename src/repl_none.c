@@ -49,6 +49,12 @@ repl_refuse(struct worker *w, const struct reqctx *ctx)
 {
 }
 
+int
+repl_leader(struct worker *w, char *buf, size_t len)
+{
+	return 0;
+}
+
 void
 repl_flush(struct worker *w, struct store_buf *b)
 {

@@ -94,6 +94,17 @@ reply_error(struct worker *w, const struct reqctx *ctx, int status,
 }
 
 void
+reply_relay(struct worker *w, const struct reqctx *ctx, const void *raw,
+    size_t len)
+{
+	msgpack_packer	pk;
+
+	reply_start(w, ctx, &pk);
+	pack_raw(&pk, raw, len);
+	reply_send(w, ctx);
+}
+
+void
 reply_nomethod(struct worker *w, const struct reqctx *ctx, const char *method,
     size_t len)
 {

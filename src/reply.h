@@ -17,6 +17,10 @@ void	reply_nil(struct worker *w, const struct reqctx *ctx);
 /* An error response [code, message]; status is a QLOCK_E* value. */
 void	reply_error(struct worker *w, const struct reqctx *ctx, int status,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A response whose error and result are raw (the msgpack after the msgid
+ * of another's response: a leader's answer relayed as it is). */
+void	reply_relay(struct worker *w, const struct reqctx *ctx,
+	    const void *raw, size_t len);
 /* An error response whose code is "NoMethod". */
 void	reply_nomethod(struct worker *w, const struct reqctx *ctx,
 	    const char *method, size_t len);

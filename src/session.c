@@ -5,6 +5,7 @@
 #include "store.h"
 #include "util.h"
 #include "worker.h"
+#include "xfwd.h"
 
 struct session *
 session_find(struct worker *w, uint64_t id)
@@ -122,6 +123,7 @@ session_end(struct worker *w, uint64_t id)
 	struct hold	*h;
 	struct object	*o;
 
+	xfwd_session_end(w, id);	/* its upstream here, if any */
 	if (s == NULL)
 		return;
 	/* Keep the record alive while taking it apart. */

@@ -32,6 +32,7 @@
 #include "topo.h"
 #include "util.h"
 #include "worker.h"
+#include "xfwd.h"
 
 #define STOP_GRACE 5.0	/* seconds to flush replies at stop */
 #define WORKER_MMAP_MIN	(32 << 20)	/* smaller allocations come from the heap */
@@ -318,6 +319,7 @@ worker_peer_down(struct worker *w, int id)
 	fanout_peer_down(w, id);
 	/* Sessions whose connections were there are over. */
 	session_end_worker(w, id);
+	xfwd_worker_down(w, id);
 }
 
 static void worker_stop(struct worker *w);
@@ -497,6 +499,7 @@ worker_free(struct worker *w)
 		session_end(w, hmap_entry(n, struct session, node)->id);
 		next = hmap_first(&w->sessions);
 	}
+	xfwd_free(w);
 	repl_close(w);
 	store_close(w);
 	worker_release_held(w);

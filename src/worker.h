@@ -18,6 +18,7 @@ struct config;
 struct conn;
 
 struct repl;
+struct xfwd;
 struct store;
 
 /* A reply that may go out only once the log covers its change. */
@@ -73,6 +74,8 @@ struct worker_stats {
 					   before authenticating (caps) */
 	uint64_t	requests;	/* requests received from clients */
 	uint64_t	forwarded;	/* of those, sent to another worker */
+	uint64_t	relayed;	/* named requests relayed to their
+					   shard's leader node (xfwd.c) */
 	uint64_t	errors;		/* error responses sent */
 	uint64_t	by_method[STATS_METHODS]; /* client requests, by
 						     cmd_index() */
@@ -133,6 +136,8 @@ struct worker {
 	struct heldlist		 held;		/* replies waiting for the log */
 	struct repl		*repl;		/* the shard's raft group, or NULL
 						   (a single node) */
+	struct xfwd		*xfwd;		/* upstreams to the leader, or
+						   NULL (none yet; xfwd.c) */
 };
 
 /* Set up worker id: its state, loop and store (replaying its log). fds:

@@ -136,12 +136,13 @@ ports="$lport1 $lport2 $lport3"
 pid1= pid2= pid3=
 
 # start ID [KEYFILE]: node ID (master pid in pidID), two workers, with
-# the cluster's key or KEYFILE.
+# the cluster's key or KEYFILE; $HA_OPTS: more options.
 start() {
 	eval "lp=\$lport$1"
 	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp \
 	    --worker-ports 0 --authkey-file "${2:-$tmp/key}" --node-id "$1" \
 	    $peers --raft-dir "$tmp/raft$1" --raft-election-ms "${election:-300}" \
+	    $HA_OPTS \
 	    >> "$tmp/node$1.log" 2>&1 &
 	eval "pid$1=$!"
 	pids="$pids $!"
