@@ -40,8 +40,20 @@ trap cleanup EXIT
 export QLOCK_AUTHKEY_FILE=$DIR/key
 unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
 
+# A free port below the kernel's ephemeral range: a killed node must find
+# its ports again when it restarts, and one from that range may meanwhile be
+# the local end of another node's connection.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 -c 'import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randrange(10000, low)
+    try:
+        socket.socket().bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break'
 }
 now_ms() { date +%s%3N; }
 
