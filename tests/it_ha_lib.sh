@@ -130,10 +130,11 @@ peers="--peer 1=127.0.0.1:$raft1 --peer 2=127.0.0.1:$raft2 --peer 3=127.0.0.1:$r
 ports="$lport1 $lport2 $lport3"
 pid1= pid2= pid3=
 
-# start ID: node ID (master pid in pidID), two workers.
+# start ID: node ID (master pid in pidID), two workers; $optsID: more
+# options for node ID.
 start() {
-	eval "lp=\$lport$1"
-	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp \
+	eval "lp=\$lport$1 xo=\$opts$1"
+	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp $xo \
 	    --worker-ports 0 --authkey-file "$tmp/key" --node-id "$1" $peers \
 	    --raft-dir "$tmp/raft$1" --raft-election-ms "${election:-300}" \
 	    >> "$tmp/node$1.log" 2>&1 &
