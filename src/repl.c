@@ -507,6 +507,8 @@ repl_start(struct worker *w)
 		fatalx("raft transport: %s", raft_strerror(rv));
 	if ((rv = raft_uv_init(&r->io, &r->loop, dir, &r->trans)) != 0)
 		fatalx("raft_uv_init %s: %s", dir, raft_strerror(rv));
+	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
+	repl_tail_repair(dir, REPL_SEGMENT_SIZE);
 	repl_members(r, &conf, self, sizeof(self));
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm,
 	    (raft_id)w->conf->node_id, self)) != 0)
@@ -531,7 +533,10 @@ repl_start(struct worker *w)
 		raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
 	}
 	if ((rv = raft_start(&r->raft)) != 0)
-		fatalx("shard %d: raft_start: %s", w->id, raft_errmsg(&r->raft));
+		fatalx("shard %d: raft_start: %s: %s%s%s", w->id,
+		    raft_strerror(rv), r->io.errmsg,
+		    *raft_errmsg(&r->raft) != '\0' ? ": " : "",
+		    raft_errmsg(&r->raft));
 	uv_check_init(&r->loop, &r->check);
 	r->check.data = r;
 	uv_check_start(&r->check, repl_check_cb);
