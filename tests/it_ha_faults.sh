@@ -17,14 +17,7 @@ name=it_ha_faults
 election=500
 . "$here/it_ha_lib.sh"
 
-load() { "$PY" "$here/it_ha_load.py" "$@"; }
-mark() { echo "$1 $2 $(date +%s.%N)" >> "$tmp/load/faults"; }
-# leaders_again WHAT: every shard has a serving leader again.
-leaders_again() {
-	ha leaders 30 0 $ports > /dev/null ||
-	    { logs; die "$1: no serving leaders within 30 s"; }
-}
-# stopall ID: SIGSTOP or SIGCONT ($2) node ID's master and workers.
+# signal_node ID SIG: SIGSTOP or SIGCONT node ID's master and workers.
 signal_node() {
 	eval "m=\$pid$1"
 	kill -"$2" $(pgrep -P "$m") "$m"
@@ -36,11 +29,7 @@ set -- $(WANT="1 2" ha leaders 30 0 $ports) ||
 ok "every shard has a serving leader (nodes $1 $2)"
 lead0=$1
 
-mkdir "$tmp/load"
-: > "$tmp/load/faults"
-load run "$tmp/load" $ports > "$tmp/load.log" 2>&1 &
-loadpid=$!
-pids="$pids $loadpid"
+load_start
 sleep 3
 
 # 1. SIGSTOP of shard 0's leader node for 3 election timeouts.
@@ -129,16 +118,6 @@ else
 fi
 sleep 2
 
-touch "$tmp/load/stop"
-wait_for 20 sh -c "! kill -0 $loadpid 2>/dev/null" ||
-    die "the clients did not stop"
-cat "$tmp/load.log"
-ha drain 4 $ports > "$tmp/drained" || fail "drain: $(tail -1 "$tmp/drained")"
-if load check "$tmp/load" "$tmp/drained" > "$tmp/check"; then
-	ok "no acknowledged item lost or doubled, tokens increase, no overlap"
-else
-	fail "the checks"
-fi
-cat "$tmp/check"
+load_finish
 [ $fails -eq 0 ] || logs
 finish

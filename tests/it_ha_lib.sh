@@ -37,11 +37,15 @@ def free_ports(n, width):
         out.append(base)
     print(" ".join(map(str, out)))
 
+def addr(p):
+    """A client port on loopback, or HOST:PORT."""
+    return p if ":" in str(p) else "127.0.0.1:%s" % p
+
 def topology(ports):
     """A topology where every shard has a leader with an address."""
     for p in ports:
         try:
-            t = Connection("127.0.0.1:%s" % p, key).call("topology")
+            t = Connection(addr(p), key).call("topology")
         except Exception:
             continue
         if all(t["leaders"]) and all(t["addrs"]):
@@ -168,4 +172,35 @@ qput() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# The clients of the fault tests (it_ha_load.py) over $ports: load_start;
+# mark NAME start|end around each fault; leaders_again WHAT after it;
+# load_finish: stop them, drain q0..q3 and check.
+load_start() {
+	mkdir "$tmp/load"
+	: > "$tmp/load/faults"
+	"$PY" "$here/it_ha_load.py" run "$tmp/load" $ports > "$tmp/load.log" 2>&1 &
+	loadpid=$!
+	pids="$pids $loadpid"
+}
+mark() { echo "$1 $2 $(date +%s.%N)" >> "$tmp/load/faults"; }
+leaders_again() {
+	ha leaders 30 0 $ports > /dev/null ||
+	    { logs; die "$1: no serving leaders within 30 s"; }
+}
+load_finish() {
+	touch "$tmp/load/stop"
+	wait_for 20 sh -c "! kill -0 $loadpid 2>/dev/null" ||
+	    die "the clients did not stop"
+	cat "$tmp/load.log"
+	ha drain 4 $ports > "$tmp/drained" ||
+	    fail "drain: $(tail -1 "$tmp/drained")"
+	if "$PY" "$here/it_ha_load.py" check "$tmp/load" "$tmp/drained" \
+	    > "$tmp/check"; then
+		ok "no acknowledged item lost or doubled, tokens increase, no overlap"
+	else
+		fail "the checks"
+	fi
+	cat "$tmp/check"
 }

@@ -40,7 +40,7 @@ class Router:
         self.addrs = None
         for p in random.sample(self.ports, len(self.ports)):
             try:
-                c = Connection("127.0.0.1:%s" % p, KEY)
+                c = Connection(p if ":" in p else "127.0.0.1:%s" % p, KEY)
                 c.sock.settimeout(CALL_TIMEOUT)
                 t = c.call("topology")
                 c.close()
@@ -327,8 +327,19 @@ def check(d, drained):
             gap = (after[0] - f["end"]) if after else float("inf")
             if gap > worst:
                 worst, whom = gap, who
+        # The longest pause of any client from the fault's start until
+        # 5 s after its end: its successes' largest gap.
+        pause, pwho = 0.0, None
+        lo, hi = f.get("start", f["end"]), f["end"] + 5
+        for who, v in sorted(ok_times.items()):
+            ts = [lo] + [t for t in v if lo <= t <= hi] + \
+                [min(hi, max(v[-1], lo))]
+            gap = max(b - a for a, b in zip(ts, ts[1:]))
+            if gap > pause:
+                pause, pwho = gap, who
         info.append("%s: every client served within %.2f s of its end "
-                    "(slowest %s)" % (name, worst, whom))
+                    "(slowest %s); longest pause %.2f s (%s)" %
+                    (name, worst, whom, pause, pwho))
         if worst > float(os.environ.get("SERVED_WITHIN", "10")):
             err.append("%s: %s not served within %s s of the fault's end" %
                        (name, whom, os.environ.get("SERVED_WITHIN", "10")))
