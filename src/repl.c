@@ -532,9 +532,10 @@ repl_start(struct worker *w)
 		raft_set_snapshot_threshold(&r->raft, REPL_SNAP_THRESHOLD);
 		raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
 	}
+	repl_bind_check(w->id, self);
 	if ((rv = raft_start(&r->raft)) != 0)
-		fatalx("shard %d: raft_start: %s: %s%s%s", w->id,
-		    raft_strerror(rv), r->io.errmsg,
+		fatalx("shard %d: raft_start: %s%s%s", w->id,
+		    raft_strerror(rv),
 		    *raft_errmsg(&r->raft) != '\0' ? ": " : "",
 		    raft_errmsg(&r->raft));
 	uv_check_init(&r->loop, &r->check);

@@ -76,5 +76,7 @@ void	repl_my_addrs(struct repl *r);
  * segment size (raft 0.15 aborts on them otherwise). */
 #define REPL_SEGMENT_SIZE	(8 * 1024 * 1024)	/* raft_uv's default */
 void	repl_tail_repair(const char *dir, size_t segment_size);
+/* Exit saying why when this member's Raft address cannot be bound. */
+void	repl_bind_check(int shard, const char *self);
 
 #endif

@@ -108,9 +108,12 @@ sys.exit(0 if len(lead) == 2 and all(mine.get(g, -1) >= c
                                      for g, c in lead.items()) else 1)
 PYEOF
 }
-end=$(($(date +%s) + 30))
-until caught_up || [ "$(date +%s)" -ge $end ]; do sleep 0.2; done
-if caught_up; then
+j= end=$(($(date +%s) + 30))
+while [ "$(date +%s)" -lt $end ]; do
+	caught_up && { j=1; break; }
+	sleep 0.2
+done
+if [ -n "$j" ]; then
 	ok "node 3 restarted on a torn log tail and caught up"
 else
 	fail "node 3 did not catch up after its torn restart:" \
@@ -119,5 +122,38 @@ fi
 sleep 2
 
 load_finish
+
+# A Raft port another process listens on while node 3 is down: its
+# worker says so (raft_start said nothing), and joins once it is free.
+kill9 3
+"$PY" - "$raft3" <<'PYEOF' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(3)
+s.close()
+PYEOF
+holder=$!
+pids="$pids $holder"
+sleep 0.5
+start 3
+if wait_for 10 grep -q "cannot listen on 127.0.0.1:$raft3 for Raft: Address already in use" "$tmp/node3.log"; then
+	ok "a worker whose Raft port is taken says so"
+else
+	fail "node 3 with its Raft port taken: $(grep raft_start "$tmp/node3.log" | tail -2)"
+fi
+wait "$holder"
+joined() {
+	timeout 10 "$QLOCK_CLI" -a 127.0.0.1:$lport3 stats --json 2>/dev/null |
+	    grep -q '"shard":0,"node":3,"role":"follower"'
+}
+j= end=$(($(date +%s) + 40))
+while [ "$(date +%s)" -lt $end ]; do
+	joined && { j=1; break; }
+	sleep 0.5
+done
+[ -n "$j" ] && ok "it joins once the port is free" ||
+    fail "node 3 did not join after its Raft port was freed"
 [ $fails -eq 0 ] || logs
 finish

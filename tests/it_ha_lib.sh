@@ -24,17 +24,29 @@ from qlock._route import shard_of
 key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
 
 def free_ports(n, width):
-    """n bases, each with width consecutive free ports."""
+    """n bases, each with width consecutive free ports, below the
+    ephemeral range: a port picked there can be taken, while its node is
+    down, as the source port of some connection (a node's worker then
+    cannot listen for Raft)."""
+    import random
+    try:
+        lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
     out, socks = [], []
-    while len(out) < n:
-        s = socket.socket(); s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]; socks.append(s)
+    for _ in range(10000):
+        if len(out) == n:
+            break
+        base = random.randrange(max(1024, lo - 12000), lo - width)
         try:
-            for k in range(1, width):
+            for k in range(width):
                 t = socket.socket(); t.bind(("127.0.0.1", base + k)); socks.append(t)
         except OSError:
             continue
         out.append(base)
+    while len(out) < n:
+        s = socket.socket(); s.bind(("127.0.0.1", 0))
+        out.append(s.getsockname()[1]); socks.append(s)
     print(" ".join(map(str, out)))
 
 def addr(p):
