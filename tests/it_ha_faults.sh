@@ -5,7 +5,8 @@
 # through: SIGSTOP of shard 0's leader node (master and workers) for three
 # election timeouts, then SIGCONT; kill -9 of a follower node and its
 # restart; kill -9 of all three and their restart; a restart of one node
-# whose raft logs lost a few bytes at their tail (torn writes).  Then:
+# whose raft logs lost a few bytes at their tail (one segment truncated, one
+# zeroed in place); a restart while its Raft port is taken.  Then:
 # no acknowledged item lost (but for gets whose reply was lost) or
 # delivered twice, fencing tokens strictly increasing per lock, holders
 # whose release was acknowledged never overlap, every client served again
@@ -70,11 +71,12 @@ sleep 3
 mark torn start
 kill9 3
 # Each shard's last segment with data (open segments are preallocated
-# and zero past their data) ends 5 bytes short of its last byte written:
-# the last entry is cut.
+# and zero past their data) loses its last 5 bytes written: shard 0's is
+# cut short (truncated), shard 1's zeroed in place (a write torn by a
+# crash, the file keeping its size).
 "$PY" - "$tmp"/raft3/shard-* >> "$tmp/torn.log" <<'PYEOF'
 import os, re, sys
-for d in sys.argv[1:]:
+for k, d in enumerate(sys.argv[1:]):
     segs = [f for f in os.listdir(d) if re.fullmatch(r"open-\d+|\d+-\d+", f)]
     # Newest data last: closed segments by their first index, then open
     # ones by their counter.
@@ -84,9 +86,16 @@ for d in sys.argv[1:]:
         data = open(os.path.join(d, f), "rb").read()
         end = len(data.rstrip(b"\0"))
         if end > 8:
-            os.truncate(os.path.join(d, f), end - 5)
-            print("torn: %s/%s: %d bytes of data, cut to %d" %
-                  (os.path.basename(d), f, end, end - 5))
+            path = os.path.join(d, f)
+            if k == 0:
+                os.truncate(path, end - 5)
+            else:
+                with open(path, "r+b") as fh:
+                    fh.seek(end - 5)
+                    fh.write(bytes(5))
+            print("torn: %s/%s: %d bytes of data, %s %d" %
+                  (os.path.basename(d), f, end,
+                   "cut to" if k == 0 else "zeroed from", end - 5))
             break
 PYEOF
 start 3
