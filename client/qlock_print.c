@@ -200,6 +200,28 @@ print_fields(const msgpack_object_map *m)
 	}
 }
 
+/* A value that is an array of maps (stats' raft: a cluster's shards), one
+ * "key: k=v ..." line per map; false for any other value. */
+static bool
+print_map_list(const msgpack_object_kv *kv)
+{
+	const msgpack_object	*v = &kv->val;
+	uint32_t		 i;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0)
+		return false;
+	for (i = 0; i < v->via.array.size; i++)
+		if (v->via.array.ptr[i].type != MSGPACK_OBJECT_MAP)
+			return false;
+	for (i = 0; i < v->via.array.size; i++) {
+		print_object(&kv->key, 1);
+		fputs(": ", stdout);
+		print_fields(&v->via.array.ptr[i].via.map);
+		putchar('\n');
+	}
+	return true;
+}
+
 /* Print stats (a map: one "key: value" a line) or list (one object a line). */
 int
 print_result(const char *what, const void *buf, size_t len, bool list)
@@ -219,6 +241,8 @@ print_result(const char *what, const void *buf, size_t len, bool list)
 	o = &up.data;
 	if (!list && o->type == MSGPACK_OBJECT_MAP) {
 		for (i = 0; i < o->via.map.size; i++) {
+			if (print_map_list(&o->via.map.ptr[i]))
+				continue;
 			print_object(&o->via.map.ptr[i].key, 1);
 			fputs(": ", stdout);
 			print_object(&o->via.map.ptr[i].val, 1);

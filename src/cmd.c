@@ -302,7 +302,40 @@ fanout_peer_down(struct worker *w, int peer)
 	}
 }
 
-/* Merge partial maps by adding their integers, key by key. */
+/* The arrays under key k in the partial maps, concatenated. */
+static void
+merge_key_lists(msgpack_packer *pk, const msgpack_object *k,
+    msgpack_object *parts, int nparts)
+{
+	const msgpack_object	*v;
+	uint32_t		 total = 0, j, e;
+	int			 p, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			msgpack_pack_array(pk, total);
+		for (p = 0; p < nparts; p++) {
+			if (parts[p].type != MSGPACK_OBJECT_MAP)
+				continue;
+			for (j = 0; j < parts[p].via.map.size; j++) {
+				v = &parts[p].via.map.ptr[j].val;
+				if (!msgpack_object_equal(
+				    parts[p].via.map.ptr[j].key, *k) ||
+				    v->type != MSGPACK_OBJECT_ARRAY)
+					continue;
+				if (pass == 0)
+					total += v->via.array.size;
+				else
+					for (e = 0; e < v->via.array.size; e++)
+						msgpack_pack_object(pk,
+						    v->via.array.ptr[e]);
+			}
+		}
+	}
+}
+
+/* Merge partial maps by adding their integers, key by key; arrays (the
+ * raft groups' states) are concatenated. */
 static void
 merge_stats(msgpack_packer *pk, msgpack_object *parts, int nparts)
 {
@@ -316,6 +349,10 @@ merge_stats(msgpack_packer *pk, msgpack_object *parts, int nparts)
 		uint64_t	 sum = 0;
 
 		msgpack_pack_object(pk, *k);
+		if (m0->ptr[i].val.type == MSGPACK_OBJECT_ARRAY) {
+			merge_key_lists(pk, k, parts, nparts);
+			continue;
+		}
 		for (p = 0; p < nparts; p++) {
 			msgpack_object_map *m = &parts[p].via.map;
 
@@ -627,7 +664,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 20 + OBJ_NKINDS);
+	msgpack_pack_map(pk, 20 + OBJ_NKINDS + (repl_on(w) ? 1 : 0));
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -655,6 +692,12 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	for (k = 0; k < OBJ_NKINDS; k++) {
 		pack_cstr(pk, kind_counters[k]);
 		msgpack_pack_uint64(pk, w->reg.count[k]);
+	}
+	if (repl_on(w)) {
+		/* This worker's raft group: a list, merged by concatenation. */
+		pack_cstr(pk, "raft");
+		msgpack_pack_array(pk, 1);
+		repl_pack_info(w, pk);
 	}
 }
 

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "object.h"
 #include "qmsg.h"
+#include "repl.h"
 #include "reply.h"
 #include "status.h"
 #include "store.h"
@@ -121,8 +122,9 @@ pack_labelled(struct worker *w, msgpack_packer *pk)
  * log_bytes, log_fsyncs, forwards_pending, unauth_refused;
  * log_fsync_seconds a float),
  * maps methods / codes / objects of name -> count, queues: [[name, depth,
- * waiters]...] deepest first, and queues_unlisted: the queues left out (beyond
- * METRICS_QUEUES or the record size).
+ * waiters]...] deepest first, queues_unlisted: the queues left out (beyond
+ * METRICS_QUEUES or the record size), and in a cluster raft: the group's
+ * state (repl_pack_info).
  */
 void
 metrics_worker_reply(struct worker *w, uint64_t tag)
@@ -159,7 +161,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 19);
+	msgpack_pack_map(&pk, 19 + (repl_on(w) ? 1 : 0));
 	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
 	pack_cstr(&pk, "connections_total");
 	msgpack_pack_uint64(&pk, w->stats.conns_total);
@@ -180,6 +182,10 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 	pack_cstr(&pk, "log_fsync_seconds");
 	msgpack_pack_double(&pk, w->store != NULL ? w->store->fsync_secs : 0);
 	pack_labelled(w, &pk);
+	if (repl_on(w)) {
+		pack_cstr(&pk, "raft");
+		repl_pack_info(w, &pk);
+	}
 
 	/* The deepest queues, as many as fit; the rest are only counted. */
 	qsort(deep, ndeep, sizeof(*deep), queue_deeper);

@@ -509,6 +509,8 @@ repl_start(struct worker *w)
 		fatalx("raft transport: %s", raft_strerror(rv));
 	if ((rv = raft_uv_init(&r->io, &r->loop, dir, &r->trans)) != 0)
 		fatalx("raft_uv_init %s: %s", dir, raft_strerror(rv));
+	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
+	repl_tail_repair(dir, REPL_SEGMENT_SIZE);
 	repl_members(r, &conf, self, sizeof(self));
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm,
 	    (raft_id)w->conf->node_id, self)) != 0)
@@ -532,8 +534,12 @@ repl_start(struct worker *w)
 		raft_set_snapshot_threshold(&r->raft, REPL_SNAP_THRESHOLD);
 		raft_set_snapshot_trailing(&r->raft, REPL_SNAP_TRAILING);
 	}
+	repl_bind_check(w->id, self);
 	if ((rv = raft_start(&r->raft)) != 0)
-		fatalx("shard %d: raft_start: %s", w->id, raft_errmsg(&r->raft));
+		fatalx("shard %d: raft_start: %s%s%s", w->id,
+		    raft_strerror(rv),
+		    *raft_errmsg(&r->raft) != '\0' ? ": " : "",
+		    raft_errmsg(&r->raft));
 	uv_check_init(&r->loop, &r->check);
 	r->check.data = r;
 	uv_check_start(&r->check, repl_check_cb);
@@ -606,4 +612,68 @@ repl_get_info(const struct worker *w, struct repl_info *ri)
 	ri->commit = r->raft.commit_index;
 	ri->applied = raft_last_applied(&r->raft);
 	ri->last = raft_last_index(&r->raft);
+}
+
+static const char *
+role_name(int state)
+{
+	switch (state) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}
+
+void
+repl_pack_info(const struct worker *w, msgpack_packer *pk)
+{
+	struct repl_info		 ri;
+	struct raft			*rf = &w->repl->raft;
+	const struct raft_configuration	*c = &rf->configuration;
+	const struct raft_progress	*pr;
+	unsigned			 i, n = 0;
+
+	repl_get_info(w, &ri);
+	msgpack_pack_map(pk, 10);
+	pack_cstr(pk, "shard");		msgpack_pack_int(pk, w->id);
+	pack_cstr(pk, "node");		msgpack_pack_int(pk, w->conf->node_id);
+	pack_cstr(pk, "role");		pack_cstr(pk, role_name(ri.state));
+	pack_cstr(pk, "term");		msgpack_pack_uint64(pk, ri.term);
+	pack_cstr(pk, "leader");	msgpack_pack_int(pk, ri.leader);
+	pack_cstr(pk, "serving");
+	if (ri.serving && !w->repl->stopping)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pack_cstr(pk, "commit");	msgpack_pack_uint64(pk, ri.commit);
+	pack_cstr(pk, "applied");	msgpack_pack_uint64(pk, ri.applied);
+	pack_cstr(pk, "last");		msgpack_pack_uint64(pk, ri.last);
+	/* What a leader knows of each other member. */
+	pr = ri.state == RAFT_LEADER ? rf->leader_state.progress : NULL;
+	if (pr != NULL)
+		for (i = 0; i < c->n; i++)
+			n += (int)c->servers[i].id != w->conf->node_id;
+	pack_cstr(pk, "peers");
+	msgpack_pack_array(pk, n);
+	for (i = 0; pr != NULL && i < c->n; i++) {
+		if ((int)c->servers[i].id == w->conf->node_id)
+			continue;
+		msgpack_pack_map(pk, 4);
+		pack_cstr(pk, "node");
+		msgpack_pack_int(pk, (int)c->servers[i].id);
+		pack_cstr(pk, "match");
+		msgpack_pack_uint64(pk, pr[i].match_index);
+		pack_cstr(pk, "next");
+		msgpack_pack_uint64(pk, pr[i].next_index);
+		pack_cstr(pk, "in_touch");
+		if (pr[i].recent_recv)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
 }

@@ -31,6 +31,13 @@ struct repl_info {
 bool	repl_on(const struct worker *w);
 /* Fill ri (zeroed when repl_on is false). */
 void	repl_get_info(const struct worker *w, struct repl_info *ri);
+/* Pack the group as this worker sees it, one msgpack map (stats and the
+ * metrics snapshot; see docs/PROTOCOL.md): shard, node, role, term,
+ * leader, serving, commit, applied, last, and peers: for a leader, each
+ * other member's node, match and next index and in_touch (a message from
+ * it within the election timeout); empty otherwise.  Call only when
+ * repl_on. */
+void	repl_pack_info(const struct worker *w, msgpack_packer *pk);
 
 /* Worker start, after store_open: join group w->id (raft_dir/shard-ID),
  * bootstrapped with every --peer when the directory is new.  Nothing

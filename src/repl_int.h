@@ -72,4 +72,11 @@ void	repl_lead_check(struct repl *r);
 /* This node's client addresses for shard id, as a msgpack array. */
 void	repl_my_addrs(struct repl *r);
 
+/* repl_tail.c: open segments cut short are extended with zeros to the
+ * segment size (raft 0.15 aborts on them otherwise). */
+#define REPL_SEGMENT_SIZE	(8 * 1024 * 1024)	/* raft_uv's default */
+void	repl_tail_repair(const char *dir, size_t segment_size);
+/* Exit saying why when this member's Raft address cannot be bound. */
+void	repl_bind_check(int shard, const char *self);
+
 #endif

@@ -18,6 +18,12 @@ repl_get_info(const struct worker *w, struct repl_info *ri)
 }
 
 void
+repl_pack_info(const struct worker *w, msgpack_packer *pk)
+{
+	msgpack_pack_nil(pk);
+}
+
+void
 repl_start(struct worker *w)
 {
 }
