@@ -444,7 +444,7 @@ repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 }
 
 /* Every member's raft address for our group (HOST:PORT+g), this node's
- * into self. */
+ * into self; the transport accepts connections from these ids only. */
 static void
 repl_members(struct repl *r, struct raft_configuration *conf, char *self,
     size_t selflen)
@@ -463,7 +463,8 @@ repl_members(struct repl *r, struct raft_configuration *conf, char *self,
 		if (p.id == c->node_id)
 			snprintf(self, selflen, "%s", addr);
 		if (raft_configuration_add(conf, (raft_id)p.id, addr,
-		    RAFT_VOTER) != 0)
+		    RAFT_VOTER) != 0 || raft_tcp_member(&r->trans,
+		    (raft_id)p.id) != 0)
 			fatalx("raft configuration");
 		ids[i] = p.id;
 	}
