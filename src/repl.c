@@ -637,10 +637,11 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	struct raft			*rf = &w->repl->raft;
 	const struct raft_configuration	*c = &rf->configuration;
 	const struct raft_progress	*pr;
+	const struct raft_tcp_stats	*ts = raft_tcp_stats(&w->repl->trans);
 	unsigned			 i, n = 0;
 
 	repl_get_info(w, &ri);
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	pack_cstr(pk, "shard");		msgpack_pack_int(pk, w->id);
 	pack_cstr(pk, "node");		msgpack_pack_int(pk, w->conf->node_id);
 	pack_cstr(pk, "role");		pack_cstr(pk, role_name(ri.state));
@@ -654,6 +655,12 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "commit");	msgpack_pack_uint64(pk, ri.commit);
 	pack_cstr(pk, "applied");	msgpack_pack_uint64(pk, ri.applied);
 	pack_cstr(pk, "last");		msgpack_pack_uint64(pk, ri.last);
+	/* The transport's handshakes (raft_tcp.h). */
+	pack_cstr(pk, "transport");
+	msgpack_pack_map(pk, 3);
+	pack_cstr(pk, "accepted");	msgpack_pack_uint64(pk, ts->accepted);
+	pack_cstr(pk, "connected");	msgpack_pack_uint64(pk, ts->connected);
+	pack_cstr(pk, "refused");	msgpack_pack_uint64(pk, ts->refused);
 	/* What a leader knows of each other member. */
 	pr = ri.state == RAFT_LEADER ? rf->leader_state.progress : NULL;
 	if (pr != NULL)

@@ -8,7 +8,9 @@
 # another group, a wrong MAC, silence, 40 at once, and with the RIGHT key
 # an id not in --peer or node 1's own id -- are closed and the nodes keep
 # serving; the same raw client with the right key and a member's id is
-# accepted (so the refusals are for the id).
+# accepted (so the refusals are for the id).  Node 1's stats and metrics
+# count the handshakes (the shard's transport: accepted, connected,
+# refused).
 # Skipped without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_auth
@@ -16,6 +18,8 @@ name=it_ha_auth
 . "$here/it_ha_lib.sh"
 
 (umask 077; echo "$name-ANOTHER-key-long-enough" > "$tmp/key3")
+set -- $(ha ports 1 1)
+opts1="--metrics-listen 127.0.0.1:$1" mport1=$1
 start 1; start 2; start 3 "$tmp/key3"
 set -- $(ha leaders 40 3 $lport1 $lport2) ||
     { logs; die "shards not led by nodes 1 and 2 within 40 s"; }
@@ -59,6 +63,17 @@ n=$(grep -c "raft shard 0: refused" "$tmp/node1.log")
 [ "$n" -le 2 ] && ok "refusals logged at most once per 10 s ($n lines)" ||
     fail "node 1 logged $n refusals for shard 0 within a few seconds"
 
+# tr: node 1's handshake counters for shard 0 (stats' raft transport):
+# accepted connected refused.
+tr() {
+	timeout 20 "$QLOCK_CLI" -a "127.0.0.1:$lport1" stats --json |
+	    "$PY" -c 'import json, sys
+t = [r for r in json.load(sys.stdin)["raft"] if r["shard"] == 0][0]["transport"]
+print(t["accepted"], t["connected"], t["refused"])'
+}
+set -- $(tr) || fail "node 1's stats have no raft transport counters"
+acc0=$1 ref0=$3
+
 # Raw clients on node 1's Raft port for shard 0: each must be closed.
 cat > "$tmp/raw.py" <<'PYEOF'
 import hashlib, hmac, os, socket, struct, sys, time
@@ -85,7 +100,8 @@ if what in ids:
         pass
     if len(got) < 64:
         print("refused"); sys.exit(0)
-    mac = lambda l: hmac.new(key, l + hello + got[:32], hashlib.sha256).digest()
+    mac = lambda l: hmac.new(key, l + hello + got[:32],
+                             hashlib.sha256).digest()
     if not hmac.compare_digest(got[32:], mac(b"A")):
         print("node 1 did not prove the key"); sys.exit(1)
     s.sendall(mac(b"C"))
@@ -163,6 +179,25 @@ for what in stranger self member; do
 	*) fail "the right key as $what: $r" ;;
 	esac
 done
+# The counters: refused grew by the 7 single probes at least (garbage,
+# group, longaddr, badmac, silence, stranger, self), accepted by the
+# member's.
+set -- $(tr)
+if [ "${3:-0}" -ge $((ref0 + 7)) ] && [ "${1:-0}" -gt "$acc0" ]; then
+	ok "node 1's stats: refused $ref0 -> $3, accepted $acc0 -> $1"
+else
+	fail "node 1's stats: refused $ref0 -> ${3:-?}, accepted $acc0 -> ${1:-?}"
+fi
+"$PY" - "$mport1" > "$tmp/metrics" <<'PYEOF' || fail "metrics: cannot scrape"
+import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
+                             timeout=10).read().decode())
+PYEOF
+m=$(sed -n 's/^qlockd_raft_handshakes_total{shard="0",result="refused"} //p' \
+    "$tmp/metrics")
+[ "${m:-0}" -ge $((ref0 + 7)) ] &&
+    ok "metrics: qlockd_raft_handshakes_total refused for shard 0 is $m" ||
+    fail "metrics: $(grep handshakes "$tmp/metrics")"
 qput "$put_at" q9 "$mark-after" &&
     ok "the cluster serves after the raw clients" ||
     fail "a put after the raw clients: $(cat "$tmp/put.err")"
