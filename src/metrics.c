@@ -396,7 +396,7 @@ raft_out(struct evbuffer *b, const msgpack_object *snaps, int nsnaps)
 {
 	static const char *const roles[] = { "follower", "candidate", "leader",
 	    "unavailable" };
-	const msgpack_object	*rm, *role, *peers, *pe;
+	const msgpack_object	*rm, *role, *peers, *pe, *tr;
 	size_t			 g, k;
 	uint32_t		 e;
 	int			 s, any = 0;
@@ -436,6 +436,22 @@ raft_out(struct evbuffer *b, const msgpack_object *snaps, int nsnaps)
 			    PRIu64 "\",role=\"%s\"} %d\n",
 			    map_uint(rm, "shard"), roles[k],
 			    key_is(role, roles[k]));
+	}
+	family(b, "qlockd_raft_handshakes_total", "counter", "Handshakes of "
+	    "the shard's raft transport: accepted and connected (handed to "
+	    "raft), refused (wrong key, group or id, garbage, timeout).");
+	for (s = 0; s < nsnaps; s++) {
+		static const char *const hk[] = { "accepted", "connected",
+		    "refused" };
+
+		if ((tr = map_get(map_get(&snaps[s], "raft"),
+		    "transport")) == NULL)
+			continue;
+		for (k = 0; k < 3; k++)
+			evbuffer_add_printf(b, "qlockd_raft_handshakes_total{"
+			    "shard=\"%" PRIu64 "\",result=\"%s\"} %" PRIu64
+			    "\n", map_uint(map_get(&snaps[s], "raft"), "shard"),
+			    hk[k], map_uint(tr, hk[k]));
 	}
 	for (k = 0; k < 3; k++) {
 		static const char *const pk[] = { "match", "next", "in_touch" };

@@ -13,12 +13,14 @@
  * Both nonces are fresh (RAND_bytes), so neither MAC can be replayed; the
  * label keeps one side's MAC from serving as the other's; the hello binds
  * the group, both ids and the connector's address.  A refuses a hello for
- * another group or another id, and a wrong MAC; C refuses a wrong MAC.  A
- * refused stream is closed; nothing of it reaches raft.  Every read is of
- * exactly the bytes the next message needs (no buffering past it), so the
- * stream holds nothing of raft's when it is handed over; a handshake not
- * done within RT_HANDSHAKE_MS is closed, and at most RT_MAX_PENDING
- * inbound handshakes wait at once (one more closes the oldest). */
+ * another group or another id, from an id not among the members
+ * (raft_tcp_member: --peer) or its own, and a wrong MAC; C refuses a
+ * wrong MAC.  A refused stream is closed; nothing of it reaches raft.
+ * Every read is of exactly the bytes the next message needs (no buffering
+ * past it), so the stream holds nothing of raft's when it is handed over;
+ * a handshake not done within RT_HANDSHAKE_MS is closed, and at most
+ * RT_MAX_PENDING inbound handshakes wait at once (one more closes the
+ * oldest). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +506,17 @@ raft_tcp_init(struct raft_uv_transport *t, uv_loop_t *loop, const void *key,
 	t->listen = rt_listen;
 	t->connect = rt_connect;
 	t->close = rt_close;
+	return 0;
+}
+
+int
+raft_tcp_member(struct raft_uv_transport *t, raft_id id)
+{
+	struct rt	*rt = t->impl;
+
+	if (id == 0 || rt->nmembers >= RAFT_TCP_MAX_MEMBERS)
+		return RAFT_INVALID;
+	rt->members[rt->nmembers++] = id;
 	return 0;
 }
 

@@ -131,6 +131,20 @@ hs_c_reply(struct hs *h)
 		hs_read_next(h, HS_C_OK, 4);
 }
 
+/* A: is id one of the members, not this node? */
+static bool
+hs_member(const struct rt *rt, raft_id id)
+{
+	unsigned	i;
+
+	if (id == rt->id)
+		return false;
+	for (i = 0; i < rt->nmembers; i++)
+		if (rt->members[i] == id)
+			return true;
+	return false;
+}
+
 /* A: the hello's fixed part is in. */
 static void
 hs_a_hello(struct hs *h)
@@ -155,6 +169,12 @@ hs_a_hello(struct hs *h)
 	}
 	if (h->peer_id == 0 || alen == 0 || alen > RT_ADDR_MAX) {
 		rtcp_refuse(h, "malformed handshake");
+		return;
+	}
+	if (!hs_member(rt, h->peer_id)) {
+		rtcp_refuse(h, h->peer_id == rt->id ? "the peer claims this "
+		    "node's own id" : "the peer's id is not among the "
+		    "members (--peer)");
 		return;
 	}
 	memcpy(h->tr, p, RT_HELLO_FIXED);

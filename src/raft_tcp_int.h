@@ -80,6 +80,8 @@ struct rt {
 	size_t			 keylen;
 	int			 group;
 	raft_id			 id;
+	raft_id			 members[RAFT_TCP_MAX_MEMBERS];
+	unsigned		 nmembers;
 	char			 address[RT_ADDR_MAX + 1];
 	uv_tcp_t		 listener;
 	bool			 listener_open;

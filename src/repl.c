@@ -444,7 +444,7 @@ repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 }
 
 /* Every member's raft address for our group (HOST:PORT+g), this node's
- * into self. */
+ * into self; the transport accepts connections from these ids only. */
 static void
 repl_members(struct repl *r, struct raft_configuration *conf, char *self,
     size_t selflen)
@@ -463,7 +463,8 @@ repl_members(struct repl *r, struct raft_configuration *conf, char *self,
 		if (p.id == c->node_id)
 			snprintf(self, selflen, "%s", addr);
 		if (raft_configuration_add(conf, (raft_id)p.id, addr,
-		    RAFT_VOTER) != 0)
+		    RAFT_VOTER) != 0 || raft_tcp_member(&r->trans,
+		    (raft_id)p.id) != 0)
 			fatalx("raft configuration");
 		ids[i] = p.id;
 	}
@@ -636,10 +637,11 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	struct raft			*rf = &w->repl->raft;
 	const struct raft_configuration	*c = &rf->configuration;
 	const struct raft_progress	*pr;
+	const struct raft_tcp_stats	*ts = raft_tcp_stats(&w->repl->trans);
 	unsigned			 i, n = 0;
 
 	repl_get_info(w, &ri);
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	pack_cstr(pk, "shard");		msgpack_pack_int(pk, w->id);
 	pack_cstr(pk, "node");		msgpack_pack_int(pk, w->conf->node_id);
 	pack_cstr(pk, "role");		pack_cstr(pk, role_name(ri.state));
@@ -653,6 +655,12 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "commit");	msgpack_pack_uint64(pk, ri.commit);
 	pack_cstr(pk, "applied");	msgpack_pack_uint64(pk, ri.applied);
 	pack_cstr(pk, "last");		msgpack_pack_uint64(pk, ri.last);
+	/* The transport's handshakes (raft_tcp.h). */
+	pack_cstr(pk, "transport");
+	msgpack_pack_map(pk, 3);
+	pack_cstr(pk, "accepted");	msgpack_pack_uint64(pk, ts->accepted);
+	pack_cstr(pk, "connected");	msgpack_pack_uint64(pk, ts->connected);
+	pack_cstr(pk, "refused");	msgpack_pack_uint64(pk, ts->refused);
 	/* What a leader knows of each other member. */
 	pr = ri.state == RAFT_LEADER ? rf->leader_state.progress : NULL;
 	if (pr != NULL)

@@ -2,9 +2,11 @@
 # it_ha_stats.sh: in a three-node cluster, `qlock stats` and the metrics
 # endpoint show each shard's raft group as the node sees it (node, role,
 # term, leader, commit, applied and last index; a leader's peers with their
-# match index and whether they are in touch): the leaders match topology,
+# match index and whether they are in touch; the transport's handshakes
+# accepted, connected and refused): the leaders match topology,
 # terms are past 0, the commit index grows with puts and reaches the
-# followers, the leaders see both peers in touch.  A single node's stats
+# followers, the leaders see both peers in touch, every node accepted and
+# made raft connections for every shard.  A single node's stats
 # have no raft key.  Skipped without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_stats
@@ -48,6 +50,10 @@ for (node, g), r in sorted(rows.items()):
     if not r["applied"] <= r["commit"] <= r["last"]:
         err.append("node %d shard %d: applied %d commit %d last %d" %
                    (node, g, r["applied"], r["commit"], r["last"]))
+    t = r.get("transport", {})
+    if sorted(t) != ["accepted", "connected", "refused"] or \
+            t["accepted"] < 1 or t["connected"] < 1:
+        err.append("node %d shard %d: transport %s" % (node, g, t))
     if r["role"] == "leader":
         if r["serving"] is not True:
             err.append("node %d shard %d leads but does not serve" % (node, g))
@@ -108,9 +114,10 @@ fi
 
 # The CLI's text form: one line per shard.
 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport1 stats > "$tmp/text"
-if [ "$(grep -c '^raft: shard=[01] node=1 role=[a-z]* term=[1-9]' "$tmp/text")" = 2 ]
-then
-	ok "qlock stats prints a raft line per shard"
+re='^raft: shard=[01] node=1 role=[a-z]* term=[1-9]'
+re="$re.* transport={accepted: [1-9][0-9]*, connected: [1-9][0-9]*, refused: [0-9]*}"
+if [ "$(grep -c "$re" "$tmp/text")" = 2 ]; then
+	ok "qlock stats prints a raft line per shard, with its transport"
 else
 	fail "qlock stats: $(grep raft "$tmp/text")"
 fi
@@ -135,10 +142,16 @@ grep -q '^qlockd_raft_role{shard="0",role="leader"} 1' "$tmp/metrics" ||
     echo "role" >> "$tmp/missing"
 grep -q '^qlockd_raft_peer_in_touch{shard="0",peer="[23]"} 1' "$tmp/metrics" ||
     echo "peer in touch" >> "$tmp/missing"
+for res in accepted connected; do
+	grep -q "^qlockd_raft_handshakes_total{shard=\"1\",result=\"$res\"} [1-9]" \
+	    "$tmp/metrics" || echo "handshakes $res" >> "$tmp/missing"
+done
+grep -q '^qlockd_raft_handshakes_total{shard="1",result="refused"} [0-9]' \
+    "$tmp/metrics" || echo "handshakes refused" >> "$tmp/missing"
 if [ -s "$tmp/missing" ]; then
 	fail "metrics lack: $(cat "$tmp/missing")"; grep raft "$tmp/metrics"
 else
-	ok "metrics: node, leaders, commit index, term, role, peers in touch"
+	ok "metrics: node, leaders, commit index, term, role, peers in touch, handshakes"
 fi
 
 # A single node: no raft key.
