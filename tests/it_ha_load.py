@@ -40,6 +40,7 @@ class Router:
         self.addrs = None
         self.conns = {}
         self.last = None        # the connection of the last call answered
+        self.timeout = CALL_TIMEOUT
 
     def refresh(self):
         for c in self.conns.values():
@@ -65,7 +66,7 @@ class Router:
         g = shard_of(name, len(self.addrs))
         if g not in self.conns:
             c = Connection(self.addrs[g], KEY)
-            c.sock.settimeout(CALL_TIMEOUT)
+            c.sock.settimeout(self.timeout)
             self.conns[g] = c
         return self.conns[g]
 
@@ -336,6 +337,7 @@ def jdrain(d, ports):
     """After the load: finish what is left of each joinable queue, then
     queue.join (bounded) and queue.state; DIR/jget.drain, DIR/jjoin.drain."""
     r, f, res = Router(ports), out(d, "jget.drain"), out(d, "jjoin.drain")
+    r.timeout = JOIN_TIMEOUT + CALL_TIMEOUT     # join answers within
     end = time.time() + 60
     for q in jqueue_names():
         while time.time() < end and finish_one(r, q, f, 0) != "empty":
