@@ -398,6 +398,9 @@ def jcheck(d, err, info):
                            (w[1], " ".join(w[3:])))
         elif w[0] in ("unknown", "refused-get"):
             ngets_unknown += 1
+    if not acked or not deliveries:
+        err.append("joinable: %d puts acknowledged, %d items delivered: "
+                   "the clients did not run" % (len(acked), len(deliveries)))
     strange = set(deliveries) - acked - unknown_puts
     if strange:
         err.append("joinable: items never put: %s" % sorted(strange)[:5])
