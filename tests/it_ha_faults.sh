@@ -1,16 +1,21 @@
 #!/bin/sh
 # it_ha_faults.sh: faults under load in a three-node cluster on loopback
 # (issue 13).  Producers, consumers and lock contenders (it_ha_load.py: two
-# of each kind, three contenders on two locks with a fenced register) run
+# of each kind, three contenders on two locks with a fenced register, and
+# a producer and two consumers of a joinable queue per shard) run
 # through: SIGSTOP of shard 0's leader node (master and workers) for three
 # election timeouts, then SIGCONT; kill -9 of a follower node and its
 # restart; kill -9 of all three and their restart; a restart of one node
 # whose raft logs lost a few bytes at their tail (one segment truncated, one
 # zeroed in place); a restart while its Raft port is taken.  Then:
 # no acknowledged item lost (but for gets whose reply was lost) or
-# delivered twice, fencing tokens strictly increasing per lock, holders
-# whose release was acknowledged never overlap, every client served again
-# within SERVED_WITHIN seconds of each fault, the torn node catches up.
+# delivered twice, every acknowledged joinable item finished exactly once
+# (at most once where its last task_done's outcome is unknown: jcheck in
+# it_ha_load.py) and never delivered after that, each joinable queue's
+# join returns at the end, fencing tokens strictly increasing per lock,
+# holders whose release was acknowledged never overlap, every client
+# served again within SERVED_WITHIN seconds of each fault, the torn node
+# catches up.
 # Skipped without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_faults

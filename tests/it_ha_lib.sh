@@ -215,7 +215,8 @@ check() {
 
 # The clients of the fault tests (it_ha_load.py) over $ports: load_start;
 # mark NAME start|end around each fault; leaders_again WHAT after it;
-# load_finish: stop them, drain q0..q3 and check.
+# load_finish: stop them, drain q0..q3, finish what the joinable queues
+# hold and join them, and check.
 load_start() {
 	mkdir "$tmp/load"
 	: > "$tmp/load/faults"
@@ -245,9 +246,15 @@ load_finish() {
 	[ -n "$_d" ] || fail "drain: $(tail -1 "$tmp/drain.out")"
 	grep -v "^queue q[0-9]*: no leader answered" "$tmp/drain.out" \
 	    > "$tmp/drained"
+	# The joinable queues: what is left is got and finished, then each
+	# queue is joined (bounded).
+	ha leaders 30 0 $ports > /dev/null
+	timeout 120 "$PY" "$here/it_ha_load.py" jdrain "$tmp/load" $ports ||
+	    fail "the joinable queues' drain"
 	if "$PY" "$here/it_ha_load.py" check "$tmp/load" "$tmp/drained" \
 	    > "$tmp/check"; then
-		ok "no acknowledged item lost or doubled, tokens increase, no overlap"
+		ok "no acknowledged item lost or doubled, every joinable item" \
+		    "finished once and joined, tokens increase, no overlap"
 	else
 		fail "the checks"
 	fi

@@ -1,10 +1,15 @@
 """it_ha_load.py: the clients of it_ha_faults.sh, and the checks after.
 
   it_ha_load.py run DIR PORTS...   producers, consumers and lock
-      contenders against a cluster (client ports PORTS) until DIR/stop
-      exists or 600 s pass; each thread writes what it saw to DIR.
+      contenders, and a producer and two consumers of two joinable queues
+      (one per shard: get, then task_done on the same session), against
+      a cluster (client ports PORTS) until DIR/stop exists or 600 s pass;
+      each thread writes what it saw to DIR.
+  it_ha_load.py jdrain DIR PORTS...  after run: finish what the joinable
+      queues still hold, then queue.join each (bounded) and read its state.
   it_ha_load.py check DIR DRAINED  the checks, DRAINED the items drained
       at the end (one a line); DIR/faults has "NAME start|end TIME" lines.
+      For the joinable queues see jcheck.
 
 Each call goes to its shard's leader as topology names it.  A NotLeader
 answer (nothing done) is tried again after asking topology anew; a call
@@ -23,6 +28,8 @@ CALL_TIMEOUT = 3.0          # a call not answered by then: unknown outcome
 NQUEUES = 4
 PRODUCERS, CONSUMERS, CONTENDERS = 2, 2, 3
 LOCKS = 2
+JPRODUCERS, JCONSUMERS = 1, 2
+JOIN_TIMEOUT = 10.0         # queue.join at the end, once all are finished
 
 
 class Router:
@@ -32,6 +39,8 @@ class Router:
         self.ports = ports
         self.addrs = None
         self.conns = {}
+        self.last = None        # the connection of the last call answered
+        self.timeout = CALL_TIMEOUT
 
     def refresh(self):
         for c in self.conns.values():
@@ -57,7 +66,7 @@ class Router:
         g = shard_of(name, len(self.addrs))
         if g not in self.conns:
             c = Connection(self.addrs[g], KEY)
-            c.sock.settimeout(CALL_TIMEOUT)
+            c.sock.settimeout(self.timeout)
             self.conns[g] = c
         return self.conns[g]
 
@@ -78,22 +87,44 @@ class Router:
                 time.sleep(0.1)
                 continue
             try:
-                return c.call(method, name, *params)
-            except errors.Error as e:
-                if e.code == "NotLeader":
-                    self.refresh()
-                    if time.time() > end:
-                        raise Unknown("NotLeader for 30 s")
-                    time.sleep(0.05)
-                    continue
-                if isinstance(e, (errors.ConnError, errors.UnavailError,
-                                  errors.ProtoError)):
-                    self.drop()
-                    raise Unknown(str(e))
-                raise
-            except (OSError, socket.timeout) as e:
+                res = self.send(c, name, method, *params)
+                self.last = c
+                return res
+            except Gone:
+                self.refresh()
+                if time.time() > end:
+                    raise Unknown("NotLeader for 30 s")
+                time.sleep(0.05)
+
+    def send(self, c, name, method, *params):
+        """One call on c: the result; raises Gone (NotLeader: nothing
+        done), Unknown (its outcome: the connections are dropped) or the
+        error."""
+        try:
+            return c.call(method, name, *params)
+        except errors.Error as e:
+            if e.code == "NotLeader":
+                raise Gone(str(e))
+            if isinstance(e, (errors.ConnError, errors.UnavailError,
+                              errors.ProtoError)):
                 self.drop()
                 raise Unknown(str(e))
+            raise
+        except (OSError, socket.timeout) as e:
+            self.drop()
+            raise Unknown(str(e))
+
+    def once(self, c, name, method, *params):
+        """method on connection c alone (its session), never retried: the
+        result; raises Gone (NotLeader, or c closed meanwhile: nothing
+        done), Unknown (outcome unknown) or the error."""
+        if not any(x is c for x in self.conns.values()):
+            raise Gone("its connection was closed")
+        try:
+            return self.send(c, name, method, *params)
+        except Gone:
+            self.drop()
+            raise
 
     def drop(self):
         for c in self.conns.values():
@@ -106,6 +137,10 @@ class Unknown(Exception):
     pass
 
 
+class Gone(Exception):
+    """Nothing done: the call was refused (NotLeader) or not sent."""
+
+
 def out(d, name):
     return open(os.path.join(d, name), "a", buffering=1)
 
@@ -114,11 +149,20 @@ def stopping(d, t0):
     return os.path.exists(os.path.join(d, "stop")) or time.time() - t0 > 600
 
 
-def producer(d, ports, k, t0):
-    r, f, n = Router(ports), out(d, "put.%d" % k), 0
+def producer(d, ports, k, t0, joinable=False):
+    """Puts to q0..q3 (items pK-N), or to the joinable queues (jK-N)."""
+    r, n = Router(ports), 0
+    if joinable:
+        kind, tag, names, pause = "jput", "j", jqueue_names(), 0.02
+        if not jopen(r, d, t0):
+            return
+    else:
+        kind, tag, pause = "put", "p", 0.01
+        names = ["q%d" % i for i in range(NQUEUES)]
+    f = out(d, "%s.%d" % (kind, k))
     while not stopping(d, t0):
-        item = "p%d-%d" % (k, n)
-        q = "q%d" % (n % NQUEUES)
+        item = "%s%d-%d" % (tag, k, n)
+        q = names[n % len(names)]
         n += 1
         try:
             r.call(q, "queue.put", item, 1)
@@ -128,7 +172,7 @@ def producer(d, ports, k, t0):
             time.sleep(0.05)
         except errors.Error as e:
             f.write("refused %s %.3f %s\n" % (item, time.time(), e))
-        time.sleep(0.01)
+        time.sleep(pause)
 
 
 def consumer(d, ports, k, t0):
@@ -209,6 +253,208 @@ def contender(d, ports, k, t0, reg):
                 (lock, tok, t_acq, t_rel, how, "fresh" if fresh else "stale"))
 
 
+# Joinable queues: one per shard.  A consumer gets an item, then calls
+# task_done on the same connection (its session: the daemon finishes the
+# oldest item the calling session took), never on another one: a session
+# that ended gave its taken, unfinished item back to the head of its queue
+# (the connection broke, or the shard failed over: the new leader's epoch
+# gives back every taken item), and a task_done sent elsewhere would finish
+# some other session's item.
+def jqueue_names():
+    """One joinable queue per shard (two shards): jq-names."""
+    names, i = [], 0
+    while len(names) < 2:
+        name = "jq%d" % i
+        if shard_of(name, 2) == len(names):
+            names.append(name)
+        i += 1
+    return names
+
+
+def jopen(r, d, t0):
+    """Open the joinable queues (idempotent); False if stopped first."""
+    for q in jqueue_names():
+        while True:
+            if stopping(d, t0):
+                return False
+            try:
+                r.call(q, "queue.open", 0, True)
+                break
+            except Unknown:
+                time.sleep(0.1)
+    return True
+
+
+def finish_one(r, q, f, timeout):
+    """Get an item of q and finish it on the same session: "got", "empty"
+    or "unknown" (the get's outcome).  Lines: got ITEM T, then its task's
+    outcome: done (acknowledged), undone (outcome unknown), abandoned
+    (nothing done: NotLeader, or the connection had changed; the item goes
+    back when the session ends) or refused."""
+    try:
+        item = r.call(q, "queue.get", timeout)
+        c = r.last
+    except Unknown:
+        f.write("unknown %s %.3f\n" % (q, time.time()))
+        time.sleep(0.05)
+        return "unknown"
+    except (errors.EmptyError, errors.TimeoutError_):
+        f.write("empty %s %.3f\n" % (q, time.time()))
+        return "empty"
+    except errors.Error as e:
+        f.write("refused-get %s %.3f %s\n" % (q, time.time(),
+                                              str(e).replace(" ", "_")))
+        return "unknown"
+    if isinstance(item, bytes):
+        item = item.decode()
+    f.write("got %s %.3f\n" % (item, time.time()))
+    # The work: a fault may come meanwhile (the item then goes back).
+    time.sleep(random.uniform(0.01, 0.05))
+    try:
+        r.once(c, q, "queue.task_done")
+        f.write("done %s %.3f\n" % (item, time.time()))
+    except Gone:
+        f.write("abandoned %s %.3f\n" % (item, time.time()))
+    except Unknown:
+        f.write("undone %s %.3f\n" % (item, time.time()))
+    except errors.Error as e:
+        f.write("refused %s %.3f %s\n" % (item, time.time(),
+                                          str(e).replace(" ", "_")))
+    return "got"
+
+
+def jconsumer(d, ports, k, t0):
+    r, f, n = Router(ports), out(d, "jget.%d" % k), 0
+    names = jqueue_names()
+    if not jopen(r, d, t0):
+        return
+    while not stopping(d, t0):
+        finish_one(r, names[(n + k) % len(names)], f, 0.2)
+        n += 1
+
+
+def jdrain(d, ports):
+    """After the load: finish what is left of each joinable queue, then
+    queue.join (bounded) and queue.state; DIR/jget.drain, DIR/jjoin.drain."""
+    r, f, res = Router(ports), out(d, "jget.drain"), out(d, "jjoin.drain")
+    r.timeout = JOIN_TIMEOUT + CALL_TIMEOUT     # join answers within
+    end = time.time() + 60
+    for q in jqueue_names():
+        while time.time() < end and finish_one(r, q, f, 0) != "empty":
+            pass
+        joined = False
+        while not joined and time.time() < end:
+            t = time.time()
+            try:
+                r.call(q, "queue.join", JOIN_TIMEOUT)
+                res.write("joined %s %.3f\n" % (q, time.time() - t))
+                joined = True
+            except Unknown:
+                time.sleep(0.2)
+            except errors.Error as e:
+                res.write("notjoined %s %.3f %s\n" %
+                          (q, time.time() - t, str(e).replace(" ", "_")))
+                break
+        while time.time() < end:
+            try:
+                st = r.call(q, "queue.state")
+                res.write("state %s %d %d\n" % (q, st["size"],
+                                                st["unfinished"]))
+                break
+            except Unknown:
+                time.sleep(0.2)
+
+
+def jcheck(d, err, info):
+    """Every acknowledged put of a joinable queue is finished exactly
+    once.  Its deliveries (gets answered), in time order: each but the
+    last must end without an acknowledged task_done (abandoned: NotLeader,
+    nothing done; or undone: the task_done's outcome unknown, its session
+    gone), as only a session that ended unfinished gives an item back;
+    the last must end done (acknowledged) or undone: an undone task_done
+    not applied would have given the item back, to be delivered again
+    (by the consumers or the final drain), so undone last means finished
+    once, at most once in any case.  A get whose reply was lost loses
+    nothing here (the taken item goes back when its session ends), so
+    there is no allowance for lost items.  Never: two acknowledged
+    task_dones of one item, a delivery after one, a task_done refused
+    (more than were put).  At the end each queue joins within
+    JOIN_TIMEOUT and is empty with no unfinished task."""
+    acked, unknown_puts = set(), set()
+    for _, w in lines(d, "jput"):
+        if w[0] == "ack":
+            acked.add(w[1])
+        elif w[0] == "unknown":
+            unknown_puts.add(w[1])
+    deliveries, ngets_unknown, nrefused = {}, 0, 0
+    for who, w in lines(d, "jget"):
+        if w[0] == "got":
+            deliveries.setdefault(w[1], []).append([float(w[2]), None, who])
+        elif w[0] in ("done", "undone", "abandoned", "refused"):
+            deliveries[w[1]][-1][1] = w[0]
+            if w[0] == "refused":
+                nrefused += 1
+                err.append("joinable: task_done for %s refused: %s" %
+                           (w[1], " ".join(w[3:])))
+        elif w[0] in ("unknown", "refused-get"):
+            ngets_unknown += 1
+    if not acked or not deliveries:
+        err.append("joinable: %d puts acknowledged, %d items delivered: "
+                   "the clients did not run" % (len(acked), len(deliveries)))
+    strange = set(deliveries) - acked - unknown_puts
+    if strange:
+        err.append("joinable: items never put: %s" % sorted(strange)[:5])
+    twice, after, unfinished, undone = [], [], [], 0
+    for x in sorted(acked | set(deliveries)):
+        ds = sorted(deliveries.get(x, []))
+        outs = [o for _, o, _ in ds]
+        if outs.count("done") > 1:
+            twice.append(x)
+        for (t, o, who), nxt in zip(ds, ds[1:]):
+            if o == "done":
+                after.append("%s (done by %s at %.3f, got by %s at %.3f)" %
+                             (x, who, t, nxt[2], nxt[0]))
+        if x in acked and (not outs or outs[-1] not in ("done", "undone")):
+            unfinished.append("%s (%s)" % (x, " ".join(map(str, outs)) or
+                                           "never delivered"))
+        if outs and outs[-1] == "undone":
+            undone += 1
+    if twice:
+        err.append("joinable: %d items finished twice: %s" %
+                   (len(twice), twice[:5]))
+    if after:
+        err.append("joinable: %d items delivered again after an "
+                   "acknowledged task_done: %s" % (len(after), after[:3]))
+    if unfinished:
+        err.append("joinable: %d acknowledged items never finished: %s" %
+                   (len(unfinished), unfinished[:5]))
+    redelivered = sum(1 for ds in deliveries.values() if len(ds) > 1)
+    joins = {}
+    for _, w in lines(d, "jjoin"):
+        joins.setdefault(w[1], []).append(w)
+    for q in jqueue_names():
+        ws = joins.get(q, [])
+        j = [w for w in ws if w[0] == "joined"]
+        st = [w for w in ws if w[0] == "state"]
+        if not j:
+            err.append("joinable: %s: join did not return: %s" %
+                       (q, [" ".join(w) for w in ws]))
+        if not st or st[-1][2:] != ["0", "0"]:
+            err.append("joinable: %s: at the end size, unfinished = %s" %
+                       (q, st[-1][2:] if st else "unknown"))
+        info.append("joinable %s: join returned in %s s" %
+                    (q, j[0][2] if j else "-"))
+    info.append("joinable: puts %d acknowledged, %d unknown; %d deliveries "
+                "of %d items (%d delivered more than once); finished: %d "
+                "acknowledged, %d of unknown outcome; gets of unknown "
+                "outcome %d" %
+                (len(acked), len(unknown_puts),
+                 sum(len(v) for v in deliveries.values()), len(deliveries),
+                 redelivered,
+                 sum(1 for v in deliveries.values() for e in v
+                     if e[1] == "done"), undone, ngets_unknown))
+
+
 def run(d, ports):
     t0 = time.time()
     reg = Register()
@@ -218,6 +464,10 @@ def run(d, ports):
            for k in range(CONSUMERS)]
     ts += [threading.Thread(target=contender, args=(d, ports, k, t0, reg))
            for k in range(CONTENDERS)]
+    ts += [threading.Thread(target=producer, args=(d, ports, k, t0, True))
+           for k in range(JPRODUCERS)]
+    ts += [threading.Thread(target=jconsumer, args=(d, ports, k, t0))
+           for k in range(JCONSUMERS)]
     for t in ts:
         t.daemon = True
         t.start()
@@ -307,9 +557,10 @@ def check(d, drained):
     # Served again: after each fault's end, each thread's first success.
     ok_times = {}
     for kind, word in (("put", "ack"), ("get", "got"), ("get", "empty"),
-                       ("lock", "hold"), ("lock", "busy")):
+                       ("lock", "hold"), ("lock", "busy"), ("jput", "ack"),
+                       ("jget", "got"), ("jget", "empty")):
         for who, w in lines(d, kind):
-            if w[0] == word:
+            if w[0] == word and not who.endswith(".drain"):
                 t = float(w[3] if word == "hold" else w[2])
                 ok_times.setdefault(who, []).append(t)
     for v in ok_times.values():
@@ -343,6 +594,7 @@ def check(d, drained):
         if worst > float(os.environ.get("SERVED_WITHIN", "10")):
             err.append("%s: %s not served within %s s of the fault's end" %
                        (name, whom, os.environ.get("SERVED_WITHIN", "10")))
+    jcheck(d, err, info)
     for line in info:
         print("info: " + line)
     for line in err:
@@ -353,5 +605,7 @@ def check(d, drained):
 if __name__ == "__main__":
     if sys.argv[1] == "run":
         run(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "jdrain":
+        jdrain(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(check(sys.argv[2], sys.argv[3]))

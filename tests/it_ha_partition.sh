@@ -7,7 +7,8 @@
 # add blackhole` on each side), then healed; then the same leader's
 # traffic to the others refused one way (`ip rule add prohibit` on its side
 # only), then healed.  Checks as it_ha_faults.sh: no acknowledged item lost
-# or doubled (a minority leader must acknowledge nothing), fencing tokens
+# or doubled (a minority leader must acknowledge nothing), every joinable
+# item finished once and each joinable queue joined, fencing tokens
 # increasing, holders not overlapping, clients served again.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_partition
