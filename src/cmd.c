@@ -474,6 +474,7 @@ cmd_dispatch(struct worker *w, struct request *r)
 			xfwd_relay(w, r, c != NULL && c->no_relay);
 			return;
 		}
+		repl_read(w);
 	}
 	r->cmd->exec(w, r);
 	worker_flush_woken(w);
@@ -495,6 +496,7 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 		xfwd_relay(w, &r, (ctx->tag & XFWD_TAG_NORELAY) != 0);
 		return;
 	}
+	repl_read(w);
 	r.cmd->exec(w, &r);
 	worker_flush_woken(w);
 }

@@ -49,7 +49,15 @@ struct repl_req {
 	uint64_t		 seq;	/* own "recs" count, 0 for an epoch */
 };
 
+/* A read barrier in flight (repl_read). */
+struct repl_bar {
+	struct raft_barrier	 req;
+	struct repl		*r;
+	uint64_t		 seq;
+};
+
 static void repl_apply_cb(struct raft_apply *, int, void *);
+static void repl_barrier(struct repl *, uint64_t);
 
 /* Hand sb's bytes to raft as one entry; exits if this node cannot. */
 static void
@@ -90,6 +98,16 @@ repl_flush(struct worker *w, struct store_buf *b)
 	msgpack_sbuffer	 sb;
 	struct held	*h;
 
+	if (b->len == 0 && r->read_wanted) {
+		/* Reads, and nothing recorded: their replies wait for a
+		 * barrier appended after them (repl_read). */
+		r->read_wanted = false;
+		repl_barrier(r, ++r->proposed);
+		return;
+	}
+	/* An entry of this pass, appended after its reads, is their
+	 * barrier. */
+	r->read_wanted = false;
 	if (b->len == 0) {
 		/* Nothing recorded after all: replies wait only for what is
 		 * in flight. */
@@ -106,24 +124,74 @@ repl_flush(struct worker *w, struct store_buf *b)
 	msgpack_sbuffer_destroy(&sb);
 }
 
-/* Our entry is committed (and applied): its replies may go. */
+/* Our entry seq (0: an epoch) is done: committed and applied, its replies
+ * go; or not (deposed: what we did or read may never hold), and, unless
+ * the worker ends anyway, it restarts from the replicated state with the
+ * held replies unsent. */
+static void
+repl_entry_done(struct repl *r, uint64_t seq, int status, const char *what)
+{
+	r->inflight--;
+	if (status != 0 && !r->closing && !r->stopping) {
+		log_warnx("shard %d: %s was not committed (%s): restarting "
+		    "this worker", r->w->id, what, raft_strerror(status));
+		exit(1);
+	}
+	if (status == 0 && seq != 0) {
+		r->committed = seq;
+		worker_release_held_upto(r->w, seq);
+	}
+}
+
 static void
 repl_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct repl_req	*q = req->data;
-	struct repl	*r = q->r;
 
-	r->inflight--;
-	if (status != 0 && !r->closing && !r->stopping) {
-		log_warnx("shard %d: an entry was not committed (%s): "
-		    "restarting this worker", r->w->id, raft_strerror(status));
+	repl_entry_done(q->r, q->seq, status, "an entry");
+	free(q);
+}
+
+static void
+repl_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct repl_bar	*q = req->data;
+
+	repl_entry_done(q->r, q->seq, status, "a read barrier");
+	free(q);
+}
+
+/* Append a barrier entry as our own entry seq. */
+static void
+repl_barrier(struct repl *r, uint64_t seq)
+{
+	struct repl_bar	*q = xcalloc(1, sizeof(*q));
+	int		 rv;
+
+	q->r = r;
+	q->seq = seq;
+	q->req.data = q;
+	if ((rv = raft_barrier(&r->raft, &q->req, repl_barrier_cb)) != 0) {
+		free(q);
+		if (r->stopping)
+			return;
+		log_warnx("shard %d: cannot append a read barrier (%s): "
+		    "restarting this worker", r->w->id, raft_strerror(rv));
 		exit(1);
 	}
-	if (status == 0 && q->seq != 0) {
-		r->committed = q->seq;
-		worker_release_held_upto(r->w, q->seq);
-	}
-	free(q);
+	r->inflight++;
+	uvev_poke(r->uvev);
+}
+
+void
+repl_read(struct worker *w)
+{
+	struct repl	*r = w->repl;
+
+	if (r == NULL || !r->serving)
+		return;
+	r->read_wanted = true;
+	store_schedule_flush(w);
 }
 
 uint64_t
@@ -196,7 +264,7 @@ repl_handover(struct repl *r)
 		r->handed = true;
 		return;
 	}
-	if (r->inflight > 0 || r->w->store->pend.len > 0)
+	if (r->inflight > 0 || r->w->store->pend.len > 0 || r->read_wanted)
 		return;
 	if (r->xfer_to == 0 && (r->xfer_to = repl_best_follower(r)) == 0) {
 		r->handed = true;	/* none in touch: an election */

@@ -60,6 +60,8 @@ struct repl {
 	uint64_t		 proposed;	/* own entries proposed... */
 	uint64_t		 committed;	/* ...and committed, counted */
 	unsigned		 inflight;
+	bool			 read_wanted;	/* this pass served a named
+						   request: a barrier */
 	struct repl_lead	*leads;		/* [nworkers] */
 	bool			 lead_sent;	/* ours told the siblings once */
 };

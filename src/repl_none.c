@@ -66,6 +66,11 @@ repl_flush(struct worker *w, struct store_buf *b)
 {
 }
 
+void
+repl_read(struct worker *w)
+{
+}
+
 uint64_t
 repl_hold_seq(const struct worker *w)
 {

@@ -68,6 +68,9 @@ worker_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	struct waiter	*wt;
 	double		 now = now_mono();
 
+	/* A timeout says nothing came: a read of the state, like any. */
+	if ((wt = deadlines_min(&w->deadlines)) != NULL && wt->deadline <= now)
+		repl_read(w);
 	while ((wt = deadlines_min(&w->deadlines)) != NULL &&
 	    wt->deadline <= now) {
 		deadlines_remove(&w->deadlines, wt);
