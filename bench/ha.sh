@@ -29,10 +29,10 @@ ELECTION=${ELECTION:-1000}
 DIR=${DIR:-$(mktemp -d /var/tmp/qlock-ha.XXXXXX)}
 PIDS=""
 
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-	local p
-	for p in $PIDS; do kill -KILL $(pgrep -P "$p") "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	# shellcheck disable=SC2086
+	kill_trees $PIDS
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -40,21 +40,6 @@ trap cleanup EXIT
 export QLOCK_AUTHKEY_FILE=$DIR/key
 unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
 
-# A free port below the kernel's ephemeral range: a killed node must find
-# its ports again when it restarts, and one from that range may meanwhile be
-# the local end of another node's connection.
-free_port() {
-	python3 -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randrange(10000, low)
-    try:
-        socket.socket().bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break'
-}
 now_ms() { date +%s%3N; }
 
 # put ADDR QUEUE: one acknowledged put through the CLI, bounded.
@@ -76,7 +61,8 @@ first_put() {
 
 # The cluster: node ids 1-3, Raft ports and client ports.
 rport=() lport=() npid=()
-for i in 1 2 3; do rport[$i]=$(free_port); lport[$i]=$(free_port); done
+read -r rport[1] rport[2] rport[3] lport[1] lport[2] lport[3] \
+    <<< "$(free_ports_low 6)"
 peers="--peer 1=127.0.0.1:${rport[1]} --peer 2=127.0.0.1:${rport[2]} --peer 3=127.0.0.1:${rport[3]}"
 node_start() {
 	"$QLOCKD" $asroot -f --workers "$WORKERS" --listen 127.0.0.1:${lport[$1]} \
@@ -86,12 +72,7 @@ node_start() {
 	npid[$1]=$!
 	PIDS="$PIDS $!"
 }
-node_kill() {
-	local w
-	w=$(pgrep -P "${npid[$1]}" || true)
-	kill -KILL $w "${npid[$1]}" 2>/dev/null || true
-	wait "${npid[$1]}" 2>/dev/null || true
-}
+node_kill() { kill_trees "${npid[$1]}"; }
 # The node leading shard SHARD (from the topology of any member), or "".
 PYPKG=$(cd "$(dirname "$0")/.." && pwd)/python
 leader_of() {
@@ -123,7 +104,6 @@ bench_put() {
 	    awk -F, '$1 == "put" { printf "%d %.2f %.2f\n", $9, $10, $11 }'
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
 
 settled() {
 	local g

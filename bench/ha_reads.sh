@@ -20,10 +20,10 @@ PYPKG=$(cd "$(dirname "$0")/.." && pwd)/python
 asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
 PIDS=""
 
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-	local p
-	for p in $PIDS; do kill -KILL $(pgrep -P "$p") "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	# shellcheck disable=SC2086
+	kill_trees $PIDS
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -31,18 +31,7 @@ trap cleanup EXIT
 export QLOCK_AUTHKEY_FILE=$DIR/key PYPKG
 unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
 
-# Six free ports below the ephemeral range.
-read -r r1 r2 r3 l1 l2 l3 <<< "$("$PY" -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-out, keep = [], []
-while len(out) < 6:
-    p = random.randrange(10000, low)
-    try:
-        s = socket.socket(); s.bind(("127.0.0.1", p)); keep.append(s)
-    except OSError:
-        continue
-    out.append(p)
-print(*out)')"
+read -r r1 r2 r3 l1 l2 l3 <<< "$(free_ports_low 6)"
 peers="--peer 1=127.0.0.1:$r1 --peer 2=127.0.0.1:$r2 --peer 3=127.0.0.1:$r3"
 
 cat > "$DIR/reads.py" <<'EOF'
@@ -103,13 +92,10 @@ node_start() {
 	PIDS="$PIDS $!"
 }
 cluster_down() {
-	local p
-	for p in $PIDS; do kill -KILL $(pgrep -P "$p") "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	# shellcheck disable=SC2086
+	kill_trees $PIDS
 	PIDS=""
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
 
 echo "# $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%F %H:%M UTC')"
 echo "# queue.size through the Python package, ${SECS} s a run, median (min-max) of $REPS"

@@ -72,3 +72,33 @@ rss_tree() {
 		print sum + 0
 	    }'
 }
+
+# N distinct free loopback ports below the kernel's ephemeral range, on one
+# line: for cluster nodes that are killed and started again, which must
+# find their ports free (one from that range may meanwhile be the local end
+# of another node's connection).
+free_ports_low() {
+	"${PY:-python3}" - "$1" <<'PYEOF'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+out, keep = [], []
+while len(out) < int(sys.argv[1]):
+    p = random.randrange(10000, low)
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", p)); keep.append(s)
+    except OSError:
+        continue
+    out.append(p)
+print(*out)
+PYEOF
+}
+
+# kill_trees PID...: kill -9 each process and its children, and reap them.
+kill_trees() {
+	local p
+	for p in "$@"; do kill -KILL $(pgrep -P "$p") "$p" 2>/dev/null || true; done
+	for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
+# The median of the numbers on standard input, one a line; "-" if none.
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
