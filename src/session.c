@@ -33,7 +33,8 @@ session_get(struct worker *w, uint64_t id)
 void
 session_gc(struct worker *w, struct session *s)
 {
-	if (!TAILQ_EMPTY(&s->waiters) || !TAILQ_EMPTY(&s->holds))
+	if (!TAILQ_EMPTY(&s->waiters) || !TAILQ_EMPTY(&s->holds) ||
+	    s->key != 0)
 		return;
 	hmap_remove(&w->sessions, &s->node);
 	free(s);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <event2/event.h>
+
 #include "hmap.h"
 #include "object.h"
 #include "obj_queue.h"
@@ -39,6 +41,13 @@ struct session {
 	uint64_t	 id;
 	struct waitlist	 waiters;	/* parked requests, linked by sess_link */
 	struct holdlist	 holds;		/* what it holds here */
+	/* Bound to a key by session.resume (a cluster only): its holds are
+	 * replicated under the key and survive a failover; the record lives
+	 * until the session ends (src/session_repl.c). */
+	uint64_t	 key;		/* 0: none */
+	struct hnode	 knode;		/* in worker->keyed, by key */
+	bool		 detached;	/* no connection: a failover's */
+	struct event	*grace;		/* ...ended when this fires */
 };
 
 /* Find or create the record of session id. */
