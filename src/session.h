@@ -14,6 +14,7 @@
 #include "obj_queue.h"
 #include "waitq.h"
 
+struct replay;
 struct worker;
 
 /* Session ids: the origin worker in the top byte, then its incarnation,
@@ -48,6 +49,7 @@ struct session {
 	struct hnode	 knode;		/* in worker->keyed, by key */
 	bool		 detached;	/* no connection: a failover's */
 	struct event	*grace;		/* ...ended when this fires */
+	struct worker	*grace_w;
 };
 
 /* Find or create the record of session id. */
@@ -67,5 +69,18 @@ struct hold *hold_find(struct worker *w, uint64_t sess, struct object *o);
 void	hold_free(struct worker *w, struct hold *h);
 /* Give back everything h holds (lock, permits, items) and free it. */
 void	hold_release(struct worker *w, struct hold *h);
+
+/* session_repl.c: sessions bound to a key (session.resume, a cluster).
+ * Record a keyed session's hold after it changed: o's lock for sess (held
+ * at some depth, or not any more), h's permits, an item h took. */
+void	session_note_lock(struct worker *w, struct object *o, uint64_t sess);
+void	session_note_sem(struct worker *w, struct hold *h);
+void	session_note_item(struct worker *w, struct hold *h, uint64_t id);
+/* Forget s's key (its session ends). */
+void	session_unbind(struct worker *w, struct session *s);
+/* Sessions detached by a failover, waiting for a resume. */
+size_t	session_detached_count(struct worker *w);
+/* This worker now leads: keyed holds in rp become detached sessions. */
+void	session_repl_serve(struct worker *w, struct replay *rp);
 
 #endif
