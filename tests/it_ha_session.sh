@@ -13,7 +13,9 @@
 # taken item back at the head).  Also: the token's rules (another token on
 # the same connection, a token in use by a live connection: Inval), a
 # node that does not lead the shard answers NotLeader, and a single node
-# answers resumed false.  Skipped (77) without libraft.
+# answers resumed false.  The holds survive snapshots: the leader's,
+# installed on a member that was down, and a member's own at its restart.
+# Skipped (77) without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_session
 . "$here/it_lib.sh"
@@ -21,6 +23,9 @@ name=it_ha_session
 
 grace=4000
 HA_OPTS="--session-grace $grace"
+# Snapshots every 16 entries (4 kept behind).
+QLOCKD_TEST_SNAPSHOT_EVERY=16
+export QLOCKD_TEST_SNAPSHOT_EVERY
 
 cat > "$tmp/sess.py" <<'EOF'
 import os, sys, time
@@ -202,8 +207,38 @@ def expire(ports):
     ok &= say(detached(ports[node2 - 1]) == 0, "sessions_detached 0")
     return ok
 
+def fill(ports):
+    """60 puts on shard 0 (node 3 down: its group compacts past it)."""
+    node, addr = leader0(ports[:2], 3)
+    c = Connection(addr, key)
+    for i in range(60):
+        c.call("queue.put", named("fill"), i, 5)
+    return True
+
+def raft0(port):
+    for g in Connection("127.0.0.1:%s" % port, key).call("stats")["raft"]:
+        if g["shard"] == 0:
+            return g
+    return None
+
+def caught(args):
+    """Node args[0] has applied what shard 0's leader had committed."""
+    n, ports = int(args[0]), args[1:]
+    node, addr = leader0([p for i, p in enumerate(ports) if i + 1 != n], n)
+    want = raft0(ports[node - 1])["commit"]
+    end = time.time() + 30
+    while time.time() < end:
+        try:
+            if raft0(ports[n - 1])["applied"] >= want:
+                return say(True, "node %d applied shard 0 up to %d" % (n, want))
+        except Exception:
+            pass
+        time.sleep(0.1)
+    return say(False, "node %d did not catch up to %d" % (n, want))
+
 cmd, args = sys.argv[1], sys.argv[2:]
-fn = {"single": single, "survive": survive, "expire": expire}[cmd]
+fn = {"single": single, "survive": survive, "expire": expire, "fill": fill,
+      "caught": caught}[cmd]
 sys.exit(0 if fn(args[0] if cmd == "single" else args) else 1)
 EOF
 TMPD=$tmp GRACE=$grace
@@ -226,15 +261,16 @@ start 1; start 2; start 3
 WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
     { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
 
-# scenario WHAT SUFFIX: run sess.py WHAT against the cluster; once it
-# holds its objects on node 1 (the file ready$SUFFIX), kill -9 node 1 and
-# tell it when (killed$SUFFIX); it checks the new leader.
+# scenario WHAT SUFFIX [HOOK]: run sess.py WHAT against the cluster; once
+# it holds its objects on node 1 (the file ready$SUFFIX), run HOOK, kill -9
+# node 1 and tell it when (killed$SUFFIX); it checks the new leader.
 scenario() {
 	sess "$1" $ports > "$tmp/$1.out" 2>&1 &
 	_s=$!
 	pids="$pids $_s"
 	wait_for 60 test -f "$tmp/ready$2" ||
 	    { cat "$tmp/$1.out"; die "$1: not ready"; }
+	$3
 	_t=$(date +%s.%N)
 	kill9 1
 	echo "$_t" > "$tmp/k.tmp" && mv "$tmp/k.tmp" "$tmp/killed$2"
@@ -244,9 +280,33 @@ scenario() {
 	[ $_rc -eq 0 ]
 }
 
-# (1) Holds survive kill -9 of shard 0's leader (node 1); a resume takes
-# them over.
-scenario survive "" || fail "holds through a failover"
+# restored NODE: node NODE is back, restored shard 0 from a snapshot and
+# caught up.
+restored() {
+	start "$1"
+	if wait_for 30 grep -q "shard 0: snapshot restored" "$tmp/node$1.log"
+	then
+		ok "node $1 restored shard 0 from a snapshot"
+	else
+		fail "node $1 restored no snapshot of shard 0"
+	fi
+	sess caught "$1" $ports || fail "node $1 catching up"
+}
+# While the session holds: node 3 down, 60 entries (its group compacts past
+# it), node 3 back (the leader's snapshot, written from its live sessions);
+# node 2 restarted (its own snapshot, written from its replay state).  The
+# next leader, either, holds the session's holds from a snapshot.
+snapshots() {
+	kill9 3
+	sess fill $ports || fail "60 puts with node 3 down"
+	restored 3
+	kill9 2
+	restored 2
+}
+
+# (1) Holds survive kill -9 of shard 0's leader (node 1), kept through
+# snapshots; a resume takes them over.
+scenario survive "" snapshots || fail "holds through a failover"
 
 # (2) Not resumed within the grace period: given back after it.  Node 1
 # back; the leaders settle on nodes 1 and 2 again.
