@@ -665,9 +665,10 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: worker-ports changed; restart to apply");
 	if (n.node_id != c->node_id || n.npeer != c->npeer ||
 	    differs(n.raft_dir, c->raft_dir) ||
-	    n.raft_election_ms != c->raft_election_ms)
-		log_warnx("SIGHUP: node-id, peer, raft-dir or raft-election-ms "
-		    "changed; restart to apply");
+	    n.raft_election_ms != c->raft_election_ms ||
+	    n.session_grace != c->session_grace)
+		log_warnx("SIGHUP: node-id, peer, raft-dir, raft-election-ms or "
+		    "session-grace changed; restart to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);
