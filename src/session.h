@@ -49,7 +49,7 @@ struct session {
 	struct hnode	 knode;		/* in worker->keyed, by key */
 	bool		 detached;	/* no connection: a failover's */
 	struct event	*grace;		/* ...ended when this fires */
-	struct worker	*grace_w;
+	struct worker	*grace_w;	/* its worker, for the timer */
 };
 
 /* Find or create the record of session id. */
