@@ -73,6 +73,7 @@ static const struct cmd cmds[] = {
 	{ "sem.open",		3, 4, CMD_NAMED,  cmd_sem_open, NULL },
 	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
 	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
+	{ "session.resume",	1, 1, 0,	  cmd_session_resume, NULL },
 	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
 	{ "topology",		0, 0, 0,	  cmd_topology, NULL },
 };
@@ -666,7 +667,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 20 + OBJ_NKINDS + (repl_on(w) ? 1 : 0));
+	msgpack_pack_map(pk, 21 + OBJ_NKINDS + (repl_on(w) ? 1 : 0));
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -686,6 +687,8 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
 	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "session_records"); msgpack_pack_uint64(pk, w->sessions.count);
+	pack_cstr(pk, "sessions_detached");
+	msgpack_pack_uint64(pk, session_detached_count(w));
 	pack_cstr(pk, "objects");	msgpack_pack_uint64(pk, w->reg.byname.count);
 	pack_cstr(pk, "items");		msgpack_pack_uint64(pk, items);
 	pack_cstr(pk, "keys");		msgpack_pack_uint64(pk, keys);

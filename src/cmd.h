@@ -148,6 +148,7 @@ void	cmd_dict_pop(struct worker *, struct request *);
 void	cmd_dict_popitem(struct worker *, struct request *);
 void	cmd_dict_setdefault(struct worker *, struct request *);
 void	cmd_dict_update(struct worker *, struct request *);
+void	cmd_session_resume(struct worker *, struct request *);
 
 /* Answer a woken waiter (by its op), recording what it now holds. */
 void	cmd_queue_answer(struct worker *, struct waiter *);

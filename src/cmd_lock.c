@@ -19,6 +19,7 @@ reply_grant(struct worker *w, const struct reqctx *ctx, struct object *o,
 {
 	hold_get(w, ctx->sess, o);
 	store_tokens(w);
+	session_note_lock(w, o, ctx->sess);
 	if (o->kind == OBJ_LOCK) {
 		msgpack_pack_uint64(reply_begin(w, ctx), token);
 		reply_end(w, ctx);
@@ -84,6 +85,7 @@ release(struct worker *w, struct request *r, struct object *o)
 		    r->name);
 		return;
 	}
+	session_note_lock(w, o, r->ctx.sess);
 	if (l->owner != r->ctx.sess && (h = hold_find(w, r->ctx.sess, o)) != NULL)
 		hold_free(w, h);
 	reply_nil(w, &r->ctx);
@@ -303,6 +305,7 @@ cmd_cond_wait(struct worker *w, struct request *r)
 		wt->locklen = lo->namelen;
 	}
 	(void)cond_wait(&o->u.cond, l, r->ctx.sess, wt, &w->tokens, &w->woken);
+	session_note_lock(w, lo, r->ctx.sess);
 	if (deadline == 0)	/* no time to wait: relock at once */
 		cmd_cond_requeue(w, wt, QLOCK_TIMEOUT);
 	else
@@ -391,6 +394,7 @@ cmd_lock_answer(struct worker *w, struct waiter *wt)
 		/* Holding the lock again; report what ended the wait. */
 		hold_get(w, wt->ctx.sess, wt->obj);
 		store_tokens(w);
+		session_note_lock(w, wt->obj, wt->ctx.sess);
 		if (wt->outcome == QLOCK_OK)
 			reply_nil(w, &wt->ctx);
 		else

@@ -128,6 +128,7 @@ queue_taken(struct worker *w, uint64_t sess, struct object *o, uint64_t id,
 	h = hold_get(w, sess, o);
 	TAILQ_INSERT_TAIL(&h->items, it, link);
 	h->nitems++;
+	session_note_item(w, h, id);
 }
 
 /* queue.get [name, timeout] */

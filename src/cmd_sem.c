@@ -33,10 +33,15 @@ sem_base(struct worker *w, const struct object *o)
 static void
 sem_took(struct worker *w, struct object *o, uint64_t sess)
 {
-	if (o->keep)
+	struct hold	*h;
+
+	if (o->keep) {
 		store_s_set(w, o, sem_base(w, o));
-	else
-		hold_get(w, sess, o)->permits++;
+		return;
+	}
+	h = hold_get(w, sess, o);
+	h->permits++;
+	session_note_sem(w, h);
 }
 
 /* sem.open [name, value, bounded, giveback?] */
@@ -126,7 +131,9 @@ cmd_sem_release(struct worker *w, struct request *r)
 	/* Anyone may release (as in Python); the releaser's own permits
 	 * are the ones that stop being held. */
 	if ((h = hold_find(w, r->ctx.sess, o)) != NULL) {
-		if (--h->permits == 0)
+		h->permits--;
+		session_note_sem(w, h);
+		if (h->permits == 0)
 			hold_free(w, h);
 	} else
 		store_s_set(w, o, sem_base(w, o));	/* a permit was made */

@@ -99,6 +99,10 @@ static const struct option_desc options[] = {
 	{ "raft-election-ms", 0, OPT_INT, 10, 600000, OFF(raft_election_ms), true,
 	  "N", "a cluster's raft election timeout in milliseconds; heartbeats "
 	  "every N/10 (default 1000)" },
+	{ "session-grace", 0, OPT_INT, 0, 3600000, OFF(session_grace), true,
+	  "MS", "a cluster: how long a new leader keeps what a session bound "
+	  "to a token held, for it to resume; 0: give it back at once "
+	  "(default 10000)" },
 	{ "config", 'c', OPT_STRING, 0, 0, OFF(config_file), false, "FILE",
 	  "read settings from FILE; command-line options override it" },
 	{ "check-config", 0, OPT_FLAG, 0, 0, OFF(check_only), false, NULL,
@@ -122,6 +126,7 @@ config_defaults(struct config *c)
 	c->max_unauth_per_addr = 32;
 	c->compact_min = 4u * 1024 * 1024;
 	c->raft_election_ms = 1000;
+	c->session_grace = 10000;
 	c->log_level = LOG_LVL_INFO;
 	c->socket_mode = 0660;
 	c->run_uid = geteuid();
@@ -660,9 +665,10 @@ config_reload(struct config *c, bool quiet)
 		log_warnx("SIGHUP: worker-ports changed; restart to apply");
 	if (n.node_id != c->node_id || n.npeer != c->npeer ||
 	    differs(n.raft_dir, c->raft_dir) ||
-	    n.raft_election_ms != c->raft_election_ms)
-		log_warnx("SIGHUP: node-id, peer, raft-dir or raft-election-ms "
-		    "changed; restart to apply");
+	    n.raft_election_ms != c->raft_election_ms ||
+	    n.session_grace != c->session_grace)
+		log_warnx("SIGHUP: node-id, peer, raft-dir, raft-election-ms or "
+		    "session-grace changed; restart to apply");
 	if (differs(n.user, c->user) || n.socket_mode != c->socket_mode)
 		log_warnx("SIGHUP: user or socket-mode changed; restart to apply");
 	config_free(&n);

@@ -56,6 +56,7 @@ struct config {
 	int		 npeer;			/* 0: a single node */
 	char		*raft_dir;		/* --raft-dir */
 	int		 raft_election_ms;	/* --raft-election-ms */
+	int		 session_grace;		/* --session-grace, ms */
 	int		 argc;			/* the command line, for reloads */
 	char		**argv;
 	/* Loaded at start, not an option: */

@@ -75,7 +75,8 @@ struct metrics {
 enum scalar {
 	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
 	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS,
-	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, SC_RELAYED, NSCALARS
+	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, SC_RELAYED, SC_DETACHED,
+	NSCALARS
 };
 static const struct {
 	const char	*key;		/* in a snapshot */
@@ -109,6 +110,9 @@ static const struct {
 	  "--max-unauth-per-addr or --max-unauth." },
 	{ "relayed", "qlockd_relayed_total", "counter",
 	  "Cluster: requests relayed to their shard's leader on another node." },
+	{ "sessions_detached", "qlockd_sessions_detached", "gauge",
+	  "Cluster: sessions a failover detached, kept for a resume within "
+	  "--session-grace." },
 };
 
 /* One scrape's sums. */

@@ -33,6 +33,7 @@
 #include "repl_entry.h"
 #include "repl_int.h"
 #include "reply.h"
+#include "session.h"
 #include "util.h"
 #include "uvev.h"
 #include "worker.h"
@@ -400,6 +401,7 @@ repl_epoch_applied(struct repl *r, struct repl_entry *e)
 		r->serving_term = e->term;
 		r->serve_t0 = now_mono();
 		store_raft_serve(w, r->rp.max_item, r->rp.tokens);
+		session_repl_serve(w, &r->rp);	/* keyed holds: detached */
 		log_info("shard %d: serving as the leader of term %llu", w->id,
 		    (unsigned long long)e->term);
 	}

@@ -94,8 +94,7 @@ repl_entry_apply(struct replay *rp, struct repl_entry *e)
 	uint32_t	 i;
 
 	if (e->kind == REPL_EPOCH) {
-		replay_finish(rp);		/* frees rp->taken */
-		hmap_init(&rp->taken);
+		replay_putback(rp, false);	/* keyed sessions' stay */
 		return 0;
 	}
 	for (i = 0; i < e->nrecs; i++)

@@ -33,7 +33,8 @@ session_get(struct worker *w, uint64_t id)
 void
 session_gc(struct worker *w, struct session *s)
 {
-	if (!TAILQ_EMPTY(&s->waiters) || !TAILQ_EMPTY(&s->holds))
+	if (!TAILQ_EMPTY(&s->waiters) || !TAILQ_EMPTY(&s->holds) ||
+	    s->key != 0)
 		return;
 	hmap_remove(&w->sessions, &s->node);
 	free(s);
@@ -85,18 +86,27 @@ hold_release(struct worker *w, struct hold *h)
 {
 	struct object	*o = h->obj;
 	struct qitem	*it;
+	uint64_t	 n;
 
 	switch (o->kind) {
 	case OBJ_LOCK:
-		if (!o->keep)	/* giveback=False: it stays held */
+		if (!o->keep) {	/* giveback=False: it stays held */
 			(void)lock_release_all(&o->u.lock, h->sess->id,
 			    &w->tokens, &w->woken);
+			session_note_lock(w, o, h->sess->id);
+		}
 		break;
 	case OBJ_COND:
 		(void)lock_release_all(&o->u.cond.lock, h->sess->id,
 		    &w->tokens, &w->woken);
+		session_note_lock(w, o, h->sess->id);
 		break;
 	case OBJ_SEM:
+		if ((n = h->permits) > 0) {
+			h->permits = 0;
+			session_note_sem(w, h);	/* none held: count 0 */
+			h->permits = n;
+		}
 		for (; h->permits > 0; h->permits--)
 			(void)sem_release(&o->u.sem, &w->woken);
 		break;
@@ -140,6 +150,7 @@ session_end(struct worker *w, uint64_t id)
 	/* Only the placeholder is left. */
 	TAILQ_REMOVE(&s->holds, h, sess_link);
 	free(h);
+	session_unbind(w, s);
 	session_gc(w, s);
 	worker_flush_woken(w);
 }

@@ -7,11 +7,14 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <event2/event.h>
+
 #include "hmap.h"
 #include "object.h"
 #include "obj_queue.h"
 #include "waitq.h"
 
+struct replay;
 struct worker;
 
 /* Session ids: the origin worker in the top byte, then its incarnation,
@@ -39,6 +42,14 @@ struct session {
 	uint64_t	 id;
 	struct waitlist	 waiters;	/* parked requests, linked by sess_link */
 	struct holdlist	 holds;		/* what it holds here */
+	/* Bound to a key by session.resume (a cluster only): its holds are
+	 * replicated under the key and survive a failover; the record lives
+	 * until the session ends (src/session_repl.c). */
+	uint64_t	 key;		/* 0: none */
+	struct hnode	 knode;		/* in worker->keyed, by key */
+	bool		 detached;	/* no connection: a failover's */
+	struct event	*grace;		/* ...ended when this fires */
+	struct worker	*grace_w;	/* its worker, for the timer */
 };
 
 /* Find or create the record of session id. */
@@ -58,5 +69,18 @@ struct hold *hold_find(struct worker *w, uint64_t sess, struct object *o);
 void	hold_free(struct worker *w, struct hold *h);
 /* Give back everything h holds (lock, permits, items) and free it. */
 void	hold_release(struct worker *w, struct hold *h);
+
+/* session_repl.c: sessions bound to a key (session.resume, a cluster).
+ * Record a keyed session's hold after it changed: o's lock for sess (held
+ * at some depth, or not any more), h's permits, an item h took. */
+void	session_note_lock(struct worker *w, struct object *o, uint64_t sess);
+void	session_note_sem(struct worker *w, struct hold *h);
+void	session_note_item(struct worker *w, struct hold *h, uint64_t id);
+/* Forget s's key (its session ends). */
+void	session_unbind(struct worker *w, struct session *s);
+/* Sessions detached by a failover, waiting for a resume. */
+size_t	session_detached_count(struct worker *w);
+/* This worker now leads: keyed holds in rp become detached sessions. */
+void	session_repl_serve(struct worker *w, struct replay *rp);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "hmap.h"
+#include "mp.h"
 #include "object.h"
 #include "store.h"
 
@@ -46,6 +47,13 @@ enum rec_type {
 	R_Q_UNFIN,	/* name, count: a joinable queue's unfinished tasks */
 	R_KEEP,		/* name, flag: opened with giveback=False (a lock,
 			   semaphore or queue opened just before) */
+	/* Holds of sessions bound to a key (session.resume, a cluster
+	 * only): what survives a failover (src/store_hold.c). */
+	R_H_LOCK,	/* name, key, depth, token, cond: the lock (cond: a
+			   Condition's own) is held by key at that depth */
+	R_H_FREE,	/* name, key: key no longer holds the lock */
+	R_H_SEM,	/* name, key, count: permits key holds now */
+	R_H_ITEM,	/* name, id, key: the taken item is key's */
 };
 
 /* Little-endian u32 helpers for the fixed headers. */
@@ -69,8 +77,33 @@ get_le32(const uint8_t *p)
 struct replay {
 	struct registry	*reg;
 	struct hmap	 taken;		/* joinable items out of their queue */
+	struct hmap	 holds;		/* keyed sessions' locks and permits
+					   (struct rhold, store_hold.c) */
 	uint64_t	 max_item;	/* highest item id seen */
 	uint64_t	 tokens;	/* highest token reservation seen */
+};
+
+/* A joinable item taken and not finished, during replay. */
+struct taken {
+	struct hnode	 node;		/* by (object, id) */
+	struct {
+		struct object	*obj;
+		uint64_t	 id;
+	} key;
+	struct qitem	*it;
+	uint64_t	 skey;		/* the taker's session key, 0: none */
+};
+
+/* A keyed session's hold of a lock or semaphore, during replay. */
+struct rhold {
+	struct hnode	 node;		/* by (object, key) */
+	struct {
+		struct object	*obj;
+		uint64_t	 skey;
+	} key;
+	uint32_t	 depth;		/* lock: levels held, 0: none */
+	uint64_t	 token;		/* lock: its fencing token */
+	uint64_t	 permits;	/* semaphore: permits held */
 };
 
 /* How a scan of a log ended. */
@@ -99,6 +132,14 @@ void	 rec_b_open(struct store_buf *b, const struct object *o);
 void	 rec_q_unfin(struct store_buf *b, const struct object *o);
 void	 rec_delete(struct store_buf *b, const struct object *o);
 void	 rec_tokens(struct store_buf *b, uint64_t upto);
+void	 rec_h_lock(struct store_buf *b, const struct object *o,
+	    uint64_t skey, uint32_t depth, uint64_t token);
+void	 rec_h_free(struct store_buf *b, const struct object *o,
+	    uint64_t skey);
+void	 rec_h_sem(struct store_buf *b, const struct object *o,
+	    uint64_t skey, uint64_t count);
+void	 rec_h_item(struct store_buf *b, const struct object *o,
+	    uint64_t id, uint64_t skey);
 /* A log image (header, then records) of reg's state into b; rp, if not
  * NULL, adds the items it holds as taken. */
 void	 snapshot_records(struct store_buf *b, struct registry *reg,
@@ -114,8 +155,28 @@ int	 replay_record(struct replay *rp, const uint8_t *p, size_t len);
 void	 replay_finish(struct replay *rp);
 void	 replay_discard(struct replay *rp);
 uint64_t replay_taken_each(const struct replay *rp, const struct object *o,
-	    void (*fn)(void *, const struct qitem *), void *arg);
+	    void (*fn)(void *, const struct taken *), void *arg);
 const uint8_t *replay_map(int fd, size_t *size);
+struct taken *replay_taken_find(struct replay *rp, struct object *o,
+	    uint64_t id);
+
+/* store_hold.c: keyed sessions' holds in the replay state. */
+int	 replay_hold(struct replay *rp, uint64_t type, const char *name,
+	    uint32_t namelen, struct mp_reader *r);
+struct object *replay_object(struct replay *rp, const char *name,
+	    uint32_t len, enum obj_kind kind);
+/* Forget the holds (and taken items) of o, being freed. */
+void	 replay_forget(struct replay *rp, struct object *o);
+/* Taken items go back to the head of their queues, oldest first: all of
+ * them, or (a new leader's epoch) those of unkeyed sessions only: keyed
+ * sessions' items and holds stay. */
+void	 replay_putback(struct replay *rp, bool all);
+int	 replay_taken_cmp(const void *a, const void *b);
+/* Free the holds (replay_discard does, and the taken items). */
+void	 replay_holds_free(struct replay *rp);
+/* o's keyed holds in rp as records, by key (replicas write the same). */
+void	 replay_holds_snapshot(struct store_buf *b, const struct replay *rp,
+	    const struct object *o);
 bool	 replay_header_ok(const uint8_t *p, size_t size);
 
 /* store_dir.c: files and the data directory. */

@@ -226,6 +226,62 @@ rec_tokens(struct store_buf *b, uint64_t upto)
 	rec_end(b, at);
 }
 
+/* [R_H_LOCK, name, key, depth, token, cond] */
+void
+rec_h_lock(struct store_buf *b, const struct object *o, uint64_t skey,
+    uint32_t depth, uint64_t token)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 5, R_H_LOCK);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, skey);
+	msgpack_pack_uint32(&pk, depth);
+	msgpack_pack_uint64(&pk, token);
+	pack_bool(&pk, o->kind == OBJ_COND);
+	rec_end(b, at);
+}
+
+/* [R_H_FREE, name, key] */
+void
+rec_h_free(struct store_buf *b, const struct object *o, uint64_t skey)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_H_FREE);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, skey);
+	rec_end(b, at);
+}
+
+/* [R_H_SEM, name, key, count] */
+void
+rec_h_sem(struct store_buf *b, const struct object *o, uint64_t skey,
+    uint64_t count)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_H_SEM);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, skey);
+	msgpack_pack_uint64(&pk, count);
+	rec_end(b, at);
+}
+
+/* [R_H_ITEM, name, id, key] */
+void
+rec_h_item(struct store_buf *b, const struct object *o, uint64_t id,
+    uint64_t skey)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 3, R_H_ITEM);
+
+	pack_name(&pk, o);
+	msgpack_pack_uint64(&pk, id);
+	msgpack_pack_uint64(&pk, skey);
+	rec_end(b, at);
+}
+
 /* Items of queue o taken and not finished. */
 static uint64_t
 queue_held(const struct object *o)
@@ -245,14 +301,31 @@ struct taken_rec {
 };
 
 static void
-snapshot_taken(void *arg, const struct qitem *it)
+snapshot_taken(void *arg, const struct taken *t)
 {
 	struct taken_rec	*tr = arg;
 	struct qref		 r;
 
-	qref_of_item(it, &r);
+	qref_of_item(t->it, &r);
 	rec_q_put(tr->b, tr->o, &r);
-	rec_item(tr->b, tr->o, R_Q_TAKE, it->id);
+	rec_item(tr->b, tr->o, R_Q_TAKE, t->it->id);
+	if (t->skey != 0)
+		rec_h_item(tr->b, tr->o, t->it->id, t->skey);
+}
+
+/* A lock (or a condition's) held by a keyed session, and the keyed holds
+ * rp keeps of o. */
+static void
+snapshot_lock(struct store_buf *b, const struct object *o,
+    const struct lock *l, const struct replay *rp)
+{
+	struct hold	*h;
+
+	TAILQ_FOREACH(h, &o->holds, obj_link)
+		if (h->sess->key != 0 && l->owner == h->sess->id &&
+		    l->depth > 0 && !o->keep)
+			rec_h_lock(b, o, h->sess->key, l->depth, l->token);
+	replay_holds_snapshot(b, rp, o);
 }
 
 /* The whole state of one object as records (for snapshots); rp, if not
@@ -280,6 +353,8 @@ snapshot_object(struct store_buf *b, const struct object *o,
 				qref_of_item(it, &r);
 				rec_q_put(b, o, &r);
 				rec_item(b, o, R_Q_TAKE, it->id);
+				if (h->sess->key != 0)
+					rec_h_item(b, o, it->id, h->sess->key);
 			}
 		}
 		ntaken = replay_taken_each(rp, o, snapshot_taken, &tr);
@@ -301,6 +376,10 @@ snapshot_object(struct store_buf *b, const struct object *o,
 		TAILQ_FOREACH(h, &o->holds, obj_link)
 			base += (long)h->permits;
 		rec_s_set(b, o, sem_durable(&o->u.sem, base));
+		TAILQ_FOREACH(h, &o->holds, obj_link)
+			if (h->sess->key != 0 && h->permits > 0)
+				rec_h_sem(b, o, h->sess->key, h->permits);
+		replay_holds_snapshot(b, rp, o);
 		break;
 	case OBJ_EVENT:
 		if (o->u.event.set)
@@ -309,12 +388,16 @@ snapshot_object(struct store_buf *b, const struct object *o,
 	case OBJ_LOCK:
 		if (o->opened)
 			rec_flag(b, o, R_L_OPEN, o->u.lock.recursive);
+		snapshot_lock(b, o, &o->u.lock, rp);
+		break;
+	case OBJ_COND:	/* its own lock, if a keyed session holds it */
+		snapshot_lock(b, o, &o->u.cond.lock, rp);
 		break;
 	case OBJ_BARRIER:
 		rec_b_open(b, o);
 		break;
 	default:
-		break;	/* conditions hold nothing durable */
+		break;
 	}
 	if (o->keep)
 		rec_flag(b, o, R_KEEP, true);

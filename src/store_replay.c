@@ -13,16 +13,6 @@
 #include "store_int.h"
 #include "util.h"
 
-/* A joinable item taken and not finished, during replay. */
-struct taken {
-	struct hnode	 node;		/* by (object, id) */
-	struct {
-		struct object	*obj;
-		uint64_t	 id;
-	} key;
-	struct qitem	*it;
-};
-
 /*
  * The object called name of kind, created if absent.  A name met as
  * another kind was freed in between when it became idle (logs written
@@ -30,13 +20,15 @@ struct taken {
  * idle here too it is freed and made anew.  NULL if it is not (an opened
  * or busy object changes kind only through a delete: damage).
  */
-static struct object *
+struct object *
 replay_object(struct replay *rp, const char *name, uint32_t len,
     enum obj_kind kind)
 {
 	struct object	*o = registry_find(rp->reg, name, len);
 
 	if (o != NULL && o->kind != kind) {
+		if (!o->opened)
+			replay_forget(rp, o);	/* freed by the gc below */
 		registry_gc(rp->reg, o);
 		o = registry_find(rp->reg, name, len);
 	}
@@ -48,8 +40,8 @@ replay_object(struct replay *rp, const char *name, uint32_t len,
 	return o;
 }
 
-static struct taken *
-taken_find(struct replay *rp, struct object *o, uint64_t id)
+struct taken *
+replay_taken_find(struct replay *rp, struct object *o, uint64_t id)
 {
 	struct taken	 key;
 	struct hnode	*n;
@@ -88,6 +80,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		    (rp->tokens = id > rp->tokens ? id : rp->tokens, 0);
 	if (mp_read_str(&r, &name, &namelen) == -1 || namelen == 0)
 		return -1;
+	if (type >= R_H_LOCK && type <= R_H_ITEM)
+		return replay_hold(rp, type, name, namelen, &r);
 	switch (type) {
 	case R_Q_OPEN:
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
@@ -132,7 +126,7 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
 		    mp_read_uint(&r, &id) == -1)
 			return -1;
-		if ((t = taken_find(rp, o, id)) == NULL)
+		if ((t = replay_taken_find(rp, o, id)) == NULL)
 			return -1;
 		hmap_remove(&rp->taken, &t->node);
 		if (type == R_Q_DONE) {
@@ -209,17 +203,7 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return 0;
 	case R_DELETE:
 		if ((o = registry_find(rp->reg, name, namelen)) != NULL) {
-			struct hnode *hn, *next;
-
-			for (hn = hmap_first(&rp->taken); hn != NULL; hn = next) {
-				next = hmap_next(&rp->taken, hn);
-				t = hmap_entry(hn, struct taken, node);
-				if (t->key.obj == o) {
-					hmap_remove(&rp->taken, hn);
-					qitem_free(t->it);
-					free(t);
-				}
-			}
+			replay_forget(rp, o);
 			registry_del(rp->reg, o);
 		}
 		return 0;
@@ -228,8 +212,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 }
 
 /* Order taken items by id, lowest first. */
-static int
-taken_cmp(const void *a, const void *b)
+int
+replay_taken_cmp(const void *a, const void *b)
 {
 	const struct taken *x = *(struct taken *const *)a;
 	const struct taken *y = *(struct taken *const *)b;
@@ -242,21 +226,9 @@ taken_cmp(const void *a, const void *b)
 void
 replay_finish(struct replay *rp)
 {
-	struct taken	**v = xcalloc(rp->taken.count + 1, sizeof(*v));
-	struct hnode	 *n;
-	struct waitlist	  woken;
-	size_t		  i, nv = 0;
-
-	TAILQ_INIT(&woken);
-	for (n = hmap_first(&rp->taken); n != NULL; n = hmap_next(&rp->taken, n))
-		v[nv++] = hmap_entry(n, struct taken, node);
-	qsort(v, nv, sizeof(*v), taken_cmp);
-	for (i = nv; i-- > 0; ) {	/* each is pushed at the head */
-		queue_putback(&v[i]->key.obj->u.queue, v[i]->it, &woken);
-		free(v[i]);
-	}
-	free(v);
+	replay_putback(rp, true);
 	hmap_free(&rp->taken);
+	replay_holds_free(rp);
 }
 
 /* Forget rp's taken items (their objects are being freed). */
@@ -273,13 +245,14 @@ replay_discard(struct replay *rp)
 		free(t);
 	}
 	hmap_free(&rp->taken);
+	replay_holds_free(rp);
 }
 
 /* The items of queue o that rp holds as taken and unfinished: fn on each,
  * by id (so that replicas write the same snapshot), and their count. */
 uint64_t
 replay_taken_each(const struct replay *rp, const struct object *o,
-    void (*fn)(void *, const struct qitem *), void *arg)
+    void (*fn)(void *, const struct taken *), void *arg)
 {
 	struct hnode	 *n;
 	struct taken	 *t, **v;
@@ -294,9 +267,9 @@ replay_taken_each(const struct replay *rp, const struct object *o,
 		if (t->key.obj == o)
 			v[count++] = t;
 	}
-	qsort(v, count, sizeof(*v), taken_cmp);
+	qsort(v, count, sizeof(*v), replay_taken_cmp);
 	for (i = 0; fn != NULL && i < count; i++)
-		fn(arg, v[i]->it);
+		fn(arg, v[i]);
 	free(v);
 	return count;
 }

@@ -518,6 +518,7 @@ worker_free(struct worker *w)
 	hmap_free(&w->fwds);
 	hmap_free(&w->fanouts);
 	hmap_free(&w->sessions);
+	hmap_free(&w->keyed);
 	deadlines_free(&w->deadlines);
 	msgpack_sbuffer_destroy(&w->sbuf);
 	free(w->rbuf);

@@ -113,6 +113,8 @@ struct worker {
 	struct hmap		 fanouts;	/* tag -> struct fanout */
 	struct registry		 reg;		/* objects owned here */
 	struct hmap		 sessions;	/* session id -> struct session */
+	struct hmap		 keyed;		/* key -> struct session bound
+						   to it (session_repl.c) */
 	struct deadlines	 deadlines;	/* parked waiters with a deadline */
 	struct event		*timer;		/* fires at the earliest deadline */
 	uint64_t		 tokens;	/* last fencing token granted */

@@ -1,7 +1,8 @@
 /* check_repl_entry.c: the entries of a shard's raft group (repl_entry.c):
  * two state machines fed the same entries hold the same state, and one
  * restored from a snapshot taken after any entry, fed the rest, holds it
- * too (taken items included); entries that are not ours are refused. */
+ * too (taken items included, and what sessions bound to a key hold: kept
+ * through an epoch); entries that are not ours are refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,77 @@ make_entries(void)
 	registry_free(&scratch);
 }
 
+#define K1	0x1111111111111111ull	/* two session keys */
+#define K2	0x2222222222222222ull
+
+/* Entries with the holds of keyed sessions (store_hold.c): they stay
+ * through epochs until the new leader's records end them. */
+static void
+make_hold_entries(void)
+{
+	struct registry	 scratch;
+	struct store_buf b = { 0 };
+	struct object	*q, *s, *lk, *cv;
+
+	registry_init(&scratch);
+	q = registry_add(&scratch, "jq", 2, OBJ_QUEUE);
+	q->u.queue.joinable = true;
+	s = registry_add(&scratch, "s", 1, OBJ_SEM);
+	qsem_init(&s->u.sem, 3, true);
+	lk = registry_add(&scratch, "lk", 2, OBJ_LOCK);
+	cv = registry_add(&scratch, "cv", 2, OBJ_COND);
+
+	epoch_entry(0, 1, 2);
+	rec_q_open(&b, q);
+	put(&b, q, 1, "a");
+	put(&b, q, 2, "b");
+	put(&b, q, 3, "c");
+	put(&b, q, 4, "d");
+	rec_s_set(&b, s, 3);
+	rec_flag(&b, lk, R_L_OPEN, false);
+	rec_tokens(&b, 1000);
+	recs_entry(1, &b, 2);
+	rec_item(&b, q, R_Q_TAKE, 1);
+	rec_h_item(&b, q, 1, K1);
+	rec_item(&b, q, R_Q_TAKE, 2);		/* an unkeyed session's */
+	rec_item(&b, q, R_Q_TAKE, 3);
+	rec_h_item(&b, q, 3, K2);
+	rec_h_lock(&b, lk, K1, 1, 5);
+	rec_h_sem(&b, s, K1, 2);
+	rec_h_lock(&b, cv, K2, 2, 6);		/* a Condition's own lock */
+	recs_entry(2, &b, 2);
+	/* A new leader: item 2 goes back; 1, 3 and the holds stay. */
+	epoch_entry(3, 2, 3);
+	rec_item(&b, q, R_Q_DONE, 3);
+	rec_h_free(&b, cv, K2);
+	rec_h_sem(&b, s, K1, 1);
+	rec_h_lock(&b, lk, K2, 1, 7);		/* K1's hold of lk ends */
+	recs_entry(4, &b, 3);
+	epoch_entry(5, 3, 4);
+	rec_item(&b, q, R_Q_BACK, 1);
+	rec_h_sem(&b, s, K1, 0);
+	recs_entry(6, &b, 4);
+	free(b.p);
+	registry_free(&scratch);
+}
+
+/* The hold of key on o in f's replay state (NULL: none). */
+static struct rhold *
+fsm_hold(struct fsm *f, const char *name, uint64_t skey)
+{
+	struct object	*o = registry_find(&f->reg, name, strlen(name));
+	struct hnode	*n;
+	struct rhold	*h;
+
+	for (n = hmap_first(&f->rp.holds); o != NULL && n != NULL;
+	    n = hmap_next(&f->rp.holds, n)) {
+		h = hmap_entry(n, struct rhold, node);
+		if (h->key.obj == o && h->key.skey == skey)
+			return h;
+	}
+	return NULL;
+}
+
 static void
 free_entries(void)
 {
@@ -254,16 +326,61 @@ START_TEST(test_same_entries_same_state)
 }
 END_TEST
 
-/* A snapshot after entry _i, restored into a fresh state machine and fed
+START_TEST(test_holds_same_state)
+{
+	struct fsm	 a, b;
+	struct object	*q;
+	struct rhold	*h;
+	int		 i;
+
+	make_hold_entries();
+	fsm_init(&a);
+	fsm_init(&b);
+	for (i = 0; i < NENTRIES; i++) {
+		fsm_apply(&a, &entries[i]);
+		fsm_apply(&b, &entries[i]);
+		assert_same_state(&a, &b);
+		if (i != 3)
+			continue;
+		/* After the epoch: the keyed items and holds are kept. */
+		ck_assert_uint_eq(a.rp.taken.count, 2);
+		ck_assert_uint_eq(a.rp.holds.count, 3);
+		ck_assert_ptr_nonnull(h = fsm_hold(&a, "lk", K1));
+		ck_assert_uint_eq(h->depth, 1);
+		ck_assert_uint_eq(h->token, 5);
+		ck_assert_ptr_nonnull(h = fsm_hold(&a, "s", K1));
+		ck_assert_uint_eq(h->permits, 2);
+		ck_assert_ptr_nonnull(h = fsm_hold(&a, "cv", K2));
+		ck_assert_uint_eq(h->depth, 2);
+		q = registry_find(&a.reg, "jq", 2);
+		ck_assert_uint_eq(q->u.queue.count, 2);	/* 2 back, and 4 */
+	}
+	/* The last records gave back item 1 and ended the holds but K2's
+	 * of lk. */
+	ck_assert_uint_eq(a.rp.taken.count, 0);
+	ck_assert_uint_eq(a.rp.holds.count, 1);
+	ck_assert_ptr_nonnull(h = fsm_hold(&a, "lk", K2));
+	ck_assert_uint_eq(h->token, 7);
+	q = registry_find(&a.reg, "jq", 2);
+	ck_assert_uint_eq(q->u.queue.count, 3);
+	ck_assert_uint_eq(q->u.queue.unfinished, 3);
+	fsm_free(&a);
+	fsm_free(&b);
+	free_entries();
+}
+END_TEST
+
+/* A snapshot after entry i, restored into a fresh state machine and fed
  * the rest, ends where the machine fed every entry does. */
-START_TEST(test_snapshot_then_rest)
+static void
+snapshot_then_rest(int _i, void (*make)(void))
 {
 	struct fsm	 a, c, d;
 	struct store_buf snap;
 	size_t		 end, bad;
 	int		 i;
 
-	make_entries();
+	make();
 	fsm_init(&a);
 	fsm_init(&c);
 	fsm_init(&d);
@@ -283,6 +400,17 @@ START_TEST(test_snapshot_then_rest)
 	fsm_free(&c);
 	fsm_free(&d);
 	free_entries();
+}
+
+START_TEST(test_snapshot_then_rest)
+{
+	snapshot_then_rest(_i, make_entries);
+}
+END_TEST
+
+START_TEST(test_holds_snapshot_then_rest)
+{
+	snapshot_then_rest(_i, make_hold_entries);
 }
 END_TEST
 
@@ -329,6 +457,8 @@ repl_entry_suite(void)
 
 	tcase_add_test(tc, test_same_entries_same_state);
 	tcase_add_loop_test(tc, test_snapshot_then_rest, 0, NENTRIES - 1);
+	tcase_add_test(tc, test_holds_same_state);
+	tcase_add_loop_test(tc, test_holds_snapshot_then_rest, 0, NENTRIES - 1);
 	tcase_add_test(tc, test_foreign_entries_refused);
 	suite_add_tcase(s, tc);
 	return s;

@@ -73,6 +73,10 @@ run "raft-election-ms out of range" 2 "raft-election-ms" "$three" \
     --check-config --raft-election-ms 5
 run "raft-election-ms from the file" 0 "configuration OK" "$three
 raft-election-ms = 300" --check-config
+run "session-grace out of range" 2 "session-grace" "$three" \
+    --check-config --session-grace -1
+run "session-grace from the file" 0 "configuration OK" "$three
+session-grace = 0" --check-config
 # Refused at start as by the check, before anything is bound.
 run "a daemon with --peer and --fsync refuses to start" 2 \
     "raft writes its log" "$three" -f --fsync no

@@ -1,0 +1,360 @@
+/*
+ * session_repl.c: sessions whose holds survive a failover (issue 13,
+ * docs/HA.md "Sessions across a failover").  A client binds its
+ * connection's session, on the connection's worker, to a token of its own
+ * (session.resume); in a cluster the session's holds are then recorded
+ * under the token's key (the first 8 bytes of its SHA-256; the token is
+ * never stored): R_H_LOCK / R_H_FREE / R_H_SEM / R_H_ITEM, replicated
+ * with the rest of the pass's records (store_hold.c keeps them in a
+ * follower's replay state).  A new leader turns them into detached
+ * sessions, each with a timer of --session-grace; a resume with the same
+ * token takes the holds over, else the timer ends the session as a dead
+ * client's.  A keyed session whose connection closes on a leader that
+ * stays up ends at once, as any.  A single node binds nothing.
+ */
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "log.h"
+#include "qlock.h"
+#include "repl.h"
+#include "reply.h"
+#include "session.h"
+#include "store_int.h"
+#include "util.h"
+#include "worker.h"
+
+#define TOKEN_MIN	16
+#define TOKEN_MAX	64
+
+/* The key a session is bound to, or 0. */
+static uint64_t
+sess_key(struct worker *w, uint64_t sess)
+{
+	struct session	*s;
+
+	if (w->keyed.count == 0 || (s = session_find(w, sess)) == NULL)
+		return 0;
+	return s->key;
+}
+
+/* The buffer a keyed hold's record goes into (the pass's entry). */
+static struct store_buf *
+hold_buf(struct worker *w, struct object *o)
+{
+	if (w->store == NULL || !w->store->raft)
+		return NULL;
+	o->logged = true;	/* freeing it logs its delete */
+	store_schedule_flush(w);
+	return &w->store->pend;
+}
+
+void
+session_note_lock(struct worker *w, struct object *o, uint64_t sess)
+{
+	const struct lock *l = o->kind == OBJ_COND ? &o->u.cond.lock :
+	    &o->u.lock;
+	struct store_buf *b;
+	uint64_t	 key;
+
+	if (o->keep || (key = sess_key(w, sess)) == 0 ||
+	    (b = hold_buf(w, o)) == NULL)
+		return;
+	if (l->owner == sess && l->depth > 0)
+		rec_h_lock(b, o, key, l->depth, l->token);
+	else
+		rec_h_free(b, o, key);
+}
+
+void
+session_note_sem(struct worker *w, struct hold *h)
+{
+	struct store_buf *b;
+
+	if (h->sess->key != 0 && !h->obj->keep &&
+	    (b = hold_buf(w, h->obj)) != NULL)
+		rec_h_sem(b, h->obj, h->sess->key, h->permits);
+}
+
+void
+session_note_item(struct worker *w, struct hold *h, uint64_t id)
+{
+	struct store_buf *b;
+
+	if (h->sess->key != 0 && (b = hold_buf(w, h->obj)) != NULL)
+		rec_h_item(b, h->obj, id, h->sess->key);
+}
+
+/* Everything s holds, as records under its key (it was just bound). */
+static void
+note_all(struct worker *w, struct session *s)
+{
+	struct hold	*h;
+	struct qitem	*it;
+
+	TAILQ_FOREACH(h, &s->holds, sess_link) {
+		switch (h->obj->kind) {
+		case OBJ_LOCK:
+		case OBJ_COND:
+			session_note_lock(w, h->obj, s->id);
+			break;
+		case OBJ_SEM:
+			if (h->permits > 0)
+				session_note_sem(w, h);
+			break;
+		case OBJ_QUEUE:
+			TAILQ_FOREACH(it, &h->items, link)
+				session_note_item(w, h, it->id);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static struct session *
+keyed_find(struct worker *w, uint64_t key)
+{
+	struct hnode	*n = hmap_find(&w->keyed, &key, sizeof(key));
+
+	return n == NULL ? NULL : hmap_entry(n, struct session, knode);
+}
+
+static void
+bind_key(struct worker *w, struct session *s, uint64_t key)
+{
+	s->key = key;
+	hmap_insert(&w->keyed, &s->knode, &s->key, sizeof(s->key));
+}
+
+void
+session_unbind(struct worker *w, struct session *s)
+{
+	if (s->key == 0)
+		return;
+	hmap_remove(&w->keyed, &s->knode);
+	if (s->grace != NULL)
+		event_free(s->grace);
+	s->grace = NULL;
+	s->detached = false;
+	s->key = 0;
+}
+
+size_t
+session_detached_count(struct worker *w)
+{
+	struct hnode	*n;
+	size_t		 count = 0;
+
+	for (n = hmap_first(&w->keyed); n != NULL; n = hmap_next(&w->keyed, n))
+		count += hmap_entry(n, struct session, knode)->detached;
+	return count;
+}
+
+static size_t
+nholds(const struct session *s)
+{
+	const struct hold *h;
+	size_t		   n = 0;
+
+	TAILQ_FOREACH(h, &s->holds, sess_link)
+		n++;
+	return n;
+}
+
+/* A detached session's grace period is over: it ends as a dead client's. */
+static void
+grace_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct session	*s = arg;
+	struct worker	*w = s->grace_w;
+
+	log_info("shard %d: a session detached by the failover was not "
+	    "resumed in time: what it held is given back", w->id);
+	session_end(w, s->id);
+}
+
+/* The detached session of key on this new leader, made if absent. */
+static struct session *
+detached_get(struct worker *w, uint64_t key)
+{
+	struct session	*s = keyed_find(w, key);
+	struct timeval	 tv;
+	int		 ms = w->conf->session_grace;
+
+	if (s != NULL)
+		return s;
+	s = session_get(w, SESS_MAKE(w->id, w->gen, ++w->next_sess));
+	bind_key(w, s, key);
+	s->detached = true;
+	s->grace_w = w;
+	s->grace = evtimer_new(w->base, grace_cb, s);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(s->grace, &tv);
+	return s;
+}
+
+void
+session_repl_serve(struct worker *w, struct replay *rp)
+{
+	struct taken	**v = xcalloc(rp->taken.count + 1, sizeof(*v));
+	struct hnode	 *n;
+	struct rhold	 *rh;
+	struct session	 *s;
+	struct hold	 *h;
+	struct lock	 *l;
+	struct object	 *o;
+	size_t		  nv = 0, i;
+	long		  take;
+
+	/* Items, oldest first, so that each hold's are in order. */
+	for (n = hmap_first(&rp->taken); n != NULL; n = hmap_next(&rp->taken, n))
+		if (hmap_entry(n, struct taken, node)->skey != 0)
+			v[nv++] = hmap_entry(n, struct taken, node);
+	qsort(v, nv, sizeof(*v), replay_taken_cmp);
+	for (i = 0; i < nv; i++) {
+		s = detached_get(w, v[i]->skey);
+		h = hold_get(w, s->id, v[i]->key.obj);
+		TAILQ_INSERT_TAIL(&h->items, v[i]->it, link);
+		h->nitems++;
+		hmap_remove(&rp->taken, &v[i]->node);
+		free(v[i]);
+	}
+	free(v);
+	while ((n = hmap_first(&rp->holds)) != NULL) {
+		rh = hmap_entry(n, struct rhold, node);
+		o = rh->key.obj;
+		s = detached_get(w, rh->key.skey);
+		h = hold_get(w, s->id, o);
+		if (rh->depth > 0 && (o->kind == OBJ_LOCK || o->kind == OBJ_COND)) {
+			l = o->kind == OBJ_COND ? &o->u.cond.lock : &o->u.lock;
+			l->owner = s->id;
+			l->depth = rh->depth;
+			l->token = rh->token;
+		}
+		if (rh->permits > 0 && o->kind == OBJ_SEM) {
+			/* The replicated value counts them as free. */
+			take = o->u.sem.value < (long)rh->permits ?
+			    o->u.sem.value : (long)rh->permits;
+			o->u.sem.value -= take;
+			h->permits += (uint64_t)take;
+		}
+		if (h->permits == 0 && h->nitems == 0 && (o->kind == OBJ_SEM ||
+		    o->kind == OBJ_QUEUE))
+			hold_free(w, h);
+		hmap_remove(&rp->holds, n);
+		free(rh);
+	}
+	if (w->keyed.count > 0)
+		log_info("shard %d: %zu sessions detached by the failover, "
+		    "kept for %d ms", w->id, session_detached_count(w),
+		    w->conf->session_grace);
+}
+
+/* Move what detached session d holds to s (the connection's). */
+static void
+take_over(struct worker *w, struct session *d, struct session *s)
+{
+	struct hold	*hd, *hs;
+	struct lock	*l;
+	struct object	*o;
+
+	while ((hd = TAILQ_FIRST(&d->holds)) != NULL) {
+		o = hd->obj;
+		if (o->kind == OBJ_LOCK || o->kind == OBJ_COND) {
+			l = o->kind == OBJ_COND ? &o->u.cond.lock : &o->u.lock;
+			if (l->owner == d->id)
+				l->owner = s->id;
+		}
+		hs = hold_get(w, s->id, o);
+		hs->permits += hd->permits;
+		hd->permits = 0;
+		/* d's items are older: they go first. */
+		TAILQ_CONCAT(&hd->items, &hs->items, link);
+		TAILQ_CONCAT(&hs->items, &hd->items, link);
+		hs->nitems += hd->nitems;
+		hd->nitems = 0;
+		hold_free(w, hd);
+	}
+}
+
+/* session.resume [token] -> {resumed, holds} */
+void
+cmd_session_resume(struct worker *w, struct request *r)
+{
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	struct session	*s, *d;
+	msgpack_packer	*pk;
+	const void	*tok;
+	uint32_t	 len;
+	uint64_t	 key = 0;
+	size_t		 held = 0, i;
+	bool		 resumed = false, had;
+
+	if (mp_read_bytes(&r->params, &tok, &len) == -1) {
+		reply_error(w, &r->ctx, QLOCK_EPROTO,
+		    "session.resume: the token must be bytes");
+		return;
+	}
+	if (len < TOKEN_MIN || len > TOKEN_MAX) {
+		reply_error(w, &r->ctx, QLOCK_EINVAL, "session.resume: a token "
+		    "is %d to %d bytes", TOKEN_MIN, TOKEN_MAX);
+		return;
+	}
+	if (repl_on(w)) {
+		/* A request of this worker's own shard, never relayed. */
+		if (!repl_serving(w)) {
+			repl_refuse(w, &r->ctx);
+			return;
+		}
+		repl_read(w);	/* answered once still the leader */
+		SHA256(tok, len, md);
+		for (i = 0; i < 8; i++)
+			key = key << 8 | md[i];
+		if (key == 0)
+			key = 1;
+		s = session_get(w, r->ctx.sess);
+		d = keyed_find(w, key);
+		if (s->key != 0 && s->key != key) {
+			reply_error(w, &r->ctx, QLOCK_EINVAL, "session.resume: "
+			    "this connection's session has another token");
+			session_gc(w, s);
+			return;
+		}
+		if (s->key == 0 && d != NULL && !d->detached) {
+			reply_error(w, &r->ctx, QLOCK_EINVAL,
+			    "session is in use by another connection");
+			session_gc(w, s);
+			return;
+		}
+		if (s->key == 0) {
+			had = !TAILQ_EMPTY(&s->holds);
+			if (d != NULL) {
+				held = nholds(d);
+				take_over(w, d, s);
+				session_unbind(w, d);
+				session_gc(w, d);
+				resumed = true;
+			}
+			bind_key(w, s, key);
+			if (had)	/* unkeyed holds until now */
+				note_all(w, s);
+		}
+		if (!resumed)
+			held = nholds(s);
+	}
+	pk = reply_begin(w, &r->ctx);
+	msgpack_pack_map(pk, 2);
+	pack_cstr(pk, "resumed");
+	if (resumed)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pack_cstr(pk, "holds");
+	msgpack_pack_uint64(pk, held);
+	reply_end(w, &r->ctx);
+}
