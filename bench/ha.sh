@@ -7,7 +7,7 @@
 # with --data-dir and --fsync always (each put on disk before its reply).
 # Then KILLS times: kill -9 of the node leading shard 0, and the time from
 # the kill to the first put on shard 0 acknowledged by the survivors.  See
-# docs/PERFORMANCE.md ("Issue 13").
+# docs/PERFORMANCE-HA.md.
 #
 # usage: bench/ha.sh [BUILD_DIR]   environment: REPS (3), N (20000),
 #   CLIENTS ("1 8 32"), SIZE (64), WORKERS (2), KILLS (5), ELECTION (1000,

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "frame.h"
+#include "frame_ev.h"
 #include "log.h"
 #include "mp.h"
 #include "peer.h"
@@ -71,17 +72,6 @@ conn_read_off(struct conn *c)
 	}
 }
 
-/* Write one frame: header and body. */
-static void
-conn_send_frame(struct conn *c, const void *body, size_t len)
-{
-	uint8_t	hdr[FRAME_HDR];
-
-	frame_put_header(hdr, len);
-	conn_write(c, hdr, sizeof(hdr));
-	conn_write(c, body, len);
-}
-
 /* Stop reading c until its replies are written and less is unanswered. */
 static void
 conn_pause(struct conn *c)
@@ -99,20 +89,38 @@ conn_may_read(const struct conn *c)
 	return c->inflight < CONN_INFLIGHT_MAX && c->parked < CONN_PARKED_MAX;
 }
 
-void
-conn_write(struct conn *c, const void *buf, size_t len)
+/* Queue len bytes of buf on c, as one frame if framed, to be written
+ * after this pass; a client that does not read its replies stops being
+ * read. */
+static void
+conn_queue(struct conn *c, const void *buf, size_t len, bool framed)
 {
 	if (c->state == CONN_CLOSING)
 		return;
-	evbuffer_add(c->out, buf, len);
+	if (framed)
+		frame_ev_add(c->out, buf, len);
+	else
+		evbuffer_add(c->out, buf, len);
 	if (!c->dirty) {
 		c->dirty = true;
 		TAILQ_INSERT_TAIL(&c->w->dirty, c, dirty_link);
 		worker_schedule_output(c->w);
 	}
-	/* A client that does not read its replies stops being read. */
 	if (evbuffer_get_length(c->out) > c->w->conf->max_output)
 		conn_pause(c);
+}
+
+void
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	conn_queue(c, buf, len, false);
+}
+
+/* Write one frame: header and body. */
+static void
+conn_send_frame(struct conn *c, const void *body, size_t len)
+{
+	conn_queue(c, body, len, true);
 }
 
 /* Write what c has queued; -1 if the connection broke (c is freed). */

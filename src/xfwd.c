@@ -30,6 +30,7 @@
 #include "config.h"
 #include "conn.h"
 #include "frame.h"
+#include "frame_ev.h"
 #include "log.h"
 #include "mp.h"
 #include "qlock.h"
@@ -142,17 +143,6 @@ up_fail(struct upstream *up, const char *why)
 	up_free(up);
 }
 
-/* Queue one framed message to out. */
-static void
-up_frame(struct evbuffer *out, const void *body, size_t len)
-{
-	uint8_t		 hdr[FRAME_HDR];
-
-	frame_put_header(hdr, len);
-	evbuffer_add(out, hdr, sizeof(hdr));
-	evbuffer_add(out, body, len);
-}
-
 /* The handshake is done: mark the connection, send what waited. */
 static void
 up_ready(struct upstream *up)
@@ -169,7 +159,7 @@ up_ready(struct upstream *up)
 	msgpack_pack_uint8(&pk, 2);
 	pack_cstr(&pk, XFWD_MARK);
 	msgpack_pack_array(&pk, 0);
-	up_frame(bufferevent_get_output(up->bev), sb.data, sb.size);
+	frame_ev_add(bufferevent_get_output(up->bev), sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	evbuffer_add_buffer(bufferevent_get_output(up->bev), up->queued);
 	for (n = hmap_first(&up->reqs); n != NULL; n = hmap_next(&up->reqs, n))
@@ -187,11 +177,13 @@ up_auth(struct upstream *up, const uint8_t *body, size_t len)
 	switch (auth_input(&up->auth, body, len, out, &outlen)) {
 	case AUTH_CONTINUE:
 		if (outlen > 0)
-			up_frame(bufferevent_get_output(up->bev), out, outlen);
+			frame_ev_add(bufferevent_get_output(up->bev), out,
+			    outlen);
 		return 0;
 	case AUTH_OK:
 		if (outlen > 0)
-			up_frame(bufferevent_get_output(up->bev), out, outlen);
+			frame_ev_add(bufferevent_get_output(up->bev), out,
+			    outlen);
 		up_ready(up);
 		return 0;
 	case AUTH_FAIL:
@@ -447,7 +439,7 @@ xfwd_relay(struct worker *w, struct request *r, bool norelay)
 	msgpack_sbuffer_init(&sb);
 	up_encode(up, r, rl->id, &sb);
 	/* On the socket once authenticated; queued until then. */
-	up_frame(up->ready ? bufferevent_get_output(up->bev) : up->queued,
+	frame_ev_add(up->ready ? bufferevent_get_output(up->bev) : up->queued,
 	    sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	hmap_insert(&up->reqs, &rl->node, &rl->id, sizeof(rl->id));

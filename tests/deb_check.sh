@@ -88,11 +88,13 @@ holds() {
 }
 holds qlockd usr/sbin/qlockd etc/qlockd/qlockd.conf \
     lib/systemd/system/qlockd.service lib/systemd/system/qlockd.socket \
-    usr/share/man/man8/qlockd.8.gz usr/share/man/man7/qlockd-cluster.7.gz
+    usr/share/man/man8/qlockd.8.gz usr/share/man/man7/qlockd-cluster.7.gz \
+    usr/share/man/man7/qlockd-storage.7.gz
 holds qlock usr/bin/qlock usr/share/man/man1/qlock.1.gz
 holds libqlock0 "usr/lib/$ma/libqlock.so.0"
 holds libqlock-dev usr/include/qlock.h "usr/lib/$ma/libqlock.so" \
-    "usr/lib/$ma/pkgconfig/qlock.pc" usr/share/man/man3/libqlock.3.gz
+    "usr/lib/$ma/pkgconfig/qlock.pc" usr/share/man/man3/libqlock.3.gz \
+    usr/share/man/man3/libqlock-sync.3.gz
 holds python3-qlock usr/lib/python3/dist-packages/qlock/__init__.py
 
 # The unit as installed: the paths filled in.
