@@ -1,7 +1,7 @@
 /*
- * lq_follow.c: following a cluster's leaders (docs/HA.md, "Clients").  In
- * a cluster only the leader of a shard serves its objects; the topology
- * names the leaders and their workers' addresses.  A request for a named
+ * lq_follow.c: following a cluster's leaders (docs/PROTOCOL.md,
+ * "Routing").  In a cluster only the leader of a shard serves its objects;
+ * the topology names the leaders and their workers' addresses.  A request for a named
  * object goes to its shard's leader; the answer NotLeader (nothing was
  * done) sends it again to the leader the error names, or, after asking
  * topology again, to the new one, for at most FOLLOW_WAIT seconds and
@@ -9,7 +9,9 @@
  * elsewhere the same way (nothing was sent).  A connection lost once the
  * request was sent fails the call with QLOCK_ECONN (its outcome is
  * unknown: never sent twice), and the next call asks for the leaders
- * again and goes on, on new connections.
+ * again and goes on, on new connections.  Each connection to a leader
+ * binds its session to the handle's token first (leader_open), so holds
+ * outlive a leader that dies.
  */
 #include <sys/random.h>
 #include <sys/socket.h>
