@@ -1,7 +1,7 @@
 /*
- * lq_follow.c: following a cluster's leaders (docs/HA.md, "Clients").  In
- * a cluster only the leader of a shard serves its objects; the topology
- * names the leaders and their workers' addresses.  A request for a named
+ * lq_follow.c: following a cluster's leaders (docs/PROTOCOL.md,
+ * "Routing").  In a cluster only the leader of a shard serves its objects;
+ * the topology names the leaders and their workers' addresses.  A request for a named
  * object goes to its shard's leader; the answer NotLeader (nothing was
  * done) sends it again to the leader the error names, or, after asking
  * topology again, to the new one, for at most FOLLOW_WAIT seconds and
@@ -9,8 +9,11 @@
  * elsewhere the same way (nothing was sent).  A connection lost once the
  * request was sent fails the call with QLOCK_ECONN (its outcome is
  * unknown: never sent twice), and the next call asks for the leaders
- * again and goes on, on new connections.
+ * again and goes on, on new connections.  Each connection to a leader
+ * binds its session to the handle's token first (leader_open), so holds
+ * outlive a leader that dies.
  */
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -95,6 +98,39 @@ found:
 	return QLOCK_OK;
 }
 
+/* The request being followed stays in c->sbuf (its msgid in c->msgid)
+ * while another is made on the side, in a buffer of its own, straight on a
+ * socket (no routing): what aside_begin keeps and aside_end puts back. */
+struct aside {
+	msgpack_sbuffer	 sbuf;
+	uint64_t	 msgid;
+	struct lq_route	*route;
+	char		 err[ERR_MAX];
+};
+
+static void
+aside_begin(qlock *c, struct aside *a)
+{
+	a->sbuf = c->sbuf;
+	a->msgid = c->msgid;
+	a->route = c->route;
+	snprintf(a->err, sizeof(a->err), "%s", c->err);
+	msgpack_sbuffer_init(&c->sbuf);
+	c->route = NULL;		/* lq_req_call on c->fd */
+}
+
+/* keep_err: the side request's error stays the call's. */
+static void
+aside_end(qlock *c, struct aside *a, bool keep_err)
+{
+	msgpack_sbuffer_destroy(&c->sbuf);
+	c->sbuf = a->sbuf;
+	c->msgid = a->msgid;	/* the answer awaited is the request's */
+	c->route = a->route;
+	if (!keep_err)
+		snprintf(c->err, sizeof(c->err), "%s", a->err);
+}
+
 /* Ask topology on the first connection (opened again if it broke) and
  * take the leaders it names, keeping the connections to those that still
  * lead.  On failure the route stays as it was, marked stale. */
@@ -103,30 +139,22 @@ follow_refresh(qlock *c)
 {
 	struct lq_route	*old = c->route, *rt;
 	struct mp_reader res;
-	msgpack_sbuffer	 keep = c->sbuf;
-	uint64_t	 msgid = c->msgid;
-	char		 err[ERR_MAX];
+	struct aside	 a;
 	int		 i, tries;
 
-	/* The request being followed stays in c->sbuf: build topology's in a
-	 * buffer of its own. */
-	snprintf(err, sizeof(err), "%s", c->err);
-	msgpack_sbuffer_init(&c->sbuf);
+	aside_begin(c, &a);
 	rt = NULL;
 	for (tries = 0; tries < 2 && rt == NULL; tries++) {
+		c->route = old;		/* lq_follow_reopen's addresses */
 		if (c->fd == -1 && lq_follow_reopen(c) != QLOCK_OK)
 			break;
-		c->route = NULL;	/* lq_req_call on c->fd */
+		c->route = NULL;
 		if (lq_req_begin(c, "topology", 0) == QLOCK_OK &&
 		    lq_req_call(c, &res) == QLOCK_OK)
 			rt = lq_route_parse(c->at != NULL ? c->at : "",
 			    &res);
-		c->route = old;
 	}
-	msgpack_sbuffer_destroy(&c->sbuf);
-	c->sbuf = keep;
-	c->msgid = msgid;	/* the answer awaited is the request's */
-	snprintf(c->err, sizeof(c->err), "%s", err);
+	aside_end(c, &a, false);
 	if (rt == NULL || !rt->cluster || rt->nshards != old->nshards) {
 		if (rt != NULL) {
 			c->route = rt;
@@ -147,6 +175,51 @@ follow_refresh(qlock *c)
 	}
 	lq_route_free(c);
 	c->route = rt;
+}
+
+/*
+ * Open a connection to a shard's leader at addr and bind its session to
+ * this client's token (session.resume, docs/PROTOCOL.md "Sessions in a
+ * cluster"): what the client held on a leader that died is its again on
+ * the new one if it comes back within the grace period.  -1 if it cannot
+ * be opened, breaks, or the node does not lead the shard (NotLeader, the
+ * leader named in c->err): nothing of the request was sent.  A daemon that
+ * does not know the method (an older one) or refuses the token serves the
+ * connection as before, without resume.
+ */
+static int
+leader_open(qlock *c, const char *addr)
+{
+	struct mp_reader res;
+	struct aside	 a;
+	int		 first = c->fd, fd, st;
+
+	if (!c->token_set) {
+		if (getrandom(c->token, sizeof(c->token), 0) !=
+		    (ssize_t)sizeof(c->token))
+			return lq_fail(c, QLOCK_ECONN, "getrandom: %s",
+			    strerror(errno)), -1;
+		c->token_set = true;
+	}
+	if ((fd = lq_conn_open(c, addr)) == -1)
+		return -1;
+	aside_begin(c, &a);
+	c->fd = fd;
+	if ((st = lq_req_begin(c, "session.resume", 1)) == QLOCK_OK) {
+		lq_pk_bin(c, c->token, sizeof(c->token));
+		st = lq_req_call(c, &res);
+	}
+	if (c->fd == -1)
+		st = QLOCK_ECONN;		/* it broke, and is closed */
+	c->fd = first;
+	aside_end(c, &a, st == QLOCK_ECONN || st == QLOCK_ENOTLEADER);
+	if (st == QLOCK_ECONN)
+		return -1;
+	if (st == QLOCK_ENOTLEADER) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* The NotLeader message "shard G: leader is node N at ADDR": ADDR of the
@@ -245,7 +318,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		    rt->addr[shard] != NULL) {
 			/* Not sent yet: a leader out of reach is looked for
 			 * again. */
-			if ((rt->fd[shard] = lq_conn_open(c,
+			if ((rt->fd[shard] = leader_open(c,
 			    rt->addr[shard])) == -1) {
 				st = QLOCK_ECONN;
 				rt->stale = true;
@@ -304,7 +377,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		free(rt->addr[shard]);
 		rt->addr[shard] = named;
 		/* At once: skip the wait and the topology. */
-		if ((rt->fd[shard] = lq_conn_open(c, named)) == -1)
+		if ((rt->fd[shard] = leader_open(c, named)) == -1)
 			continue;
 		timeout_left(c, now_mono() - start);
 		st = call_on(c, rt->fd[shard], res, &lost);

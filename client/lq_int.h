@@ -16,6 +16,7 @@
 #define REQUEST_MAX	0x7fffffffu	/* a frame length is signed 32-bit */
 #define BUF_KEEP	(1024u * 1024)	/* free larger buffers between calls */
 #define ERR_MAX		256		/* longest last_error text */
+#define LQ_TOKEN_LEN	16		/* bytes of a session token */
 
 /*
  * msgpack-RPC message types and the shape of a response; changing them is a
@@ -62,6 +63,9 @@ struct qlock {
 	size_t		 tmo_off;	/* where the request's timeout is packed
 					   in sbuf (0: none) */
 	double		 tmo;		/* its value */
+	uint8_t		 token[LQ_TOKEN_LEN];	/* in a cluster: names this
+					   client's sessions (session.resume) */
+	bool		 token_set;
 };
 
 /* libqlock.c: the connection, its socket and its frames. */

@@ -155,7 +155,10 @@ lq_route_parse(const char *address, struct mp_reader *res)
 		if (cluster && mp_read_nil(&leaders) == -1 &&
 		    mp_read_int(&leaders, &lead) == -1)
 			break;
-		if (cluster && !(i == (uint32_t)self && lead == node))
+		/* In a cluster every shard, the first connection's own
+		 * included, has a connection to its leader's worker: the
+		 * session bound to this client's token (lq_follow.c). */
+		if (cluster)
 			rt->addr[i] = leader_addr(address, &addrs, m);
 		else if (i != (uint32_t)self)
 			rt->addr[i] = shard_direct_read(address, &addrs, m);

@@ -80,6 +80,7 @@ class Route:
         self.shards = {}                # name -> shard, names seen lately
         self.cluster = False            # a cluster's: follow the leaders
         self.stale = False              # ask topology before the next call
+        self.token = None               # a cluster's: the session token
 
     @classmethod
     def ask(cls, conn, address):
@@ -103,10 +104,9 @@ class Route:
                     (leaders is not None and len(leaders) != n)):
                 return None
             if leaders is not None:
-                node = t.get("node")
-                addrs = [None if i == shard and leaders[i] == node
-                         else _leader(address, a)
-                         for i, a in enumerate(t["addrs"])]
+                # Every shard, the first connection's own included, gets
+                # a connection to its leader, bound to the session token.
+                addrs = [_leader(address, a) for a in t["addrs"]]
             else:
                 addrs = [None if i == shard else _direct(address, a)
                          for i, a in enumerate(t["addrs"])]
@@ -162,8 +162,8 @@ class Route:
 
     def leader(self, first, name, authkey):
         """The connection to the leader of name's shard (first if it has
-        no address): opened now if needed; ConnError if it cannot be
-        (nothing was sent)."""
+        no address): opened now if needed; ConnError if it cannot be,
+        NotLeaderError if it is not the leader's (nothing was sent)."""
         shard = self.shard_for(name)
         conn = self.owners.get(shard)
         if conn is not None and conn.sock is not None:
@@ -172,8 +172,28 @@ class Route:
         if addr is None:
             return first
         conn = _wire.Connection(addr, authkey)
+        if self.cluster and self.token is not None:
+            self._bind(conn, self.token)
         self.owners[shard] = conn
         return conn
+
+    @staticmethod
+    def _bind(conn, token):
+        # The session of a new connection to a leader takes the token
+        # (session.resume, docs/PROTOCOL.md "Sessions in a cluster"): what
+        # this thread held on a leader that died is its again on the new
+        # one within the grace period.  An older daemon (NoMethod) or a
+        # refused token: served as before, without resume.
+        try:
+            conn.call("session.resume", token)
+        except errors.NotLeaderError:
+            conn.close()
+            raise
+        except errors.ConnError:
+            conn.close()
+            raise
+        except errors.Error:
+            pass
 
     def connection(self, first, name, authkey):
         """The connection for requests about name."""
@@ -244,6 +264,14 @@ def follow(client, method, params, name, undo):
         try:
             conn = first if name is None else route.leader(first, name,
                                                            client._authkey)
+        except errors.NotLeaderError as e:
+            # Its session could not be bound: nothing was sent.
+            err = e
+            route.stale = True
+            addr = _named_leader(e.message or "", first.address)
+            if addr is not None:
+                route.point(route.shard_for(name), addr)
+            continue
         except errors.ConnError as e:
             route.stale = True              # not sent: look again
             err = e

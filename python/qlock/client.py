@@ -53,9 +53,18 @@ class Client:
             self._local.conn = conn
             if conn.route is not None and conn.route.cluster:
                 self._local.route = conn.route
+                conn.route.token = self._token()
         if name is None or conn.route is None:
             return conn
         return conn.route.connection(conn, name, self._authkey)
+
+    def _token(self):
+        # This thread's session token in a cluster: random, kept across
+        # reconnections (so sessions resume), new in a forked child.
+        tok = getattr(self._local, "token", None)
+        if tok is None or tok[0] != os.getpid():
+            tok = self._local.token = (os.getpid(), os.urandom(16))
+        return tok[1]
 
     def call(self, method, *params, undo=None):
         """One request on this thread's connection to the owner of the

@@ -108,8 +108,9 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def cluster(keyfile):
+def running_cluster(keyfile):
+    """Three nodes, shard 0 led by node 1 and shard 1 by node 2, as the
+    generator of a fixture: skipped without libraft, stopped after."""
     if _no_libraft():
         pytest.skip("qlockd built without libraft")
     c = Cluster(keyfile)
@@ -119,6 +120,11 @@ def cluster(keyfile):
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(keyfile):
+    yield from running_cluster(keyfile)
 
 
 def names_per_shard():

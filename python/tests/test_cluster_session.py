@@ -1,0 +1,101 @@
+"""What a Client holds survives the death of the leader it was held on
+(docs/PROTOCOL.md, "Sessions in a cluster"): its session is bound to a
+token, and the new leader keeps its holds for the grace period, for the
+Client to take back when it reconnects.  Skipped without libraft."""
+import time
+
+import pytest
+
+import qlock
+from qlock import _route
+
+from test_cluster import running_cluster
+
+
+@pytest.fixture
+def cluster(keyfile):
+    # A cluster of its own for each test: each kills node 1.
+    yield from running_cluster(keyfile)
+
+
+def name_on(shard, prefix):
+    return next("%s%d" % (prefix, i) for i in range(1000)
+                if _route.shard_of("%s%d" % (prefix, i), 2) == shard)
+
+
+def everyone(cluster):
+    return ",".join(cluster.address(n) for n in (3, 2, 1))
+
+
+def test_holds_outlive_their_leader(cluster):
+    # Shard 0 is led by node 1.  The holder takes a lock, a permit and two
+    # joinable items there; node 1 dies (kill -9).  On the new leader a
+    # rival finds all of it still held; the holder, calling again, is the
+    # owner: it releases, finishes its items, and join() returns.
+    holder = qlock.Client(everyone(cluster), cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    lk, sm, jq = (name_on(0, p) for p in ("slk", "ssm", "sjq"))
+    lock = qlock.Lock(lk, client=holder)
+    sem = qlock.BoundedSemaphore(sm, 2, client=holder)
+    q = qlock.JoinableQueue(jq, client=holder)
+    for i in range(4):
+        q.put("job-%d" % i)
+    assert lock.acquire(timeout=5)
+    token = lock.token
+    assert sem.acquire(timeout=5)
+    taken = [q.get(timeout=5), q.get(timeout=5)]
+    assert taken == ["job-0", "job-1"]
+
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+
+    rlock = qlock.Lock(lk, client=rival)
+    rsem = qlock.BoundedSemaphore(sm, 2, client=rival)
+    rq = qlock.JoinableQueue(jq, client=rival)
+    assert not rlock.acquire(timeout=1)             # still the holder's
+    assert rsem.acquire(timeout=5)                  # one permit left
+    assert not rsem.acquire(timeout=0.5)
+    rsem.release()
+    assert rq.get(timeout=5) == "job-2"             # taken ones not back
+    rq.task_done()
+
+    lock.release()                                  # the holder owns it
+    sem.release()
+    for _ in taken:
+        q.task_done()
+    assert rlock.acquire(timeout=5)
+    assert rlock.token > token
+    rlock.release()
+    assert rq.get(timeout=5) == "job-3"
+    rq.task_done()
+    q.join()
+    holder.close()
+    rival.close()
+
+
+def test_holds_come_back_after_the_grace(cluster):
+    # A holder that never comes back: its lock and items are given back
+    # once the grace period (10 s by default) has passed on the new leader,
+    # not before.
+    holder = qlock.Client(everyone(cluster), cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    lk, jq = name_on(0, "glk"), name_on(0, "gjq")
+    lock = qlock.Lock(lk, client=holder)
+    q = qlock.JoinableQueue(jq, client=holder)
+    q.put("only")
+    assert lock.acquire(timeout=5)
+    assert q.get(timeout=5) == "only"
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    start = time.monotonic()
+    rlock = qlock.Lock(lk, client=rival)
+    rq = qlock.JoinableQueue(jq, client=rival)
+    assert rlock.acquire(timeout=30)
+    waited = time.monotonic() - start
+    assert 3 < waited < 30, waited
+    assert rq.get(timeout=5) == "only"              # back at the head
+    rq.task_done()
+    rq.join()
+    rlock.release()
+    holder.close()
+    rival.close()
