@@ -179,9 +179,9 @@ follow_refresh(qlock *c)
 
 /*
  * Open a connection to a shard's leader at addr and bind its session to
- * this client's token (session.resume, docs/PROTOCOL.md "Sessions in a
- * cluster"): what the client held on a leader that died is its again on
- * the new one if it comes back within the grace period.  -1 if it cannot
+ * this client's token (session.resume; docs/PROTOCOL.md, "Sessions",
+ * "Across a failover"): what the client held on a leader that died is its
+ * again on the new one if it comes back within the grace period.  -1 if it cannot
  * be opened, breaks, or the node does not lead the shard (NotLeader, the
  * leader named in c->err): nothing of the request was sent.  A daemon that
  * does not know the method (an older one) or refuses the token serves the

@@ -28,7 +28,7 @@ static bool
 method_named(const char *m, uint32_t len)
 {
 	static const char *const unnamed[] = { "ping", "stats", "list",
-	    "topology" };
+	    "topology", "session.resume" };
 	size_t	i;
 
 	for (i = 0; i < sizeof(unnamed) / sizeof(unnamed[0]); i++)

@@ -23,7 +23,7 @@ import time
 
 from . import _wire, errors
 
-UNNAMED = frozenset(("ping", "stats", "list", "topology"))
+UNNAMED = frozenset(("ping", "stats", "list", "topology", "session.resume"))
 SHARD_CACHE = 4096              # names whose shard a Route remembers
 
 
@@ -180,9 +180,9 @@ class Route:
     @staticmethod
     def _bind(conn, token):
         # The session of a new connection to a leader takes the token
-        # (session.resume, docs/PROTOCOL.md "Sessions in a cluster"): what
-        # this thread held on a leader that died is its again on the new
-        # one within the grace period.  An older daemon (NoMethod) or a
+        # (session.resume; docs/PROTOCOL.md, "Sessions", "Across a
+        # failover"): what this thread held on a leader that died is its
+        # again on the new one within the grace period.  An older daemon (NoMethod) or a
         # refused token: served as before, without resume.
         try:
             conn.call("session.resume", token)

@@ -1,5 +1,5 @@
 """What a Client holds survives the death of the leader it was held on
-(docs/PROTOCOL.md, "Sessions in a cluster"): its session is bound to a
+(docs/PROTOCOL.md, "Sessions", "Across a failover"): its session is bound to a
 token, and the new leader keeps its holds for the grace period, for the
 Client to take back when it reconnects.  Skipped without libraft."""
 import time
