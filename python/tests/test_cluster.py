@@ -115,8 +115,10 @@ def running_cluster(keyfile):
         pytest.skip("qlockd built without libraft")
     c = Cluster(keyfile)
     try:
-        c.wait_leaders([1, 2, 3], [1, 2])
-        c.wait_leaders([3], [1, 2])
+        # Generous: the leaders move to their preferred nodes, which takes
+        # a few elections on a loaded machine.
+        c.wait_leaders([1, 2, 3], [1, 2], limit=60)
+        c.wait_leaders([3], [1, 2], limit=30)
         yield c
     finally:
         c.stop()
