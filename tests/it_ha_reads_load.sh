@@ -4,14 +4,22 @@
 # entry appended after them, at most one barrier in flight, src/repl_read.c).
 # A three-node cluster; it_ha_reads_load.py runs $READS_SECS seconds
 # (default 12) of writers (each bumps its own dict counter, a read, the
-# increment and a read pipelined) and readers (every counter, pipelined)
-# against shard 0's leader: replies in the order sent, the increment after
-# the read before it, no read older than a write acknowledged before it
-# was sent nor than an earlier read.  Meanwhile shard 0's leader node is
-# stopped (SIGSTOP) for five election timeouts and resumed: the clients
-# follow the new leader (and the hand-back to the preferred one, which
-# follows).  Skipped without libraft.
+# increment and a read pipelined), readers (every counter, pipelined) and
+# streamers (a read every 2 ms, replies read by another thread) against
+# shard 0's leader: replies in the order sent, the increment after the
+# read before it, no read older than a write acknowledged before it was
+# sent nor than an earlier read.  Meanwhile shard 0's leader node is
+# stopped (SIGSTOP) for five election timeouts and, as root, cut off (in a
+# network namespace, it_netns.sh: nothing reaches its Raft ports) until
+# two seconds after it is resumed: the writers move on to the new leader
+# while the streamers' reads wait in the old one's socket, and the old
+# leader, resumed, must not answer them from its stale state (without the
+# read barrier, src/repl_read.c, it did).  The clients follow the new
+# leader (and the hand-back to the preferred one that follows).  Skipped
+# without libraft; without root it runs without the cut.
 here=$(cd "$(dirname "$0")" && pwd)
+NETNS_OPTIONAL=1
+. "$here/it_netns.sh"
 name=it_ha_reads_load
 . "$here/it_lib.sh"
 . "$here/it_ha_lib.sh"
@@ -22,16 +30,20 @@ set -- $(WANT="1 2" ha leaders 40 0 $ports) ||
 ok "every shard has a serving leader (nodes $1 $2)"
 lead0=$1
 secs=${READS_SECS:-12}
-"$PY" "$here/it_ha_reads_load.py" "$secs" $ports > "$tmp/load.out" 2>&1 &
+QLOCK_CONNECT_TIMEOUT=1 "$PY" "$here/it_ha_reads_load.py" "$secs" $ports \
+    > "$tmp/load.out" 2>&1 &
 loadpid=$!
 pids="$pids $loadpid"
 sleep 4
-eval "m=\$pid$lead0"
+eval "m=\$pid$lead0 rp=\$raft$lead0"
 w=$(pgrep -P "$m")
 kill -STOP $w "$m"
+[ -z "$netns" ] || netns_cut add "$rp" $((rp + 1))
 sleep 1.5
 kill -CONT $w "$m"
-ok "node $lead0 (shard 0's leader) stopped for 1.5 s, then resumed"
+sleep 2
+[ -z "$netns" ] || netns_cut del "$rp" $((rp + 1))
+ok "node $lead0 (shard 0's leader) stopped for 1.5 s${netns:+ and cut off}, then resumed"
 wait_for $((secs + 90)) sh -c "! kill -0 $loadpid 2>/dev/null" ||
     die "the clients did not end"
 wait "$loadpid"
