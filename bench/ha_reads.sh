@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/ha_reads.sh: what a read costs in a three-node cluster (issue 13:
-# reads wait for a Raft barrier, src/repl.c repl_read).  For each BUILD
+# reads wait for a Raft barrier, src/repl_read.c).  For each BUILD
 # (directories with qlockd), REPS times interleaved: a cluster on loopback,
 # then CLIENTS processes each sending queue.size in a loop (the tree's
 # Python package, one connection each, straight to shard 0's leader) for

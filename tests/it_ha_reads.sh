@@ -10,7 +10,7 @@
 # still stopped (the request waits in its socket), and node 1 is resumed
 # (SIGCONT).  Its answer must not be the old size: the new one, an error
 # (NotLeader, Unavail) or a closed connection.  Without the read barrier
-# (src/repl.c, repl_read) the old size came back.  Then the cut is healed.
+# (src/repl_read.c, repl_read) the old size came back.  Then the cut is healed.
 # $READS_TRIALS rounds (default 3).  Skipped (77) without root, unshare(1)
 # or ip(8) rules by port, and when qlockd was built without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
