@@ -1,18 +1,20 @@
 #!/bin/bash
 # bench/ha_reads.sh: what a read costs in a three-node cluster (issue 13:
-# reads wait for a Raft barrier, src/repl.c repl_read).  For each BUILD
+# reads wait for a Raft barrier, src/repl_read.c).  For each BUILD
 # (directories with qlockd), REPS times interleaved: a cluster on loopback,
 # then CLIENTS processes each sending queue.size in a loop (the tree's
 # Python package, one connection each, straight to shard 0's leader) for
-# SECS seconds; reads per second over all of them, median of REPS.
+# SECS seconds; reads per second over all of them, and the Raft entries
+# shard 0 committed per second meanwhile (barriers, mostly), medians of
+# REPS.
 #
 # usage: bench/ha_reads.sh BUILD_DIR...   environment: REPS (3), SECS (5),
-#   CLIENTS ("1 8"), ELECTION (1000 ms), DIR (a new dir under /var/tmp).
+#   CLIENTS ("1 8 32"), ELECTION (1000 ms), DIR (a new dir under /var/tmp).
 set -eu
 
 REPS=${REPS:-3}
 SECS=${SECS:-5}
-CLIENTS=${CLIENTS:-"1 8"}
+CLIENTS=${CLIENTS:-"1 8 32"}
 ELECTION=${ELECTION:-1000}
 PY=${PY:-/usr/bin/python3}
 DIR=${DIR:-$(mktemp -d /var/tmp/qlock-reads.XXXXXX)}
@@ -37,7 +39,8 @@ peers="--peer 1=127.0.0.1:$r1 --peer 2=127.0.0.1:$r2 --peer 3=127.0.0.1:$r3"
 cat > "$DIR/reads.py" <<'EOF'
 # reads.py CLIENTS SECS PORT...: once shard 0 is led by node 1 and served,
 # CLIENTS processes read queue.size on one of its queues for SECS seconds;
-# prints the reads per second over all of them.
+# prints the reads per second over all of them and the entries shard 0
+# committed per second (node 1's stats, before and after).
 import multiprocessing, os, sys, time
 sys.path.insert(0, os.environ["PYPKG"])
 from qlock._wire import Connection
@@ -71,6 +74,10 @@ def loop(addr, start, out):
         k += 1
     out.put(k)
 
+def commit():
+    st = Connection("127.0.0.1:" + ports[0], key).call("stats")
+    return next(r["commit"] for r in st["raft"] if r["shard"] == 0)
+
 addr = leader()
 out = multiprocessing.Queue()
 start = time.time() + 1
@@ -78,10 +85,14 @@ ps = [multiprocessing.Process(target=loop, args=(addr, start, out))
       for _ in range(n)]
 for p in ps:
     p.start()
+while time.time() < start:
+    time.sleep(0.001)
+c0 = commit()
 total = sum(out.get(timeout=secs + 30) for _ in ps)
+c1 = commit()
 for p in ps:
     p.join()
-print("%.0f" % (total / secs))
+print("%.0f %.0f" % (total / secs, (c1 - c0) / secs))
 EOF
 
 node_start() {
@@ -110,11 +121,13 @@ for r in $(seq "$REPS"); do
 		cluster_down
 	done
 done
-printf "%-40s %8s %s\n" build clients "reads/s"
+printf "%-40s %8s %-22s %s\n" build clients "reads/s" "entries/s"
 for b in "$@"; do
 	for c in $CLIENTS; do
 		v=$(awk -v b="$b" -v c=$c '$1 == b && $2 == c { print $3 }' "$DIR/rows")
-		printf "%-40s %8s %s (%s-%s)\n" "$b" "$c" "$(echo "$v" | median)" \
-		    "$(echo "$v" | sort -n | head -1)" "$(echo "$v" | sort -n | tail -1)"
+		e=$(awk -v b="$b" -v c=$c '$1 == b && $2 == c { print $4 }' "$DIR/rows")
+		printf "%-40s %8s %-22s %s\n" "$b" "$c" \
+		    "$(echo "$v" | median) ($(echo "$v" | sort -n | head -1)-$(echo "$v" | sort -n | tail -1))" \
+		    "$(echo "$e" | median)"
 	done
 done

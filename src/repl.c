@@ -4,7 +4,8 @@
  * executes requests as a single node does, and the records its store
  * writes for one loop pass (store_int.h) become one entry,
  *	[1, "recs", node, term, record...]
- * whose replies are held until raft commits it.  Followers replay the
+ * whose replies are held until raft commits it (src/repl_read.c; there
+ * too the barriers that do the same for reads).  Followers replay the
  * records into their registry (store_replay.c: deterministic, no clock, no
  * random, no disk).  A node that becomes leader proposes
  *	[1, "epoch", node, term, [client address...]]
@@ -50,18 +51,27 @@ struct repl_req {
 	uint64_t		 seq;	/* own "recs" count, 0 for an epoch */
 };
 
-/* A read barrier in flight (repl_read). */
-struct repl_bar {
-	struct raft_barrier	 req;
-	struct repl		*r;
-	uint64_t		 seq;
-};
-
 static void repl_apply_cb(struct raft_apply *, int, void *);
-static void repl_barrier(struct repl *, uint64_t);
 
-/* Hand sb's bytes to raft as one entry; exits if this node cannot. */
-static void
+bool
+repl_appended(struct repl *r, int rv, const char *what)
+{
+	if (rv == 0) {
+		r->inflight++;
+		uvev_poke(r->uvev);
+		return true;
+	}
+	/* A worker handing over ends anyway; otherwise this node may not
+	 * lead any more and what it did is in its state only: it starts
+	 * again from the replicated state. */
+	if (r->stopping)
+		return false;
+	log_warnx("shard %d: cannot %s (%s): restarting this worker",
+	    r->w->id, what, raft_strerror(rv));
+	exit(1);
+}
+
+void
 repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq)
 {
 	struct repl_req		*q = xcalloc(1, sizeof(*q));
@@ -76,60 +86,14 @@ repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq)
 	q->r = r;
 	q->seq = seq;
 	q->req.data = q;
-	if ((rv = raft_apply(&r->raft, &q->req, &buf, 1, repl_apply_cb)) != 0) {
-		if (r->stopping) {	/* handing over: the worker ends */
-			raft_free(buf.base);
-			free(q);
-			return;
-		}
-		/* Not the leader any more: what this pass did is in our state
-		 * only.  Start again from the replicated state. */
-		log_warnx("shard %d: cannot propose (%s): restarting this "
-		    "worker", r->w->id, raft_strerror(rv));
-		exit(1);
+	rv = raft_apply(&r->raft, &q->req, &buf, 1, repl_apply_cb);
+	if (!repl_appended(r, rv, "propose")) {
+		raft_free(buf.base);
+		free(q);
 	}
-	r->inflight++;
-	uvev_poke(r->uvev);
 }
 
 void
-repl_flush(struct worker *w, struct store_buf *b)
-{
-	struct repl	*r = w->repl;
-	msgpack_sbuffer	 sb;
-	struct held	*h;
-
-	if (b->len == 0 && r->read_wanted) {
-		/* Reads, and nothing recorded: their replies wait for a
-		 * barrier appended after them (repl_read). */
-		r->read_wanted = false;
-		repl_barrier(r, ++r->proposed);
-		return;
-	}
-	/* An entry of this pass, appended after its reads, is their
-	 * barrier. */
-	r->read_wanted = false;
-	if (b->len == 0) {
-		/* Nothing recorded after all: replies wait only for what is
-		 * in flight. */
-		TAILQ_FOREACH(h, &w->held, link)
-			if (h->seq > r->proposed)
-				h->seq = r->proposed;
-		worker_release_held_upto(w, r->committed);
-		return;
-	}
-	msgpack_sbuffer_init(&sb);
-	repl_entry_recs(&sb, w->conf->node_id, r->raft.current_term, b);
-	b->len = 0;
-	repl_propose(r, &sb, ++r->proposed);
-	msgpack_sbuffer_destroy(&sb);
-}
-
-/* Our entry seq (0: an epoch) is done: committed and applied, its replies
- * go; or not (deposed: what we did or read may never hold), and, unless
- * the worker ends anyway, it restarts from the replicated state with the
- * held replies unsent. */
-static void
 repl_entry_done(struct repl *r, uint64_t seq, int status, const char *what)
 {
 	r->inflight--;
@@ -151,58 +115,6 @@ repl_apply_cb(struct raft_apply *req, int status, void *result)
 
 	repl_entry_done(q->r, q->seq, status, "an entry");
 	free(q);
-}
-
-static void
-repl_barrier_cb(struct raft_barrier *req, int status)
-{
-	struct repl_bar	*q = req->data;
-
-	repl_entry_done(q->r, q->seq, status, "a read barrier");
-	free(q);
-}
-
-/* Append a barrier entry as our own entry seq. */
-static void
-repl_barrier(struct repl *r, uint64_t seq)
-{
-	struct repl_bar	*q = xcalloc(1, sizeof(*q));
-	int		 rv;
-
-	q->r = r;
-	q->seq = seq;
-	q->req.data = q;
-	if ((rv = raft_barrier(&r->raft, &q->req, repl_barrier_cb)) != 0) {
-		free(q);
-		if (r->stopping)
-			return;
-		log_warnx("shard %d: cannot append a read barrier (%s): "
-		    "restarting this worker", r->w->id, raft_strerror(rv));
-		exit(1);
-	}
-	r->inflight++;
-	uvev_poke(r->uvev);
-}
-
-void
-repl_read(struct worker *w)
-{
-	struct repl	*r = w->repl;
-
-	if (r == NULL || !r->serving)
-		return;
-	r->read_wanted = true;
-	store_schedule_flush(w);
-}
-
-uint64_t
-repl_hold_seq(const struct worker *w)
-{
-	const struct repl *r = w->repl;
-
-	if (r == NULL)
-		return 0;
-	return r->proposed + (w->store_flush_pending ? 1 : 0);
 }
 
 /* We lead in a term without an epoch yet: propose it. */

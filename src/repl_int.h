@@ -1,5 +1,6 @@
 /* repl_int.h: what the files of a worker's raft group share (repl.c: the
- * group, its entries and FSM; repl_lead.c: who leads each shard, told
+ * group, its entries and FSM; repl_read.c: the end of a loop pass, the
+ * read barriers; repl_lead.c: who leads each shard, told
  * between sibling workers, for topology and NotLeader).  Not for other
  * modules: their interface is repl.h. */
 #ifndef REPL_INT_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <msgpack.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
@@ -62,9 +64,28 @@ struct repl {
 	unsigned		 inflight;
 	bool			 read_wanted;	/* this pass served a named
 						   request: a barrier */
+	bool			 bar_inflight;	/* a read barrier (one at most) */
+	bool			 read_deferred;	/* reads executed while it was in
+						   flight: their replies wait
+						   for our next entry (seq
+						   proposed + 1) */
 	struct repl_lead	*leads;		/* [nworkers] */
 	bool			 lead_sent;	/* ours told the siblings once */
 };
+
+/* repl.c */
+/* Hand sb's bytes to raft as our entry seq (0: an epoch); exits if this
+ * node cannot. */
+void	repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq);
+/* Our entry seq (0: an epoch) is done: committed and applied, its replies
+ * go; or not (deposed: what we did or read may never hold), and, unless
+ * the worker ends anyway, it restarts from the replicated state with the
+ * held replies unsent. */
+void	repl_entry_done(struct repl *r, uint64_t seq, int status,
+	    const char *what);
+/* After raft_apply or raft_barrier returned rv: true when appended (in
+ * flight now); else false if the worker is stopping, and exits if not. */
+bool	repl_appended(struct repl *r, int rv, const char *what);
 
 /* repl_lead.c */
 void	repl_lead_init(struct repl *r);

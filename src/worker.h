@@ -26,7 +26,7 @@ struct held {
 	TAILQ_ENTRY(held) link;
 	struct reqctx	ctx;
 	uint64_t	seq;		/* raft mode: the own entry it waits
-					   for (src/repl.c) */
+					   for (src/repl_read.c) */
 	size_t		len;
 	uint8_t		frame[];
 };

@@ -10,24 +10,11 @@
 # still stopped (the request waits in its socket), and node 1 is resumed
 # (SIGCONT).  Its answer must not be the old size: the new one, an error
 # (NotLeader, Unavail) or a closed connection.  Without the read barrier
-# (src/repl.c, repl_read) the old size came back.  Then the cut is healed.
+# (src/repl_read.c, repl_read) the old size came back.  Then the cut is healed.
 # $READS_TRIALS rounds (default 3).  Skipped (77) without root, unshare(1)
 # or ip(8) rules by port, and when qlockd was built without libraft.
-if [ -z "$QLOCK_READS_NETNS" ]; then
-	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for a network namespace"; exit 77; }
-	command -v unshare > /dev/null && command -v ip > /dev/null ||
-	    { echo "SKIP: no unshare(1) or ip(8)"; exit 77; }
-	QLOCK_READS_NETNS=1 exec unshare -n sh "$0" "$@"
-	echo "SKIP: unshare -n failed"
-	exit 77
-fi
-# Our own namespace: loopback up, and rules before the local table (moved
-# from 0 to 100) so that a rule can refuse local traffic by port.
-ip link set lo up && ip rule add pref 100 table local &&
-    ip rule del pref 0 && ip rule add pref 10 ipproto tcp dport 9 prohibit &&
-    ip rule del pref 10 ||
-    { echo "SKIP: cannot set ip rules by port here"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/it_netns.sh"
 name=it_ha_reads
 . "$here/it_lib.sh"
 
