@@ -628,7 +628,15 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
 		    cl->leaders - leaders, forks,
 		    forks ? (double)forkns / forks / 1e6 : 0.0);
 	fflush(stdout);
-	return (failed == 0 ? 0 : -1);
+	if (failed == 0)
+		return (0);
+	/* Deposed: the next bench goes to the next leader. */
+	while (cl->leaders == leaders || cl->leader == leader)
+		if (cluster_read(cl, line, sizeof line, 30000) == 0) {
+			fprintf(stderr, "raft-bench: no new leader in 30 s\n");
+			exit(1);
+		}
+	return (-1);
 }
 
 static void
@@ -730,9 +738,10 @@ main(int argc, char **argv)
 			    (double)(now_ns() - t0) / 1e6);
 			fflush(stdout);
 			child_start(&cl, leader);
-			/* The restarted node catches up before the next kill. */
+			/* The restarted node catches up before the next kill
+			 * (it may stand and win: follow cl.leader). */
 			cluster_bench(&cl, next, 200, size, 1, NULL);
-			leader = next;
+			leader = cl.leader;
 		}
 		for (raft_id id = 1; id <= NODES; id++)
 			child_kill(&cl, id);
