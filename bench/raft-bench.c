@@ -231,8 +231,9 @@ bench_done(struct node *n, struct benchreq *b, int status)
 		ok = MAXLAT;
 	qsort(n->lat, ok, sizeof *n->lat, cmp_u64);
 	fprintf(n->rep, "R %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-	    " %" PRIu64 " %" PRIu64 " %u %" PRIu64 "\n", n->done, n->failed,
-	    el, ok ? n->lat[ok / 2] : 0, ok ? n->lat[ok * 99 / 100] : 0,
+	    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %" PRIu64 "\n", n->done,
+	    n->failed, el, ok ? n->lat[ok / 2] : 0,
+	    ok ? n->lat[ok * 99 / 100] : 0, ok ? n->lat[ok - 1] : 0,
 	    n->burnt, n->forks, n->forkns);
 	fflush(n->rep);
 	n->todo = 0;
@@ -600,7 +601,7 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
     unsigned size, unsigned window, const char *label)
 {
 	char			line[256];
-	unsigned long long	done, failed, el, p50, p99, burnt, forkns;
+	unsigned long long	done, failed, el, p50, p99, max, burnt, forkns;
 	unsigned		forks, leaders = cl->leaders;
 	raft_term		term = cl->term;
 
@@ -610,20 +611,20 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
 			fprintf(stderr, "raft-bench: bench timed out\n");
 			exit(1);
 		}
-		if (sscanf(line, "R %llu %llu %llu %llu %llu %llu %u %llu",
-		    &done, &failed, &el, &p50, &p99, &burnt, &forks,
-		    &forkns) == 8)
+		if (sscanf(line, "R %llu %llu %llu %llu %llu %llu %llu %u %llu",
+		    &done, &failed, &el, &p50, &p99, &max, &burnt, &forks,
+		    &forkns) == 9)
 			break;
 	}
 	if (label != NULL)
 		printf("loop=%s nodelay=%d burn=%u/%ums entry=%uB "
 		    "window=%-3u commits=%llu failed=%llu commits/s=%.0f "
-		    "p50=%.3fms p99=%.3fms burnt=%.0f%% terms=+%llu "
+		    "p50=%.3fms p99=%.3fms max=%.1fms burnt=%.0f%% terms=+%llu "
 		    "leaderships=+%u forks=%u fork=%.3fms\n",
 		    modename[cl->o.mode], cl->o.nodelay, cl->o.burn_us,
 		    cl->o.burn_ms, size, window, done - failed, failed,
 		    (double)(done - failed) * 1e9 / (double)el, p50 / 1e6,
-		    p99 / 1e6, (double)burnt * 100 / (double)el,
+		    p99 / 1e6, max / 1e6, (double)burnt * 100 / (double)el,
 		    (unsigned long long)(cl->term - term),
 		    cl->leaders - leaders, forks,
 		    forks ? (double)forkns / forks / 1e6 : 0.0);
