@@ -508,7 +508,11 @@ child_start(struct cluster *cl, raft_id id)
 	close(rp[1]);
 	cl->c[id].pid = pid;
 	cl->c[id].cmd = cp[1];
-	if ((cl->c[id].rep = fdopen(rp[0], "r")) == NULL)
+	/* Unbuffered: cluster_read polls the fd, and a second line read
+	 * ahead into a buffer (a node's "T" and "L" of one tick) would wait
+	 * there unseen. */
+	if ((cl->c[id].rep = fdopen(rp[0], "r")) == NULL ||
+	    setvbuf(cl->c[id].rep, NULL, _IONBF, 0) != 0)
 		abort();
 }
 
