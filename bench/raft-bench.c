@@ -4,8 +4,8 @@
  * of the leader; -L drives each node's uv loop from a libevent loop watching
  * uv's backend fd, as a qlockd worker would; -T runs raft on a thread of
  * its own and submits from a libevent loop (raft-bench-thread.c); -b makes
- * the libevent loop busy.  A scratch measurement for issue 13
- * (docs/HA.md), not part of the daemon. */
+ * the libevent loop busy and -f forks children from it.  A scratch
+ * measurement for issue 13 (docs/HA.md), not part of the daemon. */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
