@@ -2,8 +2,10 @@
  * node; measures commits/s of fixed-size entries with and without
  * TCP_NODELAY on raft's connections, and leader election time after kill -9
  * of the leader; -L drives each node's uv loop from a libevent loop watching
- * uv's backend fd, as a qlockd worker would.  A scratch measurement for
- * issue 13 (docs/HA.md), not part of the daemon. */
+ * uv's backend fd, as a qlockd worker would; -T runs raft on a thread of
+ * its own and submits from a libevent loop (raft-bench-thread.c); -b makes
+ * the libevent loop busy and -f forks children from it.  A scratch
+ * measurement for issue 13 (docs/HA.md), not part of the daemon. */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -24,57 +26,9 @@
 #include <raft/uv.h>
 #include <uv.h>
 
-#define NODES		3
-#define MAXLAT		(1 << 20)
+#include "raft-bench.h"
 
-/* A transport that wraps raft's stock TCP one and sets TCP_NODELAY on every
- * stream it hands to raft, accepted or connected. */
-struct ndtrans {
-	struct raft_uv_transport	 pub;	/* given to raft_uv_init; first */
-	struct raft_uv_transport	 inner;	/* raft_uv_tcp_init's transport */
-	raft_uv_accept_cb		 accept_cb; /* raft's accept callback */
-	raft_uv_transport_close_cb	 close_cb; /* raft's close callback */
-	int				 nodelay; /* set TCP_NODELAY or not */
-};
-
-/* One outstanding connect through the wrapper. */
-struct ndconnect {
-	struct raft_uv_connect	 req;	/* given to the inner transport */
-	struct raft_uv_connect	*outer;	/* raft's request */
-	raft_uv_connect_cb	 cb;	/* raft's callback */
-	struct ndtrans		*nt;
-};
-
-/* One apply in flight on the leader. */
-struct benchreq {
-	struct raft_apply	 req;
-	uint64_t		 start;	/* ns, CLOCK_MONOTONIC */
-	struct node		*node;
-};
-
-/* A node: a raft instance on its own uv loop in its own process. */
-struct node {
-	raft_id			 id;
-	uv_loop_t		 loop;
-	struct raft		 raft;
-	struct raft_io		 io;
-	struct raft_fsm		 fsm;
-	struct ndtrans		 nt;
-	uint64_t		 applied; /* FSM state: entries applied */
-	uv_timer_t		 tick;	/* watches raft_state() every ms */
-	int			 leader; /* was leader at the last tick */
-	uv_pipe_t		 cmd;	/* commands from the parent */
-	char			 cmdbuf[128];
-	size_t			 cmdlen;
-	FILE			*rep;	/* reports to the parent */
-	uint64_t		 todo, sent, done, failed; /* current bench */
-	size_t			 size;	/* entry size */
-	uint64_t		 t0;	/* bench start */
-	uint64_t		*lat;	/* per-commit latency, ns */
-	struct event		*uvtimer; /* -L: uv's next timeout */
-};
-
-static uint64_t
+uint64_t
 now_ns(void)
 {
 	struct timespec	ts;
@@ -248,34 +202,50 @@ cmp_u64(const void *a, const void *b)
 	return (x < y ? -1 : x > y);
 }
 
-static void bench_next(struct node *);
+/* An apply answered, on the thread that submitted it: count it, submit the
+ * next one or report the bench.  Latencies are of commits only. */
+void
+bench_done(struct node *n, struct benchreq *b, int status)
+{
+	uint64_t	 el, ok;
+
+	if (status != 0) {
+		/* Deposed: raft fails what is in flight from inside its own
+		 * state change, where calling raft_apply again crashes
+		 * libraft 0.15 (SIGSEGV, seen with -L -b 300000/1000 -e 200).
+		 * Give up the rest of this bench, counted as failed. */
+		n->failed += 1 + n->todo - n->sent;
+		n->done += n->todo - n->sent;
+		n->sent = n->todo;
+	} else if (n->done - n->failed < MAXLAT)
+		n->lat[n->done - n->failed] = now_ns() - b->start;
+	n->done++;
+	free(b);
+	if (n->done < n->todo) {
+		n->next(n);
+		return;
+	}
+	el = now_ns() - n->t0;
+	ok = n->done - n->failed;
+	if (ok > MAXLAT)
+		ok = MAXLAT;
+	qsort(n->lat, ok, sizeof *n->lat, cmp_u64);
+	fprintf(n->rep, "R %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+	    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %" PRIu64 "\n", n->done,
+	    n->failed, el, ok ? n->lat[ok / 2] : 0,
+	    ok ? n->lat[ok * 99 / 100] : 0, ok ? n->lat[ok - 1] : 0,
+	    n->burnt, n->forks, n->forkns);
+	fflush(n->rep);
+	n->todo = 0;
+}
 
 static void
 bench_cb(struct raft_apply *req, int status, void *result)
 {
 	struct benchreq	*b = req->data;
-	struct node	*n = b->node;
-	uint64_t	 el;
 
 	(void)result;
-	if (status != 0)
-		n->failed++;
-	else if (n->done < MAXLAT)
-		n->lat[n->done] = now_ns() - b->start;
-	n->done++;
-	free(b);
-	if (n->done < n->todo) {
-		bench_next(n);
-		return;
-	}
-	el = now_ns() - n->t0;
-	qsort(n->lat, n->done < MAXLAT ? n->done : MAXLAT, sizeof *n->lat,
-	    cmp_u64);
-	fprintf(n->rep, "R %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-	    " %" PRIu64 "\n", n->done, n->failed, el,
-	    n->lat[n->done / 2], n->lat[n->done * 99 / 100]);
-	fflush(n->rep);
-	n->todo = 0;
+	bench_done(b->node, b, status);
 }
 
 /* Submit one entry of the current bench. */
@@ -315,9 +285,11 @@ node_command(struct node *n, const char *line)
 	n->todo = count;
 	n->size = size;
 	n->sent = n->done = n->failed = 0;
+	n->burnt = n->forkns = 0;
+	n->forks = 0;
 	n->t0 = now_ns();
 	for (i = 0; i < window; i++)
-		bench_next(n);
+		n->next(n);
 }
 
 static void
@@ -330,16 +302,13 @@ cmd_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof n->cmdbuf - 1 - n->cmdlen;
 }
 
-static void
-cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* nread more bytes of commands are in cmdbuf: run every whole line. */
+void
+node_input(struct node *n, size_t nread)
 {
-	struct node	*n = s->data;
-	char		*nl;
+	char	*nl;
 
-	(void)buf;
-	if (nread < 0)
-		exit(0);	/* the parent went away */
-	n->cmdlen += (size_t)nread;
+	n->cmdlen += nread;
 	n->cmdbuf[n->cmdlen] = '\0';
 	while ((nl = strchr(n->cmdbuf, '\n')) != NULL) {
 		*nl = '\0';
@@ -351,12 +320,29 @@ cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		n->cmdlen = 0;
 }
 
-/* Report "L ID NS" when this node becomes leader. */
+static void
+cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (nread < 0)
+		exit(0);	/* the parent went away */
+	node_input(s->data, (size_t)nread);
+}
+
+/* Report "L ID NS" when this node becomes leader, "T ID TERM" when its term
+ * changes (-T: on the raft thread; stdio locks the stream). */
 static void
 tick_cb(uv_timer_t *t)
 {
 	struct node	*n = t->data;
 	int		 leader = raft_state(&n->raft) == RAFT_LEADER;
+
+	if (n->raft.current_term != n->term) {
+		n->term = n->raft.current_term;
+		fprintf(n->rep, "T %llu %llu\n", (unsigned long long)n->id,
+		    (unsigned long long)n->term);
+		fflush(n->rep);
+	}
 
 	if (leader && !n->leader) {
 		fprintf(n->rep, "L %llu %" PRIu64 "\n",
@@ -398,19 +384,20 @@ node_libevent(struct node *n)
 	struct event_base	*base;
 	struct event		*ev;
 
-	if ((base = event_base_new()) == NULL ||
+	if ((n->base = base = event_base_new()) == NULL ||
 	    (ev = event_new(base, uv_backend_fd(&n->loop),
 	    EV_READ | EV_PERSIST, uv_drive_cb, n)) == NULL ||
 	    (n->uvtimer = evtimer_new(base, uv_drive_cb, n)) == NULL ||
 	    event_add(ev, NULL) == -1)
 		abort();
+	node_extras(n);
 	uv_drive(n);
 	event_base_dispatch(base);
 }
 
 static void
-node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
-    unsigned election_ms, int cmdfd, int repfd)
+node_run(raft_id id, const char *dir, int port0, const struct nodeopts *o,
+    int cmdfd, int repfd)
 {
 	struct node			*n;
 	struct raft_configuration	 conf;
@@ -422,6 +409,8 @@ node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
 	    (n->lat = calloc(MAXLAT, sizeof *n->lat)) == NULL)
 		abort();
 	n->id = id;
+	n->opts = o;
+	n->next = bench_next;
 	if ((n->rep = fdopen(repfd, "w")) == NULL)
 		abort();
 	uv_loop_init(&n->loop);
@@ -430,7 +419,7 @@ node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
 	n->fsm.apply = fsm_apply;
 	n->fsm.snapshot = fsm_snapshot;
 	n->fsm.restore = fsm_restore;
-	if (nd_setup(&n->nt, &n->loop, nodelay) != 0 ||
+	if (nd_setup(&n->nt, &n->loop, o->nodelay) != 0 ||
 	    raft_uv_init(&n->io, &n->loop, dir, &n->nt.pub) != 0)
 		abort();
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", port0 + (int)id);
@@ -438,9 +427,9 @@ node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
 		fprintf(stderr, "raft_init: %s\n", raft_errmsg(&n->raft));
 		exit(1);
 	}
-	raft_set_election_timeout(&n->raft, election_ms);
+	raft_set_election_timeout(&n->raft, o->election_ms);
 	raft_set_heartbeat_timeout(&n->raft,
-	    election_ms / 10 ? election_ms / 10 : 1);
+	    o->election_ms / 10 ? o->election_ms / 10 : 1);
 	raft_set_snapshot_threshold(&n->raft, 1u << 30);
 	raft_configuration_init(&conf);
 	for (i = 1; i <= NODES; i++) {
@@ -460,11 +449,13 @@ node_run(raft_id id, const char *dir, int port0, int nodelay, int libevent,
 	uv_timer_init(&n->loop, &n->tick);
 	n->tick.data = n;
 	uv_timer_start(&n->tick, tick_cb, 1, 1);
+	if (o->mode == MODE_THREAD)
+		node_thread(n, cmdfd);	/* does not return */
 	uv_pipe_init(&n->loop, &n->cmd, 0);
 	uv_pipe_open(&n->cmd, cmdfd);
 	n->cmd.data = n;
 	uv_read_start((uv_stream_t *)&n->cmd, cmd_alloc_cb, cmd_read_cb);
-	if (libevent)
+	if (o->mode == MODE_LIBEVENT)
 		node_libevent(n);
 	else
 		uv_run(&n->loop, UV_RUN_DEFAULT);
@@ -481,9 +472,14 @@ struct child {
 struct cluster {
 	struct child	 c[NODES + 1];	/* indexed by raft id */
 	char		 dir[256];
-	int		 port0, nodelay, libevent;
-	unsigned	 election_ms;
+	int		 port0;
+	struct nodeopts	 o;
+	raft_id		 leader;	/* the last to report leadership */
+	raft_term	 term;		/* the highest term reported */
+	unsigned	 leaders;	/* leaderships reported */
 };
+
+static const char *const modename[] = { "uv", "libevent", "thread" };
 
 static void
 child_start(struct cluster *cl, raft_id id)
@@ -506,14 +502,17 @@ child_start(struct cluster *cl, raft_id id)
 			close(cl->c[j].cmd);
 			fclose(cl->c[j].rep);
 		}
-		node_run(id, dir, cl->port0, cl->nodelay, cl->libevent,
-		    cl->election_ms, cp[0], rp[1]);
+		node_run(id, dir, cl->port0, &cl->o, cp[0], rp[1]);
 	}
 	close(cp[0]);
 	close(rp[1]);
 	cl->c[id].pid = pid;
 	cl->c[id].cmd = cp[1];
-	if ((cl->c[id].rep = fdopen(rp[0], "r")) == NULL)
+	/* Unbuffered: cluster_read polls the fd, and a second line read
+	 * ahead into a buffer (a node's "T" and "L" of one tick) would wait
+	 * there unseen. */
+	if ((cl->c[id].rep = fdopen(rp[0], "r")) == NULL ||
+	    setvbuf(cl->c[id].rep, NULL, _IONBF, 0) != 0)
 		abort();
 }
 
@@ -525,6 +524,20 @@ child_kill(struct cluster *cl, raft_id id)
 	close(cl->c[id].cmd);
 	fclose(cl->c[id].rep);
 	cl->c[id].pid = 0;
+}
+
+/* Keep count of leaderships and terms, whoever reads the line. */
+static void
+cluster_note(struct cluster *cl, const char *line)
+{
+	unsigned long long	id, v;
+
+	if (sscanf(line, "T %llu %llu", &id, &v) == 2 && v > cl->term)
+		cl->term = v;
+	if (sscanf(line, "L %llu %llu", &id, &v) == 2) {
+		cl->leader = (raft_id)id;
+		cl->leaders++;
+	}
 }
 
 /* Read the next report line from any live node, within ms; returns its id
@@ -549,10 +562,16 @@ cluster_read(struct cluster *cl, char *line, size_t len, int ms)
 		if (pfd[i].revents == 0)
 			continue;
 		if (fgets(line, (int)len, cl->c[ids[i]].rep) == NULL) {
-			fprintf(stderr, "raft-bench: node %llu died\n",
-			    (unsigned long long)ids[i]);
+			int	st = 0;
+
+			waitpid(cl->c[ids[i]].pid, &st, 0);
+			fprintf(stderr, "raft-bench: node %llu died (%s %d)\n",
+			    (unsigned long long)ids[i], WIFSIGNALED(st) ?
+			    "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) :
+			    WEXITSTATUS(st));
 			exit(1);
 		}
+		cluster_note(cl, line);
 		return (ids[i]);
 	}
 	return (0);
@@ -586,7 +605,9 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
     unsigned size, unsigned window, const char *label)
 {
 	char			line[256];
-	unsigned long long	done, failed, el, p50, p99;
+	unsigned long long	done, failed, el, p50, p99, max, burnt, forkns;
+	unsigned		forks, leaders = cl->leaders;
+	raft_term		term = cl->term;
 
 	dprintf(cl->c[leader].cmd, "b %lu %u %u\n", count, size, window);
 	for (;;) {
@@ -594,19 +615,33 @@ cluster_bench(struct cluster *cl, raft_id leader, unsigned long count,
 			fprintf(stderr, "raft-bench: bench timed out\n");
 			exit(1);
 		}
-		if (sscanf(line, "R %llu %llu %llu %llu %llu", &done, &failed,
-		    &el, &p50, &p99) == 5)
+		if (sscanf(line, "R %llu %llu %llu %llu %llu %llu %llu %u %llu",
+		    &done, &failed, &el, &p50, &p99, &max, &burnt, &forks,
+		    &forkns) == 9)
 			break;
 	}
 	if (label != NULL)
-		printf("loop=%s nodelay=%d entry=%uB window=%-3u "
-		    "commits=%llu failed=%llu commits/s=%.0f p50=%.3fms "
-		    "p99=%.3fms\n", cl->libevent ? "libevent" : "uv",
-		    cl->nodelay, size, window, done - failed, failed,
+		printf("loop=%s nodelay=%d burn=%u/%ums entry=%uB "
+		    "window=%-3u commits=%llu failed=%llu commits/s=%.0f "
+		    "p50=%.3fms p99=%.3fms max=%.1fms burnt=%.0f%% terms=+%llu "
+		    "leaderships=+%u forks=%u fork=%.3fms\n",
+		    modename[cl->o.mode], cl->o.nodelay, cl->o.burn_us,
+		    cl->o.burn_ms, size, window, done - failed, failed,
 		    (double)(done - failed) * 1e9 / (double)el, p50 / 1e6,
-		    p99 / 1e6);
+		    p99 / 1e6, max / 1e6, (double)burnt * 100 / (double)el,
+		    (unsigned long long)(cl->term - term),
+		    cl->leaders - leaders, forks,
+		    forks ? (double)forkns / forks / 1e6 : 0.0);
 	fflush(stdout);
-	return (failed == 0 ? 0 : -1);
+	if (failed == 0)
+		return (0);
+	/* Deposed: the next bench goes to the next leader. */
+	while (cl->leaders == leaders || cl->leader == leader)
+		if (cluster_read(cl, line, sizeof line, 30000) == 0) {
+			fprintf(stderr, "raft-bench: no new leader in 30 s\n");
+			exit(1);
+		}
+	return (-1);
 }
 
 static void
@@ -614,7 +649,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: raft-bench [-n count] [-s size] "
 	    "[-w window,...] [-d nodelay,...] [-e election-ms] [-k kills] "
-	    "[-p port] [-D dir] [-L]\n");
+	    "[-p port] [-D dir] [-L | -T] [-b us[/ms]] [-f ms]\n");
 	exit(2);
 }
 
@@ -629,9 +664,12 @@ main(int argc, char **argv)
 	char		 wl[64], *w, *sp, *d, *sp2, dl[16], cmd[600];
 	raft_id		 leader, next;
 	uint64_t	 at, t0;
-	int		 ch, port = 0, libevent = 0;
+	int		 ch, port = 0;
+	enum mode	 mode = MODE_UV;
+	unsigned	 burn_us = 0, burn_ms = 1, fork_ms = 0;
+	char		*ep;
 
-	while ((ch = getopt(argc, argv, "n:s:w:d:e:k:p:D:L")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:w:d:e:k:p:D:LTb:f:")) != -1) {
 		switch (ch) {
 		case 'n': count = strtoul(optarg, NULL, 10); break;
 		case 's': size = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -643,11 +681,21 @@ main(int argc, char **argv)
 		case 'k': kills = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'p': port = atoi(optarg); break;
 		case 'D': base = optarg; break;
-		case 'L': libevent = 1; break;
+		case 'L': mode = MODE_LIBEVENT; break;
+		case 'T': mode = MODE_THREAD; break;
+		case 'b':
+			burn_us = (unsigned)strtoul(optarg, &ep, 10);
+			if (*ep == '/')
+				burn_ms = (unsigned)strtoul(ep + 1, NULL, 10);
+			break;
+		case 'f': fork_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
-	if (count == 0 || election_ms < 10 || strlen(windows) >= sizeof wl ||
+	if ((burn_us != 0 || fork_ms != 0) && mode == MODE_UV)
+		usage();	/* -b and -f work in the libevent loop */
+	if (count == 0 || election_ms < 10 || burn_ms == 0 ||
+	    strlen(windows) >= sizeof wl ||
 	    strlen(nodelays) >= sizeof dl)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
@@ -657,10 +705,13 @@ main(int argc, char **argv)
 	for (d = strtok_r(dl, ",", &sp2); d != NULL;
 	    d = strtok_r(NULL, ",", &sp2)) {
 		memset(&cl, 0, sizeof cl);
-		cl.nodelay = atoi(d);
-		cl.libevent = libevent;
+		cl.o.nodelay = atoi(d);
+		cl.o.mode = mode;
+		cl.o.election_ms = election_ms;
+		cl.o.burn_us = burn_us;
+		cl.o.burn_ms = burn_ms;
+		cl.o.fork_ms = fork_ms;
 		cl.port0 = port;
-		cl.election_ms = election_ms;
 		port += NODES + 1;
 		snprintf(cl.dir, sizeof cl.dir, "%s/raft-bench.XXXXXX", base);
 		if (mkdtemp(cl.dir) == NULL)
@@ -672,9 +723,12 @@ main(int argc, char **argv)
 		cluster_bench(&cl, leader, 200, size, 1, NULL);
 		snprintf(wl, sizeof wl, "%s", windows);
 		for (w = strtok_r(wl, ",", &sp); w != NULL;
-		    w = strtok_r(NULL, ",", &sp))
-			cluster_bench(&cl, leader, count, size,
+		    w = strtok_r(NULL, ",", &sp)) {
+			/* To the leader now: one may have been deposed. */
+			cluster_bench(&cl, cl.leader, count, size,
 			    (unsigned)atoi(w), "");
+		}
+		leader = cl.leader;
 		for (k = 0; k < kills; k++) {
 			t0 = now_ns();
 			child_kill(&cl, leader);
@@ -683,15 +737,16 @@ main(int argc, char **argv)
 			cluster_bench(&cl, next, 1, size, 1, NULL);
 			printf("nodelay=%d election-timeout=%ums kill -9 of "
 			    "leader %llu: new leader %llu after %.1f ms, "
-			    "first commit after %.1f ms\n", cl.nodelay,
+			    "first commit after %.1f ms\n", cl.o.nodelay,
 			    election_ms, (unsigned long long)leader,
 			    (unsigned long long)next, (double)(at - t0) / 1e6,
 			    (double)(now_ns() - t0) / 1e6);
 			fflush(stdout);
 			child_start(&cl, leader);
-			/* The restarted node catches up before the next kill. */
+			/* The restarted node catches up before the next kill
+			 * (it may stand and win: follow cl.leader). */
 			cluster_bench(&cl, next, 200, size, 1, NULL);
-			leader = next;
+			leader = cl.leader;
 		}
 		for (raft_id id = 1; id <= NODES; id++)
 			child_kill(&cl, id);
