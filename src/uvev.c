@@ -1,5 +1,5 @@
-/* repl_uv.c: a stand-in for uvev.c (src/uvev.h) until the transport's
- * version lands: uv's backend fd and next timeout watched from libevent,
+/* uvev.c: a libuv loop driven from a worker's libevent loop (uvev.h):
+ * uv's backend fd and next timeout watched from libevent,
  * uv_run(UV_RUN_NOWAIT) when either fires. */
 #include <stdlib.h>
 
