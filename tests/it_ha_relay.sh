@@ -1,0 +1,100 @@
+#!/bin/sh
+# it_ha_relay.sh: any node relays to the leader of a request's shard (issue
+# 13) also when the leader's worker has no address of its own
+# (--worker-ports off): the epoch carries the leader node's listeners, and
+# a member that does not lead relays there (the worker that takes the
+# connection passes the request on to the shard's).
+# In each, through every node: puts and gets on both shards with the
+# qlock tool without routing (QLOCK_ROUTE=0) and with routing, and the
+# relaying node's stats count them.  Skipped (77) without libraft.
+here=$(cd "$(dirname "$0")" && pwd)
+name=it_ha_relay
+. "$here/it_lib.sh"
+
+. "$here/it_ha_lib.sh"
+
+# A name on shard G of two: name_on G PREFIX.
+name_on() {
+	"$PY" -c "import sys; sys.path.insert(0, '$PYPKG')
+from qlock._route import shard_of
+print(next('$2%d' % i for i in range(1000) if shard_of('$2%d' % i, 2) == $1))"
+}
+n0=$(name_on 0 r) n1=$(name_on 1 r)
+
+# cluster WHAT WORKERPORTS PEERHOST LISTENHOST: three nodes, fresh state.
+cluster() {
+	_what=$1
+	peers="--peer 1=$3:$raft1 --peer 2=$3:$raft2 --peer 3=$3:$raft3"
+	for i in 1 2 3; do
+		eval "lp=\$lport$i"
+		rm -rf "$tmp/raft$i"
+		"$QLOCKD" $asroot -f --workers 2 --listen "$4:$lp" \
+		    --worker-ports "$2" --authkey-file "$tmp/key" \
+		    --node-id "$i" $peers --raft-dir "$tmp/raft$i" \
+		    --raft-election-ms 300 > "$tmp/node$i.log" 2>&1 &
+		eval "pid$i=$!"
+		pids="$pids $!"
+	done
+}
+# Both shards have a leader, as node at PORT knows.
+led() {
+	_l=$(ha known "$1" 2> /dev/null) && [ -n "$_l" ] &&
+	    ! echo "$_l" | grep -q -- "-"
+}
+stop_all() {
+	for i in 1 2 3; do kill9 $i; done
+}
+
+# serve WHAT: through every node, a put then a get of each shard's name,
+# without and with routing; a NotLeader (a table lagging an election) is
+# asked again, up to 5 times.
+serve() {
+	for i in 1 2 3; do
+		eval "lp=\$lport$i"
+		wait_for 30 led $lp ||
+		    { logs; die "$1: node $i knows no leader of each shard"; }
+	done
+	leaders=$(ha known $lport1)
+	for i in 1 2 3; do
+		eval "lp=\$lport$i"
+		for route in 0 1; do
+			for q in $n0 $n1; do
+				item="$q-$i-$route"
+				for _try in 1 2 3 4 5; do
+					QLOCK_ROUTE=$route timeout 20 "$QLOCK_CLI" \
+					    -a 127.0.0.1:$lp put "$q" "$item" \
+					    2> "$tmp/put.err" && break
+					grep -q NotLeader "$tmp/put.err" || break
+					sleep 0.5
+				done
+				got=$(QLOCK_ROUTE=$route timeout 20 "$QLOCK_CLI" \
+				    -a 127.0.0.1:$lp get "$q" --timeout 5 \
+				    2> "$tmp/get.err")
+				if [ "$got" = "$item" ]; then
+					ok "$1: node $i (leaders: $leaders), QLOCK_ROUTE=$route: put and get of $q"
+				else
+					fail "$1: node $i, QLOCK_ROUTE=$route, $q: got '$got': $(cat "$tmp/put.err" "$tmp/get.err")"
+				fi
+			done
+		done
+	done
+	# A node that leads neither shard relayed (it exists with 3 nodes
+	# and 2 shards).
+	for i in 1 2 3; do
+		echo " $leaders " | grep -q " $i " && continue
+		eval "lp=\$lport$i"
+		relayed=$(QLOCK_ROUTE=0 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lp \
+		    stats --json | "$PY" -c \
+		    "import json, sys; print(json.load(sys.stdin)['relayed'])")
+		[ "${relayed:-0}" -ge 4 ] &&
+		    ok "$1: node $i (leads none) relayed $relayed" ||
+		    fail "$1: node $i (leads none) relayed '$relayed', 4 at least expected"
+	done
+}
+
+cluster "worker ports off" off 127.0.0.1 127.0.0.1
+serve "worker ports off"
+stop_all
+
+[ $fails -eq 0 ] || logs
+finish
