@@ -1,9 +1,13 @@
 #!/bin/sh
 # it_ha_relay.sh: any node relays to the leader of a request's shard (issue
-# 13) also when the leader's worker has no address of its own
-# (--worker-ports off): the epoch carries the leader node's listeners, and
-# a member that does not lead relays there (the worker that takes the
-# connection passes the request on to the shard's).
+# 13) also when the leader's worker has no address of its own, or has one
+# by host name.  Three clusters of three nodes in turn:
+#  1. --worker-ports off: the epoch carries the leader node's listeners,
+#     and a member that does not lead relays there (the worker that takes
+#     the connection passes the request on to the shard's);
+#  2. --peer N=localhost:PORT with --listen 0.0.0.0:PORT: the leader's
+#     worker is advertised as localhost:PORT, resolved without blocking;
+#  3. both.
 # In each, through every node: puts and gets on both shards with the
 # qlock tool without routing (QLOCK_ROUTE=0) and with routing, and the
 # relaying node's stats count them.  Skipped (77) without libraft.
@@ -94,6 +98,12 @@ serve() {
 
 cluster "worker ports off" off 127.0.0.1 127.0.0.1
 serve "worker ports off"
+stop_all
+cluster "peers by host name" 0 localhost 0.0.0.0
+serve "peers by host name"
+stop_all
+cluster "host names, worker ports off" off localhost 0.0.0.0
+serve "host names, worker ports off"
 stop_all
 
 [ $fails -eq 0 ] || logs
