@@ -35,6 +35,20 @@ repl_entry_recs(msgpack_sbuffer *sb, int node, uint64_t term,
 	}
 }
 
+uint32_t
+repl_entry_lists(const uint8_t *addrs, size_t len)
+{
+	struct mp_reader rd;
+	const uint8_t	*raw;
+	size_t		 rawlen;
+	uint32_t	 n = 0;
+
+	mp_reader_init(&rd, addrs, len);
+	while (rd.p < rd.end && mp_skip(&rd, &raw, &rawlen) == 0)
+		n++;
+	return n;
+}
+
 void
 repl_entry_epoch(msgpack_sbuffer *sb, int node, uint64_t term,
     const uint8_t *addrs, size_t len, int shards)
@@ -42,7 +56,7 @@ repl_entry_epoch(msgpack_sbuffer *sb, int node, uint64_t term,
 	msgpack_packer	pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	entry_head(&pk, "epoch", node, term, 2);
+	entry_head(&pk, "epoch", node, term, 1 + repl_entry_lists(addrs, len));
 	msgpack_sbuffer_write(sb, (const char *)addrs, len);
 	msgpack_pack_uint32(&pk, (uint32_t)shards);
 }
@@ -77,13 +91,19 @@ repl_entry_read(const void *buf, size_t len, struct repl_entry *e)
 		e->recs = rd;
 		return 0;
 	}
-	if (klen == 5 && memcmp(kind, "epoch", 5) == 0 && n == 6 &&
-	    mp_peek(&rd) == MP_ARRAY && mp_skip(&rd, &e->addrs,
-	    &e->addrs_len) == 0 && mp_read_uint(&rd, &e->shards) == 0) {
-		e->kind = REPL_EPOCH;
-		return 0;
-	}
-	return -1;
+	if (klen != 5 || memcmp(kind, "epoch", 5) != 0 || (n != 6 && n != 7))
+		return -1;
+	/* The worker's addresses, and with 7 elements the node's: one span,
+	 * as repl_entry_epoch takes them. */
+	e->addrs = rd.p;
+	for (i = 6; i <= n; i++)
+		if (mp_peek(&rd) != MP_ARRAY || mp_skip(&rd, &raw, &rawlen) == -1)
+			return -1;
+	e->addrs_len = (size_t)(rd.p - e->addrs);
+	if (mp_read_uint(&rd, &e->shards) == -1)
+		return -1;
+	e->kind = REPL_EPOCH;
+	return 0;
 }
 
 int

@@ -20,7 +20,10 @@ enum repl_kind {
 			   changes of one loop pass, as the log's payloads */
 	REPL_EPOCH,	/* [1, "epoch", node, term, [address...], shards]:
 			   node leads from here on; clients reach it there;
-			   it runs that many shards (workers) */
+			   it runs that many shards (workers).  A worker
+			   without addresses of its own (--worker-ports off)
+			   adds its node's listeners: [1, "epoch", node,
+			   term, [], [listener...], shards] (docs/HA.md) */
 };
 
 struct repl_entry {
@@ -28,7 +31,8 @@ struct repl_entry {
 	uint64_t	 node, term;
 	uint32_t	 nrecs;		/* REPL_RECS: how many... */
 	struct mp_reader recs;		/* ...and where they start */
-	const uint8_t	*addrs;		/* REPL_EPOCH: a msgpack array */
+	const uint8_t	*addrs;		/* REPL_EPOCH: a msgpack array, or
+					   two (the node's listeners) */
 	size_t		 addrs_len;
 	uint64_t	 shards;	/* REPL_EPOCH: the leader's workers */
 };
@@ -36,9 +40,13 @@ struct repl_entry {
 /* Append to sb the entry of the records in b (framed as in a log). */
 void	repl_entry_recs(msgpack_sbuffer *sb, int node, uint64_t term,
 	    const struct store_buf *b);
-/* Append to sb an epoch entry; addrs is a msgpack array of strings. */
+/* Append to sb an epoch entry; addrs is a msgpack array of strings, or
+ * two (the worker's, then its node's listeners). */
 void	repl_entry_epoch(msgpack_sbuffer *sb, int node, uint64_t term,
 	    const uint8_t *addrs, size_t len, int shards);
+/* How many msgpack values addrs holds: 1 (a worker's addresses) or 2
+ * (and its node's listeners). */
+uint32_t repl_entry_lists(const uint8_t *addrs, size_t len);
 /* Decode the entry in buf (one value, then at most 7 zero bytes of
  * padding); -1 if it is not an entry of this version. */
 int	repl_entry_read(const void *buf, size_t len, struct repl_entry *e);

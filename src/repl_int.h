@@ -54,10 +54,12 @@ struct repl {
 	raft_term		 epoch_term;	/* last term an epoch was proposed */
 	int			 epoch_node;	/* the last epoch applied: who */
 	uint64_t		 epoch_applied;	/* its term */
-	uint8_t			*epoch_addrs;	/* and where (msgpack array) */
+	uint8_t			*epoch_addrs;	/* and where (msgpack array;
+						   two with its node's
+						   listeners, repl_entry.h) */
 	size_t			 epoch_len;
 	uint8_t			*my_addrs;	/* this node's addresses for the
-						   shard (msgpack array) */
+						   shard (the same) */
 	size_t			 my_len;
 	uint64_t		 proposed;	/* own entries proposed... */
 	uint64_t		 committed;	/* ...and committed, counted */

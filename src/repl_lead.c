@@ -1,8 +1,10 @@
 /* repl_lead.c: who leads each shard.  Worker g follows its own group and
- * tells its siblings (QMSG_LEADER, [node, [address...]]) whenever the
- * leader or its addresses change, so that any worker answers `topology`
- * with every shard's leader and a named request for a shard this node
- * does not serve with NotLeader naming the leader. */
+ * tells its siblings (QMSG_LEADER, [node, [address...]], or with the
+ * leader's listeners [node, [], [listener...]]) whenever the leader or
+ * its addresses change, so that any worker answers `topology` with every
+ * shard's leader and a named request for a shard this node does not
+ * serve by relaying it (src/xfwd.c) or with NotLeader naming the
+ * leader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "qlock.h"
 #include "qmsg.h"
 #include "reply.h"
+#include "repl_entry.h"
 #include "repl_int.h"
 #include "topo.h"
 #include "util.h"
@@ -64,7 +67,7 @@ lead_send(struct repl *r, int id)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, 1 + repl_entry_lists(l->addrs, l->len));
 	msgpack_pack_int(&pk, l->node);
 	pack_raw(&pk, l->addrs, l->len);
 	(void)peer_send(r->w, id, QMSG_LEADER, 0, 0, sb.data, sb.size);
@@ -112,18 +115,25 @@ repl_peer_leader(struct worker *w, int id, const uint8_t *p, size_t len)
 	struct mp_reader rd;
 	uint32_t	 n;
 	int64_t		 node;
-	const uint8_t	*raw;
+	const uint8_t	*raw, *start;
 	size_t		 rawlen;
 
 	mp_reader_init(&rd, p, len);
 	if (w->repl == NULL || mp_check(p, len) == -1 ||
-	    mp_read_array(&rd, &n) == -1 || n != 2 ||
-	    mp_read_int(&rd, &node) == -1 || mp_skip(&rd, &raw, &rawlen) == -1)
+	    mp_read_array(&rd, &n) == -1 || (n != 2 && n != 3) ||
+	    mp_read_int(&rd, &node) == -1)
 		fatalx("worker %d sent a bad leader message", id);
-	lead_set(&w->repl->leads[id], (int)node, raw, rawlen);
+	start = rd.p;
+	while (--n > 0)
+		if (mp_skip(&rd, &raw, &rawlen) == -1)
+			fatalx("worker %d sent a bad leader message", id);
+	lead_set(&w->repl->leads[id], (int)node, start,
+	    (size_t)(rd.p - start));
 }
 
-/* The first address in a msgpack array of them, or NULL. */
+/* The leader's first address for the shard: its worker's own, or
+ * without one (--worker-ports off) its node's first listener, whose
+ * worker passes the request on to the shard's; NULL if none. */
 static const char *
 first_addr(const struct repl_lead *l, uint32_t *len)
 {
@@ -132,8 +142,11 @@ first_addr(const struct repl_lead *l, uint32_t *len)
 	const char	*s;
 
 	mp_reader_init(&rd, l->addrs, l->len);
-	if (mp_read_array(&rd, &n) == -1 || n == 0 ||
-	    mp_read_str(&rd, &s, len) == -1)
+	if (mp_read_array(&rd, &n) == -1)
+		return NULL;
+	if (n == 0 && (rd.p == rd.end || mp_read_array(&rd, &n) == -1))
+		return NULL;
+	if (n == 0 || mp_read_str(&rd, &s, len) == -1)
 		return NULL;
 	return s;
 }
@@ -172,10 +185,19 @@ repl_leader(struct worker *w, char *buf, size_t len)
 	return l->node;
 }
 
+/* The worker's own addresses only (PROTOCOL.md, topology). */
 void
 repl_pack_addrs(struct worker *w, msgpack_packer *pk, int g)
 {
-	pack_raw(pk, w->repl->leads[g].addrs, w->repl->leads[g].len);
+	struct mp_reader rd;
+	const uint8_t	*raw;
+	size_t		 rawlen;
+
+	mp_reader_init(&rd, w->repl->leads[g].addrs, w->repl->leads[g].len);
+	if (mp_skip(&rd, &raw, &rawlen) == -1)
+		pack_raw(pk, no_addrs, sizeof(no_addrs));
+	else
+		pack_raw(pk, raw, rawlen);
 }
 
 void
@@ -233,6 +255,21 @@ repl_my_addrs(struct repl *r)
 		advertised(t->addrs[r->w->id * t->stride + k], self.host, buf,
 		    sizeof(buf));
 		pack_cstr(&pk, buf);
+	}
+	/* No own sockets (--worker-ports off): the node's listeners, TCP
+	 * first, where a relaying member reaches this worker through a
+	 * sibling (the epoch then has 7 elements, src/repl_entry.h). */
+	if (nown == 0 && t != NULL && t->nlisten > 0) {
+		msgpack_pack_array(&pk, (size_t)t->nlisten);
+		for (i = 0; i < 2; i++)
+			for (k = 0; k < t->nlisten; k++) {
+				if ((strncmp(t->laddrs[k], "unix:", 5) == 0) !=
+				    (i == 1))
+					continue;
+				advertised(t->laddrs[k], self.host, buf,
+				    sizeof(buf));
+				pack_cstr(&pk, buf);
+			}
 	}
 	r->my_addrs = xmalloc(sb.size);
 	memcpy(r->my_addrs, sb.data, sb.size);

@@ -204,6 +204,11 @@ topo_open(struct config *c, const int *lfds, int nlfds)
 	t->nworkers = c->workers;
 	if (topo_check(c) == -1)
 		return -1;
+	t->laddrs = xcalloc((size_t)(nlfds + 1), sizeof(char *));
+	for (k = 0; k < nlfds; k++) {
+		listen_describe(lfds[k], addr, sizeof(addr));
+		t->laddrs[t->nlisten++] = xstrdup(addr);
+	}
 	if (base == PORTS_OFF)
 		return 0;
 	t->stride = nlfds;
@@ -267,6 +272,9 @@ topo_free(struct topo *t)
 			unlink(t->addrs[i] + 5);
 		free(t->addrs[i]);
 	}
+	for (i = 0; i < t->nlisten; i++)
+		free(t->laddrs[i]);
+	free(t->laddrs);
 	free(t->addrs);
 	free(t->fds);
 	free(t);

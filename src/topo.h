@@ -18,6 +18,10 @@ struct topo {
 	int	  stride;	/* slots per worker: the listeners */
 	int	 *fds;		/* [worker * stride + k], k < nown */
 	char	**addrs;	/* the same, as bound: HOST:PORT, unix:/PATH */
+	int	  nlisten;	/* the shared listeners, also with worker
+				   ports off... */
+	char	**laddrs;	/* ...as bound: where a relaying member
+				   reaches this node (src/xfwd.c) */
 };
 
 /* Check --worker-ports: auto, off, 0 or a port.  -1 with a message. */
@@ -28,7 +32,8 @@ int	topo_check(const struct config *c);
 int	topo_check_in_use(const struct config *c);
 /* Open every worker's own sockets beside the nlfds shared listeners (as
  * bound, so also for sockets from systemd) into c->topo; with
- * worker-ports off, an empty topo.  -1 with a message. */
+ * worker-ports off, a topo with no own sockets.  Either way the
+ * listeners' addresses as bound.  -1 with a message. */
 int	topo_open(struct config *c, const int *lfds, int nlfds);
 /* Worker id's own sockets (*n of them; NULL and 0 without a topo). */
 const int *topo_own(const struct topo *t, int id, int *n);

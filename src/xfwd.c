@@ -5,7 +5,8 @@
  * client side of the multiprocessing handshake with the daemon's key,
  * then the XFWD_MARK notification, then requests under msgids of the
  * upstream's own.  Everything runs on the worker's loop (a bufferevent:
- * nothing blocks).  An answer goes back to the client as it came, under
+ * nothing blocks; a leader's address by host name is resolved by the
+ * worker's evdns base, afresh for each upstream).  An answer goes back to the client as it came, under
  * the client's msgid.  The upstream closes when its session ends, so the
  * leader gives back what the session held there; when it breaks, what was
  * sent has an unknown outcome (QLOCK_EUNAVAIL) and is never sent again. */
@@ -20,6 +21,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <msgpack.h>
@@ -72,6 +74,7 @@ struct upstream {
 
 struct xfwd {
 	struct hmap	 ups;		/* session id -> struct upstream */
+	struct evdns_base *dns;		/* once a leader has a host name */
 };
 
 /* Largest answer taken from a leader (its own limits are lower). */
@@ -271,6 +274,9 @@ up_event_cb(struct bufferevent *bev, short what, void *arg)
 		    "idle" : "connecting or authenticating");
 	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "was closed by the leader");
+	else if (bufferevent_socket_get_dns_error(bev) != 0)
+		snprintf(why, sizeof(why), "could not be resolved: %s",
+		    evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)));
 	else
 		snprintf(why, sizeof(why), "broke: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -296,6 +302,38 @@ up_sockaddr(const char *addr, struct sockaddr_storage *ss, int *sslen)
 	return evutil_parse_sockaddr_port(addr, (struct sockaddr *)ss, sslen);
 }
 
+/* Connect up->bev to addr, HOST:PORT with a host name: resolved on the
+ * worker's loop (evdns: /etc/hosts, then the servers of
+ * /etc/resolv.conf, as read when the first such upstream opened), the
+ * first address it gives is connected to.  -1 if addr is not of that
+ * form. */
+static int
+up_connect_name(struct upstream *up, const char *addr)
+{
+	struct xfwd	*x = up->w->xfwd;
+	const char	*colon = strrchr(addr, ':');
+	char		 host[256];
+	char		*end;
+	long		 port;
+
+	if (colon == NULL || colon == addr || strncmp(addr, "unix:", 5) == 0 ||
+	    (size_t)(colon - addr) >= sizeof(host) || addr[0] == '[')
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return -1;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	if (x->dns == NULL && (x->dns = evdns_base_new(up->w->base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		log_warnx("shard %d: no resolver for %s", up->w->id, addr);
+		return -1;
+	}
+	return bufferevent_socket_connect_hostname(up->bev, x->dns, AF_UNSPEC,
+	    host, (int)port);
+}
+
 /* A new upstream for sess to node leader at addr; NULL if addr is not
  * one we can connect to without blocking. */
 static struct upstream *
@@ -305,10 +343,11 @@ up_open(struct worker *w, uint64_t sess, int leader, const char *addr)
 	struct upstream		*up;
 	struct timeval		 tv;
 	uint8_t			 nonce[AUTH_NONCE_LEN];
-	int			 sslen;
+	int			 sslen, rc;
+	bool			 named;
 
-	if (up_sockaddr(addr, &ss, &sslen) == -1 ||
-	    RAND_bytes(nonce, sizeof(nonce)) != 1)
+	named = up_sockaddr(addr, &ss, &sslen) == -1;
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return NULL;
 	if (w->xfwd == NULL) {
 		w->xfwd = xcalloc(1, sizeof(*w->xfwd));
@@ -331,9 +370,11 @@ up_open(struct worker *w, uint64_t sess, int leader, const char *addr)
 	bufferevent_setcb(up->bev, up_read_cb, NULL, up_event_cb, up);
 	(void)secs_timeval(w->conf->handshake_timeout, &tv);
 	bufferevent_set_timeouts(up->bev, &tv, &tv);
-	if (bufferevent_enable(up->bev, EV_READ) == -1 ||
-	    bufferevent_socket_connect(up->bev, (struct sockaddr *)&ss,
-	    sslen) == -1) {
+	if ((rc = bufferevent_enable(up->bev, EV_READ)) == 0)
+		rc = named ? up_connect_name(up, addr) :
+		    bufferevent_socket_connect(up->bev,
+		    (struct sockaddr *)&ss, sslen);
+	if (rc == -1) {
 		log_info("shard %d: cannot connect to node %d at %s", w->id,
 		    leader, addr);
 		bufferevent_free(up->bev);
@@ -502,6 +543,8 @@ xfwd_free(struct worker *w)
 	while ((n = hmap_first(&w->xfwd->ups)) != NULL)
 		up_free(hmap_entry(n, struct upstream, node));
 	hmap_free(&w->xfwd->ups);
+	if (w->xfwd->dns != NULL)
+		evdns_base_free(w->xfwd->dns, 0);
 	free(w->xfwd);
 	w->xfwd = NULL;
 }

@@ -1,7 +1,8 @@
 /* xfwd.h: cluster forwarding (issue 13): a named request for a shard this
- * node does not lead is relayed to the leader's worker for the shard over
- * an upstream connection of the requesting session, and the leader's
- * answer is relayed back.  One upstream per session and worker, opened
+ * node does not lead is relayed to the leader's worker for the shard (or,
+ * when it has no address of its own, to the leader node's listener, whose
+ * worker passes it on) over an upstream connection of the requesting
+ * session, and the leader's answer is relayed back.  One upstream per session and worker, opened
  * when first needed, closed when the session ends (so the leader gives
  * back what the session holds there). */
 #ifndef XFWD_H

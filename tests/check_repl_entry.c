@@ -449,6 +449,39 @@ START_TEST(test_foreign_entries_refused)
 }
 END_TEST
 
+/* An epoch with the node's listeners (--worker-ports off): 7 elements,
+ * both lists as one span, written back the same; 6 without them. */
+START_TEST(test_epoch_listeners)
+{
+	static const uint8_t two[] = { 0x90, 0x91, 0xa3, 'b', ':', '2' };
+	static const uint8_t one[] = { 0x91, 0xa3, 'a', ':', '1' };
+	msgpack_sbuffer	 sb, again;
+	struct repl_entry e;
+
+	msgpack_sbuffer_init(&sb);
+	repl_entry_epoch(&sb, 3, 9, two, sizeof(two), 2);
+	ck_assert_uint_eq((uint8_t)sb.data[0], 0x97);
+	ck_assert_int_eq(repl_entry_read(sb.data, sb.size, &e), 0);
+	ck_assert_int_eq(e.kind, REPL_EPOCH);
+	ck_assert_uint_eq(e.node, 3);
+	ck_assert_uint_eq(e.shards, 2);
+	ck_assert_uint_eq(e.addrs_len, sizeof(two));
+	ck_assert(memcmp(e.addrs, two, sizeof(two)) == 0);
+	msgpack_sbuffer_init(&again);
+	repl_entry_epoch(&again, 3, 9, e.addrs, e.addrs_len, 2);
+	ck_assert_uint_eq(again.size, sb.size);
+	ck_assert(memcmp(again.data, sb.data, sb.size) == 0);
+	msgpack_sbuffer_destroy(&again);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_init(&sb);
+	repl_entry_epoch(&sb, 3, 9, one, sizeof(one), 2);
+	ck_assert_uint_eq((uint8_t)sb.data[0], 0x96);
+	ck_assert_int_eq(repl_entry_read(sb.data, sb.size, &e), 0);
+	ck_assert_uint_eq(e.addrs_len, sizeof(one));
+	msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
 static Suite *
 repl_entry_suite(void)
 {
@@ -460,6 +493,7 @@ repl_entry_suite(void)
 	tcase_add_test(tc, test_holds_same_state);
 	tcase_add_loop_test(tc, test_holds_snapshot_then_rest, 0, NENTRIES - 1);
 	tcase_add_test(tc, test_foreign_entries_refused);
+	tcase_add_test(tc, test_epoch_listeners);
 	suite_add_tcase(s, tc);
 	return s;
 }
