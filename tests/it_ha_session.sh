@@ -17,8 +17,8 @@
 # resumed false.  The holds survive snapshots: the leader's, installed on
 # a member that was down, and a member's own at its restart; the failover
 # runs twice, its new leader chosen (the other member killed while a put
-# commits without it, started again after node 1's kill): node 3, restored
-# from the leader's snapshot, then node 2, restored from its own.  Each
+# commits without it, started again after node 1's kill): node 2, restored
+# from its own snapshot, then node 3, restored from the leader's.  Each
 # scenario starts once every member has caught up (a hand-over restarts
 # the old leader's worker; node 3's kill before it is back in touch
 # deposed node 1, whose session then expired in the hook: issue 13's
@@ -385,23 +385,24 @@ snapshots() {
 }
 
 # (1) Holds survive kill -9 of shard 0's leader (node 1), kept through
-# snapshots; a resume takes them over.  Twice: the new leader is node 3
-# (restored from the snapshot node 1 sent it), then node 2 (restored from
-# its own); node 1 back in between, the leaders settle on 1 and 2 again.
+# snapshots; a resume takes them over.  Twice: the new leader is node 2
+# (restored from its own snapshot), then node 3 (restored from the one node
+# 1 sent it); node 1 back in between, node 2 hands shard 0 over to it just
+# before the second (its worker restarts: what settled waits for).
 to3() { snapshots; behind 2; }
 to2() { snapshots; behind 3; }
 after3() { ahead 2; }
 after2() { ahead 3; }
-LEADER=3 SFX=a
+LEADER=2 SFX=a
 export LEADER SFX
-scenario survive "" to3 after3 ||
-    fail "holds through a failover (the new leader: node 3, the sent snapshot)"
+scenario survive "" to2 after2 ||
+    fail "holds through a failover (the new leader: node 2, its own snapshot)"
 start 1
 WANT="1 2" ha leaders 60 0 $ports > /dev/null ||
     { logs; die "shards not led by nodes 1 and 2 again within 60 s"; }
-LEADER=2 SFX=b
-scenario survive 1 to2 after2 ||
-    fail "holds through a failover (the new leader: node 2, its own snapshot)"
+LEADER=3 SFX=b
+scenario survive 1 to3 after3 ||
+    fail "holds through a failover (the new leader: node 3, the sent snapshot)"
 
 # (2) Not resumed within the grace period: given back after it.  Node 1
 # back; the leaders settle on nodes 1 and 2 again.
