@@ -259,6 +259,22 @@ def poke(ports):
                "%s down: node %d's log as long as node 1's (%d)"
                % (os.environ["BEHIND"], up, last))
 
+def touch(ports):
+    """Shard 0's leader is in touch with both other members."""
+    node, addr = leader0(ports, None)
+    end = time.time() + 30
+    while node is not None and time.time() < end:
+        try:
+            g = raft0(ports[node - 1])
+            if len(g["peers"]) == 2 and all(p["in_touch"]
+                                            for p in g["peers"]):
+                return True
+        except Exception:
+            pass
+        time.sleep(0.1)
+    return say(False, "shard 0's leader (node %s) not in touch with both "
+               "members in 30 s" % node)
+
 def raft0(port):
     for g in Connection("127.0.0.1:%s" % port, key).call("stats")["raft"]:
         if g["shard"] == 0:
@@ -284,7 +300,7 @@ def caught(args):
 
 cmd, args = sys.argv[1], sys.argv[2:]
 fn = {"single": single, "survive": survive, "expire": expire, "fill": fill,
-      "caught": caught, "poke": poke}[cmd]
+      "caught": caught, "poke": poke, "touch": touch}[cmd]
 sys.exit(0 if fn(args[0] if cmd == "single" else args) else 1)
 EOF
 TMPD=$tmp GRACE=$grace
@@ -337,12 +353,14 @@ scenario() {
 	[ $_rc -eq 0 ]
 }
 
-# settled: every member has applied what shard 0's leader committed (a
-# hand-over restarts the old leader's worker: until the new one is in
-# touch, the leader's majority needs node 3, whose kill would depose it).
+# settled: every member has applied what shard 0's leader committed, and
+# the leader is in touch with both (a hand-over restarts the old leader's
+# worker: until the new one is in touch, the leader's majority needs node
+# 3, whose kill would depose it).
 settled() {
 	sess caught 2 $ports || fail "node 2 catching up"
 	sess caught 3 $ports || fail "node 3 catching up"
+	sess touch $ports || fail "shard 0's leader in touch"
 }
 
 # behind ID: node ID's log falls behind the other member's: it is killed
