@@ -2,7 +2,8 @@
  * two state machines fed the same entries hold the same state, and one
  * restored from a snapshot taken after any entry, fed the rest, holds it
  * too (taken items included, and what sessions bound to a key hold: kept
- * through an epoch); entries that are not ours are refused. */
+ * through an epoch; a leader's, written from its live sessions, too);
+ * entries that are not ours are refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +12,10 @@
 
 #include "qpack.h"
 #include "repl_entry.h"
+#include "session.h"
 #include "store_int.h"
 #include "suiterun.h"
+#include "worker.h"
 
 #define NENTRIES 7
 
@@ -414,6 +417,108 @@ START_TEST(test_holds_snapshot_then_rest)
 }
 END_TEST
 
+/* A leader's snapshot is written from its live sessions (o->holds): one
+ * bound to K1 holds an RLock twice, a permit, a Condition's lock and two
+ * taken items; an unbound one a third item.  Restored on a follower and
+ * past an epoch, the replay state holds K1's, and only the unbound
+ * session's item is back in its queue. */
+START_TEST(test_leader_snapshot_holds)
+{
+	struct worker	*w = calloc(1, sizeof(*w));
+	struct registry	 reg;
+	struct store_buf snap = { 0 };
+	struct session	*s;
+	struct hold	*h;
+	struct object	*q, *sem, *lk, *cv, *o;
+	struct taken	*t;
+	struct qitem	*it;
+	struct fsm	 d;
+	struct rhold	*rh;
+	size_t		 end, bad;
+	uint64_t	 id;
+
+	hmap_init(&w->sessions);
+	registry_init(&reg);
+	q = registry_add(&reg, "jq", 2, OBJ_QUEUE);
+	q->u.queue.joinable = true;
+	q->opened = true;
+	for (id = 1; id <= 4; id++)
+		queue_push(&q->u.queue, id, "\xa1x", 2);
+	q->u.queue.unfinished = 4;
+	sem = registry_add(&reg, "s", 1, OBJ_SEM);
+	qsem_init(&sem->u.sem, 2, false);
+	sem->opened = true;
+	lk = registry_add(&reg, "lk", 2, OBJ_LOCK);
+	lk->u.lock.recursive = true;
+	lk->opened = true;
+	cv = registry_add(&reg, "cv", 2, OBJ_COND);
+
+	s = session_get(w, 7);
+	s->key = K1;
+	for (id = 1; id <= 3; id++) {
+		h = hold_get(w, id == 3 ? 8 : 7, q);	/* 8: unbound */
+		it = queue_remove(&q->u.queue, id);
+		TAILQ_INSERT_TAIL(&h->items, it, link);
+		h->nitems++;
+	}
+	hold_get(w, 7, sem)->permits = 1;
+	sem->u.sem.value = 1;
+	hold_get(w, 7, lk);
+	lk->u.lock.owner = 7;
+	lk->u.lock.depth = 2;
+	lk->u.lock.token = 77;
+	hold_get(w, 7, cv);
+	cv->u.cond.lock.owner = 7;
+	cv->u.cond.lock.depth = 1;
+	cv->u.cond.lock.token = 78;
+
+	snapshot_records(&snap, &reg, 100, NULL);
+	fsm_init(&d);
+	ck_assert_int_eq(replay_scan(snap.p, snap.len, &d.rp, &end, &bad,
+	    "snapshot"), SCAN_CLEAN);
+	epoch_entry(0, 2, 3);
+	fsm_apply(&d, &entries[0]);
+	msgpack_sbuffer_destroy(&entries[0]);
+
+	ck_assert_ptr_nonnull(rh = fsm_hold(&d, "lk", K1));
+	ck_assert_uint_eq(rh->depth, 2);
+	ck_assert_uint_eq(rh->token, 77);
+	ck_assert_ptr_nonnull(rh = fsm_hold(&d, "cv", K1));
+	ck_assert_uint_eq(rh->depth, 1);
+	ck_assert_uint_eq(rh->token, 78);
+	ck_assert_ptr_nonnull(rh = fsm_hold(&d, "s", K1));
+	ck_assert_uint_eq(rh->permits, 1);
+	ck_assert_int_eq(registry_find(&d.reg, "s", 1)->u.sem.value, 2);
+	o = registry_find(&d.reg, "jq", 2);
+	ck_assert_uint_eq(d.rp.taken.count, 2);
+	for (id = 1; id <= 2; id++) {
+		ck_assert_ptr_nonnull(t = replay_taken_find(&d.rp, o, id));
+		ck_assert_uint_eq(t->skey, K1);
+	}
+	/* Item 3 back at the head, then 4; all 4 unfinished. */
+	ck_assert_uint_eq(o->u.queue.count, 2);
+	ck_assert_uint_eq(o->u.queue.unfinished, 4);
+
+	free(snap.p);
+	fsm_free(&d);
+	session_find(w, 7)->key = 0;
+	for (id = 7; id <= 8; id++) {
+		/* The last hold's free frees its session. */
+		while ((s = session_find(w, id)) != NULL) {
+			h = TAILQ_FIRST(&s->holds);
+			while ((it = TAILQ_FIRST(&h->items)) != NULL) {
+				TAILQ_REMOVE(&h->items, it, link);
+				qitem_free(it);
+			}
+			hold_free(w, h);
+		}
+	}
+	hmap_free(&w->sessions);
+	registry_free(&reg);
+	free(w);
+}
+END_TEST
+
 START_TEST(test_foreign_entries_refused)
 {
 	struct repl_entry e;
@@ -492,6 +597,7 @@ repl_entry_suite(void)
 	tcase_add_loop_test(tc, test_snapshot_then_rest, 0, NENTRIES - 1);
 	tcase_add_test(tc, test_holds_same_state);
 	tcase_add_loop_test(tc, test_holds_snapshot_then_rest, 0, NENTRIES - 1);
+	tcase_add_test(tc, test_leader_snapshot_holds);
 	tcase_add_test(tc, test_foreign_entries_refused);
 	tcase_add_test(tc, test_epoch_listeners);
 	suite_add_tcase(s, tc);
