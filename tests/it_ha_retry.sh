@@ -1,0 +1,151 @@
+#!/bin/sh
+# it_ha_retry.sh: at most once across a failover (issue 13): a session
+# bound to a token keeps the reply of its last request that changed state,
+# replicated with its effects.  On shard 0's leader a client binds a token
+# and parks a queue.get with msgid 100 on an empty queue; another client
+# puts x1 and x2 (x1 is handed to the parked get: its reply is kept in
+# that later pass); the leader also writes snapshots meanwhile.  kill -9
+# of that leader's node; on the new leader the client resumes (resumed
+# true, last 100) and sends queue.get again with msgid 100: x1 again, not
+# executed (x2 still in the queue, stats retries_answered 1); msgid 50 is
+# Inval "already answered" (nothing taken); msgid 101 executes (x2).  A
+# read-only request (queue.size) is not kept.  Skipped (77) without
+# libraft.
+here=$(cd "$(dirname "$0")" && pwd)
+name=it_ha_retry
+. "$here/it_lib.sh"
+. "$here/it_ha_lib.sh"
+
+HA_OPTS="--session-grace 20000"
+# Snapshots every 16 entries (4 kept behind).
+QLOCKD_TEST_SNAPSHOT_EVERY=16
+export QLOCKD_TEST_SNAPSHOT_EVERY
+
+cat > "$tmp/retry.py" <<'EOF'
+import os, sys, time
+sys.path.insert(0, os.environ["PYPKG"])
+from qlock._wire import Connection
+from qlock import errors
+from qlock._route import shard_of
+key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
+tmp = os.environ["TMPD"]
+
+def say(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what, flush=True)
+    return ok
+
+def named(prefix, g=0):
+    return next("%s%d" % (prefix, i) for i in range(1000)
+                if shard_of("%s%d" % (prefix, i), 2) == g)
+
+def leader0(ports, avoid, limit=30):
+    end = time.time() + limit
+    while time.time() < end:
+        for p in ports:
+            try:
+                t = Connection("127.0.0.1:%s" % p, key).call("topology")
+                if t["leaders"][0] not in (None, avoid) and t["addrs"][0]:
+                    a = t["addrs"][0][0]
+                    Connection(a, key).call("queue.size", named("probe"))
+                    return t["leaders"][0], a
+            except Exception:
+                pass
+        time.sleep(0.1)
+    return None, None
+
+def wait_file(path, limit=60):
+    end = time.time() + limit
+    while time.time() < end:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.05)
+    return False
+
+def send(c, msgid, method, *params):
+    """Send a request with msgid; its reply (msgid, error, result)."""
+    c.msgid = msgid - 1
+    assert c._request(method, list(params)) == msgid
+    return c._reply()
+
+def retry(ports):
+    ok = True
+    Q, F = named("rq"), named("fill")
+    node, addr = leader0(ports, None)
+    tok = os.urandom(32)
+    a = Connection(addr, key)
+    r = a.call("session.resume", tok)
+    ok &= say(r == {"resumed": False, "holds": 0, "last": 0},
+              "bound on node %s: %r" % (node, r))
+    # Parked, then handed x1 in a later pass (the put's).
+    a.msgid = 99
+    assert a._request("queue.get", [Q, 10]) == 100
+    b = Connection(addr, key)
+    time.sleep(0.3)
+    b.call("queue.put", Q, "x1", 5)
+    b.call("queue.put", Q, "x2", 5)
+    rep = a._reply()
+    ok &= say(rep == (100, None, "x1"), "the parked get (msgid 100) is "
+              "handed x1: %r; its reply is now 'lost'" % (rep,))
+    # Entries past the snapshot threshold: the reply goes into snapshots.
+    for i in range(40):
+        b.call("queue.put", F, i, 5)
+    open(os.path.join(tmp, "ready"), "w").close()
+    if not wait_file(os.path.join(tmp, "killed")):
+        return say(False, "no kill")
+    t0 = time.time()
+    node2, addr2 = leader0([p for p in ports if p != ports[node - 1]], node)
+    if not say(addr2 is not None, "a new leader for shard 0: node %s" % node2):
+        return False
+    a2 = Connection(addr2, key)
+    a2.msgid = 110
+    r = a2.call("session.resume", tok)
+    ok &= say(r == {"resumed": True, "holds": 0, "last": 100},
+              "resumed on node %s: %r (%.2f s)" % (node2, r, time.time() - t0))
+    rep = send(a2, 100, "queue.get", Q, 0)
+    ok &= say(rep == (100, None, "x1"), "queue.get again with msgid 100: "
+              "%r (the kept reply)" % (rep,))
+    c = Connection(addr2, key)
+    st = c.call("queue.state", Q)
+    ok &= say(st["size"] == 1, "the queue lost nothing more: %r" % st)
+    n = c.call("stats")["retries_answered"]
+    ok &= say(n == 1, "stats: retries_answered %r" % n)
+    rep = send(a2, 50, "queue.get", Q, 0)
+    ok &= say(rep[1] is not None and rep[1][0] == "Inval" and
+              "already answered" in rep[1][1],
+              "msgid 50: %r" % (rep,))
+    ok &= say(c.call("queue.size", Q) == 1, "nothing taken by msgid 50")
+    rep = send(a2, 120, "queue.get", Q, 0)
+    ok &= say(rep == (120, None, "x2"), "msgid 120 executes: %r" % (rep,))
+    rep = send(a2, 121, "queue.size", Q)
+    ok &= say(rep == (121, None, 0), "msgid 121 queue.size: %r" % (rep,))
+    # The kept reply is still 120's (a read is not kept).
+    rep = send(a2, 120, "queue.get", Q, 0)
+    ok &= say(rep == (120, None, "x2"), "msgid 120 again: %r (kept, "
+              "not executed)" % (rep,))
+    rep = send(a2, 121, "queue.size", Q)
+    ok &= say(rep[1] is not None and rep[1][0] == "Inval",
+              "msgid 121 again: Inval: %r" % (rep,))
+    return ok
+
+sys.exit(0 if retry(sys.argv[1:]) else 1)
+EOF
+TMPD=$tmp
+export TMPD
+
+start 1; start 2; start 3
+WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
+    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+
+timeout 120 "$PY" "$tmp/retry.py" $ports > "$tmp/retry.out" 2>&1 &
+rpid=$!
+pids="$pids $rpid"
+wait_for 60 test -f "$tmp/ready" || { cat "$tmp/retry.out"; die "not ready"; }
+kill9 1
+touch "$tmp/killed"
+wait $rpid
+rc=$?
+cat "$tmp/retry.out"
+[ $rc -eq 0 ] || fail "at most once across a failover"
+
+[ $fails -eq 0 ] || logs
+finish
