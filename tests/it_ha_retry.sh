@@ -4,12 +4,14 @@
 # replicated with its effects.  On shard 0's leader a client binds a token
 # and parks a queue.get with msgid 100 on an empty queue; another client
 # puts x1 and x2 (x1 is handed to the parked get: its reply is kept in
-# that later pass); the leader also writes snapshots meanwhile.  kill -9
+# that later pass).  kill -9
 # of that leader's node; on the new leader the client resumes (resumed
 # true, last 100) and sends queue.get again with msgid 100: x1 again, not
 # executed (x2 still in the queue, stats retries_answered 1); msgid 50 is
 # Inval "already answered" (nothing taken); msgid 101 executes (x2).  A
-# read-only request (queue.size) is not kept.  Skipped (77) without
+# read-only request (queue.size) is not kept.  The kept reply reaches
+# the new leader through snapshots: the leader's, installed on a member
+# that was down, and a member's own at its restart.  Skipped (77) without
 # libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_retry
@@ -23,43 +25,8 @@ export QLOCKD_TEST_SNAPSHOT_EVERY
 
 cat > "$tmp/retry.py" <<'EOF'
 import os, sys, time
-sys.path.insert(0, os.environ["PYPKG"])
-from qlock._wire import Connection
-from qlock import errors
-from qlock._route import shard_of
-key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
-tmp = os.environ["TMPD"]
-
-def say(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what, flush=True)
-    return ok
-
-def named(prefix, g=0):
-    return next("%s%d" % (prefix, i) for i in range(1000)
-                if shard_of("%s%d" % (prefix, i), 2) == g)
-
-def leader0(ports, avoid, limit=30):
-    end = time.time() + limit
-    while time.time() < end:
-        for p in ports:
-            try:
-                t = Connection("127.0.0.1:%s" % p, key).call("topology")
-                if t["leaders"][0] not in (None, avoid) and t["addrs"][0]:
-                    a = t["addrs"][0][0]
-                    Connection(a, key).call("queue.size", named("probe"))
-                    return t["leaders"][0], a
-            except Exception:
-                pass
-        time.sleep(0.1)
-    return None, None
-
-def wait_file(path, limit=60):
-    end = time.time() + limit
-    while time.time() < end:
-        if os.path.exists(path):
-            return True
-        time.sleep(0.05)
-    return False
+sys.path.insert(0, os.environ["HA_TESTS"])
+from it_ha_sess import *
 
 def send(c, msgid, method, *params):
     """Send a request with msgid; its reply (msgid, error, result)."""
@@ -87,12 +54,10 @@ def retry(ports):
     ok &= say(rep == (100, None, "x1"), "the parked get (msgid 100) is "
               "handed x1: %r; its reply is now 'lost'" % (rep,))
     # Entries past the snapshot threshold: the reply goes into snapshots.
-    for i in range(40):
+    for i in range(60):
         b.call("queue.put", F, i, 5)
     open(os.path.join(tmp, "ready"), "w").close()
-    if not wait_file(os.path.join(tmp, "killed")):
-        return say(False, "no kill")
-    t0 = time.time()
+    t0 = wait_file(os.path.join(tmp, "killed"), 300)
     node2, addr2 = leader0([p for p in ports if p != ports[node - 1]], node)
     if not say(addr2 is not None, "a new leader for shard 0: node %s" % node2):
         return False
@@ -136,12 +101,22 @@ start 1; start 2; start 3
 WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
     { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
 
-timeout 120 "$PY" "$tmp/retry.py" $ports > "$tmp/retry.out" 2>&1 &
+# Node 3 down while the reply is kept and 60 entries go by (its group
+# compacts past it); back, it installs the leader's snapshot (written from
+# its live session); node 2 restarted restores its own (written from its
+# replay state).  The next leader, either, has the kept reply from a
+# snapshot.
+kill9 3
+timeout 400 "$PY" "$tmp/retry.py" $ports > "$tmp/retry.out" 2>&1 &
 rpid=$!
 pids="$pids $rpid"
 wait_for 60 test -f "$tmp/ready" || { cat "$tmp/retry.out"; die "not ready"; }
+restored 3 sent
+kill9 2
+restored 2 own
+_t=$(date +%s.%N)
 kill9 1
-touch "$tmp/killed"
+echo "$_t" > "$tmp/k.tmp" && mv "$tmp/k.tmp" "$tmp/killed"
 wait $rpid
 rc=$?
 cat "$tmp/retry.out"
