@@ -9,7 +9,9 @@
 # true, last 100) and sends queue.get again with msgid 100: x1 again, not
 # executed (x2 still in the queue, stats retries_answered 1); msgid 50 is
 # Inval "already answered" (nothing taken); msgid 101 executes (x2).  A
-# read-only request (queue.size) is not kept.  The kept reply reaches
+# read-only request (queue.size) is not kept.  A second session's reply
+# over 1 MiB is not kept: resumed, its `last` is that msgid, its retry is
+# Inval "too large to keep".  The kept reply reaches
 # the new leader through snapshots: the leader's, installed on a member
 # that was down, and a member's own at its restart.  Skipped (77) without
 # libraft.
@@ -53,6 +55,15 @@ def retry(ports):
     rep = a._reply()
     ok &= say(rep == (100, None, "x1"), "the parked get (msgid 100) is "
               "handed x1: %r; its reply is now 'lost'" % (rep,))
+    # A second session's last reply is over 1 MiB: not kept.
+    B, tokb = named("big"), os.urandom(32)
+    big = "b" * (1536 * 1024)
+    d = Connection(addr, key)
+    d.call("session.resume", tokb)
+    b.call("queue.put", B, big, 5)
+    rep = send(d, 200, "queue.get", B, 5)
+    ok &= say(rep[0] == 200 and rep[2] == big, "a 1.5 MiB item taken "
+              "(msgid 200)")
     # Entries past the snapshot threshold: the reply goes into snapshots.
     for i in range(60):
         b.call("queue.put", F, i, 5)
@@ -90,6 +101,16 @@ def retry(ports):
     rep = send(a2, 121, "queue.size", Q)
     ok &= say(rep[1] is not None and rep[1][0] == "Inval",
               "msgid 121 again: Inval: %r" % (rep,))
+    d2 = Connection(addr2, key)
+    d2.msgid = 210
+    r = d2.call("session.resume", tokb)
+    ok &= say(r == {"resumed": True, "holds": 0, "last": 200},
+              "the second session resumes: %r" % r)
+    rep = send(d2, 200, "queue.get", B, 0)
+    ok &= say(rep[1] is not None and rep[1][0] == "Inval" and
+              "too large to keep" in rep[1][1],
+              "its retry of msgid 200: %r" % (rep[:2],))
+    ok &= say(c.call("queue.size", B) == 0, "and nothing taken again")
     return ok
 
 sys.exit(0 if retry(sys.argv[1:]) else 1)
