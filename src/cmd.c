@@ -30,7 +30,7 @@ static const struct cmd cmds[] = {
 	{ "barrier.abort",	1, 1, CMD_NAMED,  cmd_barrier_abort, NULL },
 	{ "barrier.open",	2, 2, CMD_NAMED,  cmd_barrier_open, NULL },
 	{ "barrier.reset",	1, 1, CMD_NAMED,  cmd_barrier_reset, NULL },
-	{ "barrier.state",	1, 1, CMD_NAMED,  cmd_barrier_state, NULL },
+	{ "barrier.state",	1, 1, CMD_NAMED | CMD_READ, cmd_barrier_state, NULL },
 	{ "barrier.wait",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_barrier_wait, NULL },
 	{ "cancel",		2, 2, CMD_NAMED,  cmd_cancel, NULL },
 	{ "cond.acquire",	2, 3, CMD_NAMED | CMD_BLOCKS, cmd_cond_acquire, NULL },
@@ -42,37 +42,37 @@ static const struct cmd cmds[] = {
 	{ "dict.cas",		4, 4, CMD_NAMED,  cmd_dict_cas, NULL },
 	{ "dict.clear",		1, 1, CMD_NAMED,  cmd_dict_clear, NULL },
 	{ "dict.del",		2, 2, CMD_NAMED,  cmd_dict_del, NULL },
-	{ "dict.get",		2, 2, CMD_NAMED,  cmd_dict_get, NULL },
+	{ "dict.get",		2, 2, CMD_NAMED | CMD_READ, cmd_dict_get, NULL },
 	{ "dict.incr",		3, 3, CMD_NAMED,  cmd_dict_incr, NULL },
-	{ "dict.items",		1, 1, CMD_NAMED,  cmd_dict_items, NULL },
-	{ "dict.keys",		1, 1, CMD_NAMED,  cmd_dict_keys, NULL },
-	{ "dict.len",		1, 1, CMD_NAMED,  cmd_dict_len, NULL },
+	{ "dict.items",		1, 1, CMD_NAMED | CMD_READ, cmd_dict_items, NULL },
+	{ "dict.keys",		1, 1, CMD_NAMED | CMD_READ, cmd_dict_keys, NULL },
+	{ "dict.len",		1, 1, CMD_NAMED | CMD_READ, cmd_dict_len, NULL },
 	{ "dict.pop",		2, 3, CMD_NAMED,  cmd_dict_pop, NULL },
 	{ "dict.popitem",	1, 1, CMD_NAMED,  cmd_dict_popitem, NULL },
 	{ "dict.set",		3, 3, CMD_NAMED,  cmd_dict_set, NULL },
 	{ "dict.setdefault",	3, 3, CMD_NAMED,  cmd_dict_setdefault, NULL },
 	{ "dict.update",	2, 2, CMD_NAMED,  cmd_dict_update, NULL },
-	{ "dict.values",	1, 1, CMD_NAMED,  cmd_dict_values, NULL },
+	{ "dict.values",	1, 1, CMD_NAMED | CMD_READ, cmd_dict_values, NULL },
 	{ "event.clear",	1, 1, CMD_NAMED,  cmd_event_clear, NULL },
-	{ "event.is_set",	1, 1, CMD_NAMED,  cmd_event_is_set, NULL },
+	{ "event.is_set",	1, 1, CMD_NAMED | CMD_READ, cmd_event_is_set, NULL },
 	{ "event.set",		1, 1, CMD_NAMED,  cmd_event_set, NULL },
-	{ "event.wait",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_event_wait, NULL },
+	{ "event.wait",		2, 2, CMD_NAMED | CMD_BLOCKS | CMD_READ, cmd_event_wait, NULL },
 	{ "list",		0, 0, CMD_FANOUT, NULL, cmd_list_partial },
 	{ "lock.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_lock_acquire, NULL },
 	{ "lock.open",		2, 3, CMD_NAMED,  cmd_lock_open, NULL },
 	{ "lock.release",	1, 1, CMD_NAMED,  cmd_lock_release, NULL },
 	{ "ping",		0, 0, 0,	  cmd_ping, NULL },
 	{ "queue.get",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_get, NULL },
-	{ "queue.join",		2, 2, CMD_NAMED | CMD_BLOCKS, cmd_queue_join, NULL },
+	{ "queue.join",		2, 2, CMD_NAMED | CMD_BLOCKS | CMD_READ, cmd_queue_join, NULL },
 	{ "queue.open",		3, 4, CMD_NAMED,  cmd_queue_open, NULL },
 	{ "queue.put",		3, 3, CMD_NAMED | CMD_BLOCKS, cmd_queue_put, NULL },
-	{ "queue.size",		1, 1, CMD_NAMED,  cmd_queue_size, NULL },
-	{ "queue.state",	1, 1, CMD_NAMED,  cmd_queue_state, NULL },
+	{ "queue.size",		1, 1, CMD_NAMED | CMD_READ, cmd_queue_size, NULL },
+	{ "queue.state",	1, 1, CMD_NAMED | CMD_READ, cmd_queue_state, NULL },
 	{ "queue.task_done",	1, 1, CMD_NAMED,  cmd_queue_task_done, NULL },
 	{ "sem.acquire",	2, 2, CMD_NAMED | CMD_BLOCKS, cmd_sem_acquire, NULL },
 	{ "sem.open",		3, 4, CMD_NAMED,  cmd_sem_open, NULL },
 	{ "sem.release",	1, 1, CMD_NAMED,  cmd_sem_release, NULL },
-	{ "sem.value",		1, 1, CMD_NAMED,  cmd_sem_value, NULL },
+	{ "sem.value",		1, 1, CMD_NAMED | CMD_READ, cmd_sem_value, NULL },
 	{ "session.resume",	1, 1, 0,	  cmd_session_resume, NULL },
 	{ "stats",		0, 0, CMD_FANOUT, NULL, cmd_stats_partial },
 	{ "topology",		0, 0, 0,	  cmd_topology, NULL },
@@ -261,7 +261,7 @@ cmd_partial(struct worker *w, const uint8_t *body, size_t len,
 {
 	struct request	r;
 
-	r.ctx = (struct reqctx){ 0, 0, 0, w->id };
+	r.ctx = (struct reqctx){ 0, 0, 0, w->id, false };
 	/* The origin validated it; a sibling sending garbage is a bug. */
 	if (cmd_parse(w, body, len, &r) != CMD_PARSE_OK ||
 	    !(r.cmd->flags & CMD_FANOUT))
@@ -461,6 +461,8 @@ cmd_dispatch(struct worker *w, struct request *r)
 	struct conn	*c = conn_find(w, r->ctx.sess);
 	int		 owner;
 
+	if (session_retry(w, r))
+		return;		/* answered: a retry */
 	if (r->cmd->flags & CMD_FANOUT) {
 		fanout_start(w, r);
 		return;
@@ -476,6 +478,7 @@ cmd_dispatch(struct worker *w, struct request *r)
 			return;
 		}
 		repl_read(w);
+		r->ctx.keep = session_keeps(w, r);
 	}
 	r->cmd->exec(w, r);
 	worker_flush_woken(w);
@@ -488,6 +491,7 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 	struct request	r;
 
 	r.ctx = *ctx;
+	r.ctx.keep = false;
 	if (cmd_parse(w, body, len, &r) != CMD_PARSE_OK)
 		return;		/* answered already */
 	if (!(r.cmd->flags & CMD_NAMED) ||
@@ -667,7 +671,7 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 		else if (o->kind == OBJ_DICT)
 			keys += dict_len(&o->u.dict);
 	}
-	msgpack_pack_map(pk, 21 + OBJ_NKINDS + (repl_on(w) ? 1 : 0));
+	msgpack_pack_map(pk, 22 + OBJ_NKINDS + (repl_on(w) ? 1 : 0));
 	pack_cstr(pk, "log_bytes");
 	msgpack_pack_uint64(pk, w->store != NULL ? w->store->end : 0);
 	pack_cstr(pk, "log_fsyncs");
@@ -685,6 +689,8 @@ cmd_stats_partial(struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "relayed");	msgpack_pack_uint64(pk, w->stats.relayed);
 	pack_cstr(pk, "forwards_pending"); msgpack_pack_uint64(pk, w->fwds.count);
 	pack_cstr(pk, "errors");	msgpack_pack_uint64(pk, w->stats.errors);
+	pack_cstr(pk, "retries_answered");
+	msgpack_pack_uint64(pk, w->stats.retries_answered);
 	pack_cstr(pk, "sessions");	msgpack_pack_uint64(pk, w->nconns);
 	pack_cstr(pk, "session_records"); msgpack_pack_uint64(pk, w->sessions.count);
 	pack_cstr(pk, "sessions_detached");

@@ -29,6 +29,8 @@ struct request {
 #define CMD_NAMED	0x1	/* params[0] names the object: run on its owner */
 #define CMD_FANOUT	0x2	/* run on every worker, merge the partials */
 #define CMD_BLOCKS	0x4	/* may park: counted apart while unanswered */
+#define CMD_READ	0x8	/* changes nothing: its reply is not kept for
+				   a retry (session_reply.c) */
 
 /* One protocol method. */
 struct cmd {

@@ -281,7 +281,7 @@ conn_refuse(struct conn *c, int status, const char *why)
 {
 	log_info("%s: %s", c->addr, why);
 	if (c->state == CONN_READY)
-		reply_error(c->w, &(struct reqctx){ c->sess, 0, 0, c->w->id },
+		reply_error(c->w, &(struct reqctx){ c->sess, 0, 0, c->w->id, false },
 		    status, "%s", why);
 	conn_close_after_flush(c);
 }
@@ -444,7 +444,7 @@ conn_request_frame(struct conn *c, const uint8_t *body, size_t len)
 	struct request	 r;
 
 	w->stats.requests++;
-	r.ctx = (struct reqctx){ c->sess, 0, 0, w->id };
+	r.ctx = (struct reqctx){ c->sess, 0, 0, w->id, false };
 	switch (mp_check_depth(body, len, MP_MAX_DEPTH)) {
 	case 0:
 		break;
@@ -529,7 +529,7 @@ conn_oversize(struct conn *c, const uint8_t *buf, size_t len, size_t max)
 		return 0;
 	log_info("%s: frame of %zu bytes over the %zu-byte limit (max-frame);"
 	    " skipped", c->addr, bodylen, max);
-	reply_error(c->w, &(struct reqctx){ c->sess, msgid, 0, c->w->id },
+	reply_error(c->w, &(struct reqctx){ c->sess, msgid, 0, c->w->id, false },
 	    QLOCK_ELIMIT, "frame of %zu bytes over the limit of %zu bytes "
 	    "(max-frame)", bodylen, max);
 	c->discard = bodylen;

@@ -76,7 +76,7 @@ enum scalar {
 	SC_CONNS, SC_CONNS_TOTAL, SC_SESSIONS, SC_AUTH_FAILURES, SC_FORWARDED,
 	SC_WAITERS, SC_QUEUES_UNLISTED, SC_LOG_BYTES, SC_LOG_FSYNCS,
 	SC_FORWARDS_PENDING, SC_UNAUTH_REFUSED, SC_RELAYED, SC_DETACHED,
-	NSCALARS
+	SC_RETRIES, NSCALARS
 };
 static const struct {
 	const char	*key;		/* in a snapshot */
@@ -113,6 +113,9 @@ static const struct {
 	{ "sessions_detached", "qlockd_sessions_detached", "gauge",
 	  "Cluster: sessions a failover detached, kept for a resume within "
 	  "--session-grace." },
+	{ "retries_answered", "qlockd_retries_answered_total", "counter",
+	  "Cluster: retries of a resumed session's last request, answered "
+	  "with its kept reply." },
 };
 
 /* One scrape's sums. */
@@ -532,6 +535,7 @@ metrics_render(struct metrics *mt, struct evbuffer *b)
 	scalar_out(b, t, SC_FORWARDED);
 	scalar_out(b, t, SC_FORWARDS_PENDING);
 	scalar_out(b, t, SC_RELAYED);
+	scalar_out(b, t, SC_RETRIES);
 	family(b, "qlockd_errors_total", "counter", "Error responses by code.");
 	labelled_out(b, "qlockd_errors_total", "code", t->codes, STATS_CODES,
 	    metrics_code_name);

@@ -162,7 +162,7 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 20 + (repl_on(w) ? 1 : 0));
+	msgpack_pack_map(&pk, 21 + (repl_on(w) ? 1 : 0));
 	pack_cstr(&pk, "connections");	msgpack_pack_uint64(&pk, w->nconns);
 	pack_cstr(&pk, "connections_total");
 	msgpack_pack_uint64(&pk, w->stats.conns_total);
@@ -175,6 +175,8 @@ metrics_worker_reply(struct worker *w, uint64_t tag)
 	pack_cstr(&pk, "relayed");	msgpack_pack_uint64(&pk, w->stats.relayed);
 	pack_cstr(&pk, "sessions_detached");
 	msgpack_pack_uint64(&pk, session_detached_count(w));
+	pack_cstr(&pk, "retries_answered");
+	msgpack_pack_uint64(&pk, w->stats.retries_answered);
 	pack_cstr(&pk, "forwards_pending"); msgpack_pack_uint64(&pk, w->fwds.count);
 	pack_cstr(&pk, "errors");	msgpack_pack_uint64(&pk, w->stats.errors);
 	pack_cstr(&pk, "waiters");	msgpack_pack_uint64(&pk, waiters);

@@ -183,7 +183,7 @@ peer_message(struct worker *w, int id, const struct qmsg_hdr *hdr,
 	case QMSG_REQ_FORWARD:
 		if (SESS_WORKER(hdr->sess) != id)
 			fatalx("worker %d forwarded for another's session", id);
-		ctx = (struct reqctx){ hdr->sess, 0, hdr->tag, id };
+		ctx = (struct reqctx){ hdr->sess, 0, hdr->tag, id, false };
 		cmd_exec_forwarded(w, payload, hdr->len, &ctx);
 		break;
 	case QMSG_REQ_REPLY:

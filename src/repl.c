@@ -376,6 +376,9 @@ repl_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	rec_write(&b, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	snapshot_records(&b, &w->reg, tokens, &r->rp);
+	/* A leader's keyed sessions' kept replies (a follower's are its
+	 * replay state's, in snapshot_records). */
+	session_reply_snapshot(w, &b);
 	/* Whole 8-byte words, as entries (replay reads zeros as the end). */
 	if ((*bufs = raft_malloc(sizeof(**bufs))) == NULL ||
 	    ((*bufs)[0].base = raft_calloc(1, (b.len + 7) / 8 * 8)) == NULL) {

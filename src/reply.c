@@ -6,6 +6,7 @@
 #include "frame.h"
 #include "qlock.h"
 #include "reply.h"
+#include "session.h"
 #include "status.h"
 #include "worker.h"
 
@@ -30,6 +31,8 @@ static void
 reply_send(struct worker *w, const struct reqctx *ctx)
 {
 	frame_put_header((uint8_t *)w->sbuf.data, w->sbuf.size - FRAME_HDR);
+	if (ctx->keep)		/* before it is held: with its record */
+		session_keep_reply(w, ctx, w->sbuf.data, w->sbuf.size);
 	worker_deliver(w, ctx, w->sbuf.data, w->sbuf.size);
 }
 

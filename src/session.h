@@ -50,6 +50,14 @@ struct session {
 	bool		 detached;	/* no connection: a failover's */
 	struct event	*grace;		/* ...ended when this fires */
 	struct worker	*grace_w;	/* its worker, for the timer */
+	/* Its last request that changed state, replicated with its reply
+	 * (src/session_reply.c): a retry of it is answered from here. */
+	uint64_t	 last;		/* its msgid, 0: none */
+	uint8_t		*last_raw;	/* the reply after the msgid; NULL:
+					   too large to keep */
+	size_t		 last_len;
+	uint64_t	 hi;		/* highest msgid executed */
+	bool		 resumed;	/* took over a detached session */
 };
 
 /* Find or create the record of session id. */
@@ -82,5 +90,28 @@ void	session_unbind(struct worker *w, struct session *s);
 size_t	session_detached_count(struct worker *w);
 /* This worker now leads: keyed holds in rp become detached sessions. */
 void	session_repl_serve(struct worker *w, struct replay *rp);
+/* The detached session of key on this new leader, made if absent. */
+struct session *session_detached_get(struct worker *w, uint64_t key);
+
+/* session_reply.c: the last reply of a keyed session (at most once).
+ * A request of a resumed session that is a retry: answered (the kept
+ * reply, or Inval), true; else false, and its msgid noted. */
+struct request;
+struct reqctx;
+bool	session_retry(struct worker *w, struct request *r);
+/* Whether the reply of r (executed here) is to be kept. */
+bool	session_keeps(struct worker *w, const struct request *r);
+/* Keep the reply frame (header, [1, msgid, error, result]) of ctx. */
+void	session_keep_reply(struct worker *w, const struct reqctx *ctx,
+	    const void *frame, size_t len);
+/* Move d's kept reply to s (a resume). */
+void	session_reply_move(struct session *d, struct session *s);
+/* Forget s's kept reply (it ends), in the replicated state too. */
+void	session_reply_forget(struct worker *w, struct session *s);
+/* The keyed sessions' kept replies as records, by key. */
+struct store_buf;
+void	session_reply_snapshot(struct worker *w, struct store_buf *b);
+/* rp's kept replies become detached sessions' (a new leader). */
+void	session_reply_serve(struct worker *w, struct replay *rp);
 
 #endif

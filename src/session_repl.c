@@ -135,6 +135,7 @@ session_unbind(struct worker *w, struct session *s)
 {
 	if (s->key == 0)
 		return;
+	session_reply_forget(w, s);
 	hmap_remove(&w->keyed, &s->knode);
 	if (s->grace != NULL)
 		event_free(s->grace);
@@ -177,9 +178,8 @@ grace_cb(evutil_socket_t fd, short ev, void *arg)
 	session_end(w, s->id);
 }
 
-/* The detached session of key on this new leader, made if absent. */
-static struct session *
-detached_get(struct worker *w, uint64_t key)
+struct session *
+session_detached_get(struct worker *w, uint64_t key)
 {
 	struct session	*s = keyed_find(w, key);
 	struct timeval	 tv;
@@ -217,7 +217,7 @@ session_repl_serve(struct worker *w, struct replay *rp)
 			v[nv++] = hmap_entry(n, struct taken, node);
 	qsort(v, nv, sizeof(*v), replay_taken_cmp);
 	for (i = 0; i < nv; i++) {
-		s = detached_get(w, v[i]->skey);
+		s = session_detached_get(w, v[i]->skey);
 		h = hold_get(w, s->id, v[i]->key.obj);
 		TAILQ_INSERT_TAIL(&h->items, v[i]->it, link);
 		h->nitems++;
@@ -225,10 +225,11 @@ session_repl_serve(struct worker *w, struct replay *rp)
 		free(v[i]);
 	}
 	free(v);
+	session_reply_serve(w, rp);
 	while ((n = hmap_first(&rp->holds)) != NULL) {
 		rh = hmap_entry(n, struct rhold, node);
 		o = rh->key.obj;
-		s = detached_get(w, rh->key.skey);
+		s = session_detached_get(w, rh->key.skey);
 		h = hold_get(w, s->id, o);
 		if (rh->depth > 0 && (o->kind == OBJ_LOCK || o->kind == OBJ_COND)) {
 			l = o->kind == OBJ_COND ? &o->u.cond.lock : &o->u.lock;
@@ -282,7 +283,7 @@ take_over(struct worker *w, struct session *d, struct session *s)
 	}
 }
 
-/* session.resume [token] -> {resumed, holds} */
+/* session.resume [token] -> {resumed, holds, last} */
 void
 cmd_session_resume(struct worker *w, struct request *r)
 {
@@ -293,6 +294,7 @@ cmd_session_resume(struct worker *w, struct request *r)
 	uint32_t	 len;
 	uint64_t	 key = 0;
 	size_t		 held = 0, i;
+	uint64_t	 last = 0;
 	bool		 resumed = false, had;
 
 	if (mp_read_bytes(&r->params, &tok, &len) == -1) {
@@ -336,9 +338,11 @@ cmd_session_resume(struct worker *w, struct request *r)
 			if (d != NULL) {
 				held = nholds(d);
 				take_over(w, d, s);
+				session_reply_move(d, s);
 				session_unbind(w, d);
 				session_gc(w, d);
 				resumed = true;
+				s->resumed = true;
 			}
 			bind_key(w, s, key);
 			if (had)	/* unkeyed holds until now */
@@ -346,9 +350,10 @@ cmd_session_resume(struct worker *w, struct request *r)
 		}
 		if (!resumed)
 			held = nholds(s);
+		last = s->last;
 	}
 	pk = reply_begin(w, &r->ctx);
-	msgpack_pack_map(pk, 2);
+	msgpack_pack_map(pk, 3);
 	pack_cstr(pk, "resumed");
 	if (resumed)
 		msgpack_pack_true(pk);
@@ -356,5 +361,9 @@ cmd_session_resume(struct worker *w, struct request *r)
 		msgpack_pack_false(pk);
 	pack_cstr(pk, "holds");
 	msgpack_pack_uint64(pk, held);
+	/* The msgid of the kept reply: a lost request at or below it was
+	 * executed (retry it: the kept one is answered), above it was not. */
+	pack_cstr(pk, "last");
+	msgpack_pack_uint64(pk, last);
 	reply_end(w, &r->ctx);
 }

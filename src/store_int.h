@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <msgpack.h>
+
 #include "hmap.h"
 #include "mp.h"
 #include "object.h"
@@ -54,6 +56,10 @@ enum rec_type {
 	R_H_FREE,	/* name, key: key no longer holds the lock */
 	R_H_SEM,	/* name, key, count: permits key holds now */
 	R_H_ITEM,	/* name, id, key: the taken item is key's */
+	R_H_REPLY,	/* key, msgid, reply: key's last request that
+			   changed state and its reply (the msgpack after
+			   the msgid; nil: too large to keep); msgid 0:
+			   key keeps none (store_reply.c) */
 };
 
 /* Little-endian u32 helpers for the fixed headers. */
@@ -79,6 +85,8 @@ struct replay {
 	struct hmap	 taken;		/* joinable items out of their queue */
 	struct hmap	 holds;		/* keyed sessions' locks and permits
 					   (struct rhold, store_hold.c) */
+	struct hmap	 replies;	/* keyed sessions' last replies
+					   (struct rreply, store_reply.c) */
 	uint64_t	 max_item;	/* highest item id seen */
 	uint64_t	 tokens;	/* highest token reservation seen */
 };
@@ -106,6 +114,15 @@ struct rhold {
 	uint64_t	 permits;	/* semaphore: permits held */
 };
 
+/* A keyed session's last reply, during replay. */
+struct rreply {
+	struct hnode	 node;		/* by skey */
+	uint64_t	 skey;
+	uint64_t	 msgid;
+	uint8_t		*raw;		/* NULL: too large to keep */
+	size_t		 len;
+};
+
 /* How a scan of a log ended. */
 enum scan_end {
 	SCAN_CLEAN,	/* records, then nothing (or zeros) */
@@ -116,6 +133,11 @@ enum scan_end {
 
 /* store_rec.c: records and snapshots. */
 int	 rec_write(void *data, const char *buf, size_t len);
+/* Start a record of type with nfields after it (its header offset), and
+ * end it (length, checksum). */
+size_t	 rec_begin(struct store_buf *b, msgpack_packer *pk, uint32_t nfields,
+	    enum rec_type type);
+void	 rec_end(struct store_buf *b, size_t at);
 void	 rec_q_open(struct store_buf *b, const struct object *o);
 void	 rec_q_put(struct store_buf *b, const struct object *o,
 	    const struct qref *r);
@@ -178,6 +200,14 @@ void	 replay_holds_free(struct replay *rp);
 void	 replay_holds_snapshot(struct store_buf *b, const struct replay *rp,
 	    const struct object *o);
 bool	 replay_header_ok(const uint8_t *p, size_t size);
+
+/* store_reply.c: keyed sessions' last replies in the replay state. */
+void	 rec_h_reply(struct store_buf *b, uint64_t skey, uint64_t msgid,
+	    const void *raw, size_t len);
+int	 replay_reply(struct replay *rp, struct mp_reader *r);
+void	 replay_replies_free(struct replay *rp);
+/* rp's replies as records, by key (replicas write the same). */
+void	 replay_replies_snapshot(struct store_buf *b, const struct replay *rp);
 
 /* store_dir.c: files and the data directory. */
 int	 store_write_all(int fd, const void *buf, size_t len, uint64_t off);

@@ -31,7 +31,7 @@ rec_write(void *data, const char *buf, size_t len)
 }
 
 /* Start a record in b: room for its header; returns the header offset. */
-static size_t
+size_t
 rec_begin(struct store_buf *b, msgpack_packer *pk, uint32_t nfields,
     enum rec_type type)
 {
@@ -56,7 +56,7 @@ spill(struct store_buf *b)
 }
 
 /* Finish the record started at at: fill in its length and checksum. */
-static void
+void
 rec_end(struct store_buf *b, size_t at)
 {
 	uint32_t	len = (uint32_t)(b->len - at - REC_HDR);
@@ -416,6 +416,8 @@ snapshot_records(struct store_buf *b, struct registry *reg, uint64_t tokens,
 	rec_tokens(b, tokens);
 	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
 		snapshot_object(b, hmap_entry(n, struct object, node), rp);
+	if (rp != NULL)
+		replay_replies_snapshot(b, rp);
 }
 
 /* Write a log holding the state of reg to fd (from offset 0), a megabyte

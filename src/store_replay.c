@@ -75,6 +75,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 	if (mp_check(p, len) == -1 || mp_read_array(&r, &n) == -1 || n < 1 ||
 	    mp_read_uint(&r, &type) == -1)
 		return -1;
+	if (type == R_H_REPLY)
+		return replay_reply(rp, &r);
 	if (type == R_TOKENS)
 		return mp_read_uint(&r, &id) == -1 ? -1 :
 		    (rp->tokens = id > rp->tokens ? id : rp->tokens, 0);
@@ -229,6 +231,7 @@ replay_finish(struct replay *rp)
 	replay_putback(rp, true);
 	hmap_free(&rp->taken);
 	replay_holds_free(rp);
+	replay_replies_free(rp);
 }
 
 /* Forget rp's taken items (their objects are being freed). */
@@ -246,6 +249,7 @@ replay_discard(struct replay *rp)
 	}
 	hmap_free(&rp->taken);
 	replay_holds_free(rp);
+	replay_replies_free(rp);
 }
 
 /* The items of queue o that rp holds as taken and unfinished: fn on each,

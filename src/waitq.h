@@ -3,6 +3,7 @@
 #ifndef WAITQ_H
 #define WAITQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -17,6 +18,8 @@ struct reqctx {
 	uint64_t	msgid;		/* the client's request id */
 	uint64_t	tag;		/* forwarding tag at the origin, 0 if local */
 	int		origin;		/* worker holding the connection */
+	bool		keep;		/* its reply is its session's to keep
+					   (session_reply.c) */
 };
 
 /* The operation a waiter is parked in; the command layer answers by it. */

@@ -314,7 +314,7 @@ worker_peer_down(struct worker *w, int id)
 		f = hmap_entry(n, struct fwd, node);
 		if (f->peer != id)
 			continue;
-		reply_error(w, &(struct reqctx){ f->sess, f->msgid, 0, w->id },
+		reply_error(w, &(struct reqctx){ f->sess, f->msgid, 0, w->id, false },
 		    QLOCK_EUNAVAIL, "worker %d died with this request in flight; "
 		    "its outcome is unknown", id);
 		fwd_free(w, f);

@@ -77,6 +77,8 @@ struct worker_stats {
 	uint64_t	relayed;	/* named requests relayed to their
 					   shard's leader node (xfwd.c) */
 	uint64_t	errors;		/* error responses sent */
+	uint64_t	retries_answered; /* retries answered with a kept
+					     reply (session_reply.c) */
 	uint64_t	by_method[STATS_METHODS]; /* client requests, by
 						     cmd_index() */
 	uint64_t	by_code[STATS_CODES];	/* error responses, by slot */

@@ -1,9 +1,9 @@
 /* check_repl_entry.c: the entries of a shard's raft group (repl_entry.c):
  * two state machines fed the same entries hold the same state, and one
  * restored from a snapshot taken after any entry, fed the rest, holds it
- * too (taken items included, and what sessions bound to a key hold: kept
- * through an epoch; a leader's, written from its live sessions, too);
- * entries that are not ours are refused. */
+ * too (taken items included, what sessions bound to a key hold, and
+ * their kept replies: kept through an epoch; a leader's, written from its
+ * live sessions, too); entries that are not ours are refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +102,7 @@ canonical(const struct store_buf *b, msgpack_sbuffer *out)
 		mp_reader_init(&r, v[n].p, len);
 		ck_assert_int_eq(mp_read_array(&r, &na), 0);
 		ck_assert_int_eq(mp_read_uint(&r, &type), 0);
-		if (type != R_TOKENS)
+		if (type != R_TOKENS && type != R_H_REPLY)
 			ck_assert_int_eq(mp_read_str(&r, &v[n].name,
 			    &v[n].namelen), 0);
 		off += REC_HDR + len;
@@ -260,6 +260,8 @@ make_hold_entries(void)
 	rec_h_lock(&b, lk, K1, 1, 5);
 	rec_h_sem(&b, s, K1, 2);
 	rec_h_lock(&b, cv, K2, 2, 6);		/* a Condition's own lock */
+	rec_h_reply(&b, K1, 5, "\xc0\xa1x", 3);	/* nil, "x" */
+	rec_h_reply(&b, K2, 7, NULL, 2000000);	/* too large: no bytes */
 	recs_entry(2, &b, 2);
 	/* A new leader: item 2 goes back; 1, 3 and the holds stay. */
 	epoch_entry(3, 2, 3);
@@ -267,13 +269,28 @@ make_hold_entries(void)
 	rec_h_free(&b, cv, K2);
 	rec_h_sem(&b, s, K1, 1);
 	rec_h_lock(&b, lk, K2, 1, 7);		/* K1's hold of lk ends */
+	rec_h_reply(&b, K1, 6, "\xc0\xa1y", 3);	/* replaces 5's */
 	recs_entry(4, &b, 3);
 	epoch_entry(5, 3, 4);
 	rec_item(&b, q, R_Q_BACK, 1);
 	rec_h_sem(&b, s, K1, 0);
+	rec_h_reply(&b, K2, 0, NULL, 0);	/* K2's session ended */
 	recs_entry(6, &b, 4);
 	free(b.p);
 	registry_free(&scratch);
+}
+
+/* The kept reply of key in f's replay state (NULL: none). */
+static struct rreply *
+fsm_reply(struct fsm *f, uint64_t skey)
+{
+	struct hnode	*n;
+
+	for (n = hmap_first(&f->rp.replies); n != NULL;
+	    n = hmap_next(&f->rp.replies, n))
+		if (hmap_entry(n, struct rreply, node)->skey == skey)
+			return hmap_entry(n, struct rreply, node);
+	return NULL;
 }
 
 /* The hold of key on o in f's replay state (NULL: none). */
@@ -334,6 +351,7 @@ START_TEST(test_holds_same_state)
 	struct fsm	 a, b;
 	struct object	*q;
 	struct rhold	*h;
+	struct rreply	*x;
 	int		 i;
 
 	make_hold_entries();
@@ -357,7 +375,21 @@ START_TEST(test_holds_same_state)
 		ck_assert_uint_eq(h->depth, 2);
 		q = registry_find(&a.reg, "jq", 2);
 		ck_assert_uint_eq(q->u.queue.count, 2);	/* 2 back, and 4 */
+		/* The kept replies too. */
+		ck_assert_uint_eq(a.rp.replies.count, 2);
+		ck_assert_ptr_nonnull(x = fsm_reply(&a, K1));
+		ck_assert_uint_eq(x->msgid, 5);
+		ck_assert_uint_eq(x->len, 3);
+		ck_assert_int_eq(memcmp(x->raw, "\xc0\xa1x", 3), 0);
+		ck_assert_ptr_nonnull(x = fsm_reply(&a, K2));
+		ck_assert_uint_eq(x->msgid, 7);
+		ck_assert_ptr_null(x->raw);
 	}
+	/* K1's reply replaced, K2's forgotten. */
+	ck_assert_uint_eq(a.rp.replies.count, 1);
+	ck_assert_ptr_nonnull(x = fsm_reply(&a, K1));
+	ck_assert_uint_eq(x->msgid, 6);
+	ck_assert_int_eq(memcmp(x->raw, "\xc0\xa1y", 3), 0);
 	/* The last records gave back item 1 and ended the holds but K2's
 	 * of lk. */
 	ck_assert_uint_eq(a.rp.taken.count, 0);
@@ -395,6 +427,7 @@ snapshot_then_rest(int _i, void (*make)(void))
 	ck_assert_int_eq(replay_scan(snap.p, snap.len, &d.rp, &end, &bad,
 	    "snapshot"), SCAN_CLEAN);
 	assert_same_state(&c, &d);
+	ck_assert_uint_eq(c.rp.replies.count, d.rp.replies.count);
 	for (i = _i + 1; i < NENTRIES; i++)
 		fsm_apply(&d, &entries[i]);
 	assert_same_state(&a, &d);

@@ -144,6 +144,24 @@ EOF
 PYPKG=$here/../python
 export PYPKG
 ha() { "$PY" "$tmp/ha.py" "$@"; }
+HA_TESTS=$here
+export HA_TESTS
+
+# restored NODE HOW: node NODE is back and caught up, having restored
+# shard 0 from a snapshot: at its start (HOW "own": its own), or one the
+# leader sent once it ran (HOW "sent").
+restored() {
+	_from=$(($(wc -l < "$tmp/node$1.log") + 1))
+	start "$1"
+	timeout 120 "$PY" "$here/it_ha_sess.py" caught "$1" $ports ||
+	    fail "node $1 catching up"
+	tail -n "+$_from" "$tmp/node$1.log" | awk -v how="$2" '
+	    /shard 0: raft group member/ { up = 1 }
+	    /shard 0: snapshot restored/ { if (up == (how == "sent")) n++ }
+	    END { exit n == 0 }' &&
+	    ok "node $1 restored shard 0 from a snapshot ($2)" ||
+	    fail "node $1 restored no snapshot of shard 0 ($2)"
+}
 
 set -- $(ha ports 6 2)
 raft1=$1 raft2=$2 raft3=$3 lport1=$4 lport2=$5 lport3=$6

@@ -36,57 +36,9 @@ export QLOCKD_TEST_SNAPSHOT_EVERY
 
 cat > "$tmp/sess.py" <<'EOF'
 import os, sys, time
-sys.path.insert(0, os.environ["PYPKG"])
-from qlock._wire import Connection
+sys.path.insert(0, os.environ["HA_TESTS"])
+from it_ha_sess import *
 from qlock import errors
-from qlock._route import shard_of
-key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
-tmp = os.environ["TMPD"]
-
-def say(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what, flush=True)
-    return ok
-
-def named(prefix, g=0):
-    """A name with prefix on shard g (of 2)."""
-    return next("%s%d" % (prefix, i) for i in range(1000)
-                if shard_of("%s%d" % (prefix, i), 2) == g)
-
-def leader0(ports, avoid, limit=30):
-    """Shard 0's leader's address, once served (not on node avoid)."""
-    end = time.time() + limit
-    while time.time() < end:
-        for p in ports:
-            try:
-                t = Connection("127.0.0.1:%s" % p, key).call("topology")
-                if t["leaders"][0] not in (None, avoid) and t["addrs"][0]:
-                    a = t["addrs"][0][0]
-                    Connection(a, key).call("queue.size", named("probe"))
-                    return t["leaders"][0], a
-            except Exception:
-                pass
-        time.sleep(0.1)
-    return None, None
-
-def wait_file(path, limit=60):
-    """When the shell began the kill (written once it is done)."""
-    end = time.time() + limit
-    while time.time() < end:
-        try:
-            return float(open(path).read())
-        except (OSError, ValueError):
-            time.sleep(0.05)
-    return time.time()
-
-def fails(f, exc):
-    try:
-        f()
-    except exc:
-        return True
-    except Exception as e:
-        print("  (got %r)" % e)
-        return False
-    return False
 
 def detached(port):
     return Connection("127.0.0.1:%s" % port, key).call("stats")[
@@ -95,7 +47,7 @@ def detached(port):
 def single(port):
     c = Connection("127.0.0.1:%s" % port, key)
     r = c.call("session.resume", os.urandom(16))
-    ok = say(r == {"resumed": False, "holds": 0},
+    ok = say(r == {"resumed": False, "holds": 0, "last": 0},
              "a single node: session.resume answers %r" % r)
     ok &= say(fails(lambda: c.call("session.resume", b"short"),
                     errors.InvalError), "a token of 5 bytes: Inval")
@@ -110,9 +62,10 @@ def survive(ports):
     ta, tb = os.urandom(32), os.urandom(32)
     a = Connection(addr, key)
     r = a.call("session.resume", ta)
-    ok &= say(r == {"resumed": False, "holds": 0},
+    ok &= say(r == {"resumed": False, "holds": 0, "last": 0},
               "bound on node %s: %r" % (node, r))
-    ok &= say(a.call("session.resume", ta) == {"resumed": False, "holds": 0},
+    ok &= say(a.call("session.resume", ta) == {"resumed": False, "holds": 0,
+                                               "last": 0},
               "the same token again: resumed false")
     ok &= say(fails(lambda: a.call("session.resume", tb), errors.InvalError),
               "another token on the same connection: Inval")
@@ -162,8 +115,9 @@ def survive(ports):
     ok &= say(st["size"] == 0 and st["unfinished"] == 2,
               "the items are not back: %r" % st)
     a2 = Connection(addr2, key)
+    a2.msgid = a.msgid      # one counter across the client's connections
     r = a2.call("session.resume", ta)
-    ok &= say(r == {"resumed": True, "holds": 5},
+    ok &= say(r == {"resumed": True, "holds": 5, "last": a.msgid},
               "the first client resumes: %r (%.2f s after kill -9)"
               % (r, time.time() - t0))
     ok &= say(detached(ports[node2 - 1]) == 0, "sessions_detached 0")
@@ -275,29 +229,6 @@ def touch(ports):
     return say(False, "shard 0's leader (node %s) not in touch with both "
                "members in 30 s" % node)
 
-def raft0(port):
-    for g in Connection("127.0.0.1:%s" % port, key).call("stats")["raft"]:
-        if g["shard"] == 0:
-            return g
-    return None
-
-def caught(args):
-    """Node args[0] has applied what shard 0's leader had committed."""
-    n, ports = int(args[0]), args[1:]
-    node, addr = leader0([p for i, p in enumerate(ports) if i + 1 != n], n)
-    want = raft0(ports[node - 1])["commit"]
-    # raft tries a failed snapshot install again after 30 s (it may have
-    # begun one while the node was down).
-    end = time.time() + 75
-    while time.time() < end:
-        try:
-            if raft0(ports[n - 1])["applied"] >= want:
-                return say(True, "node %d applied shard 0 up to %d" % (n, want))
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return say(False, "node %d did not catch up to %d" % (n, want))
-
 cmd, args = sys.argv[1], sys.argv[2:]
 fn = {"single": single, "survive": survive, "expire": expire, "fill": fill,
       "caught": caught, "poke": poke, "touch": touch}[cmd]
@@ -376,20 +307,6 @@ behind() {
 }
 ahead() { start "$1"; }
 
-# restored NODE HOW: node NODE is back and caught up, having restored
-# shard 0 from a snapshot: at its start (HOW "own": its own), or one the
-# leader sent once it ran (HOW "sent").
-restored() {
-	_from=$(($(wc -l < "$tmp/node$1.log") + 1))
-	start "$1"
-	sess caught "$1" $ports || fail "node $1 catching up"
-	tail -n "+$_from" "$tmp/node$1.log" | awk -v how="$2" '
-	    /shard 0: raft group member/ { up = 1 }
-	    /shard 0: snapshot restored/ { if (up == (how == "sent")) n++ }
-	    END { exit n == 0 }' &&
-	    ok "node $1 restored shard 0 from a snapshot ($2)" ||
-	    fail "node $1 restored no snapshot of shard 0 ($2)"
-}
 # While the session holds: node 3 down, 60 entries (its group compacts past
 # it), node 3 back (the leader's snapshot, written from its live sessions);
 # node 2 restarted (its own snapshot, written from its replay state).  The

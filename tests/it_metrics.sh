@@ -205,7 +205,7 @@ nm=$(sample 'qlockd_errors_total{code="NoMethod"}')
     fail "restarts before any worker died"
 for m in qlockd_connections qlockd_connections_total qlockd_sessions \
     qlockd_auth_failures_total qlockd_forwarded_total qlockd_relayed_total \
-    qlockd_waiters \
+    qlockd_retries_answered_total qlockd_waiters \
     qlockd_log_bytes qlockd_log_fsyncs_total qlockd_log_fsync_seconds_total \
     'qlockd_objects{kind="queue"}' 'qlockd_queue_waiters{queue="mq"}'; do
 	[ -n "$(sample "$m")" ] || fail "no $m"

@@ -1,0 +1,193 @@
+/*
+ * session_reply.c: at most once across a failover (issue 13, docs/HA.md
+ * "Replies after commit, at most once").  A session bound to a key keeps
+ * the reply of its last request that changed state (a named request of a
+ * method not flagged CMD_READ, executed on this worker), with its msgid,
+ * in the replicated state: an R_H_REPLY record in the entry of the
+ * request's effects (store_reply.c keeps it in a follower's replay state),
+ * carried into the detached session at a new leader's epoch.  Once a
+ * session.resume took a detached session over, a request whose msgid is
+ * the kept reply's is answered with it and not executed; one at or below
+ * the highest msgid executed is Inval; a higher one executes.  Replies
+ * over REPLY_KEEP_MAX bytes are not kept: their msgid is, and their retry
+ * is Inval like an older request's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "frame.h"
+#include "qlock.h"
+#include "repl.h"
+#include "reply.h"
+#include "session.h"
+#include "store_int.h"
+#include "util.h"
+#include "worker.h"
+
+#define REPLY_KEEP_MAX	(1u << 20)	/* bytes of a reply kept at most */
+
+/* The keyed session of a request's context here, or NULL. */
+static struct session *
+keyed_of(struct worker *w, const struct reqctx *ctx)
+{
+	struct session	*s;
+
+	if (w->keyed.count == 0 || ctx->origin != w->id ||
+	    (s = session_find(w, ctx->sess)) == NULL || s->key == 0)
+		return NULL;
+	return s;
+}
+
+static struct store_buf *
+reply_buf(struct worker *w)
+{
+	if (w->store == NULL || !w->store->raft)
+		return NULL;
+	store_schedule_flush(w);
+	return &w->store->pend;
+}
+
+bool
+session_retry(struct worker *w, struct request *r)
+{
+	struct session	*s;
+
+	r->ctx.keep = false;
+	if (r->cmd->exec == cmd_session_resume ||
+	    (s = keyed_of(w, &r->ctx)) == NULL)
+		return false;
+	if (s->resumed && r->ctx.msgid != 0 && r->ctx.msgid <= s->hi) {
+		if (r->ctx.msgid == s->last && s->last_raw != NULL) {
+			w->stats.retries_answered++;
+			reply_relay(w, &r->ctx, s->last_raw, s->last_len);
+		} else
+			reply_error(w, &r->ctx, QLOCK_EINVAL, "request %llu "
+			    "was already answered%s",
+			    (unsigned long long)r->ctx.msgid,
+			    r->ctx.msgid == s->last ? " (its reply was too "
+			    "large to keep)" : "");
+		return true;
+	}
+	if (r->ctx.msgid > s->hi)
+		s->hi = r->ctx.msgid;
+	return false;
+}
+
+bool
+session_keeps(struct worker *w, const struct request *r)
+{
+	return (r->cmd->flags & (CMD_NAMED | CMD_READ)) == CMD_NAMED &&
+	    r->ctx.msgid != 0 && repl_on(w) && keyed_of(w, &r->ctx) != NULL;
+}
+
+void
+session_keep_reply(struct worker *w, const struct reqctx *ctx,
+    const void *frame, size_t len)
+{
+	struct mp_reader rd;
+	struct store_buf *b;
+	struct session	*s;
+	uint32_t	 n;
+	uint64_t	 v;
+
+	if ((s = keyed_of(w, ctx)) == NULL || (b = reply_buf(w)) == NULL)
+		return;
+	/* [1, msgid, error, result]: keep what follows the msgid. */
+	mp_reader_init(&rd, (const uint8_t *)frame + FRAME_HDR,
+	    len - FRAME_HDR);
+	if (mp_read_array(&rd, &n) == -1 || n != 4 ||
+	    mp_read_uint(&rd, &v) == -1 || mp_read_uint(&rd, &v) == -1)
+		return;
+	free(s->last_raw);
+	s->last_raw = NULL;
+	s->last = ctx->msgid;
+	s->last_len = (size_t)(rd.end - rd.p);
+	if (s->last_len <= REPLY_KEEP_MAX) {
+		s->last_raw = xmalloc(s->last_len);
+		memcpy(s->last_raw, rd.p, s->last_len);
+	}
+	if (s->last > s->hi)
+		s->hi = s->last;
+	rec_h_reply(b, s->key, s->last, s->last_raw, s->last_len);
+}
+
+void
+session_reply_move(struct session *d, struct session *s)
+{
+	if (d->last == 0)
+		return;
+	free(s->last_raw);
+	s->last = d->last;
+	s->last_raw = d->last_raw;
+	s->last_len = d->last_len;
+	if (d->hi > s->hi)
+		s->hi = d->hi;
+	d->last = 0;
+	d->last_raw = NULL;
+	d->last_len = 0;
+}
+
+void
+session_reply_forget(struct worker *w, struct session *s)
+{
+	struct store_buf *b;
+
+	if (s->last != 0 && (b = reply_buf(w)) != NULL)
+		rec_h_reply(b, s->key, 0, NULL, 0);
+	free(s->last_raw);
+	s->last_raw = NULL;
+	s->last = 0;
+	s->last_len = 0;
+}
+
+static int
+sess_cmp(const void *a, const void *b)
+{
+	const struct session *x = *(struct session *const *)a;
+	const struct session *y = *(struct session *const *)b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+void
+session_reply_snapshot(struct worker *w, struct store_buf *b)
+{
+	struct session	**v;
+	struct session	 *s;
+	struct hnode	 *n;
+	size_t		  nv = 0, i;
+
+	if (w->keyed.count == 0)
+		return;
+	v = xcalloc(w->keyed.count, sizeof(*v));
+	for (n = hmap_first(&w->keyed); n != NULL; n = hmap_next(&w->keyed, n))
+		if ((s = hmap_entry(n, struct session, knode))->last != 0)
+			v[nv++] = s;
+	qsort(v, nv, sizeof(*v), sess_cmp);
+	for (i = 0; i < nv; i++)
+		rec_h_reply(b, v[i]->key, v[i]->last, v[i]->last_raw,
+		    v[i]->last_len);
+	free(v);
+}
+
+void
+session_reply_serve(struct worker *w, struct replay *rp)
+{
+	struct hnode	*n;
+	struct rreply	*x;
+	struct session	*s;
+
+	while ((n = hmap_first(&rp->replies)) != NULL) {
+		x = hmap_entry(n, struct rreply, node);
+		s = session_detached_get(w, x->skey);
+		free(s->last_raw);
+		s->last = x->msgid;
+		s->last_raw = x->raw;
+		s->last_len = x->len;
+		if (x->msgid > s->hi)
+			s->hi = x->msgid;
+		hmap_remove(&rp->replies, n);
+		free(x);
+	}
+}
