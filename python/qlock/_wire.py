@@ -12,7 +12,6 @@ import os
 import select
 import socket
 import struct
-import threading
 import time
 
 import msgpack
@@ -30,11 +29,6 @@ NONCE_LEN = 40
 TIMEOUT_MAX = 1e9           # the daemon refuses larger finite timeouts
 CONNECT_TIMEOUT = 10.0      # as libqlock's QLOCK_CONNECT_TIMEOUT_DEFAULT
 KEEPALIVE = 30              # as libqlock's QLOCK_KEEPALIVE_DEFAULT
-
-# The last msgid each thread sent: its new connections number on from it,
-# so that a session's msgids only increase across its connections (a
-# retry after a failover: docs/PROTOCOL.md, "Retries after a failover").
-_sent = threading.local()
 
 
 def find_address(address=None):
@@ -210,7 +204,7 @@ class Connection:
         start = time.monotonic()
         self.sock = open_socket(address, timeout)
         self.rbuf = bytearray()
-        self.msgid = getattr(_sent, "msgid", 0)
+        self.msgid = 0
         self.holds = 0              # what this session holds, as we count
         self.abandoned = {}         # msgid -> undo(result, error) or None
         self.route = None           # _route.Route of a thread's first one
@@ -330,8 +324,6 @@ class Connection:
 
     def _request(self, method, params):
         self.msgid = (self.msgid + 1) & 0xFFFFFFFF or 1
-        if self.msgid > getattr(_sent, "msgid", 0):
-            _sent.msgid = self.msgid
         self._send(self.packer.pack([0, self.msgid, method, params]))
         return self.msgid
 
