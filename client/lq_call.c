@@ -126,7 +126,8 @@ lq_req_begin(qlock *c, const char *method, uint32_t nparams)
 	lq_pk_check(c, msgpack_sbuffer_write(&c->sbuf, zero, sizeof(zero)));
 	lq_pk_check(c, msgpack_pack_array(&c->pk, 4));
 	lq_pk_check(c, msgpack_pack_uint8(&c->pk, RPC_REQUEST));
-	lq_pk_check(c, msgpack_pack_uint64(&c->pk, ++c->msgid));
+	c->msgid = ++c->msgnext;
+	lq_pk_check(c, msgpack_pack_uint64(&c->pk, c->msgid));
 	lq_pk_str(c, method);
 	lq_pk_check(c, msgpack_pack_array(&c->pk, nparams));
 	return QLOCK_OK;

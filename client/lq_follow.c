@@ -181,19 +181,23 @@ follow_refresh(qlock *c)
  * Open a connection to a shard's leader at addr and bind its session to
  * this client's token (session.resume; docs/PROTOCOL.md, "Sessions",
  * "Across a failover"): what the client held on a leader that died is its
- * again on the new one if it comes back within the grace period.  -1 if it cannot
- * be opened, breaks, or the node does not lead the shard (NotLeader, the
- * leader named in c->err): nothing of the request was sent.  A daemon that
- * does not know the method (an older one) or refuses the token serves the
- * connection as before, without resume.
+ * again on the new one if it comes back within the grace period, and
+ * c->resumed_last says which request's answer the daemon kept (-1: none
+ * resumed).  -1 if it cannot be opened, breaks, or the node does not lead
+ * the shard (NotLeader, the leader named in c->err): nothing of the
+ * request was sent.  A daemon that does not know the method (an older
+ * one) or refuses the token serves the connection as before.
  */
 static int
 leader_open(qlock *c, const char *addr)
 {
+	static const char *const keys[] = { "resumed", "last" };
 	struct mp_reader res;
 	struct aside	 a;
+	int64_t		 v[2];
 	int		 first = c->fd, fd, st;
 
+	c->resumed_last = -1;
 	if (!c->token_set) {
 		if (getrandom(c->token, sizeof(c->token), 0) !=
 		    (ssize_t)sizeof(c->token))
@@ -211,6 +215,9 @@ leader_open(qlock *c, const char *addr)
 	}
 	if (c->fd == -1)
 		st = QLOCK_ECONN;		/* it broke, and is closed */
+	else if (st == QLOCK_OK && lq_res_fields(c, "session.resume", &res,
+	    keys, v, 2) == QLOCK_OK && v[0] && v[1] >= 0)
+		c->resumed_last = v[1];
 	c->fd = first;
 	aside_end(c, &a, st == QLOCK_ECONN || st == QLOCK_ENOTLEADER);
 	if (st == QLOCK_ECONN)
@@ -220,6 +227,23 @@ leader_open(qlock *c, const char *addr)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * A request sent on a leader's connection that broke before its answer
+ * came may be sent again only on the new connection of a session that
+ * resumed, and only if the daemon kept the answer of this very request or
+ * of none after it: then it either answers from what it kept (done once)
+ * or does it now (never done).  Else its outcome is unknown.
+ */
+static int
+resend_check(qlock *c)
+{
+	if (c->resumed_last >= 0 && (uint64_t)c->resumed_last <= c->msgid)
+		return QLOCK_OK;
+	return lq_fail(c, QLOCK_ECONN, "the connection to the leader broke "
+	    "with the request in flight and its session did not resume: its "
+	    "outcome is unknown");
 }
 
 /* The NotLeader message "shard G: leader is node N at ADDR": ADDR of the
@@ -298,7 +322,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 	double		 start = now_mono(), backoff = BACKOFF_MIN;
 	char		*named;
 	size_t		 tmo_off = c->tmo_off;
-	bool		 lost, on_first;
+	bool		 lost, on_first, fresh, resend = false;
 	int		 tries, shard, fd, st = QLOCK_ECONN;
 
 	for (tries = 0; tries < FOLLOW_TRIES; tries++) {
@@ -314,6 +338,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		}
 		rt = c->route;
 		shard = lq_route_shard(c);
+		fresh = false;
 		if (shard != -1 && rt->fd[shard] == -1 &&
 		    rt->addr[shard] != NULL) {
 			/* Not sent yet: a leader out of reach is looked for
@@ -324,6 +349,15 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 				rt->stale = true;
 				continue;
 			}
+			if (resend && resend_check(c) != QLOCK_OK)
+				return QLOCK_ECONN;
+			fresh = true;
+		}
+		if (resend && !fresh) {
+			/* Sent again only on a resumed session's connection. */
+			st = QLOCK_ECONN;
+			rt->stale = true;
+			continue;
 		}
 		fd = shard != -1 && rt->fd[shard] != -1 ? rt->fd[shard] : c->fd;
 		if (fd == -1) {
@@ -349,14 +383,19 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		timeout_left(c, now_mono() - start);
 		st = call_on(c, fd, res, &lost);
 		if (lost) {
-			/* Sent: its outcome is unknown, never send it twice.
-			 * The next call finds the leaders again. */
+			/* Sent: its outcome is unknown.  On a leader's
+			 * connection it is sent again, once, if its session
+			 * resumes (resend_check); else the next call finds
+			 * the leaders again. */
 			if (on_first)
 				c->fd = -1;
 			else
 				rt->fd[shard] = -1;
 			rt->stale = true;
-			return st;
+			if (on_first || resend)
+				return st;
+			resend = true;
+			continue;
 		}
 		if (st != QLOCK_ENOTLEADER)
 			return st;
@@ -379,14 +418,24 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		/* At once: skip the wait and the topology. */
 		if ((rt->fd[shard] = leader_open(c, named)) == -1)
 			continue;
+		if (resend && resend_check(c) != QLOCK_OK)
+			return QLOCK_ECONN;
 		timeout_left(c, now_mono() - start);
 		st = call_on(c, rt->fd[shard], res, &lost);
 		if (lost) {
 			rt->fd[shard] = -1;
-			return st;
+			if (resend)
+				return st;
+			resend = true;
+			continue;
 		}
 		if (st != QLOCK_ENOTLEADER)
 			return st;
 	}
+	if (resend)
+		return lq_fail(c, QLOCK_ECONN, "the connection to the leader "
+		    "broke with the request in flight and no leader took its "
+		    "session again within %g s: its outcome is unknown",
+		    FOLLOW_WAIT);
 	return st;
 }

@@ -46,7 +46,11 @@ struct qlock {
 	struct lq_route	*route;		/* NULL: every request on fd */
 	uint8_t		 key[AUTH_KEY_MAX + 2];	/* for the owners' connections */
 	size_t		 keylen;
-	uint64_t	 msgid;		/* id of the last request sent */
+	uint64_t	 msgid;		/* id of the request whose answer is
+					   awaited */
+	uint64_t	 msgnext;	/* the last id given: ids are never
+					   reused on any of the connections
+					   (a bound session's only increase) */
 	msgpack_sbuffer	 sbuf;		/* request being built: header, body */
 	msgpack_packer	 pk;		/* packs into sbuf */
 	int		 pkerr;		/* status of a failed pack, or 0 */
@@ -66,6 +70,10 @@ struct qlock {
 	uint8_t		 token[LQ_TOKEN_LEN];	/* in a cluster: names this
 					   client's sessions (session.resume) */
 	bool		 token_set;
+	int64_t		 resumed_last;	/* the last session.resume's: the id
+					   of the request whose reply the
+					   daemon kept; -1: not resumed, or
+					   no such answer */
 };
 
 /* libqlock.c: the connection, its socket and its frames. */

@@ -81,6 +81,7 @@ class Route:
         self.cluster = False            # a cluster's: follow the leaders
         self.stale = False              # ask topology before the next call
         self.token = None               # a cluster's: the session token
+        self.ids = None                 # and the thread's msgid counter
 
     @classmethod
     def ask(cls, conn, address):
@@ -172,6 +173,7 @@ class Route:
         if addr is None:
             return first
         conn = _wire.Connection(addr, authkey)
+        conn.ids = self.ids
         if self.cluster and self.token is not None:
             self._bind(conn, self.token)
         self.owners[shard] = conn
@@ -184,16 +186,19 @@ class Route:
         # failover"): what this thread held on a leader that died is its
         # again on the new one within the grace period.  An older daemon (NoMethod) or a
         # refused token: served as before, without resume.
+        # conn.resumed_last: the msgid of the request whose reply the
+        # daemon kept for the resumed session, else None.
+        conn.resumed_last = None
         try:
-            conn.call("session.resume", token)
-        except errors.NotLeaderError:
-            conn.close()
-            raise
-        except errors.ConnError:
+            r = conn.call("session.resume", token)
+        except (errors.NotLeaderError, errors.ConnError):
             conn.close()
             raise
         except errors.Error:
-            pass
+            return
+        if isinstance(r, dict) and r.get("resumed") and isinstance(
+                r.get("last"), int):
+            conn.resumed_last = r["last"]
 
     def connection(self, first, name, authkey):
         """The connection for requests about name."""
@@ -238,11 +243,16 @@ def follow(client, method, params, name, undo):
     """One request of client's in a cluster, to the current leader of the
     shard that owns name (None: any member): NotLeader, or a connection
     that cannot be opened, sends it again, for at most FOLLOW_WAIT
-    seconds; a connection lost once it was sent raises ConnError."""
+    seconds.  A connection to a leader lost once the request was sent: it
+    is sent again, once, under the same msgid, on the new connection of a
+    session that resumed with no later reply kept (the daemon answers
+    from the reply it kept, or does it now: it was never done); else
+    ConnError (its outcome is unknown)."""
     start = time.monotonic()
     backoff = BACKOFF_MIN
     at = TIMEOUT_AT.get(method)
     err = None
+    resend = None                           # the lost request's msgid
     for tries in range(FOLLOW_TRIES):
         if tries:
             if time.monotonic() - start >= FOLLOW_WAIT:
@@ -256,6 +266,8 @@ def follow(client, method, params, name, undo):
             continue
         route = first.route
         if route is None or not route.cluster:
+            if resend is not None:
+                break
             # A member that does not route: as without a cluster.
             conn = first if name is None else client.connection(name)
             return conn.call(method, *params, undo=undo)
@@ -276,6 +288,13 @@ def follow(client, method, params, name, undo):
             route.stale = True              # not sent: look again
             err = e
             continue
+        if resend is not None:
+            if conn is first:
+                route.stale = True          # no leader known yet
+                continue
+            last = getattr(conn, "resumed_last", None)
+            if last is None or last > resend:
+                break
         if not conn.alive():
             # Closed while idle (its node died): not sent, go elsewhere.
             conn.close()
@@ -287,7 +306,7 @@ def follow(client, method, params, name, undo):
                 and p[at] > 0):
             p[at] = max(p[at] - (time.monotonic() - start), 0.0)
         try:
-            return conn.call(method, *p, undo=undo)
+            return conn.call(method, *p, undo=undo, msgid=resend)
         except errors.NotLeaderError as e:
             # Nothing was done: to the leader it names, else to the one the
             # topology names once there is one.
@@ -297,8 +316,16 @@ def follow(client, method, params, name, undo):
             if name is not None and addr is not None:
                 route.point(route.shard_for(name), addr)
         except errors.ConnError:
-            # Sent: its outcome is unknown, never send it twice.  The next
-            # call finds the leaders (and a member) again.
+            # Sent: its outcome is unknown.  Sent again once on a resumed
+            # session's connection (above); else never sent twice, and
+            # the next call finds the leaders (and a member) again.
             route.stale = True
-            raise
+            if conn is first or resend is not None:
+                raise
+            resend = conn.msgid
+    if resend is not None:
+        raise errors.ConnError(
+            "Conn", "the connection to the leader broke with the request "
+            "in flight and its session did not resume: its outcome is "
+            "unknown")
     raise err

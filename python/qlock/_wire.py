@@ -205,6 +205,8 @@ class Connection:
         self.sock = open_socket(address, timeout)
         self.rbuf = bytearray()
         self.msgid = 0
+        self.ids = None             # a thread's shared msgid counter (in
+                                    # a cluster: ids never reused)
         self.holds = 0              # what this session holds, as we count
         self.abandoned = {}         # msgid -> undo(result, error) or None
         self.route = None           # _route.Route of a thread's first one
@@ -322,8 +324,13 @@ class Connection:
 
     # msgpack-RPC.
 
-    def _request(self, method, params):
-        self.msgid = (self.msgid + 1) & 0xFFFFFFFF or 1
+    def _request(self, method, params, msgid=None):
+        if msgid is not None:
+            self.msgid = msgid      # sent again (_route.follow)
+        elif self.ids is not None:
+            self.msgid = next(self.ids)
+        else:
+            self.msgid = (self.msgid + 1) & 0xFFFFFFFF or 1
         self._send(self.packer.pack([0, self.msgid, method, params]))
         return self.msgid
 
@@ -341,7 +348,7 @@ class Connection:
             raise errors.ProtoError("Proto", "not a reply: %r" % (kind,))
         return msgid, error, result
 
-    def call(self, method, *params, undo=None):
+    def call(self, method, *params, undo=None, msgid=None):
         """Send one request and return its result, or raise its error.
 
         Ctrl-C while the reply is awaited withdraws the request: if the
@@ -349,7 +356,7 @@ class Connection:
         the parked request); else the request stays parked and ``undo``
         (if any) is called with its late reply, to give back what it took.
         """
-        msgid = self._request(method, list(params))
+        msgid = self._request(method, list(params), msgid)
         try:
             while True:
                 rid, error, result = self._reply()

@@ -6,6 +6,7 @@ thread of each process gets its own connection, opened at its first
 call, and one to each worker whose objects it uses (direct routing,
 _route.py); a forked child never uses its parent's sockets.
 """
+import itertools
 import os
 import threading
 
@@ -53,18 +54,20 @@ class Client:
             self._local.conn = conn
             if conn.route is not None and conn.route.cluster:
                 self._local.route = conn.route
-                conn.route.token = self._token()
+                conn.route.token, conn.route.ids = self._token()
         if name is None or conn.route is None:
             return conn
         return conn.route.connection(conn, name, self._authkey)
 
     def _token(self):
-        # This thread's session token in a cluster: random, kept across
-        # reconnections (so sessions resume), new in a forked child.
+        # This thread's session token in a cluster, random, and its msgid
+        # counter: kept across reconnections (so sessions resume, and a
+        # request sent again keeps its msgid), new in a forked child.
         tok = getattr(self._local, "token", None)
         if tok is None or tok[0] != os.getpid():
-            tok = self._local.token = (os.getpid(), os.urandom(16))
-        return tok[1]
+            tok = self._local.token = (os.getpid(), os.urandom(16),
+                                       itertools.count(1))
+        return tok[1], tok[2]
 
     def call(self, method, *params, undo=None):
         """One request on this thread's connection to the owner of the
