@@ -2,14 +2,17 @@
  * ha_holder.c: a libqlock client that holds a lock through a failover
  * (it_ha_resume.sh).  It opens one handle (QLOCK_ADDRESS,
  * QLOCK_AUTHKEY_FILE), opens lock NAME, takes it and prints "held TOKEN";
- * then waits for a line on stdin (the test kills the leader meanwhile and
- * checks that nobody else gets the lock), releases the lock, printing
+ * with QUEUE, then waits up to 60 s for an item of QUEUE (the test kills
+ * the leader while it waits, then puts one), printing "got ITEM" or "get
+ * failed: STATUS MESSAGE"; then waits for a line on stdin (meanwhile the
+ * test checks that nobody else gets the lock), releases the lock, printing
  * "released" or "release failed: STATUS MESSAGE", and takes it again,
  * printing "again TOKEN".  Exit 0 if all of it worked, 1 otherwise.
- * usage: ha_holder NAME
+ * usage: ha_holder NAME [QUEUE]
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "qlock.h"
 
@@ -19,10 +22,12 @@ main(int argc, char **argv)
 	qlock		*c;
 	uint64_t	 token = 0;
 	char		 line[64];
+	void		*item;
+	size_t		 len;
 	int		 st;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: ha_holder NAME\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: ha_holder NAME [QUEUE]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -38,6 +43,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("held %" PRIu64 "\n", token);
+	if (argc == 3) {
+		if ((st = qlock_queue_get(c, argv[2], &item, &len, 60)) !=
+		    QLOCK_OK) {
+			printf("get failed: %s %s\n", qlock_strerror(st),
+			    qlock_last_error(c));
+			return 1;
+		}
+		printf("got %.*s\n", (int)len, (const char *)item);
+		free(item);
+	}
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		return 1;
 	if ((st = qlock_lock_release(c, argv[1])) != QLOCK_OK) {

@@ -78,10 +78,12 @@ class Client:
         if (conn is not None and conn.route is not None and
                 conn.route.cluster and conn.pid == os.getpid()):
             return _route.follow(self, method, params, name, undo)
-        conn = self.connection(name)
-        if conn.route is not None and conn.route.cluster:
+        # The thread's first call: a cluster's is followed too (the
+        # connection for name is a leader's, whose route is None).
+        first = self.connection()
+        if first.route is not None and first.route.cluster:
             return _route.follow(self, method, params, name, undo)
-        return conn.call(method, *params, undo=undo)
+        return self.connection(name).call(method, *params, undo=undo)
 
     def close(self):
         """Close this thread's connections: the daemon gives back what

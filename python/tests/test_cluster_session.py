@@ -103,31 +103,36 @@ def test_holds_come_back_after_the_grace(cluster):
 
 def test_blocking_get_through_a_failover(cluster):
     # A get parked on an empty queue when its leader dies was never done:
-    # the resumed session tells so (the last reply kept is older), the
-    # Client sends it again under the same msgid, and it is served by an
-    # item put on the new leader, without an error.
+    # the resumed session says so (the reply it kept is of an earlier
+    # request), the Client sends it again under the same msgid, and it is
+    # served by an item put on the new leader, without an error.  (The
+    # session must have had a reply kept: one that never changed anything
+    # is unknown to the new leader, and its lost request fails as before.)
     import threading
     getter = qlock.Client(everyone(cluster), cluster.key)
     putter = qlock.Client(everyone(cluster), cluster.key)
     jq = name_on(0, "bq")
     q = qlock.Queue(jq, client=getter)
-    q.put("warm")
-    assert q.get(timeout=5) == "warm"               # bound, resumable
     out = {}
 
     def get():
         try:
+            q.put("warm")                           # a reply kept
+            out["warm"] = q.get(timeout=5)
             out["item"] = q.get(timeout=60)
         except Exception as e:                      # the test reports it
             out["error"] = e
     t = threading.Thread(target=get)
     t.start()
+    end = time.monotonic() + 10
+    while "warm" not in out and time.monotonic() < end:
+        time.sleep(0.05)
     time.sleep(0.5)                                 # parked on node 1
     cluster.kill9(1)
     cluster.wait_leaders([2, 3], None)
     qlock.Queue(jq, client=putter).put("after")
     t.join(60)
     assert not t.is_alive()
-    assert out == {"item": "after"}, out
+    assert out == {"warm": "warm", "item": "after"}, out
     getter.close()
     putter.close()
