@@ -1,7 +1,7 @@
 /*
  * session_repl.c: sessions whose holds survive a failover (issue 13,
- * docs/HA.md "Sessions across a failover").  A client binds its
- * connection's session, on the connection's worker, to a token of its own
+ * docs/HA-SESSIONS.md).  A client binds its connection's session, on
+ * the connection's worker, to a token of its own
  * (session.resume); in a cluster the session's holds are then recorded
  * under the token's key (the first 8 bytes of its SHA-256; the token is
  * never stored): R_H_LOCK / R_H_FREE / R_H_SEM / R_H_ITEM, replicated

@@ -1,6 +1,6 @@
 /*
- * session_reply.c: at most once across a failover (issue 13, docs/HA.md
- * "Replies after commit, at most once").  A session bound to a key keeps
+ * session_reply.c: at most once across a failover (issue 13,
+ * docs/HA-SESSIONS.md "Replies after commit, at most once").  A session bound to a key keeps
  * the reply of its last request that changed state (a named request of a
  * method not flagged CMD_READ, executed on this worker), with its msgid,
  * in the replicated state: an R_H_REPLY record in the entry of the

@@ -2,7 +2,7 @@
  * (session.resume, in a cluster) in the replicated state: the reply of
  * its last request that changed state, with its msgid, so that a new
  * leader answers that request's retry with it instead of executing it
- * again (docs/HA.md "Replies after commit, at most once").  The record
+ * again (docs/HA-SESSIONS.md "Replies after commit, at most once").  The record
  *	[R_H_REPLY, key, msgid, reply]
  * goes into the entry of the request's effects; reply is the response's
  * msgpack after its msgid (error, result), nil if too large to keep;
