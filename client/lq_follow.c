@@ -105,6 +105,8 @@ found:
 struct aside {
 	msgpack_sbuffer	 sbuf;
 	uint64_t	 msgid;
+	size_t		 tmo_off;	/* where its timeout is packed */
+	double		 tmo;
 	struct lq_route	*route;
 	char		 err[ERR_MAX];
 };
@@ -114,6 +116,8 @@ aside_begin(qlock *c, struct aside *a)
 {
 	a->sbuf = c->sbuf;
 	a->msgid = c->msgid;
+	a->tmo_off = c->tmo_off;
+	a->tmo = c->tmo;
 	a->route = c->route;
 	snprintf(a->err, sizeof(a->err), "%s", c->err);
 	msgpack_sbuffer_init(&c->sbuf);
@@ -127,6 +131,8 @@ aside_end(qlock *c, struct aside *a, bool keep_err)
 	msgpack_sbuffer_destroy(&c->sbuf);
 	c->sbuf = a->sbuf;
 	c->msgid = a->msgid;	/* the answer awaited is the request's */
+	c->tmo_off = a->tmo_off;
+	c->tmo = a->tmo;
 	c->route = a->route;
 	if (!keep_err)
 		snprintf(c->err, sizeof(c->err), "%s", a->err);
@@ -322,7 +328,6 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 	struct lq_route	*rt;
 	double		 start = now_mono(), backoff = BACKOFF_MIN;
 	char		*named;
-	size_t		 tmo_off = c->tmo_off;
 	bool		 lost, on_first, fresh, resend = false;
 	int		 tries, shard, fd, st = QLOCK_ECONN;
 
@@ -333,10 +338,8 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 			pause_s(backoff);
 			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 		}
-		if (c->route->stale || tries > 0) {
+		if (c->route->stale || tries > 0)
 			follow_refresh(c);
-			c->tmo_off = tmo_off;
-		}
 		rt = c->route;
 		shard = lq_route_shard(c);
 		fresh = false;
