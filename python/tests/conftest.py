@@ -2,6 +2,7 @@
 with 1 and with 3 workers; the environment points qlock at it, so that
 children under fork and spawn find it too."""
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -28,6 +29,44 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_port_runs(n, width):
+    """n bases of width consecutive ports free now, below the kernel's
+    ephemeral range (a cluster node's Raft group g listens on base + g: a
+    port picked in that range, or next to one, can be any connection's
+    source port meanwhile, and the node's worker then cannot listen)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    bases, held = [], []
+    try:
+        for _ in range(10000):
+            if len(bases) == n:
+                break
+            base = random.randrange(max(1024, lo - 12000), lo - width)
+            if any(abs(base - b) < width for b in bases):
+                continue
+            socks = []
+            try:
+                for k in range(width):
+                    t = socket.socket()
+                    socks.append(t)
+                    t.bind(("127.0.0.1", base + k))
+            except OSError:
+                for t in socks:
+                    t.close()
+                continue
+            held += socks
+            bases.append(base)
+    finally:
+        for t in held:
+            t.close()
+    if len(bases) < n:
+        raise RuntimeError("no %d runs of %d free ports" % (n, width))
+    return bases
 
 
 class Daemon:

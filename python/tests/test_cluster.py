@@ -14,7 +14,7 @@ import qlock
 from qlock import _route, errors
 from qlock._wire import Connection
 
-from conftest import QLOCKD, free_port
+from conftest import QLOCKD, free_port, free_port_runs
 
 
 def _no_libraft():
@@ -33,7 +33,7 @@ class Cluster:
         self.keyfile = keyfile
         with open(keyfile, "rb") as f:
             self.key = f.read().rstrip(b"\n")
-        raft = [free_port() for _ in range(3)]
+        raft = free_port_runs(3, 2)     # group g on port + g
         self.ports = [free_port() for _ in range(3)]
         self.peers = []
         for i, p in enumerate(raft):
@@ -81,8 +81,21 @@ class Cluster:
                 except (errors.Error, OSError):
                     pass
             time.sleep(0.1)
-        raise RuntimeError("no serving leaders %r within %d s: see %s"
-                           % (want, limit, self.tmp))
+        raise RuntimeError("no serving leaders %r within %d s; the nodes' "
+                           "logs end:\n%s" % (want, limit, self.log_tails()))
+
+    def log_tails(self, n=15):
+        """The last n lines of each node's log (stop() removes them)."""
+        out = []
+        for node in (1, 2, 3):
+            try:
+                with open(os.path.join(self.tmp, "node%d.log" % node),
+                          "rb") as f:
+                    lines = f.read().decode(errors="replace").splitlines()
+            except OSError:
+                lines = ["(no log)"]
+            out += ["node%d: %s" % (node, x) for x in lines[-n:]]
+        return "\n".join(out)
 
     def kill9(self, node):
         p = self.procs[node - 1]
