@@ -66,7 +66,7 @@ session_note_lock(struct worker *w, struct object *o, uint64_t sess)
 	if (l->owner == sess && l->depth > 0)
 		rec_h_lock(b, o, key, l->depth, l->token);
 	else
-		rec_h_free(b, o, key);
+		rec_item(b, o, R_H_FREE, key);
 }
 
 void
@@ -76,7 +76,7 @@ session_note_sem(struct worker *w, struct hold *h)
 
 	if (h->sess->key != 0 && !h->obj->keep &&
 	    (b = hold_buf(w, h->obj)) != NULL)
-		rec_h_sem(b, h->obj, h->sess->key, h->permits);
+		rec_pair(b, h->obj, R_H_SEM, h->sess->key, h->permits);
 }
 
 void
@@ -85,7 +85,7 @@ session_note_item(struct worker *w, struct hold *h, uint64_t id)
 	struct store_buf *b;
 
 	if (h->sess->key != 0 && (b = hold_buf(w, h->obj)) != NULL)
-		rec_h_item(b, h->obj, id, h->sess->key);
+		rec_pair(b, h->obj, R_H_ITEM, id, h->sess->key);
 }
 
 /* Everything s holds, as records under its key (it was just bound). */

@@ -207,7 +207,7 @@ replay_holds_snapshot(struct store_buf *b, const struct replay *rp,
 			rec_h_lock(b, o, v[i]->key.skey, v[i]->depth,
 			    v[i]->token);
 		if (v[i]->permits != 0)
-			rec_h_sem(b, o, v[i]->key.skey, v[i]->permits);
+			rec_pair(b, o, R_H_SEM, v[i]->key.skey, v[i]->permits);
 	}
 	free(v);
 }

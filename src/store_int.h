@@ -156,12 +156,10 @@ void	 rec_delete(struct store_buf *b, const struct object *o);
 void	 rec_tokens(struct store_buf *b, uint64_t upto);
 void	 rec_h_lock(struct store_buf *b, const struct object *o,
 	    uint64_t skey, uint32_t depth, uint64_t token);
-void	 rec_h_free(struct store_buf *b, const struct object *o,
-	    uint64_t skey);
-void	 rec_h_sem(struct store_buf *b, const struct object *o,
-	    uint64_t skey, uint64_t count);
-void	 rec_h_item(struct store_buf *b, const struct object *o,
-	    uint64_t id, uint64_t skey);
+/* [type, name, x, y]: R_H_SEM (key, count), R_H_ITEM (id, key); R_H_FREE
+ * (name, key) is a rec_item. */
+void	 rec_pair(struct store_buf *b, const struct object *o,
+	    enum rec_type type, uint64_t x, uint64_t y);
 /* A log image (header, then records) of reg's state into b; rp, if not
  * NULL, adds the items it holds as taken. */
 void	 snapshot_records(struct store_buf *b, struct registry *reg,

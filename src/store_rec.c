@@ -242,43 +242,17 @@ rec_h_lock(struct store_buf *b, const struct object *o, uint64_t skey,
 	rec_end(b, at);
 }
 
-/* [R_H_FREE, name, key] */
+/* [type, name, x, y]: R_H_SEM (key, count), R_H_ITEM (id, key). */
 void
-rec_h_free(struct store_buf *b, const struct object *o, uint64_t skey)
+rec_pair(struct store_buf *b, const struct object *o, enum rec_type type,
+    uint64_t x, uint64_t y)
 {
 	msgpack_packer	pk;
-	size_t		at = rec_begin(b, &pk, 2, R_H_FREE);
+	size_t		at = rec_begin(b, &pk, 3, type);
 
 	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, skey);
-	rec_end(b, at);
-}
-
-/* [R_H_SEM, name, key, count] */
-void
-rec_h_sem(struct store_buf *b, const struct object *o, uint64_t skey,
-    uint64_t count)
-{
-	msgpack_packer	pk;
-	size_t		at = rec_begin(b, &pk, 3, R_H_SEM);
-
-	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, skey);
-	msgpack_pack_uint64(&pk, count);
-	rec_end(b, at);
-}
-
-/* [R_H_ITEM, name, id, key] */
-void
-rec_h_item(struct store_buf *b, const struct object *o, uint64_t id,
-    uint64_t skey)
-{
-	msgpack_packer	pk;
-	size_t		at = rec_begin(b, &pk, 3, R_H_ITEM);
-
-	pack_name(&pk, o);
-	msgpack_pack_uint64(&pk, id);
-	msgpack_pack_uint64(&pk, skey);
+	msgpack_pack_uint64(&pk, x);
+	msgpack_pack_uint64(&pk, y);
 	rec_end(b, at);
 }
 
@@ -310,7 +284,7 @@ snapshot_taken(void *arg, const struct taken *t)
 	rec_q_put(tr->b, tr->o, &r);
 	rec_item(tr->b, tr->o, R_Q_TAKE, t->it->id);
 	if (t->skey != 0)
-		rec_h_item(tr->b, tr->o, t->it->id, t->skey);
+		rec_pair(tr->b, tr->o, R_H_ITEM, t->it->id, t->skey);
 }
 
 /* A lock (or a condition's) held by a keyed session, and the keyed holds
@@ -354,7 +328,8 @@ snapshot_object(struct store_buf *b, const struct object *o,
 				rec_q_put(b, o, &r);
 				rec_item(b, o, R_Q_TAKE, it->id);
 				if (h->sess->key != 0)
-					rec_h_item(b, o, it->id, h->sess->key);
+					rec_pair(b, o, R_H_ITEM, it->id,
+					    h->sess->key);
 			}
 		}
 		ntaken = replay_taken_each(rp, o, snapshot_taken, &tr);
@@ -378,7 +353,7 @@ snapshot_object(struct store_buf *b, const struct object *o,
 		rec_s_set(b, o, sem_durable(&o->u.sem, base));
 		TAILQ_FOREACH(h, &o->holds, obj_link)
 			if (h->sess->key != 0 && h->permits > 0)
-				rec_h_sem(b, o, h->sess->key, h->permits);
+				rec_pair(b, o, R_H_SEM, h->sess->key, h->permits);
 		replay_holds_snapshot(b, rp, o);
 		break;
 	case OBJ_EVENT:

@@ -253,12 +253,12 @@ make_hold_entries(void)
 	rec_tokens(&b, 1000);
 	recs_entry(1, &b, 2);
 	rec_item(&b, q, R_Q_TAKE, 1);
-	rec_h_item(&b, q, 1, K1);
+	rec_pair(&b, q, R_H_ITEM, 1, K1);
 	rec_item(&b, q, R_Q_TAKE, 2);		/* an unkeyed session's */
 	rec_item(&b, q, R_Q_TAKE, 3);
-	rec_h_item(&b, q, 3, K2);
+	rec_pair(&b, q, R_H_ITEM, 3, K2);
 	rec_h_lock(&b, lk, K1, 1, 5);
-	rec_h_sem(&b, s, K1, 2);
+	rec_pair(&b, s, R_H_SEM, K1, 2);
 	rec_h_lock(&b, cv, K2, 2, 6);		/* a Condition's own lock */
 	rec_h_reply(&b, K1, 5, "\xc0\xa1x", 3);	/* nil, "x" */
 	rec_h_reply(&b, K2, 7, NULL, 2000000);	/* too large: no bytes */
@@ -266,14 +266,14 @@ make_hold_entries(void)
 	/* A new leader: item 2 goes back; 1, 3 and the holds stay. */
 	epoch_entry(3, 2, 3);
 	rec_item(&b, q, R_Q_DONE, 3);
-	rec_h_free(&b, cv, K2);
-	rec_h_sem(&b, s, K1, 1);
+	rec_item(&b, cv, R_H_FREE, K2);
+	rec_pair(&b, s, R_H_SEM, K1, 1);
 	rec_h_lock(&b, lk, K2, 1, 7);		/* K1's hold of lk ends */
 	rec_h_reply(&b, K1, 6, "\xc0\xa1y", 3);	/* replaces 5's */
 	recs_entry(4, &b, 3);
 	epoch_entry(5, 3, 4);
 	rec_item(&b, q, R_Q_BACK, 1);
-	rec_h_sem(&b, s, K1, 0);
+	rec_pair(&b, s, R_H_SEM, K1, 0);
 	rec_h_reply(&b, K2, 0, NULL, 0);	/* K2's session ended */
 	recs_entry(6, &b, 4);
 	free(b.p);
