@@ -239,6 +239,15 @@ def _named_leader(message, address):
     return addr
 
 
+def _follow_named(route, first, name, e):
+    # NotLeader (nothing done): look for the leaders again before the next
+    # try, and send name's requests to the leader the error names, if any.
+    route.stale = True
+    addr = _named_leader(e.message or "", first.address)
+    if name is not None and addr is not None:
+        route.point(route.shard_for(name), addr)
+
+
 def follow(client, method, params, name, undo):
     """One request of client's in a cluster, to the current leader of the
     shard that owns name (None: any member): NotLeader, or a connection
@@ -279,10 +288,7 @@ def follow(client, method, params, name, undo):
         except errors.NotLeaderError as e:
             # Its session could not be bound: nothing was sent.
             err = e
-            route.stale = True
-            addr = _named_leader(e.message or "", first.address)
-            if addr is not None:
-                route.point(route.shard_for(name), addr)
+            _follow_named(route, first, name, e)
             continue
         except errors.ConnError as e:
             route.stale = True              # not sent: look again
@@ -311,10 +317,7 @@ def follow(client, method, params, name, undo):
             # Nothing was done: to the leader it names, else to the one the
             # topology names once there is one.
             err = e
-            route.stale = True
-            addr = _named_leader(e.message or "", first.address)
-            if name is not None and addr is not None:
-                route.point(route.shard_for(name), addr)
+            _follow_named(route, first, name, e)
         except errors.ConnError:
             # Sent: its outcome is unknown.  Sent again once on a resumed
             # session's connection (above); else never sent twice, and
