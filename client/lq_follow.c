@@ -1,18 +1,19 @@
 /*
  * lq_follow.c: following a cluster's leaders (docs/PROTOCOL.md,
- * "Routing").  In a cluster only the leader of a shard serves its objects;
- * the topology names the leaders and their workers' addresses.  A request for a named
- * object goes to its shard's leader; the answer NotLeader (nothing was
- * done) sends it again to the leader the error names, or, after asking
- * topology again, to the new one, for at most FOLLOW_WAIT seconds and
- * FOLLOW_TRIES tries.  A connection that cannot be opened is tried
- * elsewhere the same way (nothing was sent).  A leader's connection lost
- * once the request was sent: it is sent again, once, if its session
- * resumes on the new leader (resend_check); else the call fails with
- * QLOCK_ECONN (its outcome is unknown: never sent twice), and the next
- * call asks for the leaders again and goes on, on new connections.  Each connection to a leader
- * binds its session to the handle's token first (leader_open), so holds
- * outlive a leader that dies.
+ * "Routing").  In a cluster only the leader of a shard serves its
+ * objects; the topology names the leaders and their workers' addresses.
+ * A request for a named object goes to its shard's leader; the answer
+ * NotLeader (nothing was done) sends it again to the leader the error
+ * names, or, after asking topology again, to the new one, for at most
+ * FOLLOW_WAIT seconds and FOLLOW_TRIES tries.  A connection that cannot
+ * be opened is tried elsewhere the same way (nothing was sent).  A
+ * leader's connection lost once the request was sent: it is sent again,
+ * once, if its session resumes on the new leader (resend_check); else the
+ * call fails with QLOCK_ECONN (its outcome is unknown: never sent twice),
+ * and the next call asks for the leaders again and goes on, on new
+ * connections.  Each connection to a leader binds its session to the
+ * handle's token first (leader_open), so holds outlive a leader that
+ * dies.
  */
 #include <sys/random.h>
 #include <sys/socket.h>
