@@ -33,12 +33,47 @@ class Cluster:
         self.keyfile = keyfile
         with open(keyfile, "rb") as f:
             self.key = f.read().rstrip(b"\n")
-        raft = free_port_runs(3, 2)     # group g on port + g
-        self.ports = [free_port() for _ in range(3)]
-        self.peers = []
-        for i, p in enumerate(raft):
-            self.peers += ["--peer", "%d=127.0.0.1:%d" % (i + 1, p)]
-        self.procs = [self._start(i + 1) for i in range(3)]
+        self.procs = []
+        for _ in range(3):
+            # All below the ephemeral range, where no connection's source
+            # port can take one between the pick and the node's bind.
+            ports = free_port_runs(6, 2)
+            raft, self.ports = ports[:3], ports[3:]   # group g: raft + g
+            self.peers = []
+            for i, p in enumerate(raft):
+                self.peers += ["--peer", "%d=127.0.0.1:%d" % (i + 1, p)]
+            for f in os.listdir(self.tmp):     # a failed try's
+                f = os.path.join(self.tmp, f)
+                if os.path.isdir(f):
+                    shutil.rmtree(f)
+                else:
+                    os.unlink(f)
+            self.procs = [self._start(i + 1) for i in range(3)]
+            if self._started():
+                return
+            self._kill_all()
+        raise RuntimeError("a node would not start, 3 times; the nodes' "
+                           "logs end:\n%s" % self.log_tails())
+
+    def _started(self, limit=10):
+        """Whether every node said ready (False once one has exited)."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if any(p.poll() is not None for p in self.procs):
+                return False
+            if all(b"master info: ready" in self._log(n)
+                   for n in (1, 2, 3)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _log(self, node):
+        try:
+            with open(os.path.join(self.tmp, "node%d.log" % node),
+                      "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
 
     def _start(self, node):
         args = [QLOCKD, "-f", "--workers", "2", "--listen",
@@ -88,12 +123,7 @@ class Cluster:
         """The last n lines of each node's log (stop() removes them)."""
         out = []
         for node in (1, 2, 3):
-            try:
-                with open(os.path.join(self.tmp, "node%d.log" % node),
-                          "rb") as f:
-                    lines = f.read().decode(errors="replace").splitlines()
-            except OSError:
-                lines = ["(no log)"]
+            lines = self._log(node).decode(errors="replace").splitlines()
             out += ["node%d: %s" % (node, x) for x in lines[-n:]]
         return "\n".join(out)
 
@@ -113,11 +143,13 @@ class Cluster:
                 os.path.exists("/proc/%d" % int(k)) for k in kids):
             time.sleep(0.02)
 
-    def stop(self):
-        for p in self.procs:
+    def _kill_all(self):
+        for node, p in enumerate(self.procs, 1):
             if p.poll() is None:
-                p.kill()
-                p.wait(10)
+                self.kill9(node)
+
+    def stop(self):
+        self._kill_all()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
