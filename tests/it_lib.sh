@@ -98,23 +98,57 @@ wait_for() {
 	return 0
 }
 
-# A free loopback TCP port.
+# A free loopback TCP port, below the kernel's ephemeral range: a port in
+# it can become some connection's source port before the daemon binds it.
 free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"$PY" - <<'PYEOF'
+import random, socket
+try:
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    lo = 32768
+for _ in range(1000):
+    p = random.randrange(max(1024, lo - 12000), lo)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    print(p)
+    break
+else:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+PYEOF
 }
 
 # Start qlockd with a fresh key and the options "$@", and point the
 # environment at it; $port is its port.
 start_daemon() {
 	(umask 077; echo "$name-test-key-long-enough" > "$tmp/key")
-	port=$(free_port)
-	# --worker-ports 0: a port derived from $port may be taken meanwhile.
-	"$QLOCKD" $asroot -f --listen 127.0.0.1:$port --worker-ports 0 \
-	    --authkey-file "$tmp/key" "$@" > "$tmp/daemon.log" 2>&1 &
-	daemon=$!
-	QLOCK_ADDRESS=127.0.0.1:$port
 	QLOCK_AUTHKEY_FILE=$tmp/key
-	export QLOCK_ADDRESS QLOCK_AUTHKEY_FILE
+	export QLOCK_AUTHKEY_FILE
 	unset QLOCK_AUTHKEY QLOCK_CONNECT_TIMEOUT
-	wait_for 10 "$QLOCK_CLI" ping > /dev/null 2>&1 || die "daemon not up"
+	# The port is free when picked but may be taken before the bind (a
+	# source port of some other connection): then again, with another.
+	for _try in 1 2 3; do
+		port=$(free_port)
+		# --worker-ports 0: a port derived from $port may be taken too.
+		"$QLOCKD" $asroot -f --listen 127.0.0.1:$port --worker-ports 0 \
+		    --authkey-file "$tmp/key" "$@" > "$tmp/daemon.log" 2>&1 &
+		daemon=$!
+		QLOCK_ADDRESS=127.0.0.1:$port
+		export QLOCK_ADDRESS
+		_n=0
+		while [ $_n -lt 100 ] && kill -0 $daemon 2> /dev/null; do
+			"$QLOCK_CLI" ping > /dev/null 2>&1 && return 0
+			_n=$((_n + 1))
+			sleep 0.1
+		done
+		kill -0 $daemon 2> /dev/null && die "daemon not up"
+		grep -q "Address already in use" "$tmp/daemon.log" ||
+		    die "daemon exited: $(cat "$tmp/daemon.log")"
+	done
+	die "daemon not up: no free port in 3 tries"
 }
