@@ -4,6 +4,7 @@ kill -9 of a shard's leader.  Skipped when qlockd has no libraft."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,7 +15,8 @@ import qlock
 from qlock import _route, errors
 from qlock._wire import Connection
 
-from conftest import QLOCKD, free_port, free_port_runs
+import conftest
+from conftest import QLOCKD, free_port
 
 
 def _no_libraft():
@@ -23,6 +25,15 @@ def _no_libraft():
                         "--listen", "unix:/nonexistent/s"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return b"without libraft" in r.stdout
+
+
+def _alive(pid):
+    """Whether pid runs (neither gone nor a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Cluster:
@@ -37,7 +48,7 @@ class Cluster:
         for _ in range(3):
             # All below the ephemeral range, where no connection's source
             # port can take one between the pick and the node's bind.
-            ports = free_port_runs(6, 2)
+            ports = conftest.free_port_runs(6, 2)
             raft, self.ports = ports[:3], ports[3:]   # group g: raft + g
             self.peers = []
             for i, p in enumerate(raft):
@@ -137,10 +148,9 @@ class Cluster:
             except ProcessLookupError:
                 pass
         p.wait(10)
-        # Gone, sockets closed: bounded.
+        # Gone, sockets closed (a zombie has closed them): bounded.
         end = time.monotonic() + 10
-        while time.monotonic() < end and any(
-                os.path.exists("/proc/%d" % int(k)) for k in kids):
+        while time.monotonic() < end and any(_alive(int(k)) for k in kids):
             time.sleep(0.02)
 
     def _kill_all(self):
@@ -226,3 +236,30 @@ def test_leader_killed_under_an_idle_client(cluster):
         "after-%d" % i for i in range(20)]
     assert sorted(got) == sorted(want)
     c.close()
+
+
+def test_fixture_starts_again_when_a_port_is_taken(keyfile, monkeypatch):
+    """A client port taken between its pick and the node's bind (as in CI:
+    "Address already in use") makes the cluster start again on others."""
+    if _no_libraft():
+        pytest.skip("qlockd built without libraft")
+    picks = []
+    pick = conftest.free_port_runs
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+
+        def first_taken(n, width):
+            ports = pick(n, width)
+            if not picks:
+                ports[4] = held.getsockname()[1]    # node 2's client port
+            picks.append(ports)
+            return ports
+        monkeypatch.setattr(conftest, "free_port_runs", first_taken)
+        c = Cluster(keyfile)
+        try:
+            assert len(picks) == 2
+            assert all(p.poll() is None for p in c.procs)
+            assert b"Address already in use" not in c._log(2)
+        finally:
+            c.stop()
