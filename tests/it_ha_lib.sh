@@ -190,9 +190,15 @@ kill9() {
 	kill -KILL $w "$m" 2>/dev/null
 	wait "$m" 2>/dev/null
 	for p in $w; do
-		wait_for 10 sh -c "! kill -0 $p 2>/dev/null" ||
+		wait_for 10 gone "$p" ||
 		    die "worker $p of node $1 survived kill -9"
 	done
+}
+# gone PID: PID has exited (a zombie too: its sockets are closed, and only
+# its reaping, by whoever pid 1 is, may take a while).
+gone() {
+	! [ -e /proc/$1/stat ] ||
+	    [ "$(sed 's/.*) \(.\).*/\1/' /proc/$1/stat 2>/dev/null)" = Z ]
 }
 logs() {
 	for i in 1 2 3; do sed "s/^/node$i: /" "$tmp/node$i.log"; done
