@@ -27,18 +27,8 @@ KILLS=${KILLS:-5}
 PY=${PY:-/usr/bin/python3}
 ELECTION=${ELECTION:-1000}
 DIR=${DIR:-$(mktemp -d /var/tmp/qlock-ha.XXXXXX)}
-PIDS=""
-
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-	# shellcheck disable=SC2086
-	kill_trees $PIDS
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-(umask 077; echo "ha-bench-key-long-enough" > "$DIR/key")
-export QLOCK_AUTHKEY_FILE=$DIR/key
-unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
+cluster_init ha
 
 now_ms() { date +%s%3N; }
 

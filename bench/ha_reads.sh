@@ -20,18 +20,9 @@ PY=${PY:-/usr/bin/python3}
 DIR=${DIR:-$(mktemp -d /var/tmp/qlock-reads.XXXXXX)}
 PYPKG=$(cd "$(dirname "$0")/.." && pwd)/python
 asroot=; [ "$(id -u)" -ne 0 ] || asroot=--user=root
-PIDS=""
-
 . "$(dirname "$0")/lib.sh"
-cleanup() {
-	# shellcheck disable=SC2086
-	kill_trees $PIDS
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-(umask 077; echo "reads-bench-key-long-enough" > "$DIR/key")
-export QLOCK_AUTHKEY_FILE=$DIR/key PYPKG
-unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
+cluster_init reads
+export PYPKG
 
 read -r r1 r2 r3 l1 l2 l3 <<< "$(free_ports_low 6)"
 peers="--peer 1=127.0.0.1:$r1 --peer 2=127.0.0.1:$r2 --peer 3=127.0.0.1:$r3"

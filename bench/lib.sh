@@ -93,6 +93,22 @@ print(*out)
 PYEOF
 }
 
+# cluster_init NAME: for a script that starts cluster nodes (their pids in
+# PIDS) with their files in DIR: at exit all killed and DIR removed; a key
+# in DIR/key, and the environment pointed at it.
+cluster_init() {
+	PIDS=""
+	trap cluster_cleanup EXIT
+	(umask 077; echo "$1-bench-key-long-enough" > "$DIR/key")
+	export QLOCK_AUTHKEY_FILE=$DIR/key
+	unset QLOCK_ADDRESS QLOCK_AUTHKEY QLOCK_ROUTE
+}
+cluster_cleanup() {
+	# shellcheck disable=SC2086
+	kill_trees $PIDS
+	rm -rf "$DIR"
+}
+
 # kill_trees PID...: kill -9 each process and its children, and reap them.
 kill_trees() {
 	local p

@@ -496,6 +496,15 @@ repl_start(struct worker *w)
 	if ((rv = raft_uv_init(&r->io, &r->loop, dir, &r->trans)) != 0)
 		fatalx("raft_uv_init %s: %s", dir, raft_strerror(rv));
 	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
+	/*
+	 * A member whose worker restarts is connected to again after a
+	 * quarter of the election timeout (at least 50 ms), not raft_uv's
+	 * 1 s, which left a leader out of touch with it for up to a second:
+	 * one more loss meanwhile cost the majority.
+	 */
+	raft_uv_set_connect_retry_delay(&r->io,
+	    (unsigned)(w->conf->raft_election_ms / 4 > 50 ?
+	    w->conf->raft_election_ms / 4 : 50));
 	repl_tail_repair(dir, REPL_SEGMENT_SIZE);
 	repl_members(r, &conf, self, sizeof(self));
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm,
