@@ -106,9 +106,12 @@ void	session_keep_reply(struct worker *w, const struct reqctx *ctx,
 	    const void *frame, size_t len);
 /* Move d's kept reply to s (a resume). */
 void	session_reply_move(struct session *d, struct session *s);
-/* Forget s's kept reply (it ends), in the replicated state too. */
-void	session_reply_forget(struct worker *w, struct session *s);
-/* The keyed sessions' kept replies as records, by key. */
+/* Forget s's kept reply (here only). */
+void	session_reply_forget(struct session *s);
+/* Record that a session bound key (bound) or that key's session ended
+ * (it is forgotten, with its kept reply) in the replicated state. */
+void	session_bind_note(struct worker *w, uint64_t key, bool bound);
+/* The keyed sessions as records, by key: each kept reply, or the bind. */
 struct store_buf;
 void	session_reply_snapshot(struct worker *w, struct store_buf *b);
 /* rp's kept replies become detached sessions' (a new leader). */

@@ -130,18 +130,28 @@ bind_key(struct worker *w, struct session *s, uint64_t key)
 	hmap_insert(&w->keyed, &s->knode, &s->key, sizeof(s->key));
 }
 
-void
-session_unbind(struct worker *w, struct session *s)
+/* Forget s's key here (its session ends, or a resume took it over). */
+static void
+unkey(struct worker *w, struct session *s)
 {
 	if (s->key == 0)
 		return;
-	session_reply_forget(w, s);
+	session_reply_forget(s);
 	hmap_remove(&w->keyed, &s->knode);
 	if (s->grace != NULL)
 		event_free(s->grace);
 	s->grace = NULL;
 	s->detached = false;
 	s->key = 0;
+}
+
+void
+session_unbind(struct worker *w, struct session *s)
+{
+	if (s->key == 0)
+		return;
+	session_bind_note(w, s->key, false);
+	unkey(w, s);
 }
 
 size_t
@@ -339,11 +349,14 @@ cmd_session_resume(struct worker *w, struct request *r)
 				held = nholds(d);
 				take_over(w, d, s);
 				session_reply_move(d, s);
-				session_unbind(w, d);
+				unkey(w, d);	/* the key lives on in s */
 				session_gc(w, d);
 				resumed = true;
 				s->resumed = true;
-			}
+			} else	/* in this pass's entry: the answer waits
+				 * for its commit, so every later leader
+				 * knows the key once the client has it */
+				session_bind_note(w, key, true);
 			bind_key(w, s, key);
 			if (had)	/* unkeyed holds until now */
 				note_all(w, s);

@@ -129,12 +129,17 @@ session_reply_move(struct session *d, struct session *s)
 }
 
 void
-session_reply_forget(struct worker *w, struct session *s)
+session_bind_note(struct worker *w, uint64_t key, bool bound)
 {
 	struct store_buf *b;
 
-	if (s->last != 0 && (b = reply_buf(w)) != NULL)
-		rec_h_reply(b, s->key, 0, NULL, 0);
+	if ((b = reply_buf(w)) != NULL)
+		rec_h_bind(b, key, bound);
+}
+
+void
+session_reply_forget(struct session *s)
+{
 	free(s->last_raw);
 	s->last_raw = NULL;
 	s->last = 0;
@@ -162,12 +167,16 @@ session_reply_snapshot(struct worker *w, struct store_buf *b)
 		return;
 	v = xcalloc(w->keyed.count, sizeof(*v));
 	for (n = hmap_first(&w->keyed); n != NULL; n = hmap_next(&w->keyed, n))
-		if ((s = hmap_entry(n, struct session, knode))->last != 0)
-			v[nv++] = s;
+		v[nv++] = hmap_entry(n, struct session, knode);
 	qsort(v, nv, sizeof(*v), sess_cmp);
-	for (i = 0; i < nv; i++)
-		rec_h_reply(b, v[i]->key, v[i]->last, v[i]->last_raw,
-		    v[i]->last_len);
+	for (i = 0; i < nv; i++) {
+		s = v[i];
+		if (s->last == 0)	/* bound, nothing kept */
+			rec_h_bind(b, s->key, true);
+		else
+			rec_h_reply(b, s->key, s->last, s->last_raw,
+			    s->last_len);
+	}
 	free(v);
 }
 

@@ -77,6 +77,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return -1;
 	if (type == R_H_REPLY)
 		return replay_reply(rp, &r);
+	if (type == R_H_BIND)
+		return replay_bind(rp, &r);
 	if (type == R_TOKENS)
 		return mp_read_uint(&r, &id) == -1 ? -1 :
 		    (rp->tokens = id > rp->tokens ? id : rp->tokens, 0);
