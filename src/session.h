@@ -84,6 +84,13 @@ void	hold_release(struct worker *w, struct hold *h);
 void	session_note_lock(struct worker *w, struct object *o, uint64_t sess);
 void	session_note_sem(struct worker *w, struct hold *h);
 void	session_note_item(struct worker *w, struct hold *h, uint64_t id);
+/* Record a keyed session's queue.get wt parked (parked) or leaving its
+ * queue's getters (answered, dropped). */
+struct waiter;
+void	session_note_wait(struct worker *w, struct waiter *wt, bool parked);
+/* The keyed sessions' parked gets as records (a leader's snapshot). */
+struct store_buf;
+void	session_waits_snapshot(struct worker *w, struct store_buf *b);
 /* Forget s's key (its session ends). */
 void	session_unbind(struct worker *w, struct session *s);
 /* Sessions detached by a failover, waiting for a resume. */

@@ -18,7 +18,9 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
+#include "obj_queue.h"
 #include "qlock.h"
 #include "repl.h"
 #include "reply.h"
@@ -86,6 +88,75 @@ session_note_item(struct worker *w, struct hold *h, uint64_t id)
 
 	if (h->sess->key != 0 && (b = hold_buf(w, h->obj)) != NULL)
 		rec_pair(b, h->obj, R_H_ITEM, id, h->sess->key);
+}
+
+void
+session_note_wait(struct worker *w, struct waiter *wt, bool parked)
+{
+	struct store_buf *b;
+
+	if (wt->op == WOP_QUEUE_GET && wt->sess->key != 0 &&
+	    wt->ctx.origin == w->id && wt->obj != NULL &&
+	    (b = hold_buf(w, wt->obj)) != NULL)
+		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, wt->obj->name,
+		    (uint32_t)wt->obj->namelen, wt->sess->key, wt->ctx.msgid);
+}
+
+/* The keyed sessions' parked gets, each queue's in order (a leader's
+ * snapshot). */
+void
+session_waits_snapshot(struct worker *w, struct store_buf *b)
+{
+	struct hnode	*n;
+	struct object	*o;
+	struct waiter	*wt;
+
+	for (n = hmap_first(&w->reg.byname); n != NULL;
+	    n = hmap_next(&w->reg.byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		if (o->kind != OBJ_QUEUE)
+			continue;
+		TAILQ_FOREACH(wt, &o->u.queue.getters.head, link)
+			if (wt->sess->key != 0 && wt->ctx.origin == w->id)
+				rec_h_wait(b, R_H_WAIT, o->name,
+				    (uint32_t)o->namelen, wt->sess->key,
+				    wt->ctx.msgid);
+	}
+}
+
+/* A new leader: rp's parked gets become placeholders in their queues, in
+ * order, owned by their keys' detached sessions, with no connection and
+ * no deadline (the grace bounds them) until the resend takes the place. */
+static void
+waits_serve(struct worker *w, struct replay *rp)
+{
+	struct rwait	*x;
+	struct object	*o;
+	struct session	*s;
+	struct waiter	*wt;
+	size_t		 i;
+
+	for (i = 0; i < rp->nwaits; i++) {
+		x = &rp->waits[i];
+		if ((o = registry_find(&w->reg, x->name, x->namelen)) == NULL)
+			o = registry_add(&w->reg, x->name, x->namelen,
+			    OBJ_QUEUE);
+		if (o->kind != OBJ_QUEUE)
+			continue;
+		s = session_detached_get(w, x->skey);
+		wt = xcalloc(1, sizeof(*wt));
+		wt->ctx.sess = s->id;
+		wt->ctx.msgid = x->msgid;
+		wt->ctx.origin = w->id;
+		wt->ctx.keep = true;
+		wt->obj = o;
+		wt->heap_idx = NO_SLOT;
+		wt->deadline = -1;
+		wt->sess = s;
+		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
+		queue_park_get(&o->u.queue, wt);
+	}
+	replay_waits_free(rp);
 }
 
 /* Everything s holds, as records under its key (it was just bound). */
@@ -236,6 +307,7 @@ session_repl_serve(struct worker *w, struct replay *rp)
 	}
 	free(v);
 	session_reply_serve(w, rp);
+	waits_serve(w, rp);
 	while ((n = hmap_first(&rp->holds)) != NULL) {
 		rh = hmap_entry(n, struct rhold, node);
 		o = rh->key.obj;
@@ -271,9 +343,19 @@ static void
 take_over(struct worker *w, struct session *d, struct session *s)
 {
 	struct hold	*hd, *hs;
+	struct waiter	*wt;
 	struct lock	*l;
 	struct object	*o;
 
+	/* Its placeholders, in their places, now s's (the resend takes
+	 * them: session_retry). */
+	while ((wt = TAILQ_FIRST(&d->waiters)) != NULL) {
+		TAILQ_REMOVE(&d->waiters, wt, sess_link);
+		wt->sess = s;
+		wt->ctx.sess = s->id;
+		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
+		conn_unanswered_add(conn_find(w, s->id), true);
+	}
 	while ((hd = TAILQ_FIRST(&d->holds)) != NULL) {
 		o = hd->obj;
 		if (o->kind == OBJ_LOCK || o->kind == OBJ_COND) {

@@ -120,6 +120,7 @@ replay_bind(struct replay *rp, struct mp_reader *r)
 	if (!bound) {
 		if (x != NULL)
 			rreply_free(rp, x);
+		replay_waits_drop(rp, NULL, 0, skey);
 	} else if (x == NULL) {
 		x = xcalloc(1, sizeof(*x));
 		x->skey = skey;
