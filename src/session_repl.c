@@ -25,6 +25,7 @@
 #include "repl.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "store_int.h"
 #include "util.h"
 #include "worker.h"
@@ -152,6 +153,7 @@ waits_serve(struct worker *w, struct replay *rp)
 		wt->obj = o;
 		wt->heap_idx = NO_SLOT;
 		wt->deadline = -1;
+		wt->away = true;
 		wt->sess = s;
 		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
 		queue_park_get(&o->u.queue, wt);
@@ -338,6 +340,23 @@ session_repl_serve(struct worker *w, struct replay *rp)
 		    w->conf->session_grace);
 }
 
+/* wt's session is back: hand-offs no longer pass over its place; an
+ * item queued meanwhile is its if it is the first getter. */
+static void
+place_back(struct worker *w, struct waiter *wt)
+{
+	struct queue	*q = &wt->obj->u.queue;
+	size_t		 parked = q->putters.n;
+	struct qref	 ref;
+
+	wt->away = false;
+	if (!queue_pump(q, &w->woken))
+		return;
+	/* A parked putter's item took the freed room at the tail. */
+	if (q->putters.n < parked && queue_last(q, &ref))
+		store_q_put(w, wt->obj, &ref);
+}
+
 /* Move what detached session d holds to s (the connection's). */
 static void
 take_over(struct worker *w, struct session *d, struct session *s)
@@ -355,6 +374,8 @@ take_over(struct worker *w, struct session *d, struct session *s)
 		wt->ctx.sess = s->id;
 		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
 		conn_unanswered_add(conn_find(w, s->id), true);
+		if (wt->away)
+			place_back(w, wt);
 	}
 	while ((hd = TAILQ_FIRST(&d->holds)) != NULL) {
 		o = hd->obj;

@@ -6,10 +6,12 @@
 # get again first, then A; one put goes to A (its place was first), a
 # second to B.  Before, the resends queued anew in the order they came: B
 # got the first item.  A third bound session C parked a get on another
-# queue; on the new leader, before C resumes, an unbound get D parks
-# there and an item is put: it goes to C's place (its reply kept: C's
-# resume answers last = its get's msgid, and the resend gets the item),
-# a second one to D.  Skipped (77) without libraft.
+# queue: on the new leader, while C is away, hand-offs pass over its place
+# (an item handed there would be lost if C never came back): an unbound
+# get D parked there gets the first item put; an unbound get E parks; C
+# resumes and resends: the next item is C's, the third E's.  A fourth, F,
+# parked on a third queue: an item put there while F is away stays
+# queued, and is F's when F resumes.  Skipped (77) without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_waiters
 . "$here/it_lib.sh"
@@ -26,8 +28,9 @@ from qlock._wire import Connection
 from qlock._route import shard_of
 key = open(os.environ["QLOCK_AUTHKEY_FILE"], "rb").read().rstrip(b"\n")
 tmp, ports = sys.argv[1], sys.argv[2:]
-Q, Q2 = (next("%s%d" % (p, i) for i in range(1000)
-              if shard_of("%s%d" % (p, i), 2) == 0) for p in ("wq", "vq"))
+Q, Q2, Q3 = (next("%s%d" % (p, i) for i in range(1000)
+                  if shard_of("%s%d" % (p, i), 2) == 0)
+              for p in ("wq", "vq", "uq"))
 fails = 0
 
 def say(ok, what):
@@ -56,11 +59,14 @@ def reply(c, limit):
     except Exception as e:
         return repr(e)
 
-ta, tb, tc = os.urandom(32), os.urandom(32), os.urandom(32)
+ta, tb, tc, tf = (os.urandom(32) for _ in range(4))
 addr = leader0(ports[:1])
 c = Connection(addr, key)
 say(c.call("session.resume", tc)["resumed"] is False, "C bound")
 c._request("queue.get", [Q2, 60.0], 5)
+f = Connection(addr, key)
+say(f.call("session.resume", tf)["resumed"] is False, "F bound")
+f._request("queue.get", [Q3, 60.0], 6)
 a = Connection(addr, key)
 say(a.call("session.resume", ta)["resumed"] is False, "A bound")
 a._request("queue.get", [Q, 60.0], 7)
@@ -79,23 +85,39 @@ addr2 = leader0(ports[1:])
 if addr2 is None:
     say(False, "no new leader of shard 0 within 30 s")
     sys.exit(1)
-# C's place, taken by a put while C is away.
+# C's place, passed over while C is away, kept for its return.
 d2 = Connection(addr2, key)
 d2._request("queue.get", [Q2, 30.0], 3)
 time.sleep(0.3)
 p = Connection(addr2, key)
 p.call("queue.put", Q2, "y1", 5)
+r = reply(d2, 10)
+say(r == (3, None, "y1"), "C away: D, parked after the failover, gets the "
+    "first item: %r" % (r,))
+e2 = Connection(addr2, key)
+e2._request("queue.get", [Q2, 30.0], 4)
+time.sleep(0.3)
 c2 = Connection(addr2, key)
 r = c2.call("session.resume", tc)
-say(r["resumed"] is True and r["last"] == 5,
-    "C resumes: its get was answered while it was away: %r" % r)
+say(r["resumed"] is True and r["last"] == 0, "C resumes: %r" % r)
 c2._request("queue.get", [Q2, 30.0], 5)
-r = reply(c2, 10)
-say(r == (5, None, "y1"), "C's resend gets the item put first: %r" % (r,))
+time.sleep(0.3)
 p.call("queue.put", Q2, "y2", 5)
-r = reply(d2, 10)
-say(r == (3, None, "y2"), "D, parked after the failover, the second: %r"
-    % (r,))
+r = reply(c2, 10)
+say(r == (5, None, "y2"), "C's resend kept its place before E: %r" % (r,))
+p.call("queue.put", Q2, "y3", 5)
+r = reply(e2, 10)
+say(r == (4, None, "y3"), "E the third item: %r" % (r,))
+# F away: the item waits in its queue for F's return.
+p.call("queue.put", Q3, "z1", 5)
+say(p.call("queue.size", Q3) == 1, "F away: the item stays queued")
+f2 = Connection(addr2, key)
+r = f2.call("session.resume", tf)
+say(r["resumed"] is True, "F resumes: %r" % r)
+f2._request("queue.get", [Q3, 30.0], 6)
+r = reply(f2, 10)
+say(r == (6, None, "z1") and p.call("queue.size", Q3) == 0,
+    "F's get has the item: %r" % (r,))
 b2 = Connection(addr2, key)
 r = b2.call("session.resume", tb)
 say(r["resumed"] is True, "B resumes first: %r" % r)
