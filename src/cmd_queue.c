@@ -175,6 +175,7 @@ cmd_queue_get(struct worker *w, struct request *r)
 	wt = cmd_waiter(w, r, o);
 	queue_park_get(&o->u.queue, wt);
 	worker_park(w, wt, deadline);
+	session_note_wait(w, wt, true);	/* its place, if bound */
 }
 
 /* queue.size [name] */

@@ -56,11 +56,24 @@ queue_append(struct queue *q, struct qitem *it)
 	qitem_free(it);
 }
 
+/* The oldest parked getter but those away (a failover's places kept
+ * for sessions not back yet), or NULL. */
+static struct waiter *
+first_getter(const struct queue *q)
+{
+	struct waiter	*w;
+
+	TAILQ_FOREACH(w, &q->getters.head, link)
+		if (!w->away)
+			return w;
+	return NULL;
+}
+
 /* Give an item to the oldest parked getter, if any; true if taken. */
 static bool
 queue_handoff(struct queue *q, struct qitem *it, struct waitlist *woken)
 {
-	struct waiter	*w = waitq_first(&q->getters);
+	struct waiter	*w = first_getter(q);
 
 	if (w == NULL)
 		return false;
@@ -76,7 +89,7 @@ queue_handoff(struct queue *q, struct qitem *it, struct waitlist *woken)
 static int
 queue_put_where(const struct queue *q)
 {
-	if (q->count == 0 && q->getters.n > 0)
+	if (q->count == 0 && first_getter(q) != NULL)
 		return PUT_GETTER;
 	if (!queue_has_room(q) || q->putters.n > 0)
 		return QUEUE_WAIT;	/* FIFO: no overtaking parked putters */
@@ -190,6 +203,20 @@ queue_park_put(struct queue *q, struct waiter *w, struct qitem *it)
 	w->op = WOP_QUEUE_PUT;
 	w->item = it;
 	waitq_push(&q->putters, w);
+}
+
+bool
+queue_pump(struct queue *q, struct waitlist *woken)
+{
+	struct waiter	*w;
+	struct qitem	*it;
+
+	if (q->count == 0 || (w = first_getter(q)) == NULL ||
+	    queue_get(q, &it, woken) != 0)
+		return false;
+	w->item = it;
+	waitq_wake(w, QLOCK_OK, woken);
+	return true;
 }
 
 void

@@ -53,6 +53,9 @@ void	 queue_push(struct queue *q, uint64_t id, const void *data,
 /* Replay: take out the item with this id (NULL if none) as a qitem. */
 struct qitem *queue_remove(struct queue *q, uint64_t id);
 void	 queue_park_get(struct queue *q, struct waiter *w);
+/* The head item to the oldest getter not away, if both: true (a getter
+ * came back from away; a parked putter may take the room). */
+bool	 queue_pump(struct queue *q, struct waitlist *woken);
 void	 queue_park_put(struct queue *q, struct waiter *w, struct qitem *it);
 /* Put an item back at the head (an unfinished joinable item whose taker
  * went away); it goes to a parked getter first. Does not count a task. */

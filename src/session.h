@@ -84,6 +84,13 @@ void	hold_release(struct worker *w, struct hold *h);
 void	session_note_lock(struct worker *w, struct object *o, uint64_t sess);
 void	session_note_sem(struct worker *w, struct hold *h);
 void	session_note_item(struct worker *w, struct hold *h, uint64_t id);
+/* Record a keyed session's queue.get wt parked (parked) or leaving its
+ * queue's getters (answered, dropped). */
+struct waiter;
+void	session_note_wait(struct worker *w, struct waiter *wt, bool parked);
+/* The keyed sessions' parked gets as records (a leader's snapshot). */
+struct store_buf;
+void	session_waits_snapshot(struct worker *w, struct store_buf *b);
 /* Forget s's key (its session ends). */
 void	session_unbind(struct worker *w, struct session *s);
 /* Sessions detached by a failover, waiting for a resume. */
@@ -106,9 +113,12 @@ void	session_keep_reply(struct worker *w, const struct reqctx *ctx,
 	    const void *frame, size_t len);
 /* Move d's kept reply to s (a resume). */
 void	session_reply_move(struct session *d, struct session *s);
-/* Forget s's kept reply (it ends), in the replicated state too. */
-void	session_reply_forget(struct worker *w, struct session *s);
-/* The keyed sessions' kept replies as records, by key. */
+/* Forget s's kept reply (here only). */
+void	session_reply_forget(struct session *s);
+/* Record that a session bound key (bound) or that key's session ended
+ * (it is forgotten, with its kept reply) in the replicated state. */
+void	session_bind_note(struct worker *w, uint64_t key, bool bound);
+/* The keyed sessions as records, by key: each kept reply, or the bind. */
 struct store_buf;
 void	session_reply_snapshot(struct worker *w, struct store_buf *b);
 /* rp's kept replies become detached sessions' (a new leader). */

@@ -18,11 +18,14 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
+#include "obj_queue.h"
 #include "qlock.h"
 #include "repl.h"
 #include "reply.h"
 #include "session.h"
+#include "store.h"
 #include "store_int.h"
 #include "util.h"
 #include "worker.h"
@@ -88,6 +91,76 @@ session_note_item(struct worker *w, struct hold *h, uint64_t id)
 		rec_pair(b, h->obj, R_H_ITEM, id, h->sess->key);
 }
 
+void
+session_note_wait(struct worker *w, struct waiter *wt, bool parked)
+{
+	struct store_buf *b;
+
+	if (wt->op == WOP_QUEUE_GET && wt->sess->key != 0 &&
+	    wt->ctx.origin == w->id && wt->obj != NULL &&
+	    (b = hold_buf(w, wt->obj)) != NULL)
+		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, wt->obj->name,
+		    (uint32_t)wt->obj->namelen, wt->sess->key, wt->ctx.msgid);
+}
+
+/* The keyed sessions' parked gets, each queue's in order (a leader's
+ * snapshot). */
+void
+session_waits_snapshot(struct worker *w, struct store_buf *b)
+{
+	struct hnode	*n;
+	struct object	*o;
+	struct waiter	*wt;
+
+	for (n = hmap_first(&w->reg.byname); n != NULL;
+	    n = hmap_next(&w->reg.byname, n)) {
+		o = hmap_entry(n, struct object, node);
+		if (o->kind != OBJ_QUEUE)
+			continue;
+		TAILQ_FOREACH(wt, &o->u.queue.getters.head, link)
+			if (wt->sess->key != 0 && wt->ctx.origin == w->id)
+				rec_h_wait(b, R_H_WAIT, o->name,
+				    (uint32_t)o->namelen, wt->sess->key,
+				    wt->ctx.msgid);
+	}
+}
+
+/* A new leader: rp's parked gets become placeholders in their queues, in
+ * order, owned by their keys' detached sessions, with no connection and
+ * no deadline (the grace bounds them) until the resend takes the place. */
+static void
+waits_serve(struct worker *w, struct replay *rp)
+{
+	struct rwait	*x;
+	struct object	*o;
+	struct session	*s;
+	struct waiter	*wt;
+	size_t		 i;
+
+	for (i = 0; i < rp->nwaits; i++) {
+		x = &rp->waits[i];
+		if ((o = registry_find(&w->reg, x->name, x->namelen)) == NULL)
+			o = registry_add(&w->reg, x->name, x->namelen,
+			    OBJ_QUEUE);
+		if (o->kind != OBJ_QUEUE)
+			continue;
+		s = session_detached_get(w, x->skey);
+		wt = xcalloc(1, sizeof(*wt));
+		wt->ctx.sess = s->id;
+		wt->ctx.msgid = x->msgid;
+		wt->ctx.origin = w->id;
+		wt->ctx.keep = true;
+		wt->obj = o;
+		wt->heap_idx = NO_SLOT;
+		wt->deadline = -1;
+		wt->away = true;
+		wt->sess = s;
+		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
+		queue_park_get(&o->u.queue, wt);
+	}
+	replay_waits_free(rp);
+}
+
 /* Everything s holds, as records under its key (it was just bound). */
 static void
 note_all(struct worker *w, struct session *s)
@@ -130,18 +203,28 @@ bind_key(struct worker *w, struct session *s, uint64_t key)
 	hmap_insert(&w->keyed, &s->knode, &s->key, sizeof(s->key));
 }
 
-void
-session_unbind(struct worker *w, struct session *s)
+/* Forget s's key here (its session ends, or a resume took it over). */
+static void
+unkey(struct worker *w, struct session *s)
 {
 	if (s->key == 0)
 		return;
-	session_reply_forget(w, s);
+	session_reply_forget(s);
 	hmap_remove(&w->keyed, &s->knode);
 	if (s->grace != NULL)
 		event_free(s->grace);
 	s->grace = NULL;
 	s->detached = false;
 	s->key = 0;
+}
+
+void
+session_unbind(struct worker *w, struct session *s)
+{
+	if (s->key == 0)
+		return;
+	session_bind_note(w, s->key, false);
+	unkey(w, s);
 }
 
 size_t
@@ -226,6 +309,7 @@ session_repl_serve(struct worker *w, struct replay *rp)
 	}
 	free(v);
 	session_reply_serve(w, rp);
+	waits_serve(w, rp);
 	while ((n = hmap_first(&rp->holds)) != NULL) {
 		rh = hmap_entry(n, struct rhold, node);
 		o = rh->key.obj;
@@ -256,14 +340,43 @@ session_repl_serve(struct worker *w, struct replay *rp)
 		    w->conf->session_grace);
 }
 
+/* wt's session is back: hand-offs no longer pass over its place; an
+ * item queued meanwhile is its if it is the first getter. */
+static void
+place_back(struct worker *w, struct waiter *wt)
+{
+	struct queue	*q = &wt->obj->u.queue;
+	size_t		 parked = q->putters.n;
+	struct qref	 ref;
+
+	wt->away = false;
+	if (!queue_pump(q, &w->woken))
+		return;
+	/* A parked putter's item took the freed room at the tail. */
+	if (q->putters.n < parked && queue_last(q, &ref))
+		store_q_put(w, wt->obj, &ref);
+}
+
 /* Move what detached session d holds to s (the connection's). */
 static void
 take_over(struct worker *w, struct session *d, struct session *s)
 {
 	struct hold	*hd, *hs;
+	struct waiter	*wt;
 	struct lock	*l;
 	struct object	*o;
 
+	/* Its placeholders, in their places, now s's (the resend takes
+	 * them: session_retry). */
+	while ((wt = TAILQ_FIRST(&d->waiters)) != NULL) {
+		TAILQ_REMOVE(&d->waiters, wt, sess_link);
+		wt->sess = s;
+		wt->ctx.sess = s->id;
+		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
+		conn_unanswered_add(conn_find(w, s->id), true);
+		if (wt->away)
+			place_back(w, wt);
+	}
 	while ((hd = TAILQ_FIRST(&d->holds)) != NULL) {
 		o = hd->obj;
 		if (o->kind == OBJ_LOCK || o->kind == OBJ_COND) {
@@ -339,11 +452,14 @@ cmd_session_resume(struct worker *w, struct request *r)
 				held = nholds(d);
 				take_over(w, d, s);
 				session_reply_move(d, s);
-				session_unbind(w, d);
+				unkey(w, d);	/* the key lives on in s */
 				session_gc(w, d);
 				resumed = true;
 				s->resumed = true;
-			}
+			} else	/* in this pass's entry: the answer waits
+				 * for its commit, so every later leader
+				 * knows the key once the client has it */
+				session_bind_note(w, key, true);
 			bind_key(w, s, key);
 			if (had)	/* unkeyed holds until now */
 				note_all(w, s);

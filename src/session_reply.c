@@ -48,15 +48,48 @@ reply_buf(struct worker *w)
 	return &w->store->pend;
 }
 
+/* The resend of a get parked at a failover takes its placeholder's place
+ * (session_repl.c waits_serve): the request's connection and timeout, not
+ * executed again.  True if it did (or its timeout was bad: answered). */
+static bool
+take_place(struct worker *w, struct session *s, struct request *r)
+{
+	struct waiter	*wt;
+	double		 deadline;
+
+	TAILQ_FOREACH(wt, &s->waiters, sess_link)
+		if (wt->op == WOP_QUEUE_GET && wt->wq != NULL &&
+		    wt->ctx.msgid == r->ctx.msgid)
+			break;
+	if (wt == NULL || r->namelen != wt->obj->namelen ||
+	    memcmp(r->name, wt->obj->name, r->namelen) != 0)
+		return false;		/* another object: run it */
+	if (arg_timeout(w, r, &deadline) == -1)
+		return true;
+	wt->ctx = r->ctx;
+	wt->ctx.keep = true;
+	if (wt->heap_idx == NO_SLOT)
+		worker_park(w, wt, deadline);
+	if (r->ctx.msgid > s->hi)
+		s->hi = r->ctx.msgid;
+	return true;
+}
+
 bool
 session_retry(struct worker *w, struct request *r)
 {
 	struct session	*s;
+	struct mp_reader params;
 
 	r->ctx.keep = false;
 	if (r->cmd->exec == cmd_session_resume ||
 	    (s = keyed_of(w, &r->ctx)) == NULL)
 		return false;
+	params = r->params;
+	if (r->cmd->exec == cmd_queue_get && !TAILQ_EMPTY(&s->waiters) &&
+	    take_place(w, s, r))
+		return true;
+	r->params = params;	/* as it was, to execute it */
 	if (s->resumed && r->ctx.msgid != 0 && r->ctx.msgid <= s->hi) {
 		if (r->ctx.msgid == s->last && s->last_raw != NULL) {
 			w->stats.retries_answered++;
@@ -129,12 +162,17 @@ session_reply_move(struct session *d, struct session *s)
 }
 
 void
-session_reply_forget(struct worker *w, struct session *s)
+session_bind_note(struct worker *w, uint64_t key, bool bound)
 {
 	struct store_buf *b;
 
-	if (s->last != 0 && (b = reply_buf(w)) != NULL)
-		rec_h_reply(b, s->key, 0, NULL, 0);
+	if ((b = reply_buf(w)) != NULL)
+		rec_h_bind(b, key, bound);
+}
+
+void
+session_reply_forget(struct session *s)
+{
 	free(s->last_raw);
 	s->last_raw = NULL;
 	s->last = 0;
@@ -160,14 +198,19 @@ session_reply_snapshot(struct worker *w, struct store_buf *b)
 
 	if (w->keyed.count == 0)
 		return;
+	session_waits_snapshot(w, b);
 	v = xcalloc(w->keyed.count, sizeof(*v));
 	for (n = hmap_first(&w->keyed); n != NULL; n = hmap_next(&w->keyed, n))
-		if ((s = hmap_entry(n, struct session, knode))->last != 0)
-			v[nv++] = s;
+		v[nv++] = hmap_entry(n, struct session, knode);
 	qsort(v, nv, sizeof(*v), sess_cmp);
-	for (i = 0; i < nv; i++)
-		rec_h_reply(b, v[i]->key, v[i]->last, v[i]->last_raw,
-		    v[i]->last_len);
+	for (i = 0; i < nv; i++) {
+		s = v[i];
+		if (s->last == 0)	/* bound, nothing kept */
+			rec_h_bind(b, s->key, true);
+		else
+			rec_h_reply(b, s->key, s->last, s->last_raw,
+			    s->last_len);
+	}
 	free(v);
 }
 

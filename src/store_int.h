@@ -60,6 +60,13 @@ enum rec_type {
 			   changed state and its reply (the msgpack after
 			   the msgid; nil: too large to keep); msgid 0:
 			   key keeps none (store_reply.c) */
+	R_H_BIND,	/* key, flag: true: a session bound key (known to
+			   a new leader even if it holds and kept nothing);
+			   false: key's session ended (forget key, its kept
+			   reply too) (store_reply.c) */
+	R_H_WAIT,	/* name, key, msgid: key's queue.get msgid parked
+			   on the queue, after those before (store_wait.c) */
+	R_H_UNWAIT,	/* name, key, msgid: it left (answered, dropped) */
 };
 
 /* Little-endian u32 helpers for the fixed headers. */
@@ -85,8 +92,12 @@ struct replay {
 	struct hmap	 taken;		/* joinable items out of their queue */
 	struct hmap	 holds;		/* keyed sessions' locks and permits
 					   (struct rhold, store_hold.c) */
-	struct hmap	 replies;	/* keyed sessions' last replies
-					   (struct rreply, store_reply.c) */
+	struct hmap	 replies;	/* keys bound and their last
+					   replies (struct rreply,
+					   store_reply.c) */
+	struct rwait	*waits;		/* keyed parked gets, in order
+					   (store_wait.c) */
+	size_t		 nwaits, capwaits;
 	uint64_t	 max_item;	/* highest item id seen */
 	uint64_t	 tokens;	/* highest token reservation seen */
 };
@@ -114,11 +125,20 @@ struct rhold {
 	uint64_t	 permits;	/* semaphore: permits held */
 };
 
-/* A keyed session's last reply, during replay. */
+/* A keyed session's parked queue.get, during replay (by name: the
+ * queue may be idle in the registry). */
+struct rwait {
+	char		*name;
+	uint32_t	 namelen;
+	uint64_t	 skey;
+	uint64_t	 msgid;
+};
+
+/* A key bound and its session's last reply, during replay. */
 struct rreply {
 	struct hnode	 node;		/* by skey */
 	uint64_t	 skey;
-	uint64_t	 msgid;
+	uint64_t	 msgid;		/* 0: bound, no reply kept */
 	uint8_t		*raw;		/* NULL: too large to keep */
 	size_t		 len;
 };
@@ -199,13 +219,28 @@ void	 replay_holds_snapshot(struct store_buf *b, const struct replay *rp,
 	    const struct object *o);
 bool	 replay_header_ok(const uint8_t *p, size_t size);
 
-/* store_reply.c: keyed sessions' last replies in the replay state. */
+/* store_reply.c: keyed sessions' last replies in the replay state, and
+ * the keys bound (an entry with msgid 0 and nothing kept). */
 void	 rec_h_reply(struct store_buf *b, uint64_t skey, uint64_t msgid,
 	    const void *raw, size_t len);
+void	 rec_h_bind(struct store_buf *b, uint64_t skey, bool bound);
 int	 replay_reply(struct replay *rp, struct mp_reader *r);
+int	 replay_bind(struct replay *rp, struct mp_reader *r);
 void	 replay_replies_free(struct replay *rp);
 /* rp's replies as records, by key (replicas write the same). */
 void	 replay_replies_snapshot(struct store_buf *b, const struct replay *rp);
+
+/* store_wait.c: keyed sessions' parked gets in the replay state. */
+void	 rec_h_wait(struct store_buf *b, int type, const char *name,
+	    uint32_t namelen, uint64_t skey, uint64_t msgid);
+int	 replay_wait(struct replay *rp, uint64_t type, const char *name,
+	    uint32_t namelen, struct mp_reader *r);
+/* Drop the waits on name (NULL: any) of skey (0: any). */
+void	 replay_waits_drop(struct replay *rp, const char *name,
+	    uint32_t namelen, uint64_t skey);
+void	 replay_waits_free(struct replay *rp);
+/* rp's waits as records, in order (replicas write the same). */
+void	 replay_waits_snapshot(struct store_buf *b, const struct replay *rp);
 
 /* store_dir.c: files and the data directory. */
 int	 store_write_all(int fd, const void *buf, size_t len, uint64_t off);

@@ -391,8 +391,10 @@ snapshot_records(struct store_buf *b, struct registry *reg, uint64_t tokens,
 	rec_tokens(b, tokens);
 	for (n = hmap_first(&reg->byname); n != NULL; n = hmap_next(&reg->byname, n))
 		snapshot_object(b, hmap_entry(n, struct object, node), rp);
-	if (rp != NULL)
+	if (rp != NULL) {
 		replay_replies_snapshot(b, rp);
+		replay_waits_snapshot(b, rp);
+	}
 }
 
 /* Write a log holding the state of reg to fd (from offset 0), a megabyte

@@ -77,6 +77,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return -1;
 	if (type == R_H_REPLY)
 		return replay_reply(rp, &r);
+	if (type == R_H_BIND)
+		return replay_bind(rp, &r);
 	if (type == R_TOKENS)
 		return mp_read_uint(&r, &id) == -1 ? -1 :
 		    (rp->tokens = id > rp->tokens ? id : rp->tokens, 0);
@@ -84,6 +86,8 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 		return -1;
 	if (type >= R_H_LOCK && type <= R_H_ITEM)
 		return replay_hold(rp, type, name, namelen, &r);
+	if (type == R_H_WAIT || type == R_H_UNWAIT)
+		return replay_wait(rp, type, name, namelen, &r);
 	switch (type) {
 	case R_Q_OPEN:
 		if ((o = replay_object(rp, name, namelen, OBJ_QUEUE)) == NULL ||
@@ -208,6 +212,7 @@ replay_record(struct replay *rp, const uint8_t *p, size_t len)
 			replay_forget(rp, o);
 			registry_del(rp->reg, o);
 		}
+		replay_waits_drop(rp, name, namelen, 0);
 		return 0;
 	}
 	return -1;
@@ -232,6 +237,7 @@ replay_finish(struct replay *rp)
 	hmap_free(&rp->taken);
 	replay_holds_free(rp);
 	replay_replies_free(rp);
+	replay_waits_free(rp);
 }
 
 /* Forget rp's taken items (their objects are being freed). */
@@ -250,6 +256,7 @@ replay_discard(struct replay *rp)
 	hmap_free(&rp->taken);
 	replay_holds_free(rp);
 	replay_replies_free(rp);
+	replay_waits_free(rp);
 }
 
 /* The items of queue o that rp holds as taken and unfinished: fn on each,

@@ -6,8 +6,14 @@
  *	[R_H_REPLY, key, msgid, reply]
  * goes into the entry of the request's effects; reply is the response's
  * msgpack after its msgid (error, result), nil if too large to keep;
- * msgid 0 forgets the key's (its session ended).  Like all of replay: no
- * clock, no random source, no I/O. */
+ * msgid 0 forgets the key's (its session ended, written before
+ * R_H_BIND was).  The record
+ *	[R_H_BIND, key, flag]
+ * says that a session bound key (true: in the entry of its bind, so that a
+ * new leader knows the session even if it never changed anything) or
+ * that key's session ended (false: forget key and its kept reply).  Both
+ * live in one map, by key: a bound key without a reply has msgid 0.
+ * Like all of replay: no clock, no random source, no I/O. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +35,20 @@ rec_h_reply(struct store_buf *b, uint64_t skey, uint64_t msgid,
 		msgpack_pack_bin(&pk, len);
 		msgpack_pack_bin_body(&pk, raw, len);
 	}
+	rec_end(b, at);
+}
+
+void
+rec_h_bind(struct store_buf *b, uint64_t skey, bool bound)
+{
+	msgpack_packer	pk;
+	size_t		at = rec_begin(b, &pk, 2, R_H_BIND);
+
+	msgpack_pack_uint64(&pk, skey);
+	if (bound)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
 	rec_end(b, at);
 }
 
@@ -86,6 +106,29 @@ replay_reply(struct replay *rp, struct mp_reader *r)
 	return 0;
 }
 
+int
+replay_bind(struct replay *rp, struct mp_reader *r)
+{
+	struct rreply	*x;
+	uint64_t	 skey;
+	bool		 bound;
+
+	if (mp_read_uint(r, &skey) == -1 || skey == 0 ||
+	    mp_read_bool(r, &bound) == -1)
+		return -1;
+	x = rreply_find(rp, skey);
+	if (!bound) {
+		if (x != NULL)
+			rreply_free(rp, x);
+		replay_waits_drop(rp, NULL, 0, skey);
+	} else if (x == NULL) {
+		x = xcalloc(1, sizeof(*x));
+		x->skey = skey;
+		hmap_insert(&rp->replies, &x->node, &x->skey, sizeof(x->skey));
+	}
+	return 0;
+}
+
 void
 replay_replies_free(struct replay *rp)
 {
@@ -119,7 +162,12 @@ replay_replies_snapshot(struct store_buf *b, const struct replay *rp)
 	    n = hmap_next(&rp->replies, n))
 		v[nv++] = hmap_entry(n, struct rreply, node);
 	qsort(v, nv, sizeof(*v), rreply_cmp);
-	for (i = 0; i < nv; i++)
-		rec_h_reply(b, v[i]->skey, v[i]->msgid, v[i]->raw, v[i]->len);
+	for (i = 0; i < nv; i++) {
+		if (v[i]->msgid == 0)
+			rec_h_bind(b, v[i]->skey, true);
+		else
+			rec_h_reply(b, v[i]->skey, v[i]->msgid, v[i]->raw,
+			    v[i]->len);
+	}
 	free(v);
 }

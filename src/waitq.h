@@ -54,6 +54,9 @@ struct waiter {
 					   name (malloc'd); NULL: the
 					   condition's own lock */
 	size_t		 locklen;
+	bool		 away;		/* a get's place kept for a session
+					   not resumed yet: hand-offs pass
+					   over it (session_repl.c) */
 	struct session	*sess;		/* the owner-side session record */
 	struct reqctx	 ctx;		/* where the answer goes */
 };

@@ -140,6 +140,7 @@ waiter_free(struct worker *w, struct waiter *wt)
 {
 	struct object	*o = wt->obj;
 
+	session_note_wait(w, wt, false);	/* it left its place */
 	if (wt->heap_idx != NO_SLOT) {
 		deadlines_remove(&w->deadlines, wt);
 		if (w->deadlines.n == 0)

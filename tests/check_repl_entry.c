@@ -102,7 +102,8 @@ canonical(const struct store_buf *b, msgpack_sbuffer *out)
 		mp_reader_init(&r, v[n].p, len);
 		ck_assert_int_eq(mp_read_array(&r, &na), 0);
 		ck_assert_int_eq(mp_read_uint(&r, &type), 0);
-		if (type != R_TOKENS && type != R_H_REPLY)
+		if (type != R_TOKENS && type != R_H_REPLY &&
+		    type != R_H_BIND)
 			ck_assert_int_eq(mp_read_str(&r, &v[n].name,
 			    &v[n].namelen), 0);
 		off += REC_HDR + len;
@@ -224,6 +225,8 @@ make_entries(void)
 
 #define K1	0x1111111111111111ull	/* two session keys */
 #define K2	0x2222222222222222ull
+#define K3	0x3333333333333333ull	/* bound, nothing kept */
+#define K4	0x4444444444444444ull
 
 /* Entries with the holds of keyed sessions (store_hold.c): they stay
  * through epochs until the new leader's records end them. */
@@ -260,6 +263,13 @@ make_hold_entries(void)
 	rec_h_lock(&b, lk, K1, 1, 5);
 	rec_pair(&b, s, R_H_SEM, K1, 2);
 	rec_h_lock(&b, cv, K2, 2, 6);		/* a Condition's own lock */
+	rec_h_bind(&b, K1, true);		/* then its reply */
+	rec_h_bind(&b, K3, true);
+	rec_h_bind(&b, K4, true);
+	/* Parked gets of K1, K2 and K3 on wq, in that order. */
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K1, 11);
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K2, 12);
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K3, 13);
 	rec_h_reply(&b, K1, 5, "\xc0\xa1x", 3);	/* nil, "x" */
 	rec_h_reply(&b, K2, 7, NULL, 2000000);	/* too large: no bytes */
 	recs_entry(2, &b, 2);
@@ -270,11 +280,14 @@ make_hold_entries(void)
 	rec_pair(&b, s, R_H_SEM, K1, 1);
 	rec_h_lock(&b, lk, K2, 1, 7);		/* K1's hold of lk ends */
 	rec_h_reply(&b, K1, 6, "\xc0\xa1y", 3);	/* replaces 5's */
+	rec_h_reply(&b, K4, 0, NULL, 0);	/* ended (the older form) */
+	rec_h_wait(&b, R_H_UNWAIT, "wq", 2, K1, 11);	/* answered */
 	recs_entry(4, &b, 3);
 	epoch_entry(5, 3, 4);
 	rec_item(&b, q, R_Q_BACK, 1);
 	rec_pair(&b, s, R_H_SEM, K1, 0);
-	rec_h_reply(&b, K2, 0, NULL, 0);	/* K2's session ended */
+	rec_h_bind(&b, K2, false);		/* K2's session ended */
+	rec_h_bind(&b, K3, true);		/* no change */
 	recs_entry(6, &b, 4);
 	free(b.p);
 	registry_free(&scratch);
@@ -375,8 +388,18 @@ START_TEST(test_holds_same_state)
 		ck_assert_uint_eq(h->depth, 2);
 		q = registry_find(&a.reg, "jq", 2);
 		ck_assert_uint_eq(q->u.queue.count, 2);	/* 2 back, and 4 */
-		/* The kept replies too. */
-		ck_assert_uint_eq(a.rp.replies.count, 2);
+		/* The parked gets, in order. */
+		ck_assert_uint_eq(a.rp.nwaits, 3);
+		ck_assert_uint_eq(a.rp.waits[0].skey, K1);
+		ck_assert_uint_eq(a.rp.waits[1].skey, K2);
+		ck_assert_uint_eq(a.rp.waits[2].skey, K3);
+		ck_assert_uint_eq(a.rp.waits[2].msgid, 13);
+		/* The kept replies and bound keys too. */
+		ck_assert_uint_eq(a.rp.replies.count, 4);
+		ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
+		ck_assert_uint_eq(x->msgid, 0);
+		ck_assert_ptr_nonnull(x = fsm_reply(&a, K4));
+		ck_assert_uint_eq(x->msgid, 0);
 		ck_assert_ptr_nonnull(x = fsm_reply(&a, K1));
 		ck_assert_uint_eq(x->msgid, 5);
 		ck_assert_uint_eq(x->len, 3);
@@ -385,8 +408,15 @@ START_TEST(test_holds_same_state)
 		ck_assert_uint_eq(x->msgid, 7);
 		ck_assert_ptr_null(x->raw);
 	}
-	/* K1's reply replaced, K2's forgotten. */
-	ck_assert_uint_eq(a.rp.replies.count, 1);
+	/* K1's get answered, K2's dropped with its session: K3's left. */
+	ck_assert_uint_eq(a.rp.nwaits, 1);
+	ck_assert_uint_eq(a.rp.waits[0].skey, K3);
+	ck_assert_int_eq(memcmp(a.rp.waits[0].name, "wq", 2), 0);
+	/* K1's reply replaced, K2 and K4 forgotten, K3 still bound. */
+	ck_assert_uint_eq(a.rp.replies.count, 2);
+	ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
+	ck_assert_uint_eq(x->msgid, 0);
+	ck_assert_ptr_null(x->raw);
 	ck_assert_ptr_nonnull(x = fsm_reply(&a, K1));
 	ck_assert_uint_eq(x->msgid, 6);
 	ck_assert_int_eq(memcmp(x->raw, "\xc0\xa1y", 3), 0);

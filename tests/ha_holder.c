@@ -8,11 +8,14 @@
  * test checks that nobody else gets the lock), releases the lock, printing
  * "released" or "release failed: STATUS MESSAGE", and takes it again,
  * printing "again TOKEN".  Exit 0 if all of it worked, 1 otherwise.
+ * NAME "-": no lock, the get is its first call, and it exits after it
+ * (it_ha_bind.sh).
  * usage: ha_holder NAME [QUEUE]
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "qlock.h"
 
@@ -35,6 +38,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "connect: %s\n", qlock_strerror(st));
 		return 1;
 	}
+	if (strcmp(argv[1], "-") == 0)
+		goto get;
 	if ((st = qlock_lock_open(c, argv[1], 0)) != QLOCK_OK ||
 	    (st = qlock_lock_acquire_token(c, argv[1], 10, &token)) !=
 	    QLOCK_OK) {
@@ -43,6 +48,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("held %" PRIu64 "\n", token);
+get:
 	if (argc == 3) {
 		if ((st = qlock_queue_get(c, argv[2], &item, &len, 60)) !=
 		    QLOCK_OK) {
@@ -52,6 +58,10 @@ main(int argc, char **argv)
 		}
 		printf("got %.*s\n", (int)len, (const char *)item);
 		free(item);
+	}
+	if (strcmp(argv[1], "-") == 0) {
+		qlock_close(c);
+		return 0;
 	}
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		return 1;

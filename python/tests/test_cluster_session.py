@@ -8,6 +8,7 @@ import pytest
 
 import qlock
 from qlock import _route
+from qlock._wire import Connection
 
 from test_cluster import running_cluster
 
@@ -107,7 +108,8 @@ def test_blocking_get_through_a_failover(cluster):
     # request), the Client sends it again under the same msgid, and it is
     # served by an item put on the new leader, without an error.  (The
     # session must have had a reply kept: one that never changed anything
-    # is unknown to the new leader, and its lost request fails as before.)
+    # was unknown to the new leader before its bind was replicated:
+    # test_first_call_through_a_failover.)
     import threading
     getter = qlock.Client(everyone(cluster), cluster.key)
     putter = qlock.Client(everyone(cluster), cluster.key)
@@ -134,5 +136,40 @@ def test_blocking_get_through_a_failover(cluster):
     t.join(60)
     assert not t.is_alive()
     assert out == {"warm": "warm", "item": "after"}, out
+    getter.close()
+    putter.close()
+
+
+def test_first_call_through_a_failover(cluster):
+    # A thread's FIRST call is a get parked on an empty queue when its
+    # leader dies: its session, bound when the connection opened, changed
+    # nothing, yet the new leader knows it (the bind is replicated):
+    # resumed, last 0, the get is sent again and served by an item put
+    # there.  Before, the call failed (ConnectionError, outcome unknown).
+    import threading
+    getter = qlock.Client(everyone(cluster), cluster.key)
+    putter = qlock.Client(everyone(cluster), cluster.key)
+    jq = name_on(0, "fq")
+    out = {}
+
+    def get():
+        try:
+            out["item"] = getter.call("queue.get", jq, 60.0)
+        except Exception as e:                      # the test reports it
+            out["error"] = e
+    t = threading.Thread(target=get)
+    t.start()
+    end = time.monotonic() + 10
+    while time.monotonic() < end:                   # parked on node 1
+        if Connection(cluster.address(1), cluster.key).call("stats")[
+                "waiters"] > 0:
+            break
+        time.sleep(0.05)
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    qlock.Queue(jq, client=putter).put("after")
+    t.join(60)
+    assert not t.is_alive()
+    assert out == {"item": "after"}, out
     getter.close()
     putter.close()
