@@ -201,13 +201,13 @@ xfwd_relay(struct worker *w, struct request *r, bool norelay)
 		return;
 	}
 	up = up_find(w, r->ctx.sess);
-	if (up != NULL && (up->leader != leader ||
+	if (up != NULL && (up->leader != leader || up->refused ||
 	    strcmp(up->addr, addr) != 0)) {
-		/* Another leader now.  A bound session follows it (what is
-		 * in flight goes again if the resume allows); an unbound
-		 * one gets a new upstream once the old one has nothing in
-		 * flight (what is answers NotLeader from there, as it
-		 * is). */
+		/* Another leader now (or the one asked did not serve).  A
+		 * bound session follows it (what is in flight goes again if
+		 * the resume allows); an unbound one gets a new upstream
+		 * once the old one has nothing in flight (what is answers
+		 * NotLeader from there, as it is). */
 		if (up->lost)
 			;	/* following already */
 		else if (up->bound && up->state == UP_READY &&

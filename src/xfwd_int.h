@@ -37,7 +37,8 @@ struct relay {
 
 enum up_state {
 	UP_CONNECTING,		/* connecting, or the handshake */
-	UP_RESUMING,		/* session.resume sent, not answered */
+	UP_RESUMING,		/* following: session.resume sent, not
+				   answered */
 	UP_READY,		/* requests go out as they come */
 	UP_WAITING		/* broken, bound: a new leader is awaited */
 };
@@ -59,6 +60,8 @@ struct upstream {
 	uint8_t		 token[UP_TOKEN_LEN];
 	uint64_t	 resume_id;	/* of the session.resume in flight */
 	bool		 bound;		/* a leader bound the token */
+	bool		 refused;	/* the leader did not serve the shard
+					   when asked to bind: replace it */
 	bool		 lost;		/* broke bound: following the
 					   session to the next leader */
 	double		 give_up;	/* now_mono() when following ends */

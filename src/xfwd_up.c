@@ -4,8 +4,8 @@
  * evdns base, afresh for each connection): the client side of the
  * multiprocessing handshake with the daemon's key, the XFWD_MARK
  * notification, then session.resume with the upstream's token, which
- * binds the session the leader keeps for it (docs/HA-SESSIONS.md); its
- * answer is awaited before the requests go out.  When the connection of a
+ * binds the session the leader keeps for it (docs/HA-SESSIONS.md), and
+ * the requests right behind it.  When the connection of a
  * bound session breaks, it follows the session to the next leader, as a
  * routing client does (client/lq_follow.c): every 50-200 ms, for at most
  * --session-grace, it connects to whoever leads now and resumes with the
@@ -185,7 +185,13 @@ up_authed(struct upstream *up)
 	msgpack_pack_bin_body(&pk, up->token, sizeof(up->token));
 	frame_ev_add(bufferevent_get_output(up->bev), sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
-	up->state = UP_RESUMING;
+	/* A new session: its requests follow the resume at once (the leader
+	 * binds it first); one that follows its session to a new leader
+	 * waits for the answer, which says what to send again. */
+	if (up->lost)
+		up->state = UP_RESUMING;
+	else
+		up_ready(up, false, 0);
 }
 
 /* One handshake frame; -1 if up broke. */
@@ -241,24 +247,29 @@ up_resumed(struct upstream *up, struct mp_reader *rd)
 				break;
 		}
 		up->bound = true;
-		up_ready(up, resumed, last);
+		if (up->state != UP_READY)
+			up_ready(up, resumed, last);
 		return 0;
 	}
 	if (mp_read_array(rd, &n) == 0 && n == 2 &&
 	    mp_read_str(rd, &s, &slen) == 0 && slen == 9 &&
 	    memcmp(s, "NotLeader", 9) == 0) {
-		/* Not serving the shard (yet): nothing was done. */
-		if (up->lost)
+		/* Not serving the shard (yet): nothing was done.  A new
+		 * session's requests, sent behind, get the same answer; its
+		 * upstream is replaced once idle (xfwd_relay). */
+		if (up->state != UP_READY) {
 			up_broken(up, "does not serve the shard yet");
-		else
-			up_fail(up, "does not serve the shard");
-		return -1;
+			return -1;
+		}
+		up->refused = true;
+		return 0;
 	}
 	/* An earlier version, or a refused token: served unbound. */
 	log_info("shard %d: node %d at %s did not bind an upstream's session",
 	    up->w->id, up->leader, up->addr);
 	up->bound = false;
-	up_ready(up, false, 0);
+	if (up->state != UP_READY)
+		up_ready(up, false, 0);
 	return 0;
 }
 
