@@ -93,6 +93,7 @@ wait_for 20 grep -q "^held" "$tmp/s.out" ||
 tok1=$(awk '/^held/ { print $2 }' "$tmp/h.out")
 sleep 0.5	# their gets parked on node 1
 
+t0=$(date -u +%H:%M:%S.%N)
 kill9 1
 set -- $(ha leaders 30 1 $lport2 $lport3) ||
     { logs; die "no new leaders within 30 s of the kill"; }
@@ -145,9 +146,14 @@ if [ -n "$tok2" ] && [ "$tok2" -gt "$tok1" ]; then
 else
 	fail "fencing tokens: $tok1 then '$tok2'"
 fi
-# Node 3's log says it followed both sessions to the new leader.
+# Node 3's log says it followed both sessions to the new leader (how long
+# after the kill: the last resume's time of day, against t0).
 n=$(grep -c "follows the leader, node $new .*(resumed" "$tmp/node3.log")
-[ "$n" -ge 2 ] && ok "node 3 resumed $n sessions on node $new" ||
+secs=$(grep "follows the leader, node $new .*(resumed" "$tmp/node3.log" |
+    tail -1 | awk -v t0="$t0" 'function s(t, a) { split(t, a, ":");
+	return a[1] * 3600 + a[2] * 60 + a[3] }
+	{ d = s($1) - s(t0); if (d < 0) d += 86400; printf "%.2f", d }')
+[ "$n" -ge 2 ] && ok "node 3 resumed $n sessions on node $new, the last $secs s after the kill" ||
     fail "node 3 resumed $n sessions: $(grep upstream "$tmp/node3.log" | tail -5)"
 wait $hpid
 wait $spid
