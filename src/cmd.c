@@ -473,7 +473,7 @@ cmd_dispatch(struct worker *w, struct request *r)
 			forward(w, r, owner, c);
 			return;
 		}
-		if (!repl_serving(w)) {
+		if (!repl_serving(w) || xfwd_follows(w, r->ctx.sess)) {
 			xfwd_relay(w, r, c != NULL && c->no_relay);
 			return;
 		}
@@ -497,7 +497,7 @@ cmd_exec_forwarded(struct worker *w, const uint8_t *body, size_t len,
 	if (!(r.cmd->flags & CMD_NAMED) ||
 	    shard_of(r.name, r.namelen, (unsigned)w->nworkers) != (unsigned)w->id)
 		fatalx("peer forwarded a request that is not ours");
-	if (!repl_serving(w)) {
+	if (!repl_serving(w) || xfwd_follows(w, r.ctx.sess)) {
 		xfwd_relay(w, &r, (ctx->tag & XFWD_TAG_NORELAY) != 0);
 		return;
 	}

@@ -2,9 +2,11 @@
  * node does not lead is relayed to the leader's worker for the shard (or,
  * when it has no address of its own, to the leader node's listener, whose
  * worker passes it on) over an upstream connection of the requesting
- * session, and the leader's answer is relayed back.  One upstream per session and worker, opened
- * when first needed, closed when the session ends (so the leader gives
- * back what the session holds there). */
+ * session, and the leader's answer is relayed back.  One upstream per
+ * session and worker, opened when first needed, bound to a token of its
+ * own (session.resume) and following that session to the next leader when
+ * the leader's connection breaks, closed when the session ends (so the
+ * leader gives back what the session held there). */
 #ifndef XFWD_H
 #define XFWD_H
 
@@ -26,6 +28,11 @@ struct worker;
  * relay it to its shard's leader when one is known and norelay is
  * false, else NotLeader (repl_refuse). */
 void	xfwd_relay(struct worker *w, struct request *r, bool norelay);
+/* Is sess's session on this shard bound through an upstream?  Its
+ * requests then keep going there, also once this worker serves the shard
+ * itself (the upstream reconnects to it: the session's holds, kept reply
+ * and msgids are the upstream's). */
+bool	xfwd_follows(struct worker *w, uint64_t sess);
 /* Is body the XFWD_MARK notification? */
 bool	xfwd_is_mark(const uint8_t *body, size_t len);
 /* Session sess ended: close its upstream here (its in-flight requests
