@@ -20,7 +20,9 @@
  * past it), so the stream holds nothing of raft's when it is handed over;
  * a handshake not done within RT_HANDSHAKE_MS is closed, and at most
  * RT_MAX_PENDING inbound handshakes wait at once (one more closes the
- * oldest). */
+ * oldest).  After the handshake raft gets one end of a socketpair, and a
+ * relay (raft_tcp_rec.c) carries its bytes over the TCP stream in
+ * authenticated, encrypted records. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
