@@ -38,8 +38,8 @@
  * another was logged within RT_LOG_EVERY_MS (a scanner must not flood the
  * log). */
 void
-rtcp_warn(struct rt *rt, bool inbound, const char *where, raft_id peer_id,
-    const char *verb, const char *why)
+rtcp_warn(struct rt *rt, bool inbound, bool claimed, const char *where,
+    raft_id peer_id, const char *verb, const char *why)
 {
 	uint64_t	 now = uv_now(rt->loop);
 	char		 more[64] = "", node[48] = "";
@@ -53,7 +53,7 @@ rtcp_warn(struct rt *rt, bool inbound, const char *where, raft_id peer_id,
 		    (unsigned long long)rt->suppressed);
 	if (peer_id != 0)
 		snprintf(node, sizeof(node), " (node %llu%s)",
-		    (unsigned long long)peer_id, inbound ? ", claimed" : "");
+		    (unsigned long long)peer_id, claimed ? ", claimed" : "");
 	log_warnx("raft shard %d: %s the connection %s %s%s: %s%s",
 	    rt->group, verb, inbound ? "from" : "to", where, node, why, more);
 	rt->suppressed = 0;
@@ -65,7 +65,8 @@ static void
 rt_refuse(struct hs *h, const char *why)
 {
 	h->rt->stats.refused++;
-	rtcp_warn(h->rt, h->inbound, h->where, h->peer_id, "refused", why);
+	rtcp_warn(h->rt, h->inbound, h->inbound, h->where, h->peer_id,
+	    "refused", why);
 }
 
 static void

@@ -100,9 +100,11 @@ struct rt {
 
 /* raft_tcp.c */
 /* Log a connection refused or closed through its peer at warn, unless
- * another was within RT_LOG_EVERY_MS (counted then, logged later). */
-void	rtcp_warn(struct rt *rt, bool inbound, const char *where,
-	    raft_id peer_id, const char *verb, const char *why);
+ * another was within RT_LOG_EVERY_MS (counted then, logged later);
+ * claimed: peer_id is not authenticated yet. */
+void	rtcp_warn(struct rt *rt, bool inbound, bool claimed,
+	    const char *where, raft_id peer_id, const char *verb,
+	    const char *why);
 /* Call the transport's close callback if it is closing and holds nothing
  * any more. */
 void	rtcp_maybe_closed(struct rt *rt);

@@ -127,7 +127,7 @@ rl_close(struct rl *rl, const char *why)
 		return;
 	if (why != NULL) {
 		rl->rt->stats.bad_record++;
-		rtcp_warn(rl->rt, !rl->sealer, rl->where, rl->peer_id,
+		rtcp_warn(rl->rt, !rl->sealer, false, rl->where, rl->peer_id,
 		    "closed", why);
 	}
 	rl->closing = true;
