@@ -460,6 +460,18 @@ raft_out(struct evbuffer *b, const msgpack_object *snaps, int nsnaps)
 			    "\n", map_uint(map_get(&snaps[s], "raft"), "shard"),
 			    hk[k], map_uint(tr, hk[k]));
 	}
+	family(b, "qlockd_raft_bad_records_total", "counter", "Raft "
+	    "connections of the shard closed after the handshake for a record "
+	    "not authentic (tampered, injected, replayed, cut) or too long.");
+	for (s = 0; s < nsnaps; s++) {
+		if ((tr = map_get(map_get(&snaps[s], "raft"),
+		    "transport")) == NULL)
+			continue;
+		evbuffer_add_printf(b, "qlockd_raft_bad_records_total{shard=\"%"
+		    PRIu64 "\"} %" PRIu64 "\n",
+		    map_uint(map_get(&snaps[s], "raft"), "shard"),
+		    map_uint(tr, "bad_record"));
+	}
 	for (k = 0; k < 3; k++) {
 		static const char *const pk[] = { "match", "next", "in_touch" };
 		static const char *const pn[] = {

@@ -20,7 +20,9 @@
  * past it), so the stream holds nothing of raft's when it is handed over;
  * a handshake not done within RT_HANDSHAKE_MS is closed, and at most
  * RT_MAX_PENDING inbound handshakes wait at once (one more closes the
- * oldest). */
+ * oldest).  After the handshake raft gets one end of a socketpair, and a
+ * relay (raft_tcp_rec.c) carries its bytes over the TCP stream in
+ * authenticated, encrypted records. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,31 +34,39 @@
 #include "log.h"
 #include "raft_tcp_int.h"
 
-/* A handshake failed through the peer or its key: count it, and log it
- * unless another was logged within RT_LOG_EVERY_MS (a scanner must not
- * flood the log). */
-static void
-rt_refuse(struct hs *h, const char *why)
+/* Log a connection refused or closed through its peer or its key, unless
+ * another was logged within RT_LOG_EVERY_MS (a scanner must not flood the
+ * log). */
+void
+rtcp_warn(struct rt *rt, bool inbound, bool claimed, const char *where,
+    raft_id peer_id, const char *verb, const char *why)
 {
-	struct rt	*rt = h->rt;
 	uint64_t	 now = uv_now(rt->loop);
 	char		 more[64] = "", node[48] = "";
 
-	rt->stats.refused++;
 	if (now < rt->log_next) {
 		rt->suppressed++;
 		return;
 	}
 	if (rt->suppressed > 0)
-		snprintf(more, sizeof(more), " (and %llu more refused before)",
+		snprintf(more, sizeof(more), " (and %llu more before)",
 		    (unsigned long long)rt->suppressed);
-	if (h->peer_id != 0)
+	if (peer_id != 0)
 		snprintf(node, sizeof(node), " (node %llu%s)",
-		    (unsigned long long)h->peer_id, h->inbound ? ", claimed" : "");
-	log_warnx("raft shard %d: refused the connection %s %s%s: %s%s",
-	    rt->group, h->inbound ? "from" : "to", h->where, node, why, more);
+		    (unsigned long long)peer_id, claimed ? ", claimed" : "");
+	log_warnx("raft shard %d: %s the connection %s %s%s: %s%s",
+	    rt->group, verb, inbound ? "from" : "to", where, node, why, more);
 	rt->suppressed = 0;
 	rt->log_next = now + RT_LOG_EVERY_MS;
+}
+
+/* A handshake failed through the peer or its key: count it and log it. */
+static void
+rt_refuse(struct hs *h, const char *why)
+{
+	h->rt->stats.refused++;
+	rtcp_warn(h->rt, h->inbound, h->inbound, h->where, h->peer_id,
+	    "refused", why);
 }
 
 static void
@@ -74,13 +84,13 @@ hs_link(struct hs *h)
 		rt->npending_in++;
 }
 
-static void
-rt_maybe_closed(struct rt *rt)
+void
+rtcp_maybe_closed(struct rt *rt)
 {
 	raft_uv_transport_close_cb cb;
 
-	if (!rt->closing || rt->head != NULL || rt->listener_open ||
-	    rt->close_cb == NULL)
+	if (!rt->closing || rt->head != NULL || rt->relays != NULL ||
+	    rt->listener_open || rt->close_cb == NULL)
 		return;
 	cb = rt->close_cb;
 	rt->close_cb = NULL;
@@ -112,7 +122,7 @@ hs_release(struct hs *h)
 		    RAFT_NOCONNECTION);
 	}
 	free(h);
-	rt_maybe_closed(rt);
+	rtcp_maybe_closed(rt);
 }
 
 static void
@@ -182,19 +192,26 @@ hs_timeout(uv_timer_t *timer)
 }
 
 /* The handshake is done and nothing of ours is pending on the stream:
- * hand it to raft. */
+ * hand raft its end of the relay (raft_tcp_rec.c). */
 void
 rtcp_done(struct hs *h)
 {
 	struct rt	*rt = h->rt;
-	uv_stream_t	*s = (uv_stream_t *)h->tcp;
+	uv_stream_t	*s;
+	int		 rv;
 
-	(void)uv_read_stop(s);
+	(void)uv_read_stop((uv_stream_t *)h->tcp);
 	h->state = HS_DONE;
-	s->data = NULL;
+	rv = rtcp_rec_start(h, &s);
 	h->tcp = NULL;
-	h->tcp_open = false;		/* raft's now */
-	if (h->inbound) {
+	h->tcp_open = false;		/* the relay's now */
+	if (rv != 0) {
+		log_warnx("raft shard %d: connection %s %s: no relay: %s",
+		    rt->group, h->inbound ? "from" : "to", h->where,
+		    uv_strerror(rv));
+		if (h->inbound)
+			rt->npending_in--;
+	} else if (h->inbound) {
 		rt->npending_in--;
 		rt->stats.accepted++;
 		rt->accept_cb(rt->t, h->peer_id, h->addr, s);
@@ -460,7 +477,7 @@ rt_listener_closed(uv_handle_t *handle)
 	struct rt	*rt = handle->data;
 
 	rt->listener_open = false;
-	rt_maybe_closed(rt);
+	rtcp_maybe_closed(rt);
 }
 
 static void
@@ -478,11 +495,12 @@ rt_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 		h->state = HS_FAILED;
 		hs_close(h);
 	}
+	rtcp_rec_close_all(rt);
 	if (rt->listener_open &&
 	    !uv_is_closing((uv_handle_t *)&rt->listener))
 		uv_close((uv_handle_t *)&rt->listener, rt_listener_closed);
 	else if (!rt->listener_open)
-		rt_maybe_closed(rt);
+		rtcp_maybe_closed(rt);
 }
 
 int

@@ -1,8 +1,9 @@
 /* raft_tcp.h: qlockd's transport for libraft: TCP with TCP_NODELAY on
- * every stream, and a mutual HMAC-SHA256 challenge-response with the
- * cluster's key (the daemon's authkey) before a stream is handed to raft,
- * so that only members holding the key can vote or append (docs/HA.md,
- * "Raft traffic: TCP_NODELAY and the cluster key"). */
+ * every stream, a mutual HMAC-SHA256 challenge-response with the cluster's
+ * key (the daemon's authkey) before a stream is handed to raft, so that
+ * only members holding the key can vote or append, and after it every byte
+ * in AES-256-GCM records with a key of the connection (docs/HA.md, "Raft
+ * traffic: TCP_NODELAY and the cluster key"). */
 #ifndef RAFT_TCP_H
 #define RAFT_TCP_H
 
@@ -18,6 +19,10 @@ struct raft_tcp_stats {
 	uint64_t	refused;	/* handshakes that failed (wrong key,
 					   wrong group, an id not a member,
 					   garbage, timeout) */
+	uint64_t	bad_record;	/* connections closed after the
+					   handshake for a record not
+					   authentic (tampered, injected,
+					   replayed, cut) or too long */
 };
 
 #define RAFT_TCP_MAX_MEMBERS	64

@@ -1,6 +1,6 @@
-/* raft_tcp_int.h: what the two files of the raft transport share
- * (raft_tcp.c: sockets, lifetimes, raft's interface; raft_tcp_hs.c: the
- * handshake's messages on one stream).  Not for other modules: their
+/* raft_tcp_int.h: what the files of the raft transport share (raft_tcp.c:
+ * sockets, lifetimes, raft's interface; raft_tcp_hs.c: the handshake's
+ * messages on one stream; raft_tcp_rec.c: the records after it).  Not for other modules: their
  * interface is raft_tcp.h. */
 #ifndef RAFT_TCP_INT_H
 #define RAFT_TCP_INT_H
@@ -37,6 +37,7 @@ enum rt_state {
 };
 
 struct rt;
+struct rl;
 
 struct hs {
 	struct rt		*rt;
@@ -87,6 +88,7 @@ struct rt {
 	bool			 listener_open;
 	raft_uv_accept_cb	 accept_cb;
 	struct hs		*head, *tail;	/* oldest first */
+	struct rl		*relays;	/* raft_tcp_rec.c's */
 	unsigned		 npending_in;
 	bool			 closing;
 	raft_uv_transport_close_cb close_cb;
@@ -97,6 +99,15 @@ struct rt {
 };
 
 /* raft_tcp.c */
+/* Log a connection refused or closed through its peer at warn, unless
+ * another was within RT_LOG_EVERY_MS (counted then, logged later);
+ * claimed: peer_id is not authenticated yet. */
+void	rtcp_warn(struct rt *rt, bool inbound, bool claimed,
+	    const char *where, raft_id peer_id, const char *verb,
+	    const char *why);
+/* Call the transport's close callback if it is closing and holds nothing
+ * any more. */
+void	rtcp_maybe_closed(struct rt *rt);
 /* Give up on h (a local or network error: logged at debug). */
 void	rtcp_fail(struct hs *h, int uverr);
 /* Give up on h, a refusal: counted, and logged at warn (rate-limited). */
@@ -109,5 +120,13 @@ void	rtcp_done(struct hs *h);
 void	rtcp_hs_inbound(struct hs *h);
 /* C: connected: send the hello, read the reply. */
 void	rtcp_hs_outbound(struct hs *h);
+
+/* raft_tcp_rec.c */
+/* The handshake is done: put a relay between h's TCP stream (the relay's
+ * from now on, also on failure) and a socketpair; *out: raft's end.  0, or
+ * a uv error. */
+int	rtcp_rec_start(struct hs *h, uv_stream_t **out);
+/* The transport closes: close every relay. */
+void	rtcp_rec_close_all(struct rt *rt);
 
 #endif

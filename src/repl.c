@@ -649,12 +649,13 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "commit");	msgpack_pack_uint64(pk, ri.commit);
 	pack_cstr(pk, "applied");	msgpack_pack_uint64(pk, ri.applied);
 	pack_cstr(pk, "last");		msgpack_pack_uint64(pk, ri.last);
-	/* The transport's handshakes (raft_tcp.h). */
+	/* The transport's handshakes and bad records (raft_tcp.h). */
 	pack_cstr(pk, "transport");
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 4);
 	pack_cstr(pk, "accepted");	msgpack_pack_uint64(pk, ts->accepted);
 	pack_cstr(pk, "connected");	msgpack_pack_uint64(pk, ts->connected);
 	pack_cstr(pk, "refused");	msgpack_pack_uint64(pk, ts->refused);
+	pack_cstr(pk, "bad_record");	msgpack_pack_uint64(pk, ts->bad_record);
 	/* What a leader knows of each other member. */
 	pr = ri.state == RAFT_LEADER ? rf->leader_state.progress : NULL;
 	if (pr != NULL)

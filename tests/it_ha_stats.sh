@@ -3,11 +3,11 @@
 # endpoint show each shard's raft group as the node sees it (node, role,
 # term, leader, commit, applied and last index; a leader's peers with their
 # match index and whether they are in touch; the transport's handshakes
-# accepted, connected and refused): the leaders match topology,
-# terms are past 0, the commit index grows with puts and reaches the
-# followers, the leaders see both peers in touch, every node accepted and
-# made raft connections for every shard.  A single node's stats
-# have no raft key.  Skipped without libraft.
+# accepted, connected and refused, and bad records, none): the leaders
+# match topology, terms are past 0, the commit index grows with puts and
+# reaches the followers, the leaders see both peers in touch, every node
+# accepted and made raft connections for every shard.  A single node's
+# stats have no raft key.  Skipped without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_stats
 . "$here/it_lib.sh"
@@ -51,8 +51,8 @@ for (node, g), r in sorted(rows.items()):
         err.append("node %d shard %d: applied %d commit %d last %d" %
                    (node, g, r["applied"], r["commit"], r["last"]))
     t = r.get("transport", {})
-    if sorted(t) != ["accepted", "connected", "refused"] or \
-            t["accepted"] < 1 or t["connected"] < 1:
+    if sorted(t) != ["accepted", "bad_record", "connected", "refused"] or \
+            t["accepted"] < 1 or t["connected"] < 1 or t["bad_record"] != 0:
         err.append("node %d shard %d: transport %s" % (node, g, t))
     if r["role"] == "leader":
         if r["serving"] is not True:
@@ -115,7 +115,7 @@ fi
 # The CLI's text form: one line per shard.
 timeout 20 "$QLOCK_CLI" -a 127.0.0.1:$lport1 stats > "$tmp/text"
 re='^raft: shard=[01] node=1 role=[a-z]* term=[1-9]'
-re="$re.* transport={accepted: [1-9][0-9]*, connected: [1-9][0-9]*, refused: [0-9]*}"
+re="$re.* transport={accepted: [1-9][0-9]*, connected: [1-9][0-9]*, refused: [0-9]*, bad_record: 0}"
 if [ "$(grep -c "$re" "$tmp/text")" = 2 ]; then
 	ok "qlock stats prints a raft line per shard, with its transport"
 else
