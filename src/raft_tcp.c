@@ -108,8 +108,11 @@ hs_release(struct hs *h)
 		rt->npending_in--;
 	if (!h->inbound && !h->cb_done) {
 		h->cb_done = true;
-		h->cb(h->req, NULL, rt->closing ? RAFT_CANCELED :
-		    RAFT_NOCONNECTION);
+		if (h->side)
+			h->side_cb(h->side_arg, h->peer_id, NULL, -1);
+		else
+			h->cb(h->req, NULL, rt->closing ? RAFT_CANCELED :
+			    RAFT_NOCONNECTION);
 	}
 	free(h);
 	rt_maybe_closed(rt);
@@ -194,7 +197,13 @@ rtcp_done(struct hs *h)
 	s->data = NULL;
 	h->tcp = NULL;
 	h->tcp_open = false;		/* raft's now */
-	if (h->inbound) {
+	if (h->side) {
+		if (h->inbound)
+			rt->npending_in--;
+		h->cb_done = true;
+		(h->inbound ? rt->side_cb : h->side_cb)(h->inbound ?
+		    rt->side_arg : h->side_arg, h->peer_id, s, 0);
+	} else if (h->inbound) {
 		rt->npending_in--;
 		rt->stats.accepted++;
 		rt->accept_cb(rt->t, h->peer_id, h->addr, s);
@@ -406,11 +415,13 @@ hs_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		rtcp_fail(h, status);
 }
 
+/* Connect to id at address, for raft (req, cb) or a side stream (side_cb
+ * and side_arg). */
 static int
-rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
-    raft_id id, const char *address, raft_uv_connect_cb cb)
+hs_connect(struct rt *rt, raft_id id, const char *address,
+    struct raft_uv_connect *req, raft_uv_connect_cb cb,
+    raft_tcp_side_cb side_cb, void *side_arg)
 {
-	struct rt	*rt = t->impl;
 	struct hs	*h;
 	struct addrinfo	 hints;
 	struct sockaddr_storage sa;
@@ -426,6 +437,9 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 		return RAFT_NOMEM;
 	h->req = req;
 	h->cb = cb;
+	h->side = side_cb != NULL;
+	h->side_cb = side_cb;
+	h->side_arg = side_arg;
 	h->peer_id = id;
 	snprintf(h->addr, sizeof(h->addr), "%s", address);
 	snprintf(h->where, sizeof(h->where), "%s", address);
@@ -452,6 +466,30 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	h->cb_done = true;
 	rtcp_fail(h, rv);
 	return RAFT_NOCONNECTION;
+}
+
+static int
+rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
+    raft_id id, const char *address, raft_uv_connect_cb cb)
+{
+	return hs_connect(t->impl, id, address, req, cb, NULL, NULL);
+}
+
+void
+raft_tcp_side_accept(struct raft_uv_transport *t, raft_tcp_side_cb cb,
+    void *arg)
+{
+	struct rt	*rt = t->impl;
+
+	rt->side_cb = cb;
+	rt->side_arg = arg;
+}
+
+int
+raft_tcp_side_connect(struct raft_uv_transport *t, raft_id id,
+    const char *address, raft_tcp_side_cb cb, void *arg)
+{
+	return hs_connect(t->impl, id, address, NULL, NULL, cb, arg);
 }
 
 static void
