@@ -47,6 +47,7 @@ struct rix_s {
 	struct rix_s	*next;		/* inbound: the list */
 	uv_tcp_t	*tcp;		/* NULL: none */
 	raft_id		 id;
+	bool		 inbound;
 	bool		 connecting;
 	uint64_t	 acked;		/* outbound: last round answered in
 					   our term */
@@ -107,7 +108,7 @@ rix_drop(struct rix_s *s)
 	s->tcp = NULL;
 	s->have = 0;
 	s->asked = 0;
-	if (s < s->x->out || s >= s->x->out + s->x->n) {
+	if (s->inbound) {
 		for (pp = &s->x->in; *pp != NULL; pp = &(*pp)->next)
 			if (*pp == s) {
 				*pp = s->next;
@@ -182,8 +183,7 @@ static void
 rix_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct rix_s	*s = h->data;
-	size_t		 need = s < s->x->out || s >= s->x->out + s->x->n ?
-			    RIX_Q_LEN : RIX_A_LEN;
+	size_t		 need = s->inbound ? RIX_Q_LEN : RIX_A_LEN;
 
 	(void)suggested;
 	*buf = uv_buf_init((char *)s->rbuf + s->have,
@@ -234,15 +234,16 @@ static void
 rix_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct rix_s	*s = st->data;
-	bool		 out = s >= s->x->out && s < s->x->out + s->x->n;
+	struct rix	*x = s->x;
+	bool		 out = !s->inbound;
 
 	(void)buf;
 	if (n == 0)
 		return;
 	if (n < 0) {
-		rix_drop(s);
+		rix_drop(s);		/* s is freed if inbound */
 		if (out)
-			rix_ask(s->x, s);	/* again, if it has to */
+			rix_ask(x, s);		/* again, if it has to */
 		return;
 	}
 	s->have += (size_t)n;
@@ -320,6 +321,7 @@ rix_accepted_cb(void *arg, raft_id id, uv_stream_t *st, int status)
 	s = xcalloc(1, sizeof(*s));
 	s->x = x;
 	s->id = id;
+	s->inbound = true;
 	s->next = x->in;
 	x->in = s;
 	(void)rix_reading(s, st);
