@@ -17,7 +17,9 @@
  * Messages, big-endian: leader -> member "QRQ1", round u64, term u64;
  * member -> leader round u64, term u64.  At most one round is in flight;
  * its question goes again, every RIX_RETRY_MS, to members that have not
- * answered it (a stream that broke is connected again).
+ * answered it (a stream that broke is connected again) or answered with
+ * an earlier term (a member that has not heard from this leader yet, as
+ * right after an election it took no part in).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +211,8 @@ rix_answer(struct rix_s *s)
 	}
 	if (term == r->serving_term && round > s->acked && round <= x->round)
 		s->acked = round;
+	else if (term < r->serving_term && round == x->round)
+		s->asked = 0;	/* not in our term yet: asked again */
 	rix_check(x);
 }
 

@@ -6,7 +6,7 @@
 # them, and shard 0's commit index moves by at most a few entries meanwhile
 # (with a barrier per read, as before, it moved by one per read); with one
 # follower stopped (SIGSTOP) the reads are still answered (the other one
-# makes the majority).  Then the same cluster restarted with
+# makes the majority), and after node 1 hands shard 0 over.  Then the same cluster restarted with
 # QLOCKD_READS=barrier (the fallback) commits an entry per read.  Skipped
 # without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +17,7 @@ name=it_ha_readidx
 cat > "$tmp/reads.py" <<'EOF2'
 # reads.py LEADER_ADDR N STATS_PORT: put an item in a queue of shard 0,
 # read its size N times; prints "ok ENTRIES" (shard 0's entries committed
-# meanwhile, node 1's stats) or "bad WHAT".
+# meanwhile, from that node's stats) or "bad WHAT".
 import os, sys, time
 sys.path.insert(0, os.environ["PYPKG"])
 from qlock._wire import Connection
@@ -69,6 +69,20 @@ kill -CONT $w "$pid3"
 case $out in
 ok*)	ok "node 3 stopped: 50 reads answered, each fresh" ;;
 *)	logs; fail "node 3 stopped: $out" ;;
+esac
+
+# Handed over (SIGTERM to node 1): the new leader's rounds are answered
+# although the third member may still be in the old term when first asked
+# (without asking it again, reads hung in about one run of two).
+kill -TERM "$pid1"
+wait "$pid1"
+set -- $(timeout 60 "$PY" "$tmp/ha.py" leaders 40 1 $lport2 $lport3) ||
+    { logs; die "no new leaders within 40 s of SIGTERM to node 1"; }
+sp=$lport2; [ "$1" = 2 ] || sp=$lport3
+out=$(timeout 60 "$PY" "$tmp/reads.py" "$3" 50 $sp 2>&1)
+case $out in
+ok*)	ok "node 1 handed shard 0 to node $1: 50 reads answered, each fresh" ;;
+*)	logs; fail "after the hand-over to node $1: ${out:-no answer in 60 s}" ;;
 esac
 
 # The fallback: a barrier (an entry) per read.
