@@ -4,11 +4,13 @@
 # (directories with qlockd), REPS times interleaved: a cluster on loopback,
 # then CLIENTS processes each sending queue.size in a loop (the tree's
 # Python package, one connection each, straight to shard 0's leader) for
-# SECS seconds; reads per second over all of them, and the Raft entries
-# shard 0 committed per second meanwhile (barriers, mostly), medians of
-# REPS.
+# SECS seconds; reads per second over all of them, the 99th percentile of
+# a read's latency (over all of them) and the Raft entries shard 0
+# committed per second meanwhile (barriers, mostly, with
+# QLOCKD_READS=barrier), medians of REPS.  BUILD_DIR:MODE runs that build
+# with QLOCKD_READS=MODE (index, the default, or barrier: docs/HA.md).
 #
-# usage: bench/ha_reads.sh BUILD_DIR...   environment: REPS (3), SECS (5),
+# usage: bench/ha_reads.sh BUILD_DIR[:MODE]...   environment: REPS (3), SECS (5),
 #   CLIENTS ("1 8 32"), ELECTION (1000 ms), DIR (a new dir under /var/tmp).
 set -eu
 
@@ -30,8 +32,9 @@ peers="--peer 1=127.0.0.1:$r1 --peer 2=127.0.0.1:$r2 --peer 3=127.0.0.1:$r3"
 cat > "$DIR/reads.py" <<'EOF'
 # reads.py CLIENTS SECS PORT...: once shard 0 is led by node 1 and served,
 # CLIENTS processes read queue.size on one of its queues for SECS seconds;
-# prints the reads per second over all of them and the entries shard 0
-# committed per second (node 1's stats, before and after).
+# prints the reads per second over all of them, the entries shard 0
+# committed per second (node 1's stats, before and after) and the 99th
+# percentile of a read's latency in ms.
 import multiprocessing, os, sys, time
 sys.path.insert(0, os.environ["PYPKG"])
 from qlock._wire import Connection
@@ -59,11 +62,14 @@ def loop(addr, start, out):
     c = Connection(addr, key)
     while time.time() < start:
         time.sleep(0.001)
-    k, end = 0, start + secs
-    while time.time() < end:
+    lat, end = [], start + secs
+    t = time.time()
+    while t < end:
         c.call("queue.size", q)
-        k += 1
-    out.put(k)
+        u = time.time()
+        lat.append(u - t)
+        t = u
+    out.put(lat)
 
 def commit():
     st = Connection("127.0.0.1:" + ports[0], key).call("stats")
@@ -79,15 +85,16 @@ for p in ps:
 while time.time() < start:
     time.sleep(0.001)
 c0 = commit()
-total = sum(out.get(timeout=secs + 30) for _ in ps)
+lat = sorted(x for _ in ps for x in out.get(timeout=secs + 30))
 c1 = commit()
 for p in ps:
     p.join()
-print("%.0f %.0f" % (total / secs, (c1 - c0) / secs))
+print("%.0f %.0f %.2f" % (len(lat) / secs, (c1 - c0) / secs,
+                          1000 * lat[int(0.99 * (len(lat) - 1))]))
 EOF
 
 node_start() {
-	"$1/qlockd" $asroot -f --workers 2 --listen 127.0.0.1:$3 \
+	QLOCKD_READS=${1#*:} "${1%%:*}/qlockd" $asroot -f --workers 2 --listen 127.0.0.1:$3 \
 	    --worker-ports 0 --authkey-file "$DIR/key" --node-id "$2" $peers \
 	    --raft-dir "$DIR/raft$2" --raft-election-ms "$ELECTION" \
 	    --log-level warn 2>>"$DIR/node$2.log" &
@@ -104,6 +111,7 @@ echo "# queue.size through the Python package, ${SECS} s a run, median (min-max)
 : > "$DIR/rows"
 for r in $(seq "$REPS"); do
 	for b in "$@"; do
+		case $b in *:*) ;; *) b=$b:index ;; esac
 		rm -rf "$DIR"/raft[123]
 		node_start "$b" 1 "$l1"; node_start "$b" 2 "$l2"; node_start "$b" 3 "$l3"
 		for c in $CLIENTS; do
@@ -112,13 +120,16 @@ for r in $(seq "$REPS"); do
 		cluster_down
 	done
 done
-printf "%-40s %8s %-22s %s\n" build clients "reads/s" "entries/s"
+printf "%-40s %8s %-22s %-10s %s\n" build clients "reads/s" "p99 ms" \
+    "entries/s"
 for b in "$@"; do
+	case $b in *:*) ;; *) b=$b:index ;; esac
 	for c in $CLIENTS; do
 		v=$(awk -v b="$b" -v c=$c '$1 == b && $2 == c { print $3 }' "$DIR/rows")
 		e=$(awk -v b="$b" -v c=$c '$1 == b && $2 == c { print $4 }' "$DIR/rows")
-		printf "%-40s %8s %-22s %s\n" "$b" "$c" \
+		p=$(awk -v b="$b" -v c=$c '$1 == b && $2 == c { print $5 }' "$DIR/rows")
+		printf "%-40s %8s %-22s %-10s %s\n" "$b" "$c" \
 		    "$(echo "$v" | median) ($(echo "$v" | sort -n | head -1)-$(echo "$v" | sort -n | tail -1))" \
-		    "$(echo "$e" | median)"
+		    "$(echo "$p" | median)" "$(echo "$e" | median)"
 	done
 done

@@ -118,8 +118,11 @@ hs_release(struct hs *h)
 		rt->npending_in--;
 	if (!h->inbound && !h->cb_done) {
 		h->cb_done = true;
-		h->cb(h->req, NULL, rt->closing ? RAFT_CANCELED :
-		    RAFT_NOCONNECTION);
+		if (h->side)
+			h->side_cb(h->side_arg, h->peer_id, NULL, -1);
+		else
+			h->cb(h->req, NULL, rt->closing ? RAFT_CANCELED :
+			    RAFT_NOCONNECTION);
 	}
 	free(h);
 	rtcp_maybe_closed(rt);
@@ -197,11 +200,25 @@ void
 rtcp_done(struct hs *h)
 {
 	struct rt	*rt = h->rt;
-	uv_stream_t	*s;
+	uv_stream_t	*s = (uv_stream_t *)h->tcp;
 	int		 rv;
 
-	(void)uv_read_stop((uv_stream_t *)h->tcp);
+	(void)uv_read_stop(s);
 	h->state = HS_DONE;
+	if (h->side) {
+		/* A read round's side stream (repl_readidx.c): its own small
+		 * messages both ways, not in records (yet). */
+		s->data = NULL;
+		h->tcp = NULL;
+		h->tcp_open = false;		/* the side handler's now */
+		if (h->inbound)
+			rt->npending_in--;
+		h->cb_done = true;
+		(h->inbound ? rt->side_cb : h->side_cb)(h->inbound ?
+		    rt->side_arg : h->side_arg, h->peer_id, s, 0);
+		hs_close(h);
+		return;
+	}
 	rv = rtcp_rec_start(h, &s);
 	h->tcp = NULL;
 	h->tcp_open = false;		/* the relay's now */
@@ -423,11 +440,13 @@ hs_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		rtcp_fail(h, status);
 }
 
+/* Connect to id at address, for raft (req, cb) or a side stream (side_cb
+ * and side_arg). */
 static int
-rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
-    raft_id id, const char *address, raft_uv_connect_cb cb)
+hs_connect(struct rt *rt, raft_id id, const char *address,
+    struct raft_uv_connect *req, raft_uv_connect_cb cb,
+    raft_tcp_side_cb side_cb, void *side_arg)
 {
-	struct rt	*rt = t->impl;
 	struct hs	*h;
 	struct addrinfo	 hints;
 	struct sockaddr_storage sa;
@@ -443,6 +462,9 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 		return RAFT_NOMEM;
 	h->req = req;
 	h->cb = cb;
+	h->side = side_cb != NULL;
+	h->side_cb = side_cb;
+	h->side_arg = side_arg;
 	h->peer_id = id;
 	snprintf(h->addr, sizeof(h->addr), "%s", address);
 	snprintf(h->where, sizeof(h->where), "%s", address);
@@ -469,6 +491,30 @@ rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	h->cb_done = true;
 	rtcp_fail(h, rv);
 	return RAFT_NOCONNECTION;
+}
+
+static int
+rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
+    raft_id id, const char *address, raft_uv_connect_cb cb)
+{
+	return hs_connect(t->impl, id, address, req, cb, NULL, NULL);
+}
+
+void
+raft_tcp_side_accept(struct raft_uv_transport *t, raft_tcp_side_cb cb,
+    void *arg)
+{
+	struct rt	*rt = t->impl;
+
+	rt->side_cb = cb;
+	rt->side_arg = arg;
+}
+
+int
+raft_tcp_side_connect(struct raft_uv_transport *t, raft_id id,
+    const char *address, raft_tcp_side_cb cb, void *arg)
+{
+	return hs_connect(t->impl, id, address, NULL, NULL, cb, arg);
 }
 
 static void

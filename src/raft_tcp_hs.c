@@ -153,7 +153,9 @@ hs_a_hello(struct hs *h)
 	const uint8_t	*p = h->rbuf;
 	size_t		 alen;
 
-	if (memcmp(p, RT_MAGIC, 4) != 0) {
+	if (memcmp(p, RT_MAGIC_SIDE, 4) == 0 && rt->side_cb != NULL)
+		h->side = true;
+	else if (memcmp(p, RT_MAGIC, 4) != 0) {
 		rtcp_refuse(h, "not a qlockd raft handshake");
 		return;
 	}
@@ -306,7 +308,7 @@ rtcp_hs_outbound(struct hs *h)
 	uint8_t		*p = h->wbuf0;
 	size_t		 alen = strlen(rt->address);
 
-	memcpy(p, RT_MAGIC, 4);
+	memcpy(p, h->side ? RT_MAGIC_SIDE : RT_MAGIC, 4);
 	put32(p + 4, (uint32_t)rt->group);
 	put64(p + 8, rt->id);
 	put64(p + 16, h->peer_id);

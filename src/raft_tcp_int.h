@@ -12,6 +12,7 @@
 #include "raft_tcp.h"
 
 #define RT_MAGIC		"QLR1"
+#define RT_MAGIC_SIDE		"QLS1"	/* a side stream (raft_tcp_side) */
 #define RT_OK			"QLOK"
 #define RT_NONCE		32
 #define RT_MAC			32
@@ -62,6 +63,9 @@ struct hs {
 	raft_uv_connect_cb	 cb;
 	bool			 cb_done;
 	raft_id			 peer_id;
+	bool			 side;		/* a side stream, not raft's */
+	raft_tcp_side_cb	 side_cb;	/* C: whom it goes to */
+	void			*side_arg;
 	char			 addr[RT_ADDR_MAX + 1];	/* the peer's raft
 						   address (A: as claimed) */
 	char			 where[80];	/* the peer's ip:port */
@@ -87,6 +91,8 @@ struct rt {
 	uv_tcp_t		 listener;
 	bool			 listener_open;
 	raft_uv_accept_cb	 accept_cb;
+	raft_tcp_side_cb	 side_cb;	/* A: side streams, if any */
+	void			*side_arg;
 	struct hs		*head, *tail;	/* oldest first */
 	struct rl		*relays;	/* raft_tcp_rec.c's */
 	unsigned		 npending_in;

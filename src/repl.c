@@ -102,10 +102,8 @@ repl_entry_done(struct repl *r, uint64_t seq, int status, const char *what)
 		    "this worker", r->w->id, what, raft_strerror(status));
 		exit(1);
 	}
-	if (status == 0 && seq != 0) {
-		r->committed = seq;
-		worker_release_held_upto(r->w, seq);
-	}
+	if (status == 0 && seq != 0)
+		repl_entry_committed(r, seq);
 }
 
 static void
@@ -177,7 +175,8 @@ repl_handover(struct repl *r)
 		r->handed = true;
 		return;
 	}
-	if (r->inflight > 0 || r->w->store->pend.len > 0 || r->read_wanted)
+	if (r->inflight > 0 || r->w->store->pend.len > 0 || r->read_wanted ||
+	    r->bar_inflight)
 		return;
 	if (r->xfer_to == 0 && (r->xfer_to = repl_best_follower(r)) == 0) {
 		r->handed = true;	/* none in touch: an election */
@@ -535,6 +534,7 @@ repl_start(struct worker *w)
 		    raft_strerror(rv),
 		    *raft_errmsg(&r->raft) != '\0' ? ": " : "",
 		    raft_errmsg(&r->raft));
+	repl_read_init(r);	/* raft's configuration is loaded now */
 	uv_check_init(&r->loop, &r->check);
 	r->check.data = r;
 	uv_check_start(&r->check, repl_check_cb);
@@ -563,6 +563,7 @@ repl_close(struct worker *w)
 		return;
 	r->closing = true;
 	uvev_free(r->uvev);
+	repl_rix_close(r);
 	r->raft.data = r;
 	raft_close(&r->raft, repl_closed_cb);
 	/* raft's handles close within a few loop passes. */
@@ -570,6 +571,8 @@ repl_close(struct worker *w)
 	if (uv_loop_close(&r->loop) != 0)
 		log_warnx("shard %d: raft's loop did not close", w->id);
 	replay_discard(&r->rp);
+	repl_rix_free(r);
+	free(r->rounds);
 	repl_lead_free(r);
 	free(r->epoch_addrs);
 	free(r->my_addrs);

@@ -66,9 +66,9 @@ int	repl_leader(struct worker *w, char *buf, size_t len);
 void	repl_flush(struct worker *w, struct store_buf *b);
 /* A named request is about to be served from this leader's state: its
  * replies (and the pass's) wait until an entry appended after it commits
- * in our term, this pass's records or else a barrier (one per pass), so
- * that a deposed leader never answers from stale state.  Nothing without
- * --peer. */
+ * in our term, this pass's records, or else a read round a majority
+ * confirms (or a barrier), so that a deposed leader never answers from
+ * stale state.  Nothing without --peer. */
 void	repl_read(struct worker *w);
 /* The count of own entries a reply held now waits for. */
 uint64_t repl_hold_seq(const struct worker *w);

@@ -1,6 +1,7 @@
 /* repl_int.h: what the files of a worker's raft group share (repl.c: the
  * group, its entries and FSM; repl_read.c: the end of a loop pass, the
- * read barriers; repl_lead.c: who leads each shard, told
+ * read barriers and rounds; repl_readidx.c: the rounds' messages;
+ * repl_lead.c: who leads each shard, told
  * between sibling workers, for topology and NotLeader).  Not for other
  * modules: their interface is repl.h. */
 #ifndef REPL_INT_H
@@ -27,6 +28,21 @@ struct repl_lead {
 					   empty), never NULL once set */
 	size_t		 len;
 };
+
+/* How a leader confirms reads (QLOCKD_READS, docs/HA.md). */
+enum repl_read_mode {
+	REPL_READ_INDEX,	/* "index": a round (repl_readidx.c) */
+	REPL_READ_BARRIER,	/* "barrier": a raft_barrier */
+	REPL_READ_LOCAL,	/* "local", tests only: nothing (unsafe) */
+};
+
+/* A read round's seq, not done yet or done before an earlier entry. */
+struct repl_round {
+	uint64_t	seq;
+	bool		done;
+};
+
+struct rix;
 
 struct repl {
 	struct worker		*w;
@@ -62,11 +78,20 @@ struct repl {
 						   shard (the same) */
 	size_t			 my_len;
 	uint64_t		 proposed;	/* own entries proposed... */
-	uint64_t		 committed;	/* ...and committed, counted */
+	uint64_t		 committed;	/* ...and done (committed, or a
+						   round confirmed), every
+						   seq up to it */
+	uint64_t		 ent_hi;	/* last entry seq committed */
+	struct repl_round	*rounds;	/* seqs of rounds past
+						   committed, ascending */
+	size_t			 nrounds, roundcap;
+	enum repl_read_mode	 read_mode;
+	struct rix		*rix;		/* repl_readidx.c */
 	unsigned		 inflight;
 	bool			 read_wanted;	/* this pass served a named
 						   request: a barrier */
-	bool			 bar_inflight;	/* a read barrier (one at most) */
+	bool			 bar_inflight;	/* a read barrier or round (one
+						   at most) */
 	bool			 read_deferred;	/* reads executed while it was in
 						   flight: their replies wait
 						   for our next entry (seq
@@ -88,6 +113,23 @@ void	repl_entry_done(struct repl *r, uint64_t seq, int status,
 /* After raft_apply or raft_barrier returned rv: true when appended (in
  * flight now); else false if the worker is stopping, and exits if not. */
 bool	repl_appended(struct repl *r, int rv, const char *what);
+
+/* repl_read.c */
+/* Our entry seq committed (entries commit in seq order). */
+void	repl_entry_committed(struct repl *r, uint64_t seq);
+/* The read round of seq is confirmed. */
+void	repl_round_done(struct repl *r, uint64_t seq);
+void	repl_read_init(struct repl *r);
+
+/* repl_readidx.c */
+void	repl_rix_init(struct repl *r);
+/* Ask the members for a round whose seq is seq (repl_round_done once a
+ * majority answered it in our term). */
+void	repl_rix_round(struct repl *r, uint64_t seq);
+/* Close the streams (before raft closes the transport)... */
+void	repl_rix_close(struct repl *r);
+/* ...and free what is left once it has. */
+void	repl_rix_free(struct repl *r);
 
 /* repl_lead.c */
 void	repl_lead_init(struct repl *r);

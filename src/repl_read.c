@@ -11,8 +11,15 @@
  * barrier proposed when the one in flight is done, both appended after
  * they were executed.  The barrier in flight does not do: it was appended
  * before them, and followers may have acknowledged it before they ran.
+ *
+ * By default (QLOCKD_READS=index) a read round (repl_readidx.c) takes
+ * the barrier's place: it has a seq of our own entries' count too, but no
+ * entry, and is done once a majority confirmed it; replies go once every
+ * seq up to theirs is done (entries commit in seq order, rounds are done
+ * in seq order, the two interleave: repl_advance).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <msgpack.h>
 
@@ -29,7 +36,73 @@ struct repl_bar {
 	uint64_t		 seq;
 };
 
-static void repl_barrier(struct repl *, uint64_t);
+static void repl_confirm(struct repl *, uint64_t);
+
+/* Every seq up to committed is done: send what waits for them.  A seq
+ * is an entry's (done when ent_hi reaches it: raft commits in order) or a
+ * round's (r->rounds). */
+static void
+repl_advance(struct repl *r)
+{
+	uint64_t	c = r->committed, v;
+	size_t		i;
+
+	for (i = 0; i < r->nrounds; i++) {
+		v = r->rounds[i].seq;
+		if (v - 1 > c) {	/* entries between c and v */
+			if (r->ent_hi < v - 1)
+				break;
+			c = v - 1;
+		}
+		if (!r->rounds[i].done)
+			goto out;
+		c = v;
+	}
+	/* Entries up to ent_hi, and no round pending below it. */
+	if (r->ent_hi > c)
+		c = r->ent_hi;
+out:
+	if (i > 0) {
+		memmove(r->rounds, r->rounds + i,
+		    (r->nrounds - i) * sizeof(*r->rounds));
+		r->nrounds -= i;
+	}
+	if (c > r->committed) {
+		r->committed = c;
+		worker_release_held_upto(r->w, c);
+	}
+}
+
+void
+repl_entry_committed(struct repl *r, uint64_t seq)
+{
+	r->ent_hi = seq;
+	repl_advance(r);
+}
+
+/* Reads that ended a pass while a barrier or round was in flight: the
+ * next, now that it is done. */
+static void
+repl_confirm_deferred(struct repl *r)
+{
+	r->bar_inflight = false;
+	if (r->read_deferred && !r->closing) {
+		r->read_deferred = false;
+		repl_confirm(r, ++r->proposed);
+	}
+}
+
+void
+repl_round_done(struct repl *r, uint64_t seq)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nrounds; i++)
+		if (r->rounds[i].seq == seq)
+			r->rounds[i].done = true;
+	repl_advance(r);
+	repl_confirm_deferred(r);
+}
 
 static void
 repl_barrier_cb(struct raft_barrier *req, int status)
@@ -40,11 +113,8 @@ repl_barrier_cb(struct raft_barrier *req, int status)
 	r->bar_inflight = false;
 	repl_entry_done(r, q->seq, status, "a read barrier");
 	free(q);
-	/* Reads that ended a pass while it was in flight: the next. */
-	if (status == 0 && r->read_deferred && !r->closing) {
-		r->read_deferred = false;
-		repl_barrier(r, ++r->proposed);
-	}
+	if (status == 0)
+		repl_confirm_deferred(r);
 }
 
 /* Append a barrier as our entry seq. */
@@ -65,6 +135,44 @@ repl_barrier(struct repl *r, uint64_t seq)
 	}
 }
 
+/* Confirm the reads executed so far as our seq: a round or a barrier. */
+static void
+repl_confirm(struct repl *r, uint64_t seq)
+{
+	if (r->read_mode == REPL_READ_BARRIER) {
+		repl_barrier(r, seq);
+		return;
+	}
+	if (r->nrounds == r->roundcap) {
+		r->roundcap = r->roundcap == 0 ? 8 : 2 * r->roundcap;
+		r->rounds = xrealloc(r->rounds,
+		    r->roundcap * sizeof(*r->rounds));
+	}
+	r->rounds[r->nrounds].seq = seq;
+	r->rounds[r->nrounds++].done = false;
+	r->bar_inflight = true;
+	if (r->read_mode == REPL_READ_LOCAL)
+		repl_round_done(r, seq);	/* no majority: unsafe */
+	else
+		repl_rix_round(r, seq);
+}
+
+void
+repl_read_init(struct repl *r)
+{
+	const char	*m = getenv("QLOCKD_READS");
+
+	if (m == NULL || strcmp(m, "index") == 0)
+		r->read_mode = REPL_READ_INDEX;
+	else if (strcmp(m, "barrier") == 0)
+		r->read_mode = REPL_READ_BARRIER;
+	else if (strcmp(m, "local") == 0)
+		r->read_mode = REPL_READ_LOCAL;
+	else
+		fatalx("QLOCKD_READS=%s: index, barrier or local", m);
+	repl_rix_init(r);
+}
+
 void
 repl_flush(struct worker *w, struct store_buf *b)
 {
@@ -80,7 +188,7 @@ repl_flush(struct worker *w, struct store_buf *b)
 		if (r->bar_inflight)
 			r->read_deferred = true;
 		else
-			repl_barrier(r, ++r->proposed);
+			repl_confirm(r, ++r->proposed);
 		return;
 	}
 	/* An entry of this pass, appended after its reads, is their
