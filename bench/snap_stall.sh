@@ -7,13 +7,14 @@
 # (QLOCKD_TEST_SNAPSHOT_EVERY), fills one queue with ITEMS items of SIZE
 # bytes, then for SECS seconds pings on one connection while one client
 # puts on another queue (its entries make raft snapshot the shard again
-# and again); prints the longest ping, how many took over 10 ms, the
-# entries (about SNAP each per snapshot) and snapshots taken in the
-# window.  REPS times.
+# and again); prints the longest pings, how many took over 10 and 100 ms,
+# the entries (a snapshot every SNAP) and snapshots taken in the window.
+# REPS times.
 #
 # usage: bench/snap_stall.sh [BUILD_DIR]   environment: REPS (3), ITEMS
 #   (200000), SIZE (64), SNAP (2048), SECS (10), DIR (a new dir under
-#   /var/tmp: the raft directory)
+#   /var/tmp: the raft directory), LOGLEVEL (info; debug: each snapshot's
+#   fork and write times, the last two printed)
 set -eu
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -60,13 +61,13 @@ for rep in $(seq "$REPS"); do
 	    --listen 127.0.0.1:$port --worker-ports 0 --workers 1 \
 	    --authkey-file "$DIR/key" --node-id 1 \
 	    --peer 1=127.0.0.1:$rport --raft-dir "$DIR/raft" \
-	    --log-level info 2>"$DIR/qlockd.log" &
+	    --log-level "${LOGLEVEL:-info}" 2>"$DIR/qlockd.log" &
 	QPID=$!
 	for _ in $(seq 100); do
 		"$QLOCK" -a 127.0.0.1:$port put warm x >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	"$QBENCH" -a 127.0.0.1:$port -k "$DIR/key" -t put -c 4 -n "$ITEMS" \
+	"$QBENCH" -a 127.0.0.1:$port -k "$DIR/key" -t put -p 1 -c 64 -n "$ITEMS" \
 	    -d "$SIZE" -q 1 --prefix big --max-seconds 300 >/dev/null
 	read -r last0 snap0 taken0 <<< "$(stats $port)"
 	"$QBENCH" -a 127.0.0.1:$port -k "$DIR/key" -t put -c 1 \
@@ -85,13 +86,17 @@ while time.monotonic() < end:
     c.call("ping")
     lat.append(time.monotonic() - t)
     time.sleep(0.001)
-print("%.1f %d %d" % (max(lat) * 1000, sum(x > 0.010 for x in lat), len(lat)))
+lat.sort()
+print("%.1f %d %d %d %s" % (lat[-1] * 1000, sum(x > 0.010 for x in lat),
+                            sum(x > 0.100 for x in lat), len(lat),
+                            "/".join("%.0f" % (x * 1000) for x in lat[-6:-1])))
 EOF
 	wait "$bpid" || true
 	read -r last1 snap1 taken1 <<< "$(stats $port)"
-	read -r worst over n < "$DIR/ping"
-	printf 'rep %d: %d items; longest ping %s ms, %d of %d pings over 10 ms; %d entries (snapshot index %s -> %s, taken %s -> %s)\n' \
-	    "$rep" "$ITEMS" "$worst" "$over" "$n" $((last1 - last0)) \
-	    "$snap0" "$snap1" "$taken0" "$taken1"
+	read -r worst over over100 n next < "$DIR/ping"
+	printf 'rep %d: %d items of %d bytes; longest ping %s ms (the next %s), of %d pings %d over 10 ms, %d over 100 ms; %d entries (snapshot index %s -> %s, taken %s -> %s)\n' \
+	    "$rep" "$ITEMS" "$SIZE" "$worst" "$next" "$n" "$over" "$over100" \
+	    $((last1 - last0)) "$snap0" "$snap1" "$taken0" "$taken1"
+	grep "snapshot of" "$DIR/qlockd.log" | tail -2 || true
 	stop
 done

@@ -88,6 +88,7 @@ struct repl {
 	int			 snap_status;	/* its wait status (thread) */
 	bool			 snap_waited;	/* reaped by snapshot_async */
 	double			 snap_t0;	/* when it was forked */
+	double			 snap_fork_ms;	/* what fork took the loop */
 	uint64_t		 snap_taken;	/* snapshots handed to raft */
 	uint64_t		 snap_failed;	/* children that failed */
 };

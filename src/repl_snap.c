@@ -133,6 +133,7 @@ snap_take(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *nbufs)
 	}
 	if (now_mono() < r->snap_retry || (fd = snap_file(r)) == -1)
 		return RAFT_BUSY;
+	r->snap_t0 = now_mono();
 	if ((pid = fork()) == -1) {
 		log_warn("shard %d: snapshot: fork", w->id);
 		close(fd);
@@ -145,7 +146,7 @@ snap_take(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *nbufs)
 	r->snap_fd = fd;
 	r->snap_waited = false;
 	r->snap_status = 0;
-	r->snap_t0 = now_mono();
+	r->snap_fork_ms = (now_mono() - r->snap_t0) * 1000;
 	return 0;
 }
 
@@ -188,6 +189,8 @@ snap_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *nbufs)
 			return RAFT_IOERR;	/* finalize frees */
 		got += (size_t)n;
 	}
+	/* Its blocks freed here, not by the close on the loop. */
+	(void)ftruncate(r->snap_fd, 0);
 	return 0;
 }
 
@@ -223,9 +226,10 @@ snap_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	    len > 0 && r->raft.log.snapshot.last_index ==
 	    r->raft.snapshot.pending.index) {
 		r->snap_taken++;
-		log_debug("shard %d: snapshot of %zu bytes written off the "
-		    "loop in %.3f s (process %ld)", r->w->id, len,
-		    now_mono() - r->snap_t0, (long)r->snap_child);
+		log_debug("shard %d: snapshot of %zu bytes: fork %.1f ms, "
+		    "written off the loop in %.3f s (process %ld)", r->w->id,
+		    len, r->snap_fork_ms, now_mono() - r->snap_t0,
+		    (long)r->snap_child);
 	} else if (r->snap_child != 0) {
 		r->snap_failed++;
 		r->snap_retry = now_mono() + SNAP_RETRY;
