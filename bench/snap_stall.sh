@@ -40,7 +40,8 @@ stop() {
 cleanup() { stop; rm -rf "$DIR"; }
 trap cleanup EXIT
 free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"$PY" -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 (umask 077; echo "snap-stall-bench-key-long-enough" > "$DIR/key")
 export QLOCK_AUTHKEY_FILE=$DIR/key
@@ -51,7 +52,8 @@ stats() {
 	"$QLOCK" -a 127.0.0.1:$1 stats --json | "$PY" -c '
 import json, sys
 r = json.load(sys.stdin)["raft"][0]
-print(r["last"], r.get("snapshot", -1), r.get("snapshots", {}).get("taken", -1))'
+print(r["last"], r.get("snapshot", -1),
+      r.get("snapshots", {}).get("taken", -1))'
 }
 
 for rep in $(seq "$REPS"); do
@@ -94,8 +96,11 @@ EOF
 	wait "$bpid" || true
 	read -r last1 snap1 taken1 <<< "$(stats $port)"
 	read -r worst over over100 n next < "$DIR/ping"
-	printf 'rep %d: %d items of %d bytes; longest ping %s ms (the next %s), of %d pings %d over 10 ms, %d over 100 ms; %d entries (snapshot index %s -> %s, taken %s -> %s)\n' \
-	    "$rep" "$ITEMS" "$SIZE" "$worst" "$next" "$n" "$over" "$over100" \
+	printf 'rep %d: %d items of %d bytes; longest ping %s ms ' \
+	    "$rep" "$ITEMS" "$SIZE" "$worst"
+	printf '(the next %s), of %d pings %d over 10 ms, %d over 100 ms; ' \
+	    "$next" "$n" "$over" "$over100"
+	printf '%d entries (snapshot index %s -> %s, taken %s -> %s)\n' \
 	    $((last1 - last0)) "$snap0" "$snap1" "$taken0" "$taken1"
 	grep "snapshot of" "$DIR/qlockd.log" | tail -2 || true
 	stop

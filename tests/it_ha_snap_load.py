@@ -27,7 +27,8 @@ sent = acked = errors = 0
 def read(wait):
     """Read the replies there are (waiting up to wait seconds)."""
     global acked, errors
-    while select.select([c.sock], [], [], wait)[0]:
+    # Replies already read into the connection's buffer first.
+    while len(c.rbuf) >= 4 or select.select([c.sock], [], [], wait)[0]:
         _, error, _ = c._reply()
         if error is None:
             acked += 1
