@@ -79,6 +79,7 @@ struct repl {
 	unsigned		 recs_inflight;	/* own "recs" entries in flight */
 	bool			 snap_wanted;	/* refused for them: drain */
 	bool			 drain_first;	/* at the first refusal (tests) */
+	unsigned		 fail_left;	/* children to fail (tests) */
 	uint64_t		 drains;	/* drains run */
 	double			 snap_retry;	/* no snapshot, no drain before */
 	uv_timer_t		 snap_timer;	/* bounds a drain */

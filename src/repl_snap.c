@@ -54,7 +54,7 @@
 
 /* The child: the state as a log image into fd (at 0), then exit. */
 static void __attribute__((noreturn))
-snap_child(struct repl *r, pid_t parent, int fd)
+snap_child(struct repl *r, pid_t parent, int fd, bool fail)
 {
 	struct worker	*w = r->w;
 	struct store_buf b = { .spill = true };
@@ -62,7 +62,7 @@ snap_child(struct repl *r, pid_t parent, int fd)
 	uint64_t	 tokens = store_token_mark(w);
 
 	store_helper_setup(parent);
-	if ((fd = store_keep_only_fd(fd)) == -1)
+	if ((fd = store_keep_only_fd(fd)) == -1 || fail)
 		_exit(1);
 	/* Yield the CPU to the worker, which goes on serving. */
 	(void)setpriority(PRIO_PROCESS, 0, COMPACT_NICE);
@@ -131,17 +131,25 @@ snap_take(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *nbufs)
 		}
 		return RAFT_BUSY;
 	}
-	if (now_mono() < r->snap_retry || (fd = snap_file(r)) == -1)
+	if (now_mono() < r->snap_retry)
 		return RAFT_BUSY;
+	if ((fd = snap_file(r)) == -1) {
+		r->snap_failed++;
+		r->snap_retry = now_mono() + SNAP_RETRY;
+		return RAFT_BUSY;
+	}
 	r->snap_t0 = now_mono();
 	if ((pid = fork()) == -1) {
 		log_warn("shard %d: snapshot: fork", w->id);
 		close(fd);
+		r->snap_failed++;
 		r->snap_retry = now_mono() + SNAP_RETRY;
 		return RAFT_BUSY;
 	}
 	if (pid == 0)
-		snap_child(r, parent, fd);
+		snap_child(r, parent, fd, r->fail_left > 0);
+	if (r->fail_left > 0)
+		r->fail_left--;
 	r->snap_child = pid;
 	r->snap_fd = fd;
 	r->snap_waited = false;
@@ -284,9 +292,11 @@ repl_snap_init(struct repl *r)
 {
 	const char	*env;
 
-	/* Tests: drain at the first refusal. */
+	/* Tests: drain at the first refusal; the first N children fail. */
 	r->drain_first = (env = getenv("QLOCKD_TEST_SNAPSHOT_DRAIN")) != NULL &&
 	    *env == '1';
+	if ((env = getenv("QLOCKD_TEST_SNAPSHOT_FAIL")) != NULL)
+		r->fail_left = (unsigned)atoi(env);
 	r->snap_fd = -1;
 	r->fsm.version = 3;
 	r->fsm.snapshot = snap_take;
