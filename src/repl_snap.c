@@ -9,8 +9,8 @@
  * --raft-dir that is unlinked already, and exits 0.  snapshot_async, on
  * libuv's thread pool, waits for the child and reads the file back as the
  * snapshot's one buffer; raft then writes it (raft_uv, off the loop too).
- * snapshot_finalize, on the loop, frees the buffer and closes the file
- * (its blocks go with it).  The loop pays for fork (copying page tables),
+ * snapshot_finalize, on the loop, has the buffer freed on the pool and
+ * closes the file (emptied on the pool already).  The loop pays for fork (copying page tables),
  * never for serialising the shard.  A child that fails is a failed
  * snapshot: raft tries again after later entries, not before a second.
  *
@@ -202,6 +202,48 @@ snap_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *nbufs)
 	return 0;
 }
 
+/* A buffer freed on libuv's pool: unmapping a big one takes the loop tens
+ * of milliseconds (29-42 ms for 213 MB, docs/HA-MEASURED.md). */
+struct snap_free {
+	uv_work_t	 req;
+	void		*p;
+};
+
+static void
+snap_free_work(uv_work_t *req)
+{
+	struct snap_free *f = req->data;
+
+	free(f->p);
+}
+
+static void
+snap_free_done(uv_work_t *req, int status)
+{
+	(void)status;
+	free(req->data);
+}
+
+static void
+snap_free_later(struct repl *r, void *p)
+{
+	struct snap_free *f;
+
+	if (p == NULL)
+		return;
+	if (r->closing || (f = malloc(sizeof(*f))) == NULL) {
+		free(p);
+		return;
+	}
+	f->p = p;
+	f->req.data = f;
+	if (uv_queue_work(&r->loop, &f->req, snap_free_work,
+	    snap_free_done) != 0) {
+		free(p);
+		free(f);
+	}
+}
+
 /* snapshot_finalize, on the loop: after the snapshot was written, or
  * failed at any step after snap_take. */
 static int
@@ -212,6 +254,7 @@ snap_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	size_t		 len = 0;
 	unsigned	 i;
 	int		 ws;
+	double		 t0 = now_mono();
 
 	if (r->snap_child != 0 && !r->snap_waited) {
 		/* snapshot_async never ran (raft could not queue it). */
@@ -225,7 +268,7 @@ snap_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	r->snap_fd = -1;
 	for (i = 0; *bufs != NULL && i < *nbufs; i++) {
 		len += (*bufs)[i].len;
-		free((*bufs)[i].base);
+		snap_free_later(r, (*bufs)[i].base);
 	}
 	free(*bufs);
 	*bufs = NULL;
@@ -235,9 +278,10 @@ snap_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	    r->raft.snapshot.pending.index) {
 		r->snap_taken++;
 		log_debug("shard %d: snapshot of %zu bytes: fork %.1f ms, "
-		    "written off the loop in %.3f s (process %ld)", r->w->id,
-		    len, r->snap_fork_ms, now_mono() - r->snap_t0,
-		    (long)r->snap_child);
+		    "written off the loop in %.3f s (process %ld), freed in "
+		    "%.1f ms", r->w->id, len, r->snap_fork_ms,
+		    now_mono() - r->snap_t0, (long)r->snap_child,
+		    (now_mono() - t0) * 1000);
 	} else if (r->snap_child != 0) {
 		r->snap_failed++;
 		r->snap_retry = now_mono() + SNAP_RETRY;

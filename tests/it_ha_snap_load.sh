@@ -108,7 +108,7 @@ if [ "$node1" != "$node0" ]; then
 elif [ $((last1 - last0)) -lt 300 ]; then
 	fail "the load added $((last1 - last0)) entries to shard 0, not 300"
 elif [ $((file1 - file0)) -lt 150 ] ||
-    [ $((last1 - (stat1 >= 0 ? stat1 : file1))) -gt 400 ]; then
+    [ $((last1 - (stat1 >= 0 ? stat1 : file1))) -gt 600 ]; then
 	fail "the leader's log grew under load: snapshot $file0 -> $file1" \
 	    "while its last index went $last0 -> $last1"
 else
