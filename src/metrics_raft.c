@@ -21,6 +21,8 @@ static const struct {
 	{ "applied", "qlockd_raft_applied_index", "Highest log index applied "
 	  "by this node." },
 	{ "last", "qlockd_raft_last_index", "Last index in this node's log." },
+	{ "snapshot", "qlockd_raft_snapshot_index", "Last index in this "
+	  "node's latest raft snapshot (0: none)." },
 	{ "serving", "qlockd_raft_serving", "1 if this node leads the shard "
 	  "and serves it." },
 };

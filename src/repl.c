@@ -90,7 +90,8 @@ repl_propose(struct repl *r, msgpack_sbuffer *sb, uint64_t seq)
 	if (!repl_appended(r, rv, "propose")) {
 		raft_free(buf.base);
 		free(q);
-	}
+	} else if (seq != 0)
+		r->recs_inflight++;	/* our state is ahead of raft's */
 }
 
 void
@@ -111,6 +112,8 @@ repl_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct repl_req	*q = req->data;
 
+	if (q->seq != 0)
+		q->r->recs_inflight--;
 	repl_entry_done(q->r, q->seq, status, "an entry");
 	free(q);
 }
@@ -276,7 +279,7 @@ repl_check_cb(uv_check_t *h)
 
 /* An epoch is known (applied, or in a snapshot): who leads, and where.
  * Its shard count must be ours. */
-static void
+void
 repl_epoch_known(struct repl *r, const struct repl_entry *e)
 {
 	struct worker	*w = r->w;
@@ -348,85 +351,6 @@ repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return 0;
 }
 
-/* The state as a log image.  Not while our own changes are on their way:
- * the state then holds effects beyond the applied index. */
-static int
-repl_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-    unsigned *nbufs)
-{
-	struct repl		*r = fsm->data;
-	struct worker		*w = r->w;
-	struct store_buf	 b = { 0 };
-	msgpack_sbuffer		 sb;
-	uint64_t		 tokens = store_token_mark(w);
-
-	if (r->inflight > 0 || w->store->pend.len > 0 || r->stopping)
-		return RAFT_BUSY;
-	if (tokens < r->rp.tokens)
-		tokens = r->rp.tokens;
-	/* The last epoch applied (who leads, where), then the objects. */
-	msgpack_sbuffer_init(&sb);
-	if (r->epoch_addrs != NULL)
-		repl_entry_epoch(&sb, r->epoch_node, r->epoch_applied,
-		    r->epoch_addrs, r->epoch_len, w->nworkers);
-	else
-		repl_entry_epoch(&sb, 0, 0, (const uint8_t *)"\x90", 1,
-		    w->nworkers);
-	rec_write(&b, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-	snapshot_records(&b, &w->reg, tokens, &r->rp);
-	/* A leader's keyed sessions' kept replies (a follower's are its
-	 * replay state's, in snapshot_records). */
-	session_reply_snapshot(w, &b);
-	/* Whole 8-byte words, as entries (replay reads zeros as the end). */
-	if ((*bufs = raft_malloc(sizeof(**bufs))) == NULL ||
-	    ((*bufs)[0].base = raft_calloc(1, (b.len + 7) / 8 * 8)) == NULL) {
-		raft_free(*bufs);
-		free(b.p);
-		return RAFT_NOMEM;
-	}
-	memcpy((*bufs)[0].base, b.p, b.len);
-	(*bufs)[0].len = (b.len + 7) / 8 * 8;
-	*nbufs = 1;
-	free(b.p);
-	return 0;
-}
-
-/* Start over from a snapshot (at start, or sent by the leader). */
-static int
-repl_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-	struct repl	*r = fsm->data;
-	struct worker	*w = r->w;
-	struct mp_reader rd;
-	struct repl_entry e;
-	const uint8_t	*head;
-	size_t		 end, bad, hlen;
-
-	if (r->serving)
-		fatalx("shard %d: a snapshot sent to the leader", w->id);
-	replay_discard(&r->rp);
-	registry_free(&w->reg);
-	registry_init(&w->reg);
-	memset(&r->rp, 0, sizeof(r->rp));
-	r->rp.reg = &w->reg;
-	hmap_init(&r->rp.taken);
-	/* The last epoch (see repl_fsm_snapshot), then a log image. */
-	mp_reader_init(&rd, buf->base, buf->len);
-	if (mp_skip(&rd, &head, &hlen) == -1 ||
-	    repl_entry_read(head, hlen, &e) == -1 || e.kind != REPL_EPOCH ||
-	    !replay_header_ok(head + hlen, buf->len - hlen) ||
-	    replay_scan(head + hlen, buf->len - hlen, &r->rp, &end, &bad,
-	    "raft snapshot") != SCAN_CLEAN)
-		fatalx("shard %d: a raft snapshot that does not apply", w->id);
-	if (e.node != 0)
-		repl_epoch_known(r, &e);
-	raft_free(buf->base);
-	log_info("shard %d: snapshot restored, %zu objects", w->id,
-	    w->reg.byname.count);
-	return 0;
-}
-
 /* Every member's raft address for our group (HOST:PORT+g), this node's
  * into self; the transport accepts connections from these ids only. */
 static void
@@ -484,11 +408,9 @@ repl_start(struct worker *w)
 		fatal("mkdir %s", dir);
 	if (uv_loop_init(&r->loop) != 0)
 		fatalx("uv_loop_init failed");
-	r->fsm.version = 1;
 	r->fsm.data = r;
 	r->fsm.apply = repl_fsm_apply;
-	r->fsm.snapshot = repl_fsm_snapshot;
-	r->fsm.restore = repl_fsm_restore;
+	repl_snap_init(r);	/* version 3: snapshot, its async part, restore */
 	if ((rv = raft_tcp_init(&r->trans, &r->loop, w->conf->authkey,
 	    w->conf->authkey_len, w->id)) != 0)
 		fatalx("raft transport: %s", raft_strerror(rv));
@@ -504,6 +426,12 @@ repl_start(struct worker *w)
 	raft_uv_set_connect_retry_delay(&r->io,
 	    (unsigned)(w->conf->raft_election_ms / 4 > 50 ?
 	    w->conf->raft_election_ms / 4 : 50));
+	/* raft_uv 0.15 has async_work, the one field of raft_io version 2,
+	 * but says version 1, which raft_init refuses with async snapshots. */
+	if (r->io.version < 2 && r->io.async_work != NULL)
+		r->io.version = 2;
+	else if (r->io.async_work == NULL)
+		fatalx("raft_uv without async_work: no snapshots off the loop");
 	repl_tail_repair(dir, REPL_SEGMENT_SIZE);
 	repl_members(r, &conf, self, sizeof(self));
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm,
@@ -552,6 +480,7 @@ repl_closed_cb(struct raft *raft)
 	raft_uv_close(&r->io);
 	raft_tcp_close(&r->trans);
 	uv_close((uv_handle_t *)&r->check, NULL);
+	repl_snap_close(r);
 }
 
 void
@@ -638,7 +567,7 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	unsigned			 i, n = 0;
 
 	repl_get_info(w, &ri);
-	msgpack_pack_map(pk, 11);
+	msgpack_pack_map(pk, 13);
 	pack_cstr(pk, "shard");		msgpack_pack_int(pk, w->id);
 	pack_cstr(pk, "node");		msgpack_pack_int(pk, w->conf->node_id);
 	pack_cstr(pk, "role");		pack_cstr(pk, role_name(ri.state));
@@ -652,6 +581,15 @@ repl_pack_info(const struct worker *w, msgpack_packer *pk)
 	pack_cstr(pk, "commit");	msgpack_pack_uint64(pk, ri.commit);
 	pack_cstr(pk, "applied");	msgpack_pack_uint64(pk, ri.applied);
 	pack_cstr(pk, "last");		msgpack_pack_uint64(pk, ri.last);
+	/* Raft's last snapshot: its index; ours taken, failed, and the
+	 * drains they waited for (repl_snap.c). */
+	pack_cstr(pk, "snapshot");
+	msgpack_pack_uint64(pk, rf->log.snapshot.last_index);
+	pack_cstr(pk, "snapshots");
+	msgpack_pack_map(pk, 3);
+	pack_cstr(pk, "taken");		msgpack_pack_uint64(pk, w->repl->snap_taken);
+	pack_cstr(pk, "failed");	msgpack_pack_uint64(pk, w->repl->snap_failed);
+	pack_cstr(pk, "drains");	msgpack_pack_uint64(pk, w->repl->drains);
 	/* The transport's handshakes and bad records (raft_tcp.h). */
 	pack_cstr(pk, "transport");
 	msgpack_pack_map(pk, 4);

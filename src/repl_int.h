@@ -20,6 +20,8 @@
 #include "repl.h"
 #include "store_int.h"
 
+struct repl_entry;
+
 /* Who leads one shard, as this worker knows it. */
 struct repl_lead {
 	int		 node;		/* node id, 0: unknown */
@@ -98,6 +100,23 @@ struct repl {
 						   proposed + 1) */
 	struct repl_lead	*leads;		/* [nworkers] */
 	bool			 lead_sent;	/* ours told the siblings once */
+	/* Snapshots (repl_snap.c). */
+	unsigned		 recs_inflight;	/* own "recs" entries in flight */
+	bool			 snap_wanted;	/* refused for them: drain */
+	bool			 drain_first;	/* at the first refusal (tests) */
+	unsigned		 fail_left;	/* children to fail (tests) */
+	uint64_t		 drains;	/* drains run */
+	double			 snap_retry;	/* no snapshot, no drain before */
+	uv_timer_t		 snap_timer;	/* bounds a drain */
+	bool			 snap_timer_on;	/* initialised */
+	int			 snap_child;	/* the process writing it, or 0 */
+	int			 snap_fd;	/* the file it writes, or -1 */
+	int			 snap_status;	/* its wait status (thread) */
+	bool			 snap_waited;	/* reaped by snapshot_async */
+	double			 snap_t0;	/* when it was forked */
+	double			 snap_fork_ms;	/* what fork took the loop */
+	uint64_t		 snap_taken;	/* snapshots handed to raft */
+	uint64_t		 snap_failed;	/* children that failed */
 };
 
 /* repl.c */
@@ -130,6 +149,17 @@ void	repl_rix_round(struct repl *r, uint64_t seq);
 void	repl_rix_close(struct repl *r);
 /* ...and free what is left once it has. */
 void	repl_rix_free(struct repl *r);
+
+/* An epoch is known (applied, or in a snapshot): who leads, and where. */
+void	repl_epoch_known(struct repl *r, const struct repl_entry *e);
+
+/* repl_snap.c: the FSM's snapshot functions (version 3) and restore. */
+void	repl_snap_init(struct repl *r);
+/* At the end of a leader's pass: a snapshot was refused for its entries
+ * in flight; wait (bounded) until they are applied, raft taking it then. */
+void	repl_snap_drain(struct repl *r);
+/* The drain's timer, closed with raft's handles. */
+void	repl_snap_close(struct repl *r);
 
 /* repl_lead.c */
 void	repl_lead_init(struct repl *r);

@@ -173,8 +173,8 @@ repl_read_init(struct repl *r)
 	repl_rix_init(r);
 }
 
-void
-repl_flush(struct worker *w, struct store_buf *b)
+static void
+repl_flush_pass(struct worker *w, struct store_buf *b)
 {
 	struct repl	*r = w->repl;
 	msgpack_sbuffer	 sb;
@@ -211,6 +211,15 @@ repl_flush(struct worker *w, struct store_buf *b)
 	r->read_deferred = false;
 	repl_propose(r, &sb, ++r->proposed);
 	msgpack_sbuffer_destroy(&sb);
+}
+
+void
+repl_flush(struct worker *w, struct store_buf *b)
+{
+	repl_flush_pass(w, b);
+	/* A snapshot refused for our entries in flight: their commit. */
+	if (w->repl->snap_wanted)
+		repl_snap_drain(w->repl);
 }
 
 void
