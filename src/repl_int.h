@@ -138,6 +138,8 @@ bool	repl_appended(struct repl *r, int rv, const char *what);
 void	repl_entry_committed(struct repl *r, uint64_t seq);
 /* The read round of seq is confirmed. */
 void	repl_round_done(struct repl *r, uint64_t seq);
+/* Confirm round seq by a barrier instead (repl_rix_barrier_done after). */
+void	repl_round_barrier(struct repl *r, uint64_t seq);
 void	repl_read_init(struct repl *r);
 
 /* repl_readidx.c */
@@ -145,6 +147,8 @@ void	repl_rix_init(struct repl *r);
 /* Ask the members for a round whose seq is seq (repl_round_done once a
  * majority answered it in our term). */
 void	repl_rix_round(struct repl *r, uint64_t seq);
+/* The barrier of repl_round_barrier committed. */
+void	repl_rix_barrier_done(struct repl *r, uint64_t seq);
 /* Close the streams (before raft closes the transport)... */
 void	repl_rix_close(struct repl *r);
 /* ...and free what is left once it has. */

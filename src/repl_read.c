@@ -117,6 +117,34 @@ repl_barrier_cb(struct raft_barrier *req, int status)
 		repl_confirm_deferred(r);
 }
 
+static void
+repl_round_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct repl_bar	*q = req->data;
+	struct repl	*r = q->r;
+	uint64_t	 seq = q->seq;
+
+	free(q);
+	repl_entry_done(r, 0, status, "a read round's barrier");
+	if (status == 0)
+		repl_rix_barrier_done(r, seq);
+}
+
+/* Round seq, not confirmed in time: a barrier, appended now (after the
+ * reads), confirms it instead. */
+void
+repl_round_barrier(struct repl *r, uint64_t seq)
+{
+	struct repl_bar	*q = xcalloc(1, sizeof(*q));
+
+	q->r = r;
+	q->seq = seq;
+	q->req.data = q;
+	if (!repl_appended(r, raft_barrier(&r->raft, &q->req,
+	    repl_round_barrier_cb), "append a read round's barrier"))
+		free(q);
+}
+
 /* Append a barrier as our entry seq. */
 static void
 repl_barrier(struct repl *r, uint64_t seq)

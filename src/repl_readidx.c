@@ -67,7 +67,9 @@ struct rix {
 	uv_timer_t	 timer;
 	uint64_t	 round;		/* last round sent */
 	uint64_t	 seq;		/* its seq (repl_read.c) */
+	uint64_t	 t0;		/* when it was sent (uv_now) */
 	bool		 inflight;
+	bool		 barrier;	/* it waits for a barrier instead */
 	bool		 closing;
 };
 
@@ -179,6 +181,20 @@ rix_check(struct rix *x)
 	x->inflight = false;
 	uv_timer_stop(&x->timer);
 	repl_round_done(x->r, x->seq);
+}
+
+/* A barrier appended for round seq committed in our term: it proves the
+ * same (repl_round_barrier), unless a majority answered first. */
+void
+repl_rix_barrier_done(struct repl *r, uint64_t seq)
+{
+	struct rix	*x = r->rix;
+
+	if (!x->inflight || x->seq != seq)
+		return;
+	x->inflight = false;
+	uv_timer_stop(&x->timer);
+	repl_round_done(r, seq);
 }
 
 static void
@@ -341,6 +357,18 @@ rix_timer_cb(uv_timer_t *t)
 	 * that is up was sent: it is answered or the stream breaks). */
 	for (i = 0; i < x->n; i++)
 		rix_ask(x, &x->out[i]);
+	/* Not confirmed within an election timeout (a member's side stream
+	 * cannot be opened, say its name no longer resolves, while raft's
+	 * own streams are up): the reads wait for a barrier, the way that
+	 * needs no side stream; the round may still be confirmed first. */
+	if (x->inflight && !x->barrier && uv_now(t->loop) - x->t0 >=
+	    (uint64_t)x->r->w->conf->raft_election_ms) {
+		x->barrier = true;
+		log_info("shard %d: read round %llu not confirmed in %d ms: "
+		    "a barrier confirms it", x->r->w->id,
+		    (unsigned long long)x->round, x->r->w->conf->raft_election_ms);
+		repl_round_barrier(x->r, x->seq);
+	}
 }
 
 void
@@ -378,7 +406,9 @@ repl_rix_round(struct repl *r, uint64_t seq)
 
 	x->round++;
 	x->seq = seq;
+	x->t0 = uv_now(&r->loop);
 	x->inflight = true;
+	x->barrier = false;
 	for (i = 0; i < x->n; i++)
 		rix_ask(x, &x->out[i]);
 	uv_timer_start(&x->timer, rix_timer_cb, RIX_RETRY_MS, RIX_RETRY_MS);

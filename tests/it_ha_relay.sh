@@ -144,6 +144,14 @@ EOF
 	rc=$?
 	[ $rc -eq 1 ] && ok "a name gone: the put was not done" ||
 	    fail "a name gone: a get at the leader: exit $rc '$got' $(cat "$tmp/gone.err")"
+	# That get only read: node 1 could not open a side stream for its
+	# read round to a member whose name is gone (raft's own streams were
+	# up), and confirmed it by a barrier after an election timeout
+	# (before, the read waited for ever).
+	grep -q "shard 0: read round .* not confirmed in .*: a barrier confirms it" \
+	    "$tmp/node1.log" &&
+	    ok "a name gone: the read round was confirmed by a barrier" ||
+	    fail "a name gone: no barrier for the read round in node 1's log"
 	stop_all
 else
 	echo "skipped: a name gone (needs root and unshare -m)"
