@@ -1,5 +1,5 @@
 /*
- * repl_snap.c: raft snapshots of a worker's shard (docs/HA.md, "Snapshots
+ * repl_snap.c: raft snapshots of a worker's shard (docs/HA-LOOP.md, "Snapshots
  * instead of our log and its compaction"), FSM version 3.
  *
  * fsm.snapshot runs on the worker's loop at raft's applied index: it forks

@@ -1,6 +1,6 @@
 /* uvev.h: a libuv loop driven from a worker's libevent loop, on one
  * thread: libevent watches uv's backend fd and a timer for uv's next
- * timeout, and runs uv_run(UV_RUN_NOWAIT) when either fires (docs/HA.md,
+ * timeout, and runs uv_run(UV_RUN_NOWAIT) when either fires (docs/HA-LOOP.md,
  * "libuv inside a libevent worker").  raft runs on that uv loop. */
 #ifndef UVEV_H
 #define UVEV_H
