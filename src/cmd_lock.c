@@ -60,6 +60,7 @@ acquire(struct worker *w, struct request *r, struct object *o)
 	wt->op = WOP_LOCK_ACQUIRE;
 	lock_park(l, wt, 1);
 	worker_park(w, wt, deadline);
+	session_note_wait(w, wt, true);	/* its place, if bound */
 }
 
 /* Release o's lock once for r (a giveback=False Lock: for whoever holds

@@ -110,6 +110,7 @@ cmd_sem_acquire(struct worker *w, struct request *r)
 	wt->op = WOP_SEM_ACQUIRE;
 	waitq_push(&o->u.sem.waiters, wt);
 	worker_park(w, wt, deadline);
+	session_note_wait(w, wt, true);	/* its place, if bound */
 }
 
 /* sem.release [name] */

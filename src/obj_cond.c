@@ -31,7 +31,7 @@ cond_requeue(struct lock *l, struct waiter *w, int outcome, uint64_t *clock,
 	waitq_remove(w);
 	w->op = WOP_COND_REACQUIRE;
 	w->outcome = outcome;
-	if (l->owner == 0 && l->waiters.n == 0) {
+	if (l->owner == 0 && waitq_first_live(&l->waiters) == NULL) {
 		l->owner = w->ctx.sess;
 		l->depth = w->depth;
 		l->token = ++*clock;

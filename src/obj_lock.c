@@ -24,7 +24,7 @@ lock_grant(struct lock *l, uint64_t sess, uint32_t depth, uint64_t *clock)
 int
 lock_acquire(struct lock *l, uint64_t sess, uint64_t *clock)
 {
-	if (l->owner == 0 && l->waiters.n == 0) {
+	if (l->owner == 0 && waitq_first_live(&l->waiters) == NULL) {
 		lock_grant(l, sess, 1, clock);
 		return 0;
 	}
@@ -42,11 +42,11 @@ lock_park(struct lock *l, struct waiter *w, uint32_t depth)
 	waitq_push(&l->waiters, w);
 }
 
-/* The lock is free: hand it to the oldest waiter, if any. */
+/* The lock is free: hand it to the oldest waiter not away, if any. */
 static void
 lock_handoff(struct lock *l, uint64_t *clock, struct waitlist *woken)
 {
-	struct waiter	*w = waitq_first(&l->waiters);
+	struct waiter	*w = waitq_first_live(&l->waiters);
 
 	l->owner = 0;
 	l->depth = 0;
@@ -55,6 +55,15 @@ lock_handoff(struct lock *l, uint64_t *clock, struct waitlist *woken)
 	lock_grant(l, w->ctx.sess, w->depth, clock);
 	w->value = l->token;
 	waitq_wake(w, QLOCK_OK, woken);
+}
+
+bool
+lock_pump(struct lock *l, uint64_t *clock, struct waitlist *woken)
+{
+	if (l->owner != 0 || waitq_first_live(&l->waiters) == NULL)
+		return false;
+	lock_handoff(l, clock, woken);
+	return true;
 }
 
 int

@@ -33,5 +33,8 @@ int	lock_release(struct lock *l, uint64_t sess, uint64_t *clock,
 uint32_t lock_release_all(struct lock *l, uint64_t sess, uint64_t *clock,
 	    struct waitlist *woken);
 bool	lock_busy(const struct lock *l);
+/* The lock is free and a waiter came back from away (a failover's
+ * place): grant it to the oldest waiter not away; true if granted. */
+bool	lock_pump(struct lock *l, uint64_t *clock, struct waitlist *woken);
 
 #endif

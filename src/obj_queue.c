@@ -61,12 +61,7 @@ queue_append(struct queue *q, struct qitem *it)
 static struct waiter *
 first_getter(const struct queue *q)
 {
-	struct waiter	*w;
-
-	TAILQ_FOREACH(w, &q->getters.head, link)
-		if (!w->away)
-			return w;
-	return NULL;
+	return waitq_first_live(&q->getters);
 }
 
 /* Give an item to the oldest parked getter, if any; true if taken. */

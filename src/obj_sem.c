@@ -14,7 +14,7 @@ qsem_init(struct sem *s, long value, bool bounded)
 int
 sem_acquire(struct sem *s)
 {
-	if (s->value > 0 && s->waiters.n == 0) {
+	if (s->value > 0 && waitq_first_live(&s->waiters) == NULL) {
 		s->value--;
 		return 0;
 	}
@@ -24,7 +24,7 @@ sem_acquire(struct sem *s)
 int
 sem_release(struct sem *s, struct waitlist *woken)
 {
-	struct waiter	*w = waitq_first(&s->waiters);
+	struct waiter	*w = waitq_first_live(&s->waiters);
 
 	/* As Python: checked before any hand-off. */
 	if (s->bounded && s->value >= s->initial)
@@ -35,6 +35,20 @@ sem_release(struct sem *s, struct waitlist *woken)
 	}
 	s->value++;
 	return 0;
+}
+
+int
+sem_pump(struct sem *s, struct waitlist *woken)
+{
+	struct waiter	*w;
+	int		 n = 0;
+
+	while (s->value > 0 && (w = waitq_first_live(&s->waiters)) != NULL) {
+		s->value--;
+		waitq_wake(w, QLOCK_OK, woken);
+		n++;
+	}
+	return n;
 }
 
 long

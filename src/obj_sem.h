@@ -21,6 +21,9 @@ int	sem_acquire(struct sem *s);
 /* Give one back: to the oldest waiter, or to the count; QLOCK_EVALUE if a
  * bounded semaphore would go above its initial value. */
 int	sem_release(struct sem *s, struct waitlist *woken);
+/* Free permits to the oldest waiters not away (one came back from
+ * away: a failover's place); how many were handed. */
+int	sem_pump(struct sem *s, struct waitlist *woken);
 /* The value once every one of the held permits is given back: what the log
  * keeps.  A bounded semaphore saturates at its initial value, as the
  * releases of a session that ends do. */

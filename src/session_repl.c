@@ -91,58 +91,121 @@ session_note_item(struct worker *w, struct hold *h, uint64_t id)
 		rec_pair(b, h->obj, R_H_ITEM, id, h->sess->key);
 }
 
+/* What wt's parked request waits for, as an R_H_WAIT kind; -1: not
+ * one whose place is kept. */
+static int
+wait_kind(const struct waiter *wt)
+{
+	switch (wt->op) {
+	case WOP_QUEUE_GET:
+		return WAIT_GET;
+	case WOP_LOCK_ACQUIRE:	/* lock.acquire, cond.acquire */
+		return WAIT_LOCK;
+	case WOP_SEM_ACQUIRE:
+		return WAIT_SEM;
+	default:
+		return -1;
+	}
+}
+
+/* A keyed session's request parked by this worker for its own
+ * connection: its place is kept. */
+static bool
+wait_kept(struct worker *w, const struct waiter *wt)
+{
+	return wait_kind(wt) != -1 && wt->sess->key != 0 &&
+	    wt->ctx.origin == w->id;
+}
+
 void
 session_note_wait(struct worker *w, struct waiter *wt, bool parked)
 {
 	struct store_buf *b;
 
-	if (wt->op == WOP_QUEUE_GET && wt->sess->key != 0 &&
-	    wt->ctx.origin == w->id && wt->obj != NULL &&
+	if (wait_kept(w, wt) && wt->obj != NULL &&
 	    (b = hold_buf(w, wt->obj)) != NULL)
 		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, wt->obj->name,
-		    (uint32_t)wt->obj->namelen, wt->sess->key, wt->ctx.msgid);
+		    (uint32_t)wt->obj->namelen, wt->sess->key, wt->ctx.msgid,
+		    wait_kind(wt));
 }
 
-/* The keyed sessions' parked gets, each queue's in order (a leader's
- * snapshot). */
+/* The waiters of o whose places are kept, as records, in order. */
+static void
+waits_of(struct worker *w, struct store_buf *b, struct object *o,
+    struct waitq *q)
+{
+	struct waiter	*wt;
+
+	TAILQ_FOREACH(wt, &q->head, link)
+		if (wait_kept(w, wt))
+			rec_h_wait(b, R_H_WAIT, o->name, (uint32_t)o->namelen,
+			    wt->sess->key, wt->ctx.msgid, wait_kind(wt));
+}
+
+/* The keyed sessions' parked requests, each object's in order (a
+ * leader's snapshot). */
 void
 session_waits_snapshot(struct worker *w, struct store_buf *b)
 {
 	struct hnode	*n;
 	struct object	*o;
-	struct waiter	*wt;
 
 	for (n = hmap_first(&w->reg.byname); n != NULL;
 	    n = hmap_next(&w->reg.byname, n)) {
 		o = hmap_entry(n, struct object, node);
-		if (o->kind != OBJ_QUEUE)
-			continue;
-		TAILQ_FOREACH(wt, &o->u.queue.getters.head, link)
-			if (wt->sess->key != 0 && wt->ctx.origin == w->id)
-				rec_h_wait(b, R_H_WAIT, o->name,
-				    (uint32_t)o->namelen, wt->sess->key,
-				    wt->ctx.msgid);
+		if (o->kind == OBJ_QUEUE)
+			waits_of(w, b, o, &o->u.queue.getters);
+		else if (o->kind == OBJ_LOCK)
+			waits_of(w, b, o, &o->u.lock.waiters);
+		else if (o->kind == OBJ_COND)
+			waits_of(w, b, o, &o->u.cond.lock.waiters);
+		else if (o->kind == OBJ_SEM)
+			waits_of(w, b, o, &o->u.sem.waiters);
 	}
 }
 
-/* A new leader: rp's parked gets become placeholders in their queues, in
- * order, owned by their keys' detached sessions, with no connection and
- * no deadline (the grace bounds them) until the resend takes the place. */
+/* Where a restored wait of kind parks on o (found or made); NULL if o
+ * is another kind of object. */
+static struct waitq *
+wait_queue(struct worker *w, const struct rwait *x, struct object **op)
+{
+	struct object	*o = registry_find(&w->reg, x->name, x->namelen);
+
+	if (o == NULL && x->kind != WAIT_SEM)	/* a semaphore is opened */
+		o = registry_add(&w->reg, x->name, x->namelen,
+		    x->kind == WAIT_GET ? OBJ_QUEUE : OBJ_LOCK);
+	if ((*op = o) == NULL)
+		return NULL;
+	if (x->kind == WAIT_GET && o->kind == OBJ_QUEUE)
+		return &o->u.queue.getters;
+	if (x->kind == WAIT_LOCK && o->kind == OBJ_LOCK)
+		return &o->u.lock.waiters;
+	if (x->kind == WAIT_LOCK && o->kind == OBJ_COND)
+		return &o->u.cond.lock.waiters;
+	if (x->kind == WAIT_SEM && o->kind == OBJ_SEM)
+		return &o->u.sem.waiters;
+	return NULL;
+}
+
+/* A new leader: rp's parked requests become placeholders on their
+ * objects, in order, owned by their keys' detached sessions, with no
+ * connection and no deadline (the grace bounds them), away until their
+ * sessions resume; the resend takes the place. */
 static void
 waits_serve(struct worker *w, struct replay *rp)
 {
+	static const int ops[] = { WOP_QUEUE_GET, WOP_LOCK_ACQUIRE,
+	    WOP_SEM_ACQUIRE };
 	struct rwait	*x;
 	struct object	*o;
 	struct session	*s;
 	struct waiter	*wt;
+	struct waitq	*q;
 	size_t		 i;
 
 	for (i = 0; i < rp->nwaits; i++) {
 		x = &rp->waits[i];
-		if ((o = registry_find(&w->reg, x->name, x->namelen)) == NULL)
-			o = registry_add(&w->reg, x->name, x->namelen,
-			    OBJ_QUEUE);
-		if (o->kind != OBJ_QUEUE)
+		if ((q = wait_queue(w, x, &o)) == NULL)
 			continue;
 		s = session_detached_get(w, x->skey);
 		wt = xcalloc(1, sizeof(*wt));
@@ -156,7 +219,13 @@ waits_serve(struct worker *w, struct replay *rp)
 		wt->away = true;
 		wt->sess = s;
 		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
-		queue_park_get(&o->u.queue, wt);
+		if (x->kind == WAIT_GET)
+			queue_park_get(&o->u.queue, wt);
+		else {
+			wt->op = ops[x->kind];
+			wt->depth = 1;
+			waitq_push(q, wt);
+		}
 	}
 	replay_waits_free(rp);
 }
@@ -340,16 +409,29 @@ session_repl_serve(struct worker *w, struct replay *rp)
 		    w->conf->session_grace);
 }
 
-/* wt's session is back: hand-offs no longer pass over its place; an
- * item queued meanwhile is its if it is the first getter. */
+/* wt's session is back: hand-offs no longer pass over its place; what
+ * is free meanwhile (a queued item, the lock, permits) is its if it is
+ * the first waiter. */
 static void
 place_back(struct worker *w, struct waiter *wt)
 {
-	struct queue	*q = &wt->obj->u.queue;
-	size_t		 parked = q->putters.n;
+	struct object	*o = wt->obj;
+	struct queue	*q;
+	size_t		 parked;
 	struct qref	 ref;
 
 	wt->away = false;
+	if (o->kind == OBJ_LOCK || o->kind == OBJ_COND) {
+		(void)lock_pump(o->kind == OBJ_LOCK ? &o->u.lock :
+		    &o->u.cond.lock, &w->tokens, &w->woken);
+		return;
+	}
+	if (o->kind == OBJ_SEM) {
+		(void)sem_pump(&o->u.sem, &w->woken);
+		return;
+	}
+	q = &o->u.queue;
+	parked = q->putters.n;
 	if (!queue_pump(q, &w->woken))
 		return;
 	/* A parked putter's item took the freed room at the tail. */

@@ -48,21 +48,53 @@ reply_buf(struct worker *w)
 	return &w->store->pend;
 }
 
-/* The resend of a get parked at a failover takes its placeholder's place
- * (session_repl.c waits_serve): the request's connection and timeout, not
- * executed again.  True if it did (or its timeout was bad: answered). */
+/* The object name a parked request r waits on, and its waiter's op
+ * (0: not one whose place is kept): a cond.acquire over a Lock waits on
+ * that lock (its third parameter). */
+static int
+place_target(const struct request *r, const char **name, uint32_t *len)
+{
+	struct mp_reader rd = r->params;
+	const uint8_t	*raw;
+	size_t		 rawlen;
+
+	*name = r->name;
+	*len = (uint32_t)r->namelen;
+	if (r->cmd->exec == cmd_queue_get)
+		return WOP_QUEUE_GET;
+	if (r->cmd->exec == cmd_sem_acquire)
+		return WOP_SEM_ACQUIRE;
+	if (r->cmd->exec == cmd_lock_acquire)
+		return WOP_LOCK_ACQUIRE;
+	if (r->cmd->exec != cmd_cond_acquire)
+		return 0;
+	if (r->nparams > 2 && mp_skip(&rd, &raw, &rawlen) == 0 &&
+	    mp_read_nil(&rd) == -1 && mp_read_str(&rd, name, len) == -1)
+		return 0;
+	return WOP_LOCK_ACQUIRE;
+}
+
+/* The resend of a request parked at a failover (a get, an acquire)
+ * takes its placeholder's place (session_repl.c waits_serve): the
+ * request's connection and timeout, not executed again.  True if it did
+ * (or its timeout was bad: answered). */
 static bool
 take_place(struct worker *w, struct session *s, struct request *r)
 {
 	struct waiter	*wt;
+	const char	*name;
+	uint32_t	 len;
 	double		 deadline;
+	int		 op;
 
+	if ((op = place_target(r, &name, &len)) == 0)
+		return false;
 	TAILQ_FOREACH(wt, &s->waiters, sess_link)
-		if (wt->op == WOP_QUEUE_GET && wt->wq != NULL &&
+		if ((int)wt->op == op && wt->wq != NULL &&
 		    wt->ctx.msgid == r->ctx.msgid)
 			break;
-	if (wt == NULL || r->namelen != wt->obj->namelen ||
-	    memcmp(r->name, wt->obj->name, r->namelen) != 0)
+	if (wt == NULL || len != wt->obj->namelen ||
+	    memcmp(name, wt->obj->name, len) != 0)
 		return false;		/* another object: run it */
 	if (arg_timeout(w, r, &deadline) == -1)
 		return true;
@@ -86,8 +118,7 @@ session_retry(struct worker *w, struct request *r)
 	    (s = keyed_of(w, &r->ctx)) == NULL)
 		return false;
 	params = r->params;
-	if (r->cmd->exec == cmd_queue_get && !TAILQ_EMPTY(&s->waiters) &&
-	    take_place(w, s, r))
+	if (!TAILQ_EMPTY(&s->waiters) && take_place(w, s, r))
 		return true;
 	r->params = params;	/* as it was, to execute it */
 	if (s->resumed && r->ctx.msgid != 0 && r->ctx.msgid <= s->hi) {

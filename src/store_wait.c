@@ -1,10 +1,12 @@
-/* store_wait.c: the parked queue.get requests of sessions bound to a key
+/* store_wait.c: the parked queue.get, lock and semaphore acquires of
+ * sessions bound to a key
  * (session.resume, in a cluster) in the replicated state, so that a new
  * leader puts them back in their places (docs/HA-SESSIONS.md "Waiters'
  * places across a failover").  The records
- *	[R_H_WAIT, name, key, msgid]	[R_H_UNWAIT, name, key, msgid]
- * say that key's request msgid parked on queue name, behind those before
- * it, and that it left (answered or dropped).  R_H_BIND false drops all
+ *	[R_H_WAIT, name, key, msgid(, kind)]	[R_H_UNWAIT, name, key, msgid]
+ * say that key's request msgid parked on object name, behind those before
+ * it (kind: WAIT_GET if absent, WAIT_LOCK, WAIT_SEM), and that it left
+ * (answered or dropped).  R_H_BIND false drops all
  * of a key's, R_DELETE all on the queue.  Kept by name, in record order
  * (the queue may be idle in the registry).  Like all of replay: no clock,
  * no random source, no I/O. */
@@ -17,14 +19,17 @@
 
 void
 rec_h_wait(struct store_buf *b, int type, const char *name, uint32_t namelen,
-    uint64_t skey, uint64_t msgid)
+    uint64_t skey, uint64_t msgid, int kind)
 {
 	msgpack_packer	pk;
-	size_t		at = rec_begin(b, &pk, 3, (enum rec_type)type);
+	bool		get = type == R_H_UNWAIT || kind == WAIT_GET;
+	size_t		at = rec_begin(b, &pk, get ? 3 : 4, (enum rec_type)type);
 
 	pack_str(&pk, name, namelen);
 	msgpack_pack_uint64(&pk, skey);
 	msgpack_pack_uint64(&pk, msgid);
+	if (!get)
+		msgpack_pack_uint8(&pk, (uint8_t)kind);
 	rec_end(b, at);
 }
 
@@ -39,11 +44,13 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
     uint32_t namelen, struct mp_reader *r)
 {
 	struct rwait	*x;
-	uint64_t	 skey, msgid;
+	uint64_t	 skey, msgid, kind = WAIT_GET;
 	size_t		 i;
 
 	if (mp_read_uint(r, &skey) == -1 || skey == 0 ||
-	    mp_read_uint(r, &msgid) == -1)
+	    mp_read_uint(r, &msgid) == -1 ||
+	    (r->p < r->end && (mp_read_uint(r, &kind) == -1 ||
+	    kind >= WAIT_KINDS)))
 		return -1;
 	if (type == R_H_UNWAIT) {
 		for (i = 0; i < rp->nwaits; i++) {
@@ -70,6 +77,7 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 	x->namelen = namelen;
 	x->skey = skey;
 	x->msgid = msgid;
+	x->kind = (int)kind;
 	return 0;
 }
 
@@ -106,5 +114,5 @@ replay_waits_snapshot(struct store_buf *b, const struct replay *rp)
 	for (i = 0; i < rp->nwaits; i++)
 		rec_h_wait(b, R_H_WAIT, rp->waits[i].name,
 		    rp->waits[i].namelen, rp->waits[i].skey,
-		    rp->waits[i].msgid);
+		    rp->waits[i].msgid, rp->waits[i].kind);
 }

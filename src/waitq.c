@@ -25,6 +25,17 @@ waitq_first(const struct waitq *q)
 	return TAILQ_FIRST(&q->head);
 }
 
+struct waiter *
+waitq_first_live(const struct waitq *q)
+{
+	struct waiter	*w;
+
+	TAILQ_FOREACH(w, &q->head, link)
+		if (!w->away)
+			return w;
+	return NULL;
+}
+
 void
 waitq_remove(struct waiter *w)
 {

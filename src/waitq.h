@@ -54,8 +54,8 @@ struct waiter {
 					   name (malloc'd); NULL: the
 					   condition's own lock */
 	size_t		 locklen;
-	bool		 away;		/* a get's place kept for a session
-					   not resumed yet: hand-offs pass
+	bool		 away;		/* a place kept for a session not
+					   resumed yet: hand-offs pass
 					   over it (session_repl.c) */
 	struct session	*sess;		/* the owner-side session record */
 	struct reqctx	 ctx;		/* where the answer goes */
@@ -73,6 +73,9 @@ struct waitq {
 void	 waitq_init(struct waitq *q);
 void	 waitq_push(struct waitq *q, struct waiter *w);
 struct waiter *waitq_first(const struct waitq *q);
+/* The oldest waiter but those away (a failover's places kept for
+ * sessions not back yet: hand-offs pass over them), or NULL. */
+struct waiter *waitq_first_live(const struct waitq *q);
 /* Take w off its waitq (if on one). */
 void	 waitq_remove(struct waiter *w);
 /* Take w off its waitq with a result and append it to woken. */

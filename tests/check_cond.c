@@ -437,6 +437,27 @@ START_TEST(test_cond_over_given_lock)
 }
 END_TEST
 
+/* A wait that times out with the lock free but for a place kept for a
+ * session not back yet (away) re-acquires at once: the place is passed
+ * over, as by any hand-off. */
+START_TEST(test_cond_requeue_timeout_past_away)
+{
+	struct waiter	*w, *p;
+
+	acquire_ok(1);
+	w = wait_ok(1);
+	p = waiter_new(2);
+	p->op = WOP_LOCK_ACQUIRE;
+	p->away = true;
+	lock_park(&c.lock, p, 1);
+	cond_requeue(&c.lock, w, QLOCK_TIMEOUT, &clk, &woken);
+	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
+	ck_assert_int_eq(w->status, QLOCK_OK);
+	ck_assert_uint_eq(c.lock.owner, 1);
+	ck_assert_ptr_eq(waitq_first(&c.lock.waiters), p);
+}
+END_TEST
+
 static Suite *
 cond_suite(void)
 {
@@ -466,6 +487,7 @@ cond_suite(void)
 	tcase_add_test(tc, test_cond_requeue_timeout_lock_held);
 	tcase_add_test(tc, test_cond_wait_zero_timeout);
 	tcase_add_test(tc, test_cond_tokens_increase);
+	tcase_add_test(tc, test_cond_requeue_timeout_past_away);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -477,6 +477,35 @@ START_TEST(test_lock_model_random)
 }
 END_TEST
 
+/* A place kept for a session not back yet (away) is passed over: a
+ * release goes to the next waiter or leaves the lock free, an acquire
+ * takes a free lock; back and first in line, lock_pump grants it. */
+START_TEST(test_lock_away_passed_over)
+{
+	struct waiter	*p, *w;
+
+	lock_init(&l, false);
+	acquire_ok(1);
+	p = acquire_park(2);
+	p->away = true;
+	w = acquire_park(3);
+	ck_assert_int_eq(lock_release(&l, 1, &clk, &woken), 0);
+	ck_assert_uint_eq(l.owner, 3);		/* past 2's place */
+	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);
+	ck_assert_ptr_eq(waitq_first(&l.waiters), p);
+	ck_assert_int_eq(lock_release(&l, 3, &clk, &woken), 0);
+	ck_assert_uint_eq(l.owner, 0);		/* free, 2 still away */
+	ck_assert(!lock_pump(&l, &clk, &woken));
+	acquire_ok(4);				/* a free lock is taken */
+	ck_assert_int_eq(lock_release(&l, 4, &clk, &woken), 0);
+	p->away = false;			/* 2 is back: its turn */
+	ck_assert(lock_pump(&l, &clk, &woken));
+	ck_assert_uint_eq(l.owner, 2);
+	ck_assert_uint_eq(p->value, l.token);
+	ck_assert(!lock_pump(&l, &clk, &woken));
+}
+END_TEST
+
 static Suite *
 lock_suite(void)
 {
@@ -507,6 +536,7 @@ lock_suite(void)
 	tc = tcase_create("tokens");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lock_tokens_increase);
+	tcase_add_test(tc, test_lock_away_passed_over);
 	tcase_add_loop_test(tc, test_lock_model_random, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;

@@ -276,6 +276,35 @@ START_TEST(test_sem_model_random)
 }
 END_TEST
 
+/* Away places (sessions not back after a failover) are passed over by
+ * releases and acquires; sem_pump hands free permits to those back. */
+START_TEST(test_sem_away_passed_over)
+{
+	struct waiter	*p, *q, *w;
+
+	qsem_init(&s, 1, false);
+	ck_assert_int_eq(sem_acquire(&s), 0);
+	p = acquire_park(2);
+	p->away = true;
+	q = acquire_park(3);
+	q->away = true;
+	w = acquire_park(4);
+	ck_assert_int_eq(sem_release(&s, &woken), 0);
+	ck_assert_ptr_eq(TAILQ_FIRST(&woken), w);	/* past 2 and 3 */
+	ck_assert_int_eq(s.value, 0);
+	ck_assert_int_eq(sem_release(&s, &woken), 0);
+	ck_assert_int_eq(sem_release(&s, &woken), 0);
+	ck_assert_int_eq(s.value, 2);		/* kept free, not given away */
+	ck_assert_int_eq(sem_acquire(&s), 0);	/* taken by a live caller */
+	ck_assert_int_eq(sem_pump(&s, &woken), 0);
+	q->away = false;			/* 3 back: the free permit */
+	ck_assert_int_eq(sem_pump(&s, &woken), 1);
+	ck_assert_int_eq(s.value, 0);
+	ck_assert_ptr_eq(TAILQ_LAST(&woken, waitlist), q);
+	ck_assert_ptr_eq(waitq_first(&s.waiters), p);
+}
+END_TEST
+
 static Suite *
 sem_suite(void)
 {
@@ -298,6 +327,7 @@ sem_suite(void)
 	tcase_add_test(tc, test_sem_cancelled_waiter_skipped);
 	tcase_add_test(tc, test_sem_woken_appended);
 	tcase_add_test(tc, test_sem_bounded_zero_release_refused);
+	tcase_add_test(tc, test_sem_away_passed_over);
 	tcase_add_loop_test(tc, test_sem_model_random, 0, 8);
 	suite_add_tcase(st, tc);
 	return st;

@@ -9,7 +9,8 @@
  * "released" or "release failed: STATUS MESSAGE", and takes it again,
  * printing "again TOKEN".  Exit 0 if all of it worked, 1 otherwise.
  * NAME "-": no lock, the get is its first call, and it exits after it
- * (it_ha_bind.sh).
+ * (it_ha_bind.sh).  HA_HOLDER_WAIT: the first acquire's timeout in
+ * seconds (default 10; it_ha_waiters_c.sh parks it through a failover).
  * usage: ha_holder NAME [QUEUE]
  */
 #include <inttypes.h>
@@ -27,8 +28,11 @@ main(int argc, char **argv)
 	char		 line[64];
 	void		*item;
 	size_t		 len;
+	double		 wait = 10;
 	int		 st;
 
+	if (getenv("HA_HOLDER_WAIT") != NULL)
+		wait = atof(getenv("HA_HOLDER_WAIT"));
 	if (argc != 2 && argc != 3) {
 		fprintf(stderr, "usage: ha_holder NAME [QUEUE]\n");
 		return 2;
@@ -41,7 +45,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "-") == 0)
 		goto get;
 	if ((st = qlock_lock_open(c, argv[1], 0)) != QLOCK_OK ||
-	    (st = qlock_lock_acquire_token(c, argv[1], 10, &token)) !=
+	    (st = qlock_lock_acquire_token(c, argv[1], wait, &token)) !=
 	    QLOCK_OK) {
 		fprintf(stderr, "acquire: %s: %s\n", qlock_strerror(st),
 		    qlock_last_error(c));

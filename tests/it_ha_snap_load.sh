@@ -61,9 +61,13 @@ addr=$3
 # Commits that take a while, as over a network: node 3's workers stopped,
 # node 2's worker of shard 0 (the one listening on its Raft port) paused
 # 20 ms of every 30 while it is still node 2's (bounded: 600 cycles, 18 s).
-w2=$(ss -Hltnp "sport = :$raft2" | sed -n 's/.*pid=\([0-9]*\),.*/\1/p' |
-    head -1)
-pgrep -P "$pid2" | grep -qx "${w2:-none}" ||
+# (Bounded wait: a hand-over may be restarting that worker just now.)
+w2_listens() {
+	w2=$(ss -Hltnp "sport = :$raft2" |
+	    sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | head -1)
+	pgrep -P "$pid2" | grep -qx "${w2:-none}"
+}
+wait_for 10 w2_listens ||
     { logs; die "no worker of node 2 listening on $raft2"; }
 w3=$(pgrep -P "$pid3")
 kill -STOP $w3
@@ -107,8 +111,11 @@ if [ "$node1" != "$node0" ]; then
 	fail "shard 0's leader changed under load ($node0, then $node1)"
 elif [ $((last1 - last0)) -lt 300 ]; then
 	fail "the load added $((last1 - last0)) entries to shard 0, not 300"
+# Behind by less than half what the load added (a snapshot takes a fork,
+# a write and a read back: on a loaded machine hundreds of entries come
+# meanwhile; with none taken it would be behind by all of it).
 elif [ $((file1 - file0)) -lt 150 ] ||
-    [ $((last1 - (stat1 >= 0 ? stat1 : file1))) -gt 600 ]; then
+    [ $((last1 - (stat1 >= 0 ? stat1 : file1))) -gt $(((last1 - last0) / 2)) ]; then
 	fail "the leader's log grew under load: snapshot $file0 -> $file1" \
 	    "while its last index went $last0 -> $last1"
 else
