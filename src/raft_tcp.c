@@ -22,7 +22,8 @@
  * RT_MAX_PENDING inbound handshakes wait at once (one more closes the
  * oldest).  After the handshake raft gets one end of a socketpair, and a
  * relay (raft_tcp_rec.c) carries its bytes over the TCP stream in
- * authenticated, encrypted records. */
+ * authenticated, encrypted records; a side stream (hello magic "QLS2")
+ * too, both ways. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +196,7 @@ hs_timeout(uv_timer_t *timer)
 }
 
 /* The handshake is done and nothing of ours is pending on the stream:
- * hand raft its end of the relay (raft_tcp_rec.c). */
+ * hand raft (or the side handler) its end of the relay (raft_tcp_rec.c). */
 void
 rtcp_done(struct hs *h)
 {
@@ -205,29 +206,22 @@ rtcp_done(struct hs *h)
 
 	(void)uv_read_stop(s);
 	h->state = HS_DONE;
-	if (h->side) {
-		/* A read round's side stream (repl_readidx.c): its own small
-		 * messages both ways, not in records (yet). */
-		s->data = NULL;
-		h->tcp = NULL;
-		h->tcp_open = false;		/* the side handler's now */
+	rv = rtcp_rec_start(h, &s);
+	h->tcp = NULL;
+	h->tcp_open = false;		/* the relay's now */
+	if (rv != 0) {
+		log_warnx("raft shard %d: %sconnection %s %s: no relay: %s",
+		    rt->group, h->side ? "side " : "", h->inbound ? "from" :
+		    "to", h->where, uv_strerror(rv));
+		if (h->inbound)
+			rt->npending_in--;
+	} else if (h->side) {
+		/* A read round's side stream (repl_readidx.c). */
 		if (h->inbound)
 			rt->npending_in--;
 		h->cb_done = true;
 		(h->inbound ? rt->side_cb : h->side_cb)(h->inbound ?
 		    rt->side_arg : h->side_arg, h->peer_id, s, 0);
-		hs_close(h);
-		return;
-	}
-	rv = rtcp_rec_start(h, &s);
-	h->tcp = NULL;
-	h->tcp_open = false;		/* the relay's now */
-	if (rv != 0) {
-		log_warnx("raft shard %d: connection %s %s: no relay: %s",
-		    rt->group, h->inbound ? "from" : "to", h->where,
-		    uv_strerror(rv));
-		if (h->inbound)
-			rt->npending_in--;
 	} else if (h->inbound) {
 		rt->npending_in--;
 		rt->stats.accepted++;

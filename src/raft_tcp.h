@@ -38,10 +38,11 @@ int	raft_tcp_init(struct raft_uv_transport *t, uv_loop_t *loop,
  * an id that is not a member, or from this node's own id, is refused.
  * 0, or RAFT_INVALID (id 0, or too many). */
 int	raft_tcp_member(struct raft_uv_transport *t, raft_id id);
-/* Side streams: the same handshake (hello magic "QLS1" instead of
+/* Side streams: the same handshake (hello magic "QLS2" instead of
  * "QLR1"), on raft's port, to a member, for a protocol of the caller's
- * (src/repl_readidx.c).  cb gets the authenticated stream (raft_malloc'd,
- * data unset: the caller's to use, close and raft_free) with status 0, or
+ * (src/repl_readidx.c), in records both ways (raft_tcp_rec.c).  cb gets
+ * its end of the relay (raft_malloc'd, data unset: the caller's to use,
+ * close and raft_free) with status 0, or
  * NULL and -1 when it failed.  raft_tcp_side_accept: inbound side streams
  * go to cb (refused before it is called once); raft_tcp_side_connect: 0,
  * or a RAFT_* error code (cb then is not called). */

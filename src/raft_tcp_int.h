@@ -12,7 +12,7 @@
 #include "raft_tcp.h"
 
 #define RT_MAGIC		"QLR1"
-#define RT_MAGIC_SIDE		"QLS1"	/* a side stream (raft_tcp_side) */
+#define RT_MAGIC_SIDE		"QLS2"	/* a side stream (raft_tcp_side) */
 #define RT_OK			"QLOK"
 #define RT_NONCE		32
 #define RT_MAC			32
@@ -129,8 +129,8 @@ void	rtcp_hs_outbound(struct hs *h);
 
 /* raft_tcp_rec.c */
 /* The handshake is done: put a relay between h's TCP stream (the relay's
- * from now on, also on failure) and a socketpair; *out: raft's end.  0, or
- * a uv error. */
+ * from now on, also on failure) and a socketpair; *out: raft's end (the
+ * side handler's, for a side stream).  0, or a uv error. */
 int	rtcp_rec_start(struct hs *h, uv_stream_t **out);
 /* The transport closes: close every relay. */
 void	rtcp_rec_close_all(struct rt *rt);

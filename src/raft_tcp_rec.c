@@ -1,5 +1,6 @@
 /* raft_tcp_rec.c: after the handshake, every byte of a raft connection
- * travels in AES-256-GCM records (the record layer of src/raft_tcp.c).
+ * or a side stream (raft_tcp_side_*) travels in AES-256-GCM records (the
+ * record layer of src/raft_tcp.c).
  *
  * raft wants a uv_stream_t, and libuv has no custom streams, so raft gets
  * one end of an AF_UNIX socketpair (a uv_pipe_t) and a relay here holds
@@ -10,13 +11,17 @@
  *
  * (raft writes only on the streams it connected and reads only on those it
  * accepted; the relay reads the other way too, only to see the peer hang
- * up: data there closes the connection.)  A record is
+ * up: data there closes the connection.)  A side stream's relay does both
+ * on each end (its handler, repl_readidx.c, asks and is answered on it),
+ * each direction with its own key and sequence numbers.  A record is
  *
  *   length u32 (big-endian, of the plaintext: 1..RT_REC_MAX)
  *   ciphertext[length]  tag[16]
  *
  * sealed with a key of this connection and direction:
- * HMAC-SHA256(cluster key, "QLR1 record C>A" | hello | nonce_a), the
+ * HMAC-SHA256(cluster key, label | hello | nonce_a), label "QLR1 record
+ * C>A" on raft's streams, "QLS2 side C>A" or "QLS2 side A>C" on side
+ * streams (whose hello's magic differs too), the
  * handshake's transcript, so both fresh nonces make it unique; the nonce
  * is 4 zero bytes and the record's sequence number (u64, from 0), never
  * sent, and the length is the tag's associated data.  A flipped, injected,
@@ -34,6 +39,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,22 +56,32 @@
 #define RT_REC_QUEUE		(1024 * 1024)
 #define RT_REC_BUF		(2 * (RT_REC_HDR + RT_REC_MAX + RT_REC_TAG))
 #define RT_REC_LABEL		"QLR1 record C>A"
+#define RT_SIDE_LABEL_C2A	"QLS2 side C>A"
+#define RT_SIDE_LABEL_A2C	"QLS2 side A>C"
+#define RT_REC_LABEL_MAX	16
 
 struct rl {
 	struct rt		*rt;
 	struct rl		*prev, *next;
-	bool			 sealer;	/* connector: raft's bytes out */
+	bool			 inbound;	/* the acceptor's */
+	bool			 side;		/* a side stream: both ways */
 	uv_tcp_t		*tcp;		/* raft_malloc'd (the handshake's) */
 	uv_pipe_t		 pipe;		/* our end of the socketpair */
 	unsigned		 nopen;		/* of tcp and pipe, not closed */
 	bool			 closing;
-	bool			 paused;	/* reads stopped: queue full */
-	EVP_CIPHER_CTX		*ctx;
-	uint64_t		 seq;		/* the next record's number */
+	bool			 spaused;	/* pipe reads stopped: TCP's
+						   queue full */
+	bool			 opaused;	/* TCP reads stopped: the
+						   pipe's queue full */
+	EVP_CIPHER_CTX		*sctx;		/* seals pipe -> TCP, or NULL */
+	EVP_CIPHER_CTX		*octx;		/* opens TCP -> pipe, or NULL */
+	uint64_t		 sseq, oseq;	/* the next record's numbers */
 	raft_id			 peer_id;
 	char			 where[80];	/* the peer's ip:port */
 	uint8_t			 spare[64];	/* reads only to see EOF */
-	size_t			 have;		/* bytes in buf */
+	uint8_t			*sbuf;		/* seal's reads: buf, or its
+						   own if both ways */
+	size_t			 have;		/* bytes in buf (open's) */
 	uint8_t			 buf[RT_REC_BUF];
 };
 
@@ -86,9 +102,9 @@ put32(uint8_t *p, uint32_t v)
 }
 
 static void
-rl_nonce(struct rl *rl, uint8_t iv[12])
+rl_nonce(uint64_t *seq, uint8_t iv[12])
 {
-	uint64_t	s = rl->seq++;
+	uint64_t	s = (*seq)++;
 	int		i;
 
 	memset(iv, 0, 4);
@@ -112,7 +128,12 @@ rl_closed(uv_handle_t *handle)
 		rt->relays = rl->next;
 	if (rl->next != NULL)
 		rl->next->prev = rl->prev;
-	EVP_CIPHER_CTX_free(rl->ctx);
+	EVP_CIPHER_CTX_free(rl->sctx);
+	EVP_CIPHER_CTX_free(rl->octx);
+	if (rl->sbuf != NULL && rl->sbuf != rl->buf) {
+		OPENSSL_cleanse(rl->sbuf, RT_REC_MAX);
+		free(rl->sbuf);
+	}
 	OPENSSL_cleanse(rl, sizeof(*rl));
 	free(rl);
 	rtcp_maybe_closed(rt);
@@ -123,12 +144,16 @@ rl_closed(uv_handle_t *handle)
 static void
 rl_close(struct rl *rl, const char *why)
 {
+	char	w[128];
+
 	if (rl->closing)
 		return;
 	if (why != NULL) {
 		rl->rt->stats.bad_record++;
-		rtcp_warn(rl->rt, !rl->sealer, false, rl->where, rl->peer_id,
-		    "closed", why);
+		snprintf(w, sizeof(w), "%s%s", why, rl->side ?
+		    " (a read round's side stream)" : "");
+		rtcp_warn(rl->rt, rl->inbound, false, rl->where, rl->peer_id,
+		    "closed", w);
 	}
 	rl->closing = true;
 	uv_close((uv_handle_t *)rl->tcp, rl_closed);
@@ -172,7 +197,7 @@ rl_write_cb(uv_write_t *req, int status)
 		return;
 	if (status < 0) {
 		log_debug("raft shard %d: connection %s %s: %s", rl->rt->group,
-		    rl->sealer ? "to" : "from", rl->where,
+		    rl->inbound ? "from" : "to", rl->where,
 		    uv_strerror(status));
 		rl_close(rl, NULL);
 		return;
@@ -180,13 +205,14 @@ rl_write_cb(uv_write_t *req, int status)
 	rl_resume(rl);
 }
 
-/* Write w (len bytes of data) to s; stop reading from the other end while
- * s's queue is over RT_REC_QUEUE. */
+/* Write w (len bytes of data) to s (the TCP stream or the pipe); stop
+ * reading from the other end while s's queue is over RT_REC_QUEUE. */
 static void
 rl_write(struct rl *rl, uv_stream_t *s, struct rl_wr *w, size_t len)
 {
 	uv_buf_t	b = uv_buf_init((char *)w->data, (unsigned int)len);
 	uv_stream_t	*from;
+	bool		*paused;
 	int		 rv;
 
 	w->rl = rl;
@@ -197,22 +223,24 @@ rl_write(struct rl *rl, uv_stream_t *s, struct rl_wr *w, size_t len)
 		rl_close(rl, NULL);
 		return;
 	}
-	if (uv_stream_get_write_queue_size(s) > RT_REC_QUEUE && !rl->paused) {
-		from = rl->sealer ? (uv_stream_t *)&rl->pipe :
+	paused = s == (uv_stream_t *)rl->tcp ? &rl->spaused : &rl->opaused;
+	if (uv_stream_get_write_queue_size(s) > RT_REC_QUEUE && !*paused) {
+		from = s == (uv_stream_t *)rl->tcp ? (uv_stream_t *)&rl->pipe :
 		    (uv_stream_t *)rl->tcp;
 		(void)uv_read_stop(from);
-		rl->paused = true;
+		*paused = true;
 	}
 }
 
-/* Seal: raft's bytes (up to RT_REC_MAX) into one record to the peer. */
+/* Seal: raft's (or the side handler's) bytes, up to RT_REC_MAX, into one
+ * record to the peer. */
 static void
 rl_seal_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	struct rl	*rl = handle->data;
 
 	(void)suggested;
-	*buf = uv_buf_init((char *)rl->buf, RT_REC_MAX);
+	*buf = uv_buf_init((char *)rl->sbuf, RT_REC_MAX);
 }
 
 static void
@@ -226,7 +254,7 @@ rl_seal_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	(void)buf;
 	if (n == 0 || rl->closing)
 		return;
-	if (n < 0) {			/* raft closed its end */
+	if (n < 0) {			/* raft (the handler) closed its end */
 		rl_close(rl, NULL);
 		return;
 	}
@@ -237,13 +265,13 @@ rl_seal_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	out = w->data;
 	put32(out, (uint32_t)n);
-	rl_nonce(rl, iv);
-	if (EVP_EncryptInit_ex(rl->ctx, NULL, NULL, NULL, iv) != 1 ||
-	    EVP_EncryptUpdate(rl->ctx, NULL, &m, out, RT_REC_HDR) != 1 ||
-	    EVP_EncryptUpdate(rl->ctx, out + RT_REC_HDR, &m, rl->buf,
+	rl_nonce(&rl->sseq, iv);
+	if (EVP_EncryptInit_ex(rl->sctx, NULL, NULL, NULL, iv) != 1 ||
+	    EVP_EncryptUpdate(rl->sctx, NULL, &m, out, RT_REC_HDR) != 1 ||
+	    EVP_EncryptUpdate(rl->sctx, out + RT_REC_HDR, &m, rl->sbuf,
 	    (int)n) != 1 || m != (int)n ||
-	    EVP_EncryptFinal_ex(rl->ctx, out + RT_REC_HDR + m, &f) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(rl->ctx, EVP_CTRL_GCM_GET_TAG, RT_REC_TAG,
+	    EVP_EncryptFinal_ex(rl->sctx, out + RT_REC_HDR + m, &f) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(rl->sctx, EVP_CTRL_GCM_GET_TAG, RT_REC_TAG,
 	    out + RT_REC_HDR + n) != 1) {
 		free(w);
 		log_warnx("raft shard %d: AES-GCM failed", rl->rt->group);
@@ -254,7 +282,7 @@ rl_seal_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	    RT_REC_HDR + (size_t)n + RT_REC_TAG);
 }
 
-/* Open: the peer's records, as they come, to raft. */
+/* Open: the peer's records, as they come, to raft (or the side handler). */
 static void
 rl_open_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
@@ -273,14 +301,14 @@ rl_open1(struct rl *rl, const uint8_t *p, size_t len, uint8_t *out)
 	uint8_t	iv[12];
 	int	m, f;
 
-	rl_nonce(rl, iv);
-	return EVP_DecryptInit_ex(rl->ctx, NULL, NULL, NULL, iv) == 1 &&
-	    EVP_DecryptUpdate(rl->ctx, NULL, &m, p, RT_REC_HDR) == 1 &&
-	    EVP_DecryptUpdate(rl->ctx, out, &m, p + RT_REC_HDR,
+	rl_nonce(&rl->oseq, iv);
+	return EVP_DecryptInit_ex(rl->octx, NULL, NULL, NULL, iv) == 1 &&
+	    EVP_DecryptUpdate(rl->octx, NULL, &m, p, RT_REC_HDR) == 1 &&
+	    EVP_DecryptUpdate(rl->octx, out, &m, p + RT_REC_HDR,
 	    (int)len) == 1 && m == (int)len &&
-	    EVP_CIPHER_CTX_ctrl(rl->ctx, EVP_CTRL_GCM_SET_TAG, RT_REC_TAG,
+	    EVP_CIPHER_CTX_ctrl(rl->octx, EVP_CTRL_GCM_SET_TAG, RT_REC_TAG,
 	    (void *)(p + RT_REC_HDR + len)) == 1 &&
-	    EVP_DecryptFinal_ex(rl->ctx, out + m, &f) == 1;
+	    EVP_DecryptFinal_ex(rl->octx, out + m, &f) == 1;
 }
 
 static void
@@ -334,79 +362,110 @@ rl_open_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		rl_write(rl, (uv_stream_t *)&rl->pipe, w, outlen);
 }
 
-/* A write finished: read again once the queue is below half the bound. */
+/* A write finished: read again from a side paused while the stream it
+ * writes to has its queue below half the bound. */
 static void
 rl_resume(struct rl *rl)
 {
-	uv_stream_t	*to, *from;
-	int		 rv;
+	int	rv = 0;
 
-	if (!rl->paused)
-		return;
-	to = rl->sealer ? (uv_stream_t *)rl->tcp : (uv_stream_t *)&rl->pipe;
-	if (uv_stream_get_write_queue_size(to) > RT_REC_QUEUE / 2)
-		return;
-	rl->paused = false;
-	if (rl->sealer) {
-		from = (uv_stream_t *)&rl->pipe;
-		rv = uv_read_start(from, rl_seal_alloc_cb, rl_seal_read_cb);
-	} else {
-		from = (uv_stream_t *)rl->tcp;
-		rv = uv_read_start(from, rl_open_alloc_cb, rl_open_read_cb);
+	if (rl->spaused && uv_stream_get_write_queue_size(
+	    (uv_stream_t *)rl->tcp) <= RT_REC_QUEUE / 2) {
+		rl->spaused = false;
+		rv = uv_read_start((uv_stream_t *)&rl->pipe, rl_seal_alloc_cb,
+		    rl_seal_read_cb);
+	}
+	if (rv == 0 && rl->opaused && uv_stream_get_write_queue_size(
+	    (uv_stream_t *)&rl->pipe) <= RT_REC_QUEUE / 2) {
+		rl->opaused = false;
+		rv = uv_read_start((uv_stream_t *)rl->tcp, rl_open_alloc_cb,
+		    rl_open_read_cb);
 	}
 	if (rv != 0)
 		rl_close(rl, NULL);
 }
 
-/* The key of the records from C to A into out (32 bytes). */
+/* The key of label's records into out (32 bytes). */
 static bool
-rl_key(const struct rt *rt, const uint8_t *tr, size_t trlen, uint8_t *out)
+rl_key(const struct rt *rt, const char *label, const uint8_t *tr,
+    size_t trlen, uint8_t *out)
 {
-	uint8_t		msg[sizeof(RT_REC_LABEL) - 1 + sizeof(((struct hs *)0)->tr)];
+	uint8_t		msg[RT_REC_LABEL_MAX + sizeof(((struct hs *)0)->tr)];
+	size_t		llen = strlen(label);
 	unsigned int	n = 0;
 	bool		ok;
 
-	if (trlen > sizeof(msg) - (sizeof(RT_REC_LABEL) - 1))
+	if (llen > RT_REC_LABEL_MAX || trlen > sizeof(((struct hs *)0)->tr))
 		return false;
-	memcpy(msg, RT_REC_LABEL, sizeof(RT_REC_LABEL) - 1);
-	memcpy(msg + sizeof(RT_REC_LABEL) - 1, tr, trlen);
-	ok = HMAC(EVP_sha256(), rt->key, (int)rt->keylen, msg,
-	    sizeof(RT_REC_LABEL) - 1 + trlen, out, &n) != NULL && n == 32;
+	memcpy(msg, label, llen);
+	memcpy(msg + llen, tr, trlen);
+	ok = HMAC(EVP_sha256(), rt->key, (int)rt->keylen, msg, llen + trlen,
+	    out, &n) != NULL && n == 32;
 	OPENSSL_cleanse(msg, sizeof(msg));
 	return ok;
 }
 
-/* Set up rl's cipher and both of its streams' reads. */
+/* A cipher context for label's records, to seal or to open; NULL on
+ * failure. */
+static EVP_CIPHER_CTX *
+rl_ctx(const struct rl *rl, const struct hs *h, const char *label, bool seal)
+{
+	EVP_CIPHER_CTX	*ctx;
+	uint8_t		 key[32];
+	int		 ok;
+
+	if (!rl_key(rl->rt, label, h->tr, h->trlen, key))
+		return NULL;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
+		OPENSSL_cleanse(key, sizeof(key));
+		return NULL;
+	}
+	ok = seal ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key,
+	    NULL) : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ok != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Set up rl's ciphers and both of its streams' reads: raft's streams
+ * one way (C>A), a side stream both ways, each with its own key. */
 static int
 rl_setup(struct rl *rl, const struct hs *h)
 {
-	uint8_t	key[32];
-	int	rv, ok;
+	const char	*c2a = rl->side ? RT_SIDE_LABEL_C2A : RT_REC_LABEL;
+	int		 rv;
 
-	if (!rl_key(rl->rt, h->tr, h->trlen, key))
-		return UV_EIO;
-	if ((rl->ctx = EVP_CIPHER_CTX_new()) == NULL) {
-		OPENSSL_cleanse(key, sizeof(key));
-		return UV_ENOMEM;
+	if (!rl->inbound || rl->side) {
+		rl->sctx = rl_ctx(rl, h, rl->inbound ? RT_SIDE_LABEL_A2C : c2a,
+		    true);
+		if (rl->sctx == NULL)
+			return UV_EIO;
+		rl->sbuf = !rl->side ? rl->buf : malloc(RT_REC_MAX);
+		if (rl->sbuf == NULL)
+			return UV_ENOMEM;
 	}
-	ok = rl->sealer ? EVP_EncryptInit_ex(rl->ctx, EVP_aes_256_gcm(), NULL,
-	    key, NULL) : EVP_DecryptInit_ex(rl->ctx, EVP_aes_256_gcm(), NULL,
-	    key, NULL);
-	OPENSSL_cleanse(key, sizeof(key));
-	if (ok != 1)
-		return UV_EIO;
-	if (rl->sealer) {
-		if ((rv = uv_read_start((uv_stream_t *)&rl->pipe,
-		    rl_seal_alloc_cb, rl_seal_read_cb)) == 0)
-			rv = uv_read_start((uv_stream_t *)rl->tcp,
-			    rl_spare_alloc_cb, rl_idle_read_cb);
-	} else {
-		if ((rv = uv_read_start((uv_stream_t *)rl->tcp,
-		    rl_open_alloc_cb, rl_open_read_cb)) == 0)
-			rv = uv_read_start((uv_stream_t *)&rl->pipe,
-			    rl_spare_alloc_cb, rl_idle_read_cb);
+	if (rl->inbound || rl->side) {
+		rl->octx = rl_ctx(rl, h, rl->inbound ? c2a : RT_SIDE_LABEL_A2C,
+		    false);
+		if (rl->octx == NULL)
+			return UV_EIO;
 	}
-	return rv;
+	if (rl->sctx != NULL)
+		rv = uv_read_start((uv_stream_t *)&rl->pipe, rl_seal_alloc_cb,
+		    rl_seal_read_cb);
+	else
+		rv = uv_read_start((uv_stream_t *)&rl->pipe, rl_spare_alloc_cb,
+		    rl_idle_read_cb);
+	if (rv != 0)
+		return rv;
+	if (rl->octx != NULL)
+		return uv_read_start((uv_stream_t *)rl->tcp, rl_open_alloc_cb,
+		    rl_open_read_cb);
+	return uv_read_start((uv_stream_t *)rl->tcp, rl_spare_alloc_cb,
+	    rl_idle_read_cb);
 }
 
 /* h's handshake is done: put a relay between its TCP stream (the relay's
@@ -427,7 +486,8 @@ rtcp_rec_start(struct hs *h, uv_stream_t **out)
 		return UV_ENOMEM;
 	}
 	rl->rt = rt;
-	rl->sealer = !h->inbound;
+	rl->inbound = h->inbound;
+	rl->side = h->side;
 	rl->peer_id = h->peer_id;
 	memcpy(rl->where, h->where, sizeof(rl->where));
 	rl->tcp = h->tcp;

@@ -47,7 +47,8 @@ struct rix_w {
 struct rix_s {
 	struct rix	*x;
 	struct rix_s	*next;		/* inbound: the list */
-	uv_tcp_t	*tcp;		/* NULL: none */
+	uv_stream_t	*tcp;		/* NULL: none (the relay's pipe:
+					   raft_tcp_rec.c) */
 	raft_id		 id;
 	bool		 inbound;
 	bool		 connecting;
@@ -138,7 +139,7 @@ rix_write(struct rix_s *s, const uint8_t *p, size_t len)
 	memcpy(m->buf, p, len);
 	m->req.data = m;
 	b = uv_buf_init((char *)m->buf, (unsigned int)len);
-	if (uv_write(&m->req, (uv_stream_t *)s->tcp, &b, 1,
+	if (uv_write(&m->req, s->tcp, &b, 1,
 	    rix_write_cb) != 0) {
 		free(m);
 		rix_drop(s);
@@ -278,7 +279,7 @@ rix_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 static bool
 rix_reading(struct rix_s *s, uv_stream_t *st)
 {
-	s->tcp = (uv_tcp_t *)st;
+	s->tcp = st;
 	st->data = s;
 	if (uv_read_start(st, rix_alloc_cb, rix_read_cb) != 0) {
 		rix_drop(s);

@@ -182,6 +182,23 @@ start() {
 	eval "pid$1=$!"
 	pids="$pids $!"
 }
+# proxied PBASE: the proxy it_ha_records.py (state in $tmp/px) listening
+# on PBASE and PBASE+1 in front of node 1's Raft ports, then the three
+# nodes, nodes 2 and 3 knowing node 1 by the proxy.
+proxied() {
+	mkdir "$tmp/px"
+	"$PY" "$here/it_ha_records.py" "$tmp/px" "$1" "$raft1" 2 \
+	    > "$tmp/px.out" 2>&1 &
+	pids="$pids $!"
+	wait_for 10 grep -q ready "$tmp/px/log" 2>/dev/null ||
+	    die "the proxy did not start: $(cat "$tmp/px.out")"
+	realpeers=$peers
+	start 1
+	peers="--peer 1=127.0.0.1:$1 --peer 2=127.0.0.1:$raft2"
+	peers="$peers --peer 3=127.0.0.1:$raft3"
+	start 2; start 3
+	peers=$realpeers
+}
 # kill9 ID: kill -9 node ID's master and workers; return once they are
 # gone (their sockets closed).
 kill9() {

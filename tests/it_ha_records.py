@@ -15,6 +15,11 @@ sends enough bytes after its handshake:
   length  overwrite the first record's length with 0xffffffff
   replay  send the first record twice
   cut     pass 10 bytes, then close both sides (truncation)
+  side-q  on a side stream (hello magic QLS1 or QLS2) only: flip one
+          bit of the 7th byte after the handshake, connector to node (a
+          question)
+  side-a  the same, node to connector (an answer: after nonce_a, the MAC
+          and "QLOK", 68 bytes)
 then appends "MODE applied" to DIR/log and removes DIR/mode.  Ends when
 DIR/stop exists (checked every 0.1 s), or after 600 s.
 """
@@ -27,6 +32,8 @@ import time
 
 HELLO_FIXED = 58
 MAC = 32
+A_HS = 32 + MAC + 4
+SIDE = ("side-q", "side-a")
 REC_MAX = 64 * 1024
 
 d, lbase, tbase, nports = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
@@ -49,6 +56,9 @@ class Conn:
         self.hs = None             # handshake length, once known
         self.mode = None           # armed on this connection
         self.done = False
+        self.side = None           # hello magic QLS1 or QLS2, once known
+        self.apos = 0              # node handshake bytes forwarded
+        self.abuf = b""            # node bytes held back (side-a)
         for x in (c, s):
             x.setblocking(False)
             sel.register(x, selectors.EVENT_READ, self)
@@ -66,7 +76,8 @@ class Conn:
     def to_node(self, data):
         """Connector bytes on their way to the node: the handshake's as
         they come, then the mode's tampering, once."""
-        if self.mode is None or self.done:
+        if self.mode is None or self.done or (self.mode == "side-a" and
+                                              self.hs is not None):
             return data
         self.buf += data
         if self.hs is None:
@@ -77,6 +88,13 @@ class Conn:
                 return out
             alen = struct.unpack(">H", self.head[24:26])[0]
             self.hs = HELLO_FIXED + alen + MAC
+            self.side = self.head[:3] == b"QLS"
+            if self.mode in SIDE and not self.side:
+                self.mode = None   # another may still get it
+            if self.mode != "side-q":
+                out, self.buf = self.buf, b""
+                self.pos += len(out)
+                return out
         k = max(0, min(len(self.buf), self.hs - self.pos))
         out, rest = self.buf[:k], self.buf[k:]
         self.pos += k
@@ -84,7 +102,7 @@ class Conn:
         if self.pos < self.hs:
             return out
         m = self.mode
-        need = {"flip": 7, "inject": 0, "length": 4, "cut": 10}.get(m, 4)
+        need = {"flip": 7, "side-q": 7, "inject": 0, "length": 4, "cut": 10}.get(m, 4)
         if m == "replay" and len(rest) >= 4:
             n = struct.unpack(">I", rest[:4])[0]
             need = 4 + n + 16 if n <= REC_MAX else 4
@@ -93,7 +111,7 @@ class Conn:
         self.done = True
         self.buf = b""
         disarm(self)
-        if m == "flip":
+        if m in ("flip", "side-q"):
             rest = rest[:6] + bytes([rest[6] ^ 0x20]) + rest[7:]
         elif m == "inject":
             rest = struct.pack(">I", 16) + os.urandom(32) + rest
@@ -105,6 +123,26 @@ class Conn:
             rest = rest[:10]
         log("%s applied" % m)
         return out + rest
+
+
+    def to_connector(self, data):
+        """Node bytes on their way to the connector: with side-a on a
+        side stream, the first record's 7th byte flipped, once (the
+        handshake's bytes pass as they come)."""
+        if self.mode != "side-a" or self.done or not self.side:
+            return data
+        k = max(0, min(len(data), A_HS - self.apos))
+        out = data[:k]
+        self.apos += k
+        self.abuf += data[k:]
+        if len(self.abuf) < 7:
+            return out
+        out += self.abuf[:6] + bytes([self.abuf[6] ^ 0x20]) + self.abuf[7:]
+        self.abuf = b""
+        self.done = True
+        disarm(self)
+        log("%s applied" % self.mode)
+        return out
 
 
 def disarm(applied):
@@ -144,10 +182,11 @@ modef = os.path.join(d, "mode")
 while time.time() < end and not os.path.exists(os.path.join(d, "stop")):
     if armed is None and os.path.exists(modef):
         with open(modef) as f:
-            armed = f.read().strip()
-        os.unlink(modef)
-        for cn in list(conns):
-            cn.close()
+            armed = f.read().strip() or None   # None: not written yet
+        if armed is not None:
+            os.unlink(modef)
+            for cn in list(conns):
+                cn.close()
     for key, _ in sel.select(0.1):
         if key.data is None:
             accept(key.fileobj, listeners[key.fileobj])
@@ -173,6 +212,7 @@ while time.time() < end and not os.path.exists(os.path.join(d, "stop")):
                 if cn.done and cn.mode == "cut":
                     cn.close()
             else:
+                data = cn.to_connector(data)
                 cn.c.settimeout(5)
                 cn.c.sendall(data)
                 cn.c.setblocking(False)

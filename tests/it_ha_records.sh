@@ -22,21 +22,8 @@ election=3000
 set -- $(ha ports 2 2)
 pbase=$1 mport1=$2
 opts1="--metrics-listen 127.0.0.1:$mport1"
-mkdir "$tmp/px"
-"$PY" "$here/it_ha_records.py" "$tmp/px" "$pbase" "$raft1" 2 \
-    > "$tmp/px.out" 2>&1 &
-pxpid=$!
-pids="$pids $pxpid"
-wait_for 10 grep -q ready "$tmp/px/log" 2>/dev/null ||
-    die "the proxy did not start: $(cat "$tmp/px.out")"
-
 # Node 1 listens where it is; nodes 2 and 3 know it by the proxy.
-realpeers=$peers
-start 1
-peers="--peer 1=127.0.0.1:$pbase --peer 2=127.0.0.1:$raft2"
-peers="$peers --peer 3=127.0.0.1:$raft3"
-start 2; start 3
-peers=$realpeers
+proxied "$pbase"
 # The preferred leaders (a hand-over restarts a worker, and its counters).
 set -- $(WANT="1 2" ha leaders 60 0 $ports) ||
     { logs; die "shards not led by nodes 1 and 2 within 60 s"; }
