@@ -2,8 +2,8 @@
  * every stream, a mutual HMAC-SHA256 challenge-response with the cluster's
  * key (the daemon's authkey) before a stream is handed to raft, so that
  * only members holding the key can vote or append, and after it every byte
- * in AES-256-GCM records with a key of the connection (docs/HA-TRANSPORT.md, "Raft
- * traffic: TCP_NODELAY and the cluster key"). */
+ * in AES-256-GCM records with a key of the connection
+ * (docs/HA-TRANSPORT.md). */
 #ifndef RAFT_TCP_H
 #define RAFT_TCP_H
 
