@@ -49,8 +49,8 @@ reply_buf(struct worker *w)
 }
 
 /* The object name a parked request r waits on, and its waiter's op
- * (0: not one whose place is kept): a cond.acquire over a Lock waits on
- * that lock (its third parameter). */
+ * (-1: not one whose place is kept; WOP_QUEUE_GET is 0): a cond.acquire
+ * over a Lock waits on that lock (its third parameter). */
 static int
 place_target(const struct request *r, const char **name, uint32_t *len)
 {
@@ -67,10 +67,10 @@ place_target(const struct request *r, const char **name, uint32_t *len)
 	if (r->cmd->exec == cmd_lock_acquire)
 		return WOP_LOCK_ACQUIRE;
 	if (r->cmd->exec != cmd_cond_acquire)
-		return 0;
+		return -1;
 	if (r->nparams > 2 && mp_skip(&rd, &raw, &rawlen) == 0 &&
 	    mp_read_nil(&rd) == -1 && mp_read_str(&rd, name, len) == -1)
-		return 0;
+		return -1;
 	return WOP_LOCK_ACQUIRE;
 }
 
@@ -87,7 +87,7 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	double		 deadline;
 	int		 op;
 
-	if ((op = place_target(r, &name, &len)) == 0)
+	if ((op = place_target(r, &name, &len)) == -1)
 		return false;
 	TAILQ_FOREACH(wt, &s->waiters, sess_link)
 		if ((int)wt->op == op && wt->wq != NULL &&

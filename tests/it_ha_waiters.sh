@@ -20,7 +20,9 @@
 # G's places, so both are free for an unbound caller.  K's acquire of L3:
 # H releases L3 while K is away (it stays free); K resumes first in line
 # and gets it; its resend is answered with the grant, once for the
-# client.  Skipped (77) without libraft.
+# client.  C's resend parks no second get (before, a queue.get's resend
+# ran anew: a get nobody waited for took the fourth item).  Skipped (77)
+# without libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_waiters
 . "$here/it_lib.sh"
@@ -149,6 +151,9 @@ say(r == (5, None, "y2"), "C's resend kept its place before E: %r" % (r,))
 p.call("queue.put", Q2, "y3", 5)
 r = reply(e2, 10)
 say(r == (4, None, "y3"), "E the third item: %r" % (r,))
+p.call("queue.put", Q2, "y4", 5)
+say(p.call("queue.size", Q2) == 1, "C's resend took its place, no second "
+    "get of C's parked (it would have taken y4)")
 # F away: the item waits in its queue for F's return.
 p.call("queue.put", Q3, "z1", 5)
 say(p.call("queue.size", Q3) == 1, "F away: the item stays queued")
