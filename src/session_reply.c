@@ -17,6 +17,7 @@
 
 #include "cmd.h"
 #include "frame.h"
+#include "log.h"
 #include "qlock.h"
 #include "repl.h"
 #include "reply.h"
@@ -98,6 +99,7 @@ take_place(struct worker *w, struct session *s, struct request *r)
 		return false;		/* another object: run it */
 	if (arg_timeout(w, r, &deadline) == -1)
 		return true;
+	wt->placed = false;
 	wt->ctx = r->ctx;
 	wt->ctx.keep = true;
 	if (wt->heap_idx == NO_SLOT)
@@ -105,6 +107,32 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	if (r->ctx.msgid > s->hi)
 		s->hi = r->ctx.msgid;
 	return true;
+}
+
+/* A session sends one request at a time (libqlock per handle, Python
+ * per thread): once it sends msgid or a later one that is not the
+ * resend of a failover's place (another method or object), that place
+ * will never be claimed.  Drop it as a dead waiter's (R_H_UNWAIT), so
+ * that nothing is handed to it that nobody waits for. */
+static void
+drop_places(struct worker *w, struct session *s, uint64_t msgid)
+{
+	struct waiter	*wt, *next;
+	bool		 dropped = false;
+
+	for (wt = TAILQ_FIRST(&s->waiters); wt != NULL; wt = next) {
+		next = TAILQ_NEXT(wt, sess_link);
+		if (!wt->placed || wt->wq == NULL || wt->ctx.msgid > msgid)
+			continue;
+		log_info("shard %d: request %llu of a resumed session is not "
+		    "the resend of its parked request %llu: its place is "
+		    "dropped", w->id, (unsigned long long)msgid,
+		    (unsigned long long)wt->ctx.msgid);
+		worker_drop_waiter(w, wt);
+		dropped = true;
+	}
+	if (dropped)
+		worker_flush_woken(w);
 }
 
 bool
@@ -118,8 +146,11 @@ session_retry(struct worker *w, struct request *r)
 	    (s = keyed_of(w, &r->ctx)) == NULL)
 		return false;
 	params = r->params;
-	if (!TAILQ_EMPTY(&s->waiters) && take_place(w, s, r))
-		return true;
+	if (!TAILQ_EMPTY(&s->waiters)) {
+		if (take_place(w, s, r))
+			return true;
+		drop_places(w, s, r->ctx.msgid);
+	}
 	r->params = params;	/* as it was, to execute it */
 	if (s->resumed && r->ctx.msgid != 0 && r->ctx.msgid <= s->hi) {
 		if (r->ctx.msgid == s->last && s->last_raw != NULL) {
