@@ -69,3 +69,10 @@ def failover(tmp, ports, probe):
         say(False, "no new leader of shard 0 within 30 s")
         sys.exit(1)
     return addr
+
+
+def bound(addr, token, who):
+    """A new connection to addr whose session is bound to token."""
+    c = Connection(addr, key)
+    say(c.call("session.resume", token)["resumed"] is False, who + " bound")
+    return c

@@ -9,7 +9,12 @@
 # another lock (a mismatched resend).  Then H resumes and releases L and
 # L2: an unbound rival's acquires of both succeed.  Before, the places
 # stayed: P's and Q's live sessions were handed L and L2 that nobody
-# waited for, and the rival timed out.  Skipped (77) without libraft.
+# waited for, and the rival timed out.  Bound R and T park acquires of
+# L3 and of Semaphore S's one permit (H's); on the new leader H releases
+# both while R and T are away; R and T resume and are granted them at
+# once, then send other requests instead of the resends: the lock and
+# the permit are given back, a rival gets both.  Skipped (77) without
+# libraft.
 here=$(cd "$(dirname "$0")" && pwd)
 name=it_ha_places
 . "$here/it_lib.sh"
@@ -22,27 +27,31 @@ WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
 cat > "$tmp/places.py" <<'PYEOF'
 import os, sys, time
 sys.path.insert(0, os.environ["HA_RAW"])
-from ha_raw import Connection, key, say, leader0, reply, attempt
+from ha_raw import Connection, key, say, leader0, reply, attempt, bound
 import ha_raw
 from qlock._route import shard_of
 tmp, ports = sys.argv[1], sys.argv[2:]
-L, L2, M, M2, Q = (
+L, L2, L3, S, M, M2, M3, Q = (
     next("%s%d" % (p, i) for i in range(1000)
          if shard_of("%s%d" % (p, i), 2) == 0)
-    for p in ("pl", "pm", "pn", "po", "pq"))
+    for p in ("pl", "pm", "pk", "ps", "pn", "po", "pp", "pq"))
 
-th, tp, tq = (os.urandom(32) for _ in range(3))
+th, tp, tq, tr, tt = (os.urandom(32) for _ in range(5))
 addr = leader0(ports[:1], Q)
-h = Connection(addr, key)
-say(h.call("session.resume", th)["resumed"] is False, "H bound")
+h = bound(addr, th, "H")
+h.call("sem.open", S, 1, False)
 say(isinstance(h.call("lock.acquire", L, 5.0), int) and
-    isinstance(h.call("lock.acquire", L2, 5.0), int), "H holds L, L2")
-p = Connection(addr, key)
-say(p.call("session.resume", tp)["resumed"] is False, "P bound")
+    isinstance(h.call("lock.acquire", L2, 5.0), int) and
+    isinstance(h.call("lock.acquire", L3, 5.0), int) and
+    h.call("sem.acquire", S, 5.0) is None, "H holds L, L2, L3, S")
+p = bound(addr, tp, "P")
 p._request("lock.acquire", [L, 60.0], 20)
-q = Connection(addr, key)
-say(q.call("session.resume", tq)["resumed"] is False, "Q bound")
+q = bound(addr, tq, "Q")
 q._request("lock.acquire", [L2, 60.0], 30)
+rr = bound(addr, tr, "R")
+rr._request("lock.acquire", [L3, 60.0], 40)
+t = bound(addr, tt, "T")
+t._request("sem.acquire", [S, 60.0], 50)
 time.sleep(0.3)
 addr2 = ha_raw.failover(tmp, ports, Q)
 p2 = Connection(addr2, key)
@@ -70,6 +79,28 @@ r = attempt(x, "lock.acquire", L2, 5.0)
 say(isinstance(r, int), "a rival gets L2, Q's place dropped: %r" % (r,))
 p2.msgid = 21
 say(attempt(p2, "lock.release", M) is None, "P's next call is its own")
+# R and T away while H releases L3 and S: both stay free; R and T resume
+# first in line and are granted them (replies under 40 and 50 sent and
+# kept), but send other requests instead of the resends: given back.
+say(h2.call("lock.release", L3) is None and
+    h2.call("sem.release", S) is None, "H releases L3 and S")
+keep = []
+for who, c_tok, mid, call in (("R", tr, 40, ("lock.acquire", M3, 5.0)),
+                              ("T", tt, 50, ("queue.size", Q))):
+    c2 = Connection(addr2, key)
+    keep.append(c2)         # open: its session lives on
+    r = c2.call("session.resume", c_tok)
+    say(r["resumed"] is True, "%s resumes: %r" % (who, r))
+    r = reply(c2, 10)
+    say(r[:2] == (mid, None), "%s granted its place at once: %r" % (who, r))
+    c2.msgid = mid
+    r = attempt(c2, *call)
+    say(not isinstance(r, str), "%s's next request (%d) runs instead of "
+        "the resend: %r" % (who, mid + 1, r))
+r = attempt(x, "lock.acquire", L3, 5.0)
+say(isinstance(r, int), "a rival gets L3, R's grant given back: %r" % (r,))
+r = attempt(x, "sem.acquire", S, 5.0)
+say(r is None, "a rival gets S's permit, T's given back: %r" % (r,))
 sys.exit(1 if ha_raw.fails else 0)
 PYEOF
 
