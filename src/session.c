@@ -37,6 +37,7 @@ session_gc(struct worker *w, struct session *s)
 	    s->key != 0)
 		return;
 	hmap_remove(&w->sessions, &s->node);
+	free(s->grant_name);
 	free(s);
 }
 

@@ -58,6 +58,13 @@ struct session {
 	size_t		 last_len;
 	uint64_t	 hi;		/* highest msgid executed */
 	bool		 resumed;	/* took over a detached session */
+	/* A failover's place granted a lock or a permit before its resend
+	 * came (at the resume): given back if the session sends anything
+	 * else (session_reply.c). */
+	uint64_t	 grant;		/* its msgid, 0: none */
+	int		 grant_op;	/* WOP_LOCK_ACQUIRE, WOP_SEM_ACQUIRE */
+	char		*grant_name;	/* the object's (malloc'd) */
+	size_t		 grant_len;
 };
 
 /* Find or create the record of session id. */
@@ -106,6 +113,9 @@ struct session *session_detached_get(struct worker *w, uint64_t key);
 struct request;
 struct reqctx;
 bool	session_retry(struct worker *w, struct request *r);
+/* A failover's place wt is answered before its resend came: remember a
+ * grant (a lock, a permit) to give back if the resend never comes. */
+void	session_place_answered(struct worker *w, struct waiter *wt);
 /* Whether the reply of r (executed here) is to be kept. */
 bool	session_keeps(struct worker *w, const struct request *r);
 /* Keep the reply frame (header, [1, msgid, error, result]) of ctx. */

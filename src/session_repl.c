@@ -217,6 +217,7 @@ waits_serve(struct worker *w, struct replay *rp)
 		wt->heap_idx = NO_SLOT;
 		wt->deadline = -1;
 		wt->away = true;
+		wt->placed = true;
 		wt->sess = s;
 		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
 		if (x->kind == WAIT_GET)

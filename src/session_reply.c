@@ -17,6 +17,7 @@
 
 #include "cmd.h"
 #include "frame.h"
+#include "log.h"
 #include "qlock.h"
 #include "repl.h"
 #include "reply.h"
@@ -49,8 +50,8 @@ reply_buf(struct worker *w)
 }
 
 /* The object name a parked request r waits on, and its waiter's op
- * (0: not one whose place is kept): a cond.acquire over a Lock waits on
- * that lock (its third parameter). */
+ * (-1: not one whose place is kept; WOP_QUEUE_GET is 0): a cond.acquire
+ * over a Lock waits on that lock (its third parameter). */
 static int
 place_target(const struct request *r, const char **name, uint32_t *len)
 {
@@ -67,11 +68,22 @@ place_target(const struct request *r, const char **name, uint32_t *len)
 	if (r->cmd->exec == cmd_lock_acquire)
 		return WOP_LOCK_ACQUIRE;
 	if (r->cmd->exec != cmd_cond_acquire)
-		return 0;
+		return -1;
 	if (r->nparams > 2 && mp_skip(&rd, &raw, &rawlen) == 0 &&
 	    mp_read_nil(&rd) == -1 && mp_read_str(&rd, name, len) == -1)
-		return 0;
+		return -1;
 	return WOP_LOCK_ACQUIRE;
+}
+
+/* r is the resend of the request s's grant answered. */
+static bool
+grant_matches(const struct session *s, const struct request *r)
+{
+	const char	*name;
+	uint32_t	 len;
+
+	return place_target(r, &name, &len) == s->grant_op &&
+	    len == s->grant_len && memcmp(name, s->grant_name, len) == 0;
 }
 
 /* The resend of a request parked at a failover (a get, an acquire)
@@ -87,7 +99,7 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	double		 deadline;
 	int		 op;
 
-	if ((op = place_target(r, &name, &len)) == 0)
+	if ((op = place_target(r, &name, &len)) == -1)
 		return false;
 	TAILQ_FOREACH(wt, &s->waiters, sess_link)
 		if ((int)wt->op == op && wt->wq != NULL &&
@@ -98,6 +110,7 @@ take_place(struct worker *w, struct session *s, struct request *r)
 		return false;		/* another object: run it */
 	if (arg_timeout(w, r, &deadline) == -1)
 		return true;
+	wt->placed = false;
 	wt->ctx = r->ctx;
 	wt->ctx.keep = true;
 	if (wt->heap_idx == NO_SLOT)
@@ -105,6 +118,94 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	if (r->ctx.msgid > s->hi)
 		s->hi = r->ctx.msgid;
 	return true;
+}
+
+void
+session_place_answered(struct worker *w, struct waiter *wt)
+{
+	struct session	*s = wt->sess;
+
+	if (wt->status != QLOCK_OK || wt->obj == NULL ||
+	    (wt->op != WOP_LOCK_ACQUIRE && wt->op != WOP_SEM_ACQUIRE))
+		return;
+	free(s->grant_name);
+	s->grant = wt->ctx.msgid;
+	s->grant_op = (int)wt->op;
+	s->grant_len = wt->obj->namelen;
+	s->grant_name = xmalloc(s->grant_len + 1);
+	memcpy(s->grant_name, wt->obj->name, s->grant_len);
+}
+
+static void
+grant_forget(struct session *s)
+{
+	free(s->grant_name);
+	s->grant_name = NULL;
+	s->grant = 0;
+}
+
+/* s's place was granted at its resume and its resend will never come
+ * (drop_places): give the lock or the permit back, as a dead waiter's. */
+static void
+grant_back(struct worker *w, struct session *s)
+{
+	struct object	*o = registry_find(&w->reg, s->grant_name,
+			    s->grant_len);
+	struct lock	*l;
+	struct hold	*h;
+
+	log_info("shard %d: request %llu, granted at its session's resume, "
+	    "was not sent again: what it was granted is given back", w->id,
+	    (unsigned long long)s->grant);
+	grant_forget(s);
+	if (o == NULL || (h = hold_find(w, s->id, o)) == NULL)
+		return;
+	if (o->kind == OBJ_LOCK || o->kind == OBJ_COND) {
+		l = o->kind == OBJ_COND ? &o->u.cond.lock : &o->u.lock;
+		if (l->owner != s->id)
+			return;
+		(void)lock_release_all(l, s->id, &w->tokens, &w->woken);
+		session_note_lock(w, o, s->id);
+	} else if (o->kind == OBJ_SEM && h->permits > 0) {
+		h->permits--;
+		session_note_sem(w, h);
+		(void)sem_release(&o->u.sem, &w->woken);
+		if (h->permits > 0)
+			return;
+	} else
+		return;
+	hold_free(w, h);
+	registry_gc(&w->reg, o);
+}
+
+/* A session sends one request at a time (libqlock per handle, Python
+ * per thread): once it sends msgid or a later one that is not the
+ * resend of a failover's place (another method or object), that place
+ * will never be claimed.  Drop it as a dead waiter's (R_H_UNWAIT), so
+ * that nothing is handed to it that nobody waits for. */
+static void
+drop_places(struct worker *w, struct session *s, uint64_t msgid)
+{
+	struct waiter	*wt, *next;
+	bool		 dropped = false;
+
+	for (wt = TAILQ_FIRST(&s->waiters); wt != NULL; wt = next) {
+		next = TAILQ_NEXT(wt, sess_link);
+		if (!wt->placed || wt->wq == NULL || wt->ctx.msgid > msgid)
+			continue;
+		log_info("shard %d: request %llu of a resumed session is not "
+		    "the resend of its parked request %llu: its place is "
+		    "dropped", w->id, (unsigned long long)msgid,
+		    (unsigned long long)wt->ctx.msgid);
+		worker_drop_waiter(w, wt);
+		dropped = true;
+	}
+	if (s->grant != 0 && s->grant <= msgid) {
+		grant_back(w, s);
+		dropped = true;
+	}
+	if (dropped)
+		worker_flush_woken(w);
 }
 
 bool
@@ -118,8 +219,14 @@ session_retry(struct worker *w, struct request *r)
 	    (s = keyed_of(w, &r->ctx)) == NULL)
 		return false;
 	params = r->params;
-	if (!TAILQ_EMPTY(&s->waiters) && take_place(w, s, r))
-		return true;
+	if (s->grant != 0 && r->ctx.msgid == s->grant &&
+	    grant_matches(s, r))
+		grant_forget(s);	/* the resend: its kept reply */
+	else if (!TAILQ_EMPTY(&s->waiters) || s->grant != 0) {
+		if (take_place(w, s, r))
+			return true;
+		drop_places(w, s, r->ctx.msgid);
+	}
 	r->params = params;	/* as it was, to execute it */
 	if (s->resumed && r->ctx.msgid != 0 && r->ctx.msgid <= s->hi) {
 		if (r->ctx.msgid == s->last && s->last_raw != NULL) {
@@ -204,6 +311,7 @@ session_bind_note(struct worker *w, uint64_t key, bool bound)
 void
 session_reply_forget(struct session *s)
 {
+	grant_forget(s);
 	free(s->last_raw);
 	s->last_raw = NULL;
 	s->last = 0;

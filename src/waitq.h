@@ -57,6 +57,10 @@ struct waiter {
 	bool		 away;		/* a place kept for a session not
 					   resumed yet: hand-offs pass
 					   over it (session_repl.c) */
+	bool		 placed;	/* a failover's place its resend has
+					   not taken yet: a later request
+					   of its session drops it
+					   (session_reply.c) */
 	struct session	*sess;		/* the owner-side session record */
 	struct reqctx	 ctx;		/* where the answer goes */
 };

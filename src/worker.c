@@ -172,6 +172,8 @@ worker_flush_woken(struct worker *w)
 			waiter_free(w, wt);
 			continue;
 		}
+		if (wt->placed)
+			session_place_answered(w, wt);
 		switch (wt->op) {
 		case WOP_QUEUE_GET:
 		case WOP_QUEUE_PUT:

@@ -301,3 +301,24 @@ load_finish() {
 	fi
 	cat "$tmp/check"
 }
+
+# raw_failover script: run a raw-protocol script (tests/ha_raw.py's
+# failover: it parks requests, then waits for tmp/killed) with the
+# cluster's ports, kill -9 node 1 once it is ready, and count a FAIL of
+# its output or its exit status.
+raw_failover() {
+	HA_RAW="$here" timeout 120 "$PY" "$1" "$tmp" $ports > "$tmp/raw.out" \
+	    2>&1 &
+	rawpid=$!
+	pids="$pids $rawpid"
+	wait_for 30 test -f "$tmp/ready" ||
+	    { cat "$tmp/raw.out"; logs; die "the requests did not park"; }
+	kill9 1
+	touch "$tmp/killed"
+	wait $rawpid
+	rawrc=$?
+	cat "$tmp/raw.out"
+	grep -q "^FAIL" "$tmp/raw.out" && fails=$((fails + 1))
+	[ $rawrc -eq 0 ] || fail "$1 exited $rawrc"
+	[ $fails -eq 0 ] || logs
+}
