@@ -36,29 +36,29 @@
 #include "raft_tcp_int.h"
 
 /* Log a connection refused or closed through its peer or its key, unless
- * another was logged within RT_LOG_EVERY_MS (a scanner must not flood the
- * log). */
+ * another of its class was logged within RT_LOG_EVERY_MS (a scanner must
+ * not flood the log). */
 void
-rtcp_warn(struct rt *rt, bool inbound, bool claimed, const char *where,
-    raft_id peer_id, const char *verb, const char *why)
+rtcp_warn(struct rt *rt, int cls, bool inbound, bool claimed,
+    const char *where, raft_id peer_id, const char *verb, const char *why)
 {
 	uint64_t	 now = uv_now(rt->loop);
 	char		 more[64] = "", node[48] = "";
 
-	if (now < rt->log_next) {
-		rt->suppressed++;
+	if (now < rt->log_next[cls]) {
+		rt->suppressed[cls]++;
 		return;
 	}
-	if (rt->suppressed > 0)
+	if (rt->suppressed[cls] > 0)
 		snprintf(more, sizeof(more), " (and %llu more before)",
-		    (unsigned long long)rt->suppressed);
+		    (unsigned long long)rt->suppressed[cls]);
 	if (peer_id != 0)
 		snprintf(node, sizeof(node), " (node %llu%s)",
 		    (unsigned long long)peer_id, claimed ? ", claimed" : "");
 	log_warnx("raft shard %d: %s the connection %s %s%s: %s%s",
 	    rt->group, verb, inbound ? "from" : "to", where, node, why, more);
-	rt->suppressed = 0;
-	rt->log_next = now + RT_LOG_EVERY_MS;
+	rt->suppressed[cls] = 0;
+	rt->log_next[cls] = now + RT_LOG_EVERY_MS;
 }
 
 /* A handshake failed through the peer or its key: count it and log it. */
@@ -66,8 +66,8 @@ static void
 rt_refuse(struct hs *h, const char *why)
 {
 	h->rt->stats.refused++;
-	rtcp_warn(h->rt, h->inbound, h->inbound, h->where, h->peer_id,
-	    "refused", why);
+	rtcp_warn(h->rt, RT_LOG_HS, h->inbound, h->inbound, h->where,
+	    h->peer_id, "refused", why);
 }
 
 static void

@@ -21,6 +21,12 @@
 #define RT_HANDSHAKE_MS		3000
 #define RT_MAX_PENDING		32
 #define RT_LOG_EVERY_MS		10000
+/* Classes of warnings, limited apart: handshakes refused (a scanner's
+ * noise), and records that closed an established connection (tampering:
+ * never hidden behind the other). */
+#define RT_LOG_HS		0
+#define RT_LOG_REC		1
+#define RT_LOG_CLASSES		2
 #define RT_BACKLOG		128
 
 /* Where a handshake is: C connects, A accepts. */
@@ -99,16 +105,17 @@ struct rt {
 	bool			 closing;
 	raft_uv_transport_close_cb close_cb;
 	struct raft_tcp_stats	 stats;
-	uint64_t		 log_next;	/* uv_now before which refusals
-						   are counted, not logged */
-	uint64_t		 suppressed;
+	/* Per class (RT_LOG_*): uv_now before which its lines are
+	 * counted, not logged, and how many were. */
+	uint64_t		 log_next[RT_LOG_CLASSES];
+	uint64_t		 suppressed[RT_LOG_CLASSES];
 };
 
 /* raft_tcp.c */
 /* Log a connection refused or closed through its peer at warn, unless
- * another was within RT_LOG_EVERY_MS (counted then, logged later);
- * claimed: peer_id is not authenticated yet. */
-void	rtcp_warn(struct rt *rt, bool inbound, bool claimed,
+ * another of its class (RT_LOG_*) was within RT_LOG_EVERY_MS (counted
+ * then, logged later); claimed: peer_id is not authenticated yet. */
+void	rtcp_warn(struct rt *rt, int cls, bool inbound, bool claimed,
 	    const char *where, raft_id peer_id, const char *verb,
 	    const char *why);
 /* Call the transport's close callback if it is closing and holds nothing

@@ -152,8 +152,8 @@ rl_close(struct rl *rl, const char *why)
 		rl->rt->stats.bad_record++;
 		snprintf(w, sizeof(w), "%s%s", why, rl->side ?
 		    " (a read round's side stream)" : "");
-		rtcp_warn(rl->rt, rl->inbound, false, rl->where, rl->peer_id,
-		    "closed", w);
+		rtcp_warn(rl->rt, RT_LOG_REC, rl->inbound, false, rl->where,
+		    rl->peer_id, "closed", w);
 	}
 	rl->closing = true;
 	uv_close((uv_handle_t *)rl->tcp, rl_closed);

@@ -80,6 +80,25 @@ b=$(bad)
 [ "$b" = 0 ] && ok "node 1 counts no bad record at first" ||
     fail "node 1's bad_record at first: $b"
 
+# A refused handshake on each of node 1's Raft ports first (garbage for a
+# hello): the warnings of refusals are limited to one per shard every
+# 10 s, and must not hide those of bad records (once, a hand-over's
+# refused reconnection did).
+for g in 0 1; do
+	"$PY" -c "import socket
+s = socket.create_connection(('127.0.0.1', $((raft1 + g))), 5)
+s.settimeout(5)
+s.sendall(b'not a hello, ' * 16)
+try:
+    s.recv(1)
+except OSError:
+    pass" 2> /dev/null
+done
+refused() { [ "$(grep -c "raft shard [01]: refused the connection from" \
+    "$tmp/node1.log")" -ge 2 ]; }
+wait_for 10 refused && ok "node 1 logged the garbage refused on both shards" ||
+    fail "node 1 did not log the garbage refused: $(grep refused "$tmp/node1.log")"
+
 # Each tampering: node 1's count grows by one.
 for mode in flip inject length replay cut; do
 	echo "$mode" > "$tmp/px/mode"
