@@ -211,11 +211,18 @@ kill9() {
 		    die "worker $p of node $1 survived kill -9"
 	done
 }
-# gone PID: PID has exited (a zombie too: its sockets are closed, and only
-# its reaping, by whoever pid 1 is, may take a while).
+# gone PID: every thread of PID has exited.  A zombie is gone (only its
+# reaping, by whoever pid 1 is, may take a while), but not a thread group
+# whose leader is a zombie while another thread still ends, maybe in an
+# fdatasync of the raft log: the fds, the listening sockets among them,
+# close with the last thread.
 gone() {
-	! [ -e /proc/$1/stat ] ||
-	    [ "$(sed 's/.*) \(.\).*/\1/' /proc/$1/stat 2>/dev/null)" = Z ]
+	for _t in /proc/$1/task/*; do
+		case $(sed 's/.*) \(.\).*/\1/' "$_t/stat" 2>/dev/null) in
+		""|Z|X) ;;
+		*) return 1 ;;
+		esac
+	done
 }
 logs() {
 	for i in 1 2 3; do sed "s/^/node$i: /" "$tmp/node$i.log"; done

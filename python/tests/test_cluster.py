@@ -28,12 +28,22 @@ def _no_libraft():
 
 
 def _alive(pid):
-    """Whether pid runs (neither gone nor a zombie)."""
+    """Whether a thread of pid runs.  A zombie has closed its sockets, but
+    not a thread group whose leader is a zombie while another thread still
+    ends (in an fdatasync of the raft log, say): fds close with the last
+    thread."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
         return False
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except (OSError, IndexError):
+            pass
+    return False
 
 
 class Cluster:
