@@ -30,6 +30,7 @@ PRODUCERS, CONSUMERS, CONTENDERS = 2, 2, 3
 LOCKS = 2
 JPRODUCERS, JCONSUMERS = 1, 2
 JOIN_TIMEOUT = 10.0         # queue.join at the end, once all are finished
+GRACE = 10.0                # the nodes' --session-grace (the default)
 
 
 class Router:
@@ -335,15 +336,19 @@ def jconsumer(d, ports, k, t0):
 
 def jdrain(d, ports):
     """After the load: finish what is left of each joinable queue, then
-    queue.join (bounded) and queue.state; DIR/jget.drain, DIR/jjoin.drain."""
+    queue.join (bounded) and queue.state; DIR/jget.drain, DIR/jjoin.drain.
+    An item may come back during the join: one a relayed session took
+    whose relaying node died is the detached session's until the session
+    grace ends (at each failover: twice the grace at most here).  A join
+    that timed out with items queued finishes them and joins again."""
     r, f, res = Router(ports), out(d, "jget.drain"), out(d, "jjoin.drain")
     r.timeout = JOIN_TIMEOUT + CALL_TIMEOUT     # join answers within
-    end = time.time() + 60
+    end = time.time() + 4 * GRACE + 2 * JOIN_TIMEOUT
     for q in jqueue_names():
-        while time.time() < end and finish_one(r, q, f, 0) != "empty":
-            pass
         joined = False
         while not joined and time.time() < end:
+            while time.time() < end and finish_one(r, q, f, 0) != "empty":
+                pass
             t = time.time()
             try:
                 r.call(q, "queue.join", JOIN_TIMEOUT)
@@ -351,6 +356,9 @@ def jdrain(d, ports):
                 joined = True
             except Unknown:
                 time.sleep(0.2)
+            except errors.TimeoutError_ as e:
+                res.write("notjoined %s %.3f %s\n" %
+                          (q, time.time() - t, str(e).replace(" ", "_")))
             except errors.Error as e:
                 res.write("notjoined %s %.3f %s\n" %
                           (q, time.time() - t, str(e).replace(" ", "_")))
@@ -442,8 +450,9 @@ def jcheck(d, err, info):
         if not st or st[-1][2:] != ["0", "0"]:
             err.append("joinable: %s: at the end size, unfinished = %s" %
                        (q, st[-1][2:] if st else "unknown"))
-        info.append("joinable %s: join returned in %s s" %
-                    (q, j[0][2] if j else "-"))
+        info.append("joinable %s: join returned in %s s (%d timed out "
+                    "before)" % (q, j[0][2] if j else "-",
+                                 sum(1 for w in ws if w[0] == "notjoined")))
     info.append("joinable: puts %d acknowledged, %d unknown; %d deliveries "
                 "of %d items (%d delivered more than once); finished: %d "
                 "acknowledged, %d of unknown outcome; gets of unknown "
