@@ -82,6 +82,7 @@ class Route:
         self.stale = False              # ask topology before the next call
         self.token = None               # a cluster's: the session token
         self.ids = None                 # and the thread's msgid counter
+        self.pid = os.getpid()
 
     @classmethod
     def ask(cls, conn, address):
@@ -133,6 +134,18 @@ class Route:
         for conn in self.owners.values():
             conn.close()
         self.owners.clear()
+
+    def adopt(self, old):
+        """Take over the connections of old (the same thread's Route
+        before its first connection broke) to the shards' leaders that
+        still lead and are still up; close the others."""
+        for shard, conn in old.owners.items():
+            if (conn.sock is not None and old.nshards == self.nshards and
+                    conn.address == self.addrs[shard] and conn.alive()):
+                self.owners[shard] = conn
+            else:
+                conn.close()
+        old.owners.clear()
 
     def refresh(self, first, address):
         """Ask first for the topology again and take its leaders, keeping

@@ -42,19 +42,27 @@ class Client:
         if conn is None or conn.pid != os.getpid() or conn.sock is None:
             self._local.conn = None
             old = getattr(self._local, "route", None)
+            if old is not None and old.pid != os.getpid():
+                old = self._local.route = None      # a parent's
             members = self.address
             if old is not None:             # a cluster's, whose first broke
-                old.close()
-                self._local.route = None
                 # The members given, then the leaders' workers known
                 # (any worker answers topology).
                 members = ",".join([members] + [a for a in old.addrs if a])
             conn = _wire.connect_any(members, self._authkey)
             conn.route = _route.Route.ask(conn, conn.address)
             self._local.conn = conn
+            self._local.route = None
             if conn.route is not None and conn.route.cluster:
                 self._local.route = conn.route
                 conn.route.token, conn.route.ids = self._token()
+                if old is not None:
+                    # Its connections to leaders still up stay: closing
+                    # one would end its session there, and give back what
+                    # the thread holds on that leader.
+                    conn.route.adopt(old)
+            elif old is not None:
+                old.close()
         if name is None or conn.route is None:
             return conn
         return conn.route.connection(conn, name, self._authkey)

@@ -173,3 +173,32 @@ def test_first_call_through_a_failover(cluster):
     assert out == {"item": "after"}, out
     getter.close()
     putter.close()
+
+
+def test_holds_on_a_live_leader_outlive_the_first_member(cluster):
+    # The holder's first connection is to node 1; its lock is on shard 1,
+    # led by node 2.  Node 1 dies: the holder's next call (on shard 0)
+    # opens a first connection elsewhere, and its connection to node 2
+    # stays, with the lock (closing it would end the session there, and a
+    # rival would get the lock while the holder thinks it holds it).
+    holder = qlock.Client(",".join(cluster.address(n) for n in (1, 3, 2)),
+                          cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    lk = name_on(1, "flk")
+    lock = qlock.Lock(lk, client=holder)
+    assert lock.acquire(timeout=5)
+    token = lock.token
+    assert holder.connection().address == cluster.address(1)
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    rlock = qlock.Lock(lk, client=rival)
+    assert not rlock.acquire(timeout=1)
+    qlock.Queue(name_on(0, "fq"), client=holder).put("x")
+    assert holder.connection().address != cluster.address(1)
+    assert not rlock.acquire(timeout=1)             # still the holder's
+    lock.release()                                  # as its owner
+    assert rlock.acquire(timeout=5)
+    assert rlock.token > token
+    rlock.release()
+    holder.close()
+    rival.close()
