@@ -83,6 +83,7 @@ class Route:
         self.token = None               # a cluster's: the session token
         self.ids = None                 # and the thread's msgid counter
         self.pid = os.getpid()
+        self.address = None             # where the first one reached it
 
     @classmethod
     def ask(cls, conn, address):
@@ -116,6 +117,7 @@ class Route:
             return None
         route = cls(n, shard, addrs)
         route.cluster = leaders is not None
+        route.address = address
         return route
 
     def shard_for(self, name):
@@ -197,10 +199,11 @@ class Route:
         # The session of a new connection to a leader takes the token
         # (session.resume; docs/PROTOCOL.md, "Sessions", "Across a
         # failover"): what this thread held on a leader that died is its
-        # again on the new one within the grace period.  An older daemon (NoMethod) or a
-        # refused token: served as before, without resume.
-        # conn.resumed_last: the msgid of the request whose reply the
-        # daemon kept for the resumed session, else None.
+        # again on the new one within the grace period.  An older daemon
+        # (NoMethod) or a refused token: served as before, without resume
+        # (None is returned; else the answer).  conn.resumed_last: the
+        # msgid of the request whose reply the daemon kept for the resumed
+        # session, else None.
         conn.resumed_last = None
         try:
             r = conn.call("session.resume", token)
@@ -208,10 +211,11 @@ class Route:
             conn.close()
             raise
         except errors.Error:
-            return
+            return None
         if isinstance(r, dict) and r.get("resumed") and isinstance(
                 r.get("last"), int):
             conn.resumed_last = r["last"]
+        return r
 
     def connection(self, first, name, authkey):
         """The connection for requests about name."""
@@ -261,6 +265,45 @@ def _follow_named(route, first, name, e):
         route.point(route.shard_for(name), addr)
 
 
+def _pick(client, name, resend, tries):
+    """The connection for one try of follow: (conn, route, first).
+    Raises the error that stops this try (NotLeader, ConnError: nothing
+    was sent); conn None: this try cannot send the lost request resend
+    (no leader known yet, when route is a cluster's; else give up)."""
+    first = client.connection()         # again to a member if it broke
+    route = first.route
+    if route is None or not route.cluster:
+        if resend is not None:
+            return None, route, first
+        return (first if name is None else client.connection(name),
+                route, first)
+    if route.stale or tries:
+        route.refresh(first, first.address)
+    try:
+        conn = first if name is None else route.leader(first, name,
+                                                       client._authkey)
+    except errors.NotLeaderError as e:
+        # Its session could not be bound: nothing was sent.
+        _follow_named(route, first, name, e)
+        raise
+    except errors.ConnError:
+        route.stale = True              # not sent: look again
+        raise
+    if resend is not None:
+        if conn is first:
+            route.stale = True          # no leader known yet
+            return None, route, first
+        last = getattr(conn, "resumed_last", None)
+        if last is None or last > resend:
+            return None, None, first
+    if not conn.alive():
+        # Closed while idle (its node died): not sent, go elsewhere.
+        conn.close()
+        route.stale = True
+        raise errors.ConnError("Conn", "connection closed by qlockd")
+    return conn, route, first
+
+
 def follow(client, method, params, name, undo):
     """One request of client's in a cluster, to the current leader of the
     shard that owns name (None: any member): NotLeader, or a connection
@@ -275,51 +318,29 @@ def follow(client, method, params, name, undo):
     at = TIMEOUT_AT.get(method)
     err = None
     resend = None                           # the lost request's msgid
+    lock = client._thread_lock()
     for tries in range(FOLLOW_TRIES):
         if tries:
             if time.monotonic() - start >= FOLLOW_WAIT:
                 break
             time.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
-        try:
-            first = client.connection()     # again to a member if it broke
-        except errors.ConnError as e:
-            err = e
-            continue
-        route = first.route
-        if route is None or not route.cluster:
-            if resend is not None:
-                break
-            # A member that does not route: as without a cluster.
-            conn = first if name is None else client.connection(name)
-            return conn.call(method, *params, undo=undo)
-        if route.stale or tries:
-            route.refresh(first, first.address)
-        try:
-            conn = first if name is None else route.leader(first, name,
-                                                           client._authkey)
-        except errors.NotLeaderError as e:
-            # Its session could not be bound: nothing was sent.
-            err = e
-            _follow_named(route, first, name, e)
-            continue
-        except errors.ConnError as e:
-            route.stale = True              # not sent: look again
-            err = e
-            continue
-        if resend is not None:
-            if conn is first:
-                route.stale = True          # no leader known yet
+        # Picking the connection excludes the session keeper (_keeper.py);
+        # the call itself marks it busy instead.
+        with lock:
+            try:
+                conn, route, first = _pick(client, name, resend, tries)
+            except (errors.ConnError, errors.NotLeaderError) as e:
+                err = e
                 continue
-            last = getattr(conn, "resumed_last", None)
-            if last is None or last > resend:
+            if conn is None:
+                if resend is not None and route is not None and route.cluster:
+                    continue
                 break
-        if not conn.alive():
-            # Closed while idle (its node died): not sent, go elsewhere.
-            conn.close()
-            route.stale = True
-            err = errors.ConnError("Conn", "connection closed by qlockd")
-            continue
+            if route is None or not route.cluster:
+                # A member that does not route: as without a cluster.
+                return conn.call(method, *params, undo=undo)
+            conn.busy = True
         p = list(params)
         if (at is not None and at < len(p) and type(p[at]) in (int, float)
                 and p[at] > 0):
@@ -330,7 +351,8 @@ def follow(client, method, params, name, undo):
             # Nothing was done: to the leader it names, else to the one the
             # topology names once there is one.
             err = e
-            _follow_named(route, first, name, e)
+            with lock:
+                _follow_named(route, first, name, e)
         except errors.ConnError:
             # Sent: its outcome is unknown.  Sent again once on a resumed
             # session's connection (above); else never sent twice, and
@@ -339,6 +361,8 @@ def follow(client, method, params, name, undo):
             if conn is first or resend is not None:
                 raise
             resend = conn.msgid
+        finally:
+            conn.busy = False
     if resend is not None:
         raise errors.ConnError(
             "Conn", "the connection to the leader broke with the request "

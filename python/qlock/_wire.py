@@ -208,6 +208,7 @@ class Connection:
         self.ids = None             # a thread's shared msgid counter (in
                                     # a cluster: ids never reused)
         self.holds = 0              # what this session holds, as we count
+        self.busy = False           # in a call (the keeper keeps off)
         self.abandoned = {}         # msgid -> undo(result, error) or None
         self.route = None           # _route.Route of a thread's first one
         self.packer = msgpack.Packer(use_bin_type=True,

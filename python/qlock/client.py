@@ -10,7 +10,7 @@ import itertools
 import os
 import threading
 
-from . import _route, _wire
+from . import _keeper, _route, _wire
 
 
 class Client:
@@ -61,11 +61,21 @@ class Client:
                     # one would end its session there, and give back what
                     # the thread holds on that leader.
                     conn.route.adopt(old)
+                _keeper.keeper().add(conn.route, self, self._thread_lock())
             elif old is not None:
                 old.close()
         if name is None or conn.route is None:
             return conn
         return conn.route.connection(conn, name, self._authkey)
+
+    def _thread_lock(self):
+        # This thread's lock against the session keeper (_keeper.py).
+        # A forked child gets a new one: the keeper may have held its
+        # parent's at the fork.
+        lock = getattr(self._local, "lock", None)
+        if lock is None or lock[0] != os.getpid():
+            lock = self._local.lock = (os.getpid(), threading.Lock())
+        return lock[1]
 
     def _token(self):
         # This thread's session token in a cluster, random, and its msgid
@@ -96,13 +106,13 @@ class Client:
     def close(self):
         """Close this thread's connections: the daemon gives back what
         they held.  The next call opens a new one."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None and conn.pid == os.getpid():
-            if conn.route is not None:
-                for owner in conn.route.owners.values():
-                    owner.close()
-            conn.close()
+        with self._thread_lock():
+            conn = getattr(self._local, "conn", None)
+            self._local.conn = None
+            if conn is not None and conn.pid == os.getpid():
+                if conn.route is not None:
+                    conn.route.close()
+                conn.close()
 
     def ping(self):
         """True if the daemon answers."""

@@ -163,6 +163,17 @@ class Cluster:
         while time.monotonic() < end and any(_alive(int(k)) for k in kids):
             time.sleep(0.02)
 
+    def signal(self, node, sig):
+        """Send sig to node's master and workers (SIGSTOP, SIGCONT)."""
+        p = self.procs[node - 1]
+        kids = subprocess.run(["pgrep", "-P", str(p.pid)],
+                              stdout=subprocess.PIPE).stdout.split()
+        for pid in [p.pid] + [int(k) for k in kids]:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
     def _kill_all(self):
         for node, p in enumerate(self.procs, 1):
             if p.poll() is None:

@@ -2,6 +2,12 @@
 (docs/PROTOCOL.md, "Sessions", "Across a failover"): its session is bound to a
 token, and the new leader keeps its holds for the grace period, for the
 Client to take back when it reconnects.  Skipped without libraft."""
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -22,6 +28,26 @@ def cluster(keyfile):
 def name_on(shard, prefix):
     return next("%s%d" % (prefix, i) for i in range(1000)
                 if _route.shard_of("%s%d" % (prefix, i), 2) == shard)
+
+
+def parked(body, ready):
+    """Run body(out) in a thread (an exception goes to out["error"], for
+    the test to report); return the thread and out once out has ready,
+    and half a second later: parked by then."""
+    out = {}
+
+    def run():
+        try:
+            body(out)
+        except Exception as e:
+            out["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    end = time.monotonic() + 10
+    while ready not in out and "error" not in out and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return t, out
 
 
 def everyone(cluster):
@@ -74,19 +100,39 @@ def test_holds_outlive_their_leader(cluster):
     rival.close()
 
 
+HOLDER = """
+import os, sys, time
+sys.path.insert(0, %r)
+import qlock
+c = qlock.Client(sys.argv[1], open(sys.argv[2], "rb").read().rstrip(b"\\n"))
+lock = qlock.Lock(sys.argv[3], client=c)
+q = qlock.JoinableQueue(sys.argv[4], client=c)
+assert lock.acquire(timeout=5)
+assert q.get(timeout=5) == "only"
+print("held", flush=True)
+time.sleep(120)
+""" % os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def test_holds_come_back_after_the_grace(cluster):
-    # A holder that never comes back: its lock and items are given back
-    # once the grace period (10 s by default) has passed on the new leader,
-    # not before.
-    holder = qlock.Client(everyone(cluster), cluster.key)
+    # A holder that never comes back (its process frozen when its leader
+    # dies, then killed: its session keeper never runs): its lock and
+    # items are given back once the grace period (10 s by default) has
+    # passed on the new leader, not before.
     rival = qlock.Client(everyone(cluster), cluster.key)
     lk, jq = name_on(0, "glk"), name_on(0, "gjq")
-    lock = qlock.Lock(lk, client=holder)
-    q = qlock.JoinableQueue(jq, client=holder)
-    q.put("only")
-    assert lock.acquire(timeout=5)
-    assert q.get(timeout=5) == "only"
-    cluster.kill9(1)
+    qlock.JoinableQueue(jq, client=rival).put("only")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, everyone(cluster), cluster.keyfile,
+         lk, jq], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        cluster.kill9(1)
+        os.kill(holder.pid, signal.SIGKILL)
+    finally:
+        holder.kill()
+        holder.wait()
     cluster.wait_leaders([2, 3], None)
     start = time.monotonic()
     rlock = qlock.Lock(lk, client=rival)
@@ -98,8 +144,54 @@ def test_holds_come_back_after_the_grace(cluster):
     rq.task_done()
     rq.join()
     rlock.release()
+    rival.close()
+
+
+def _idle_holder_keeps(cluster, fault, heal):
+    # The holder takes a lock and a joinable item on shard 0 (node 1
+    # leads it) and makes no call while fault takes node 1 away for
+    # longer than the grace: its process's session keeper resumes the
+    # session on the new leader, so a rival still finds both held; the
+    # holder releases as the owner and finishes its item.
+    holder = qlock.Client(everyone(cluster), cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    lk, jq = name_on(0, "klk"), name_on(0, "kjq")
+    lock = qlock.Lock(lk, client=holder)
+    q = qlock.JoinableQueue(jq, client=holder)
+    q.put("job")
+    assert lock.acquire(timeout=5)
+    token = lock.token
+    assert q.get(timeout=5) == "job"
+    fault()
+    try:
+        cluster.wait_leaders([2, 3], None)
+        time.sleep(13)                              # past the 10 s grace
+        rlock = qlock.Lock(lk, client=rival)
+        rq = qlock.JoinableQueue(jq, client=rival)
+        assert not rlock.acquire(timeout=1)         # still the holder's
+        with pytest.raises(queue.Empty):
+            rq.get(timeout=0.5)                     # not given back
+        lock.release()                              # as its owner
+        q.task_done()
+        assert rlock.acquire(timeout=5)
+        assert rlock.token > token
+        rlock.release()
+        rq.join()
+    finally:
+        heal()
     holder.close()
     rival.close()
+
+
+def test_an_idle_holder_keeps_its_holds_when_its_leader_dies(cluster):
+    _idle_holder_keeps(cluster, lambda: cluster.kill9(1), lambda: None)
+
+
+def test_an_idle_holder_keeps_its_holds_when_its_leader_hangs(cluster):
+    # Node 1 frozen (SIGSTOP: its connections stay open, as with a host
+    # cut off): the keeper learns from the topology that shard 0 moved.
+    _idle_holder_keeps(cluster, lambda: cluster.signal(1, signal.SIGSTOP),
+                       lambda: cluster.signal(1, signal.SIGCONT))
 
 
 def test_blocking_get_through_a_failover(cluster):
@@ -110,26 +202,16 @@ def test_blocking_get_through_a_failover(cluster):
     # session must have had a reply kept: one that never changed anything
     # was unknown to the new leader before its bind was replicated:
     # test_first_call_through_a_failover.)
-    import threading
     getter = qlock.Client(everyone(cluster), cluster.key)
     putter = qlock.Client(everyone(cluster), cluster.key)
     jq = name_on(0, "bq")
     q = qlock.Queue(jq, client=getter)
-    out = {}
 
-    def get():
-        try:
-            q.put("warm")                           # a reply kept
-            out["warm"] = q.get(timeout=5)
-            out["item"] = q.get(timeout=60)
-        except Exception as e:                      # the test reports it
-            out["error"] = e
-    t = threading.Thread(target=get)
-    t.start()
-    end = time.monotonic() + 10
-    while "warm" not in out and time.monotonic() < end:
-        time.sleep(0.05)
-    time.sleep(0.5)                                 # parked on node 1
+    def get(out):
+        q.put("warm")                               # a reply kept
+        out["warm"] = q.get(timeout=5)
+        out["item"] = q.get(timeout=60)
+    t, out = parked(get, "warm")                    # on node 1
     cluster.kill9(1)
     cluster.wait_leaders([2, 3], None)
     qlock.Queue(jq, client=putter).put("after")
@@ -146,7 +228,6 @@ def test_first_call_through_a_failover(cluster):
     # nothing, yet the new leader knows it (the bind is replicated):
     # resumed, last 0, the get is sent again and served by an item put
     # there.  Before, the call failed (ConnectionError, outcome unknown).
-    import threading
     getter = qlock.Client(everyone(cluster), cluster.key)
     putter = qlock.Client(everyone(cluster), cluster.key)
     jq = name_on(0, "fq")
@@ -199,6 +280,38 @@ def test_holds_on_a_live_leader_outlive_the_first_member(cluster):
     lock.release()                                  # as its owner
     assert rlock.acquire(timeout=5)
     assert rlock.token > token
+    rlock.release()
+    holder.close()
+    rival.close()
+
+
+def test_a_holder_parked_on_another_shard_keeps_its_lock(cluster):
+    # One thread holds a lock on shard 0 (node 1) and is parked in a get
+    # on shard 1 (node 2) when node 1 dies: its connection to node 2 is
+    # busy, but the keeper resumes its session on shard 0's new leader.
+    holder = qlock.Client(everyone(cluster), cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    lk, pq = name_on(0, "plk"), name_on(1, "pq")
+
+    def hold(out):
+        lock = qlock.Lock(lk, client=holder)
+        assert lock.acquire(timeout=5)
+        out["token"] = lock.token
+        out["item"] = qlock.Queue(pq, client=holder).get(timeout=60)
+        lock.release()
+        out["released"] = True
+    t, out = parked(hold, "token")                  # on node 2
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    time.sleep(13)                                  # past the 10 s grace
+    rlock = qlock.Lock(lk, client=rival)
+    assert not rlock.acquire(timeout=1)             # still the holder's
+    qlock.Queue(pq, client=rival).put("go")
+    t.join(30)
+    assert not t.is_alive()
+    assert out.get("item") == "go" and out.get("released"), out
+    assert rlock.acquire(timeout=5)
+    assert rlock.token > out["token"]
     rlock.release()
     holder.close()
     rival.close()
