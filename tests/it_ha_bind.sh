@@ -24,9 +24,7 @@ HOLDER=${HA_HOLDER:-$here/ha_holder}
 # Snapshots every 16 entries (4 kept behind).
 QLOCKD_TEST_SNAPSHOT_EVERY=16
 export QLOCKD_TEST_SNAPSHOT_EVERY
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 # Two queue names on shard 0 (of 2).
 set -- $(PYTHONPATH=$PYPKG "$PY" -c '
 from qlock._route import shard_of

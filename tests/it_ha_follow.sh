@@ -16,9 +16,7 @@ name=it_ha_follow
 PUTTER=${HA_PUTTER:-$here/ha_putter}
 [ -x "$PUTTER" ] || { echo "SKIP: no $PUTTER"; exit 77; }
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 WANT="1 2" ha leaders 20 0 $lport3 > /dev/null ||
     { logs; die "topology through node 3 lacks the leaders"; }
 

@@ -1,9 +1,9 @@
 # it_ha_lib.sh: sourced by the cluster tests (it_ha_*.sh) after it_lib.sh:
 # skip (77) without libraft; a key; the helper ha.py (free ports, topology,
 # leaders, queue contents, fencing tokens, over raw msgpack-RPC with the
-# Python package in the tree); three nodes' ports; start ID, kill9 ID,
-# qput, check (every acknowledged item there once),
-# logs.  $election (ms, default 300) is the nodes' election timeout.
+# Python package in the tree); three nodes' ports; start ID, cluster_up,
+# kill9 ID, qput, check (every acknowledged item there once), logs.
+# $election (ms, default 300) is the nodes' election timeout.
 
 "$QLOCKD" --check-config --node-id 1 --peer 1=127.0.0.1:7460 \
     --raft-dir /nonexistent --listen unix:/nonexistent/s 2>&1 |
@@ -181,6 +181,13 @@ start() {
 	    >> "$tmp/node$1.log" 2>&1 &
 	eval "pid$1=$!"
 	pids="$pids $!"
+}
+# cluster_up: the three nodes, until nodes 1 and 2 lead and serve shards 0
+# and 1 (their preferred leaders), within 30 s.
+cluster_up() {
+	start 1; start 2; start 3
+	WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
+	    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
 }
 # proxied PBASE: the proxy it_ha_records.py (state in $tmp/px) listening
 # on PBASE and PBASE+1 in front of node 1's Raft ports, then the three

@@ -27,9 +27,7 @@ HOLDER=${HA_HOLDER:-$here/ha_holder}
 # The stock client of Python <= 3.11 speaks HMAC-MD5.
 HA_OPTS="--auth-legacy-md5"
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 WANT="1 2" ha leaders 20 0 $lport3 > /dev/null ||
     { logs; die "topology through node 3 lacks the leaders"; }
 # Names on shard 0 (of 2): two locks, two queues.

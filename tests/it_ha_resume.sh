@@ -16,9 +16,7 @@ name=it_ha_resume
 HOLDER=${HA_HOLDER:-$here/ha_holder}
 [ -x "$HOLDER" ] || { echo "SKIP: no $HOLDER"; exit 77; }
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 # A lock name on shard 0 (of 2).
 set -- $(PYTHONPATH=$PYPKG "$PY" -c '
 from qlock._route import shard_of

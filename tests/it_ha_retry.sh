@@ -118,9 +118,7 @@ EOF
 TMPD=$tmp
 export TMPD
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 
 # Node 3 down while the reply is kept and 60 entries go by (its group
 # compacts past it); back, it installs the leader's snapshot (written from

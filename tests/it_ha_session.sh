@@ -250,9 +250,7 @@ sess single $sport || fail "the single node"
 kill -TERM $spid
 wait $spid
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 
 # scenario WHAT SUFFIX [HOOK [AFTER]]: run sess.py WHAT against the
 # cluster; once it holds its objects on node 1 (the file ready$SUFFIX), run

@@ -11,9 +11,7 @@ name=it_ha_snap
 QLOCKD_TEST_SNAPSHOT_EVERY=64
 export QLOCKD_TEST_SNAPSHOT_EVERY
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 kill9 3
 # With node 3 gone the leaders may move once more (a leader that had just
 # been handed its shard loses its quorum while the handing worker

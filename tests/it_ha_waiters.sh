@@ -28,9 +28,7 @@ name=it_ha_waiters
 . "$here/it_lib.sh"
 . "$here/it_ha_lib.sh"
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 
 cat > "$tmp/wait.py" <<'PYEOF'
 import os, sys, time

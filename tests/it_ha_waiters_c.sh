@@ -18,9 +18,7 @@ name=it_ha_waiters_c
 HOLDER=${HA_HOLDER:-$here/ha_holder}
 [ -x "$HOLDER" ] || { echo "SKIP: no $HOLDER"; exit 77; }
 
-start 1; start 2; start 3
-WANT="1 2" ha leaders 30 0 $ports > /dev/null ||
-    { logs; die "shards not led by nodes 1 and 2 within 30 s"; }
+cluster_up
 all=127.0.0.1:$lport3,127.0.0.1:$lport2,127.0.0.1:$lport1
 
 cat > "$tmp/u.py" <<'PYEOF'
