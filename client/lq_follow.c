@@ -12,7 +12,7 @@
  * call fails with QLOCK_ECONN (its outcome is unknown: never sent twice),
  * and the next call asks for the leaders again and goes on, on new
  * connections.  Each connection to a leader binds its session to the
- * handle's token first (leader_open), so holds outlive a leader that
+ * handle's token first (lq_leader_open), so holds outlive a leader that
  * dies.
  */
 #include <sys/random.h>
@@ -139,16 +139,16 @@ aside_end(qlock *c, struct aside *a, bool keep_err)
 		snprintf(c->err, sizeof(c->err), "%s", a->err);
 }
 
-/* Ask topology on the first connection (opened again if it broke) and
- * take the leaders it names, keeping the connections to those that still
- * lead.  On failure the route stays as it was, marked stale. */
-static void
-follow_refresh(qlock *c)
+/* Ask topology on the first connection (opened again if it broke): a
+ * new route (no connections) naming the leaders, or NULL if it failed or
+ * is not a cluster's of as many shards as c's route. */
+struct lq_route *
+lq_follow_topology(qlock *c)
 {
 	struct lq_route	*old = c->route, *rt;
 	struct mp_reader res;
 	struct aside	 a;
-	int		 i, tries;
+	int		 tries;
 
 	aside_begin(c, &a);
 	rt = NULL;
@@ -163,12 +163,25 @@ follow_refresh(qlock *c)
 			    &res);
 	}
 	aside_end(c, &a, false);
-	if (rt == NULL || !rt->cluster || rt->nshards != old->nshards) {
-		if (rt != NULL) {
-			c->route = rt;
-			lq_route_free(c);
-			c->route = old;
-		}
+	if (rt != NULL && (!rt->cluster || rt->nshards != old->nshards)) {
+		c->route = rt;
+		lq_route_free(c);
+		c->route = old;
+		rt = NULL;
+	}
+	return rt;
+}
+
+/* Ask topology and take the leaders it names, keeping the connections to
+ * those that still lead.  On failure the route stays as it was, marked
+ * stale. */
+static void
+follow_refresh(qlock *c)
+{
+	struct lq_route	*old = c->route, *rt;
+	int		 i;
+
+	if ((rt = lq_follow_topology(c)) == NULL) {
 		old->stale = true;
 		return;
 	}
@@ -196,8 +209,8 @@ follow_refresh(qlock *c)
  * request was sent.  A daemon that does not know the method (an older
  * one) or refuses the token serves the connection as before.
  */
-static int
-leader_open(qlock *c, const char *addr)
+int
+lq_leader_open(qlock *c, const char *addr)
 {
 	static const char *const keys[] = { "resumed", "last" };
 	struct mp_reader res;
@@ -272,8 +285,8 @@ named_leader(const qlock *c)
 
 /* False if the daemon closed fd (a leader that died since its last
  * answer): a request not sent yet can go elsewhere. */
-static bool
-conn_alive(int fd)
+bool
+lq_conn_alive(int fd)
 {
 	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
 	char		b;
@@ -348,7 +361,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		    rt->addr[shard] != NULL) {
 			/* Not sent yet: a leader out of reach is looked for
 			 * again. */
-			if ((rt->fd[shard] = leader_open(c,
+			if ((rt->fd[shard] = lq_leader_open(c,
 			    rt->addr[shard])) == -1) {
 				st = QLOCK_ECONN;
 				rt->stale = true;
@@ -373,7 +386,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 			fd = c->fd;
 		}
 		on_first = fd == c->fd;
-		if (!conn_alive(fd)) {
+		if (!lq_conn_alive(fd)) {
 			/* Closed while idle: not sent, go elsewhere. */
 			close(fd);
 			if (on_first)
@@ -421,7 +434,7 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		free(rt->addr[shard]);
 		rt->addr[shard] = named;
 		/* At once: skip the wait and the topology. */
-		if ((rt->fd[shard] = leader_open(c, named)) == -1)
+		if ((rt->fd[shard] = lq_leader_open(c, named)) == -1)
 			continue;
 		if (resend && resend_check(c) != QLOCK_OK)
 			return QLOCK_ECONN;

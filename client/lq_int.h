@@ -96,6 +96,9 @@ int	lq_route_shard(const qlock *);
 /* lq_follow.c: following a cluster's leaders. */
 int	lq_follow_call(qlock *, struct mp_reader *);
 int	lq_follow_reopen(qlock *);
+struct lq_route *lq_follow_topology(qlock *);
+int	lq_leader_open(qlock *, const char *);
+bool	lq_conn_alive(int);
 
 /* lq_call.c: building a request, calling, reading its result. */
 void	lq_pk_check(qlock *, int);

@@ -75,6 +75,13 @@ int         qlock_ping(qlock *c);
  * poll(2) for its end (POLLRDHUP, POLLHUP) while holding something there;
  * -1 once broken.  Do not read, write or close it: qlock_close does. */
 int         qlock_fileno(const qlock *c, const char *name);
+/* In a cluster, keep what c holds on name's shard through a failover
+ * without a call: QLOCK_OK if its session is on the shard's leader (still,
+ * or resumed on a new one); QLOCK_ECONN if that cannot be told now (no
+ * leader reachable: call again soon, the new leader keeps it for
+ * --session-grace); QLOCK_ENOTOWNER if it was given back (one node: the
+ * connection was lost).  Call it every second or so while holding. */
+int         qlock_keep(qlock *c, const char *name);
 
 /* Queue and JoinableQueue.  open creates the queue if absent (idempotent);
  * put/get on a name never opened use an unbounded plain queue. */

@@ -25,6 +25,10 @@
 
 #define RUN_GRACE	5	/* seconds from SIGTERM to SIGKILL */
 #define RUN_TICK_MS	100	/* without pidfds: how often to look */
+#define KEEP_EVERY	1.0	/* s between qlock_keep calls while held */
+#define KEEP_RETRY	0.25	/* s between them while not confirmed */
+#define KEEP_LIMIT	10.0	/* s unconfirmed before the hold counts as
+				   lost (a cluster's default grace) */
 
 /* Child of lock/sem, for the signal forwarder; 0 when none. */
 static volatile sig_atomic_t child_pid;
@@ -63,18 +67,56 @@ child_pidfd(pid_t pid)
 #endif
 }
 
+/* A failover: whether what the holder holds is still its (qlock_keep),
+ * at keep_at or when its socket ended.  Unconfirmed for KEEP_LIMIT s, or
+ * given back: lost (false). */
+static bool
+still_held(qlock *c, const struct args *a, double *keep_at, double *since,
+    int *sock)
+{
+	double	now = now_mono();
+	int	st = qlock_keep(c, a->pos[0]);
+
+	if (st == QLOCK_OK) {
+		*since = 0;
+		*keep_at = now + KEEP_EVERY;
+		*sock = qlock_fileno(c, a->pos[0]);
+		return true;
+	}
+	if (st == QLOCK_ECONN) {
+		if (*since == 0)
+			*since = now;
+		*keep_at = now + KEEP_RETRY;
+		*sock = -1;	/* polled no more: its end was seen */
+		if (now - *since < KEEP_LIMIT)
+			return true;
+		fprintf(stderr, "qlock: %s %s: no leader took the session "
+		    "again within %g s (%s): the %s counts as lost\n",
+		    a->what, a->pos[0], KEEP_LIMIT, qlock_last_error(c),
+		    strcmp(a->what, "lock") == 0 ? "lock" : "permit");
+		return false;
+	}
+	fprintf(stderr, "qlock: %s %s: %s\n", a->what, a->pos[0],
+	    qlock_last_error(c));
+	return false;
+}
+
 /*
- * Wait for the child while watching the connection.  If it ends, what the
- * session held (the lock, the permit) is gone: say so, send the child
- * SIGTERM, and SIGKILL RUN_GRACE seconds later if it is still there.  The
- * child's wait status in *status; *lost if the connection ended first.
+ * Wait for the child while keeping what the session holds: every
+ * KEEP_EVERY seconds, and when the connection ends, qlock_keep follows a
+ * cluster's failover (resuming the session on the new leader).  If what
+ * it held is gone (one node: the connection ended; a cluster: not resumed,
+ * or no leader reached for KEEP_LIMIT s), say so, send the child SIGTERM,
+ * and SIGKILL RUN_GRACE seconds later if it is still there.  The child's
+ * wait status in *status; *lost if the hold was lost first.
  */
 static int
 child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
     bool *lost)
 {
 	struct pollfd	pfd[2];
-	double		kill_at = 0, left;
+	double		kill_at = 0, keep_at = now_mono() + KEEP_EVERY;
+	double		since = 0, left;
 	int		pidfd = child_pidfd(pid);
 	int		sock = qlock_fileno(c, a->pos[0]);	/* the holder's */
 	int		n, tmo;
@@ -91,6 +133,15 @@ child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
 				close(pidfd);
 			return -1;
 		}
+		if (!*lost && now_mono() >= keep_at &&
+		    !still_held(c, a, &keep_at, &since, &sock)) {
+			*lost = true;
+			fprintf(stderr, "qlock: %s %s: stopping %s (SIGTERM, "
+			    "SIGKILL after %d s)\n", a->what, a->pos[0],
+			    a->cmd[0], RUN_GRACE);
+			kill(pid, SIGTERM);
+			kill_at = now_mono() + RUN_GRACE;
+		}
 		n = 0;
 		if (!*lost && sock != -1) {
 			pfd[n].fd = sock;
@@ -101,6 +152,11 @@ child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
 			pfd[n++].events = POLLIN;
 		}
 		tmo = pidfd == -1 ? RUN_TICK_MS : -1;
+		if (!*lost) {
+			left = keep_at - now_mono();
+			if (tmo == -1 || left * 1000 < tmo)
+				tmo = left > 0 ? (int)(left * 1000) + 1 : 0;
+		}
 		if (kill_at > 0) {
 			left = kill_at - now_mono();
 			if (left <= 0) {
@@ -116,16 +172,8 @@ child_wait(qlock *c, const struct args *a, pid_t pid, int *status,
 		if (poll(pfd, (nfds_t)n, tmo) == -1 && errno != EINTR)
 			continue;	/* the waitpid above decides */
 		if (!*lost && sock != -1 && (pfd[0].revents & (POLLRDHUP |
-		    POLLHUP | POLLERR | POLLNVAL))) {
-			*lost = true;
-			fprintf(stderr, "qlock: %s %s: connection to the daemon "
-			    "lost, and with it the %s; stopping %s (SIGTERM, "
-			    "SIGKILL after %d s)\n", a->what, a->pos[0],
-			    strcmp(a->what, "lock") == 0 ? "lock" : "permit",
-			    a->cmd[0], RUN_GRACE);
-			kill(pid, SIGTERM);
-			kill_at = now_mono() + RUN_GRACE;
-		}
+		    POLLHUP | POLLERR | POLLNVAL)))
+			keep_at = 0;	/* ended: look now */
 	}
 	if (pidfd != -1)
 		close(pidfd);
