@@ -307,6 +307,7 @@ cmd_cond_wait(struct worker *w, struct request *r)
 	}
 	(void)cond_wait(&o->u.cond, l, r->ctx.sess, wt, &w->tokens, &w->woken);
 	session_note_lock(w, lo, r->ctx.sess);
+	session_note_wait(w, wt, true);	/* its place, if bound */
 	if (deadline == 0)	/* no time to wait: relock at once */
 		cmd_cond_requeue(w, wt, QLOCK_TIMEOUT);
 	else

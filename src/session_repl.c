@@ -103,8 +103,27 @@ wait_kind(const struct waiter *wt)
 		return WAIT_LOCK;
 	case WOP_SEM_ACQUIRE:
 		return WAIT_SEM;
+	case WOP_COND_WAIT:	/* waiting for a notify */
+	case WOP_COND_REACQUIRE:	/* then for the lock */
+		return WAIT_COND;
 	default:
 		return -1;
+	}
+}
+
+/* The object name wt's records give: a cond.wait's lock object's (the
+ * condition, or the Lock it waits over), which it stays under from its
+ * park to its answer; else its object's. */
+static void
+wait_name(const struct waiter *wt, const struct object *o, const char **name,
+    uint32_t *len)
+{
+	if (wait_kind(wt) == WAIT_COND && wt->lockname != NULL) {
+		*name = wt->lockname;
+		*len = (uint32_t)wt->locklen;
+	} else {
+		*name = o->name;
+		*len = (uint32_t)o->namelen;
 	}
 }
 
@@ -121,12 +140,15 @@ void
 session_note_wait(struct worker *w, struct waiter *wt, bool parked)
 {
 	struct store_buf *b;
+	const char	*name;
+	uint32_t	 len;
 
 	if (wait_kept(w, wt) && wt->obj != NULL &&
-	    (b = hold_buf(w, wt->obj)) != NULL)
-		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, wt->obj->name,
-		    (uint32_t)wt->obj->namelen, wt->sess->key, wt->ctx.msgid,
-		    wait_kind(wt));
+	    (b = hold_buf(w, wt->obj)) != NULL) {
+		wait_name(wt, wt->obj, &name, &len);
+		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, name, len,
+		    wt->sess->key, wt->ctx.msgid, wait_kind(wt), wt->depth);
+	}
 }
 
 /* The waiters of o whose places are kept, as records, in order. */
@@ -135,11 +157,15 @@ waits_of(struct worker *w, struct store_buf *b, struct object *o,
     struct waitq *q)
 {
 	struct waiter	*wt;
+	const char	*name;
+	uint32_t	 len;
 
 	TAILQ_FOREACH(wt, &q->head, link)
-		if (wait_kept(w, wt))
-			rec_h_wait(b, R_H_WAIT, o->name, (uint32_t)o->namelen,
-			    wt->sess->key, wt->ctx.msgid, wait_kind(wt));
+		if (wait_kept(w, wt)) {
+			wait_name(wt, o, &name, &len);
+			rec_h_wait(b, R_H_WAIT, name, len, wt->sess->key,
+			    wt->ctx.msgid, wait_kind(wt), wt->depth);
+		}
 }
 
 /* The keyed sessions' parked requests, each object's in order (a
@@ -157,8 +183,11 @@ session_waits_snapshot(struct worker *w, struct store_buf *b)
 			waits_of(w, b, o, &o->u.queue.getters);
 		else if (o->kind == OBJ_LOCK)
 			waits_of(w, b, o, &o->u.lock.waiters);
-		else if (o->kind == OBJ_COND)
+		else if (o->kind == OBJ_COND) {
+			/* Those notified, waiting for the lock, first. */
 			waits_of(w, b, o, &o->u.cond.lock.waiters);
+			waits_of(w, b, o, &o->u.cond.waiters);
+		}
 		else if (o->kind == OBJ_SEM)
 			waits_of(w, b, o, &o->u.sem.waiters);
 	}
@@ -171,16 +200,19 @@ wait_queue(struct worker *w, const struct rwait *x, struct object **op)
 {
 	struct object	*o = registry_find(&w->reg, x->name, x->namelen);
 
-	if (o == NULL && x->kind != WAIT_SEM)	/* a semaphore is opened */
+	/* A semaphore is opened; a condition's lock object exists. */
+	if (o == NULL && x->kind != WAIT_SEM && x->kind != WAIT_COND)
 		o = registry_add(&w->reg, x->name, x->namelen,
 		    x->kind == WAIT_GET ? OBJ_QUEUE : OBJ_LOCK);
 	if ((*op = o) == NULL)
 		return NULL;
 	if (x->kind == WAIT_GET && o->kind == OBJ_QUEUE)
 		return &o->u.queue.getters;
-	if (x->kind == WAIT_LOCK && o->kind == OBJ_LOCK)
+	if ((x->kind == WAIT_LOCK || x->kind == WAIT_COND) &&
+	    o->kind == OBJ_LOCK)
 		return &o->u.lock.waiters;
-	if (x->kind == WAIT_LOCK && o->kind == OBJ_COND)
+	if ((x->kind == WAIT_LOCK || x->kind == WAIT_COND) &&
+	    o->kind == OBJ_COND)
 		return &o->u.cond.lock.waiters;
 	if (x->kind == WAIT_SEM && o->kind == OBJ_SEM)
 		return &o->u.sem.waiters;
@@ -190,12 +222,15 @@ wait_queue(struct worker *w, const struct rwait *x, struct object **op)
 /* A new leader: rp's parked requests become placeholders on their
  * objects, in order, owned by their keys' detached sessions, with no
  * connection and no deadline (the grace bounds them), away until their
- * sessions resume; the resend takes the place. */
+ * sessions resume; the resend takes the place.  A cond.wait's is woken
+ * by the failover, as if notified: it waits for its lock again, at its
+ * depth (a condition's waiters may wake without a notify; they check
+ * what they wait for). */
 static void
 waits_serve(struct worker *w, struct replay *rp)
 {
 	static const int ops[] = { WOP_QUEUE_GET, WOP_LOCK_ACQUIRE,
-	    WOP_SEM_ACQUIRE };
+	    WOP_SEM_ACQUIRE, WOP_COND_REACQUIRE };
 	struct rwait	*x;
 	struct object	*o;
 	struct session	*s;
@@ -224,7 +259,8 @@ waits_serve(struct worker *w, struct replay *rp)
 			queue_park_get(&o->u.queue, wt);
 		else {
 			wt->op = ops[x->kind];
-			wt->depth = 1;
+			wt->depth = x->kind == WAIT_COND ? x->depth : 1;
+			wt->outcome = QLOCK_OK;
 			waitq_push(q, wt);
 		}
 	}

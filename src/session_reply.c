@@ -51,7 +51,9 @@ reply_buf(struct worker *w)
 
 /* The object name a parked request r waits on, and its waiter's op
  * (-1: not one whose place is kept; WOP_QUEUE_GET is 0): a cond.acquire
- * over a Lock waits on that lock (its third parameter). */
+ * over a Lock waits on that lock (its third parameter); a cond.wait's
+ * place is its lock's (that lock, or the condition's own), where the
+ * failover woke it (session_repl.c waits_serve). */
 static int
 place_target(const struct request *r, const char **name, uint32_t *len)
 {
@@ -67,12 +69,13 @@ place_target(const struct request *r, const char **name, uint32_t *len)
 		return WOP_SEM_ACQUIRE;
 	if (r->cmd->exec == cmd_lock_acquire)
 		return WOP_LOCK_ACQUIRE;
-	if (r->cmd->exec != cmd_cond_acquire)
+	if (r->cmd->exec != cmd_cond_acquire && r->cmd->exec != cmd_cond_wait)
 		return -1;
 	if (r->nparams > 2 && mp_skip(&rd, &raw, &rawlen) == 0 &&
 	    mp_read_nil(&rd) == -1 && mp_read_str(&rd, name, len) == -1)
 		return -1;
-	return WOP_LOCK_ACQUIRE;
+	return r->cmd->exec == cmd_cond_wait ? WOP_COND_REACQUIRE :
+	    WOP_LOCK_ACQUIRE;
 }
 
 /* r is the resend of the request s's grant answered. */
@@ -113,7 +116,8 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	wt->placed = false;
 	wt->ctx = r->ctx;
 	wt->ctx.keep = true;
-	if (wt->heap_idx == NO_SLOT)
+	/* A cond.wait woken by the failover waits for its lock untimed. */
+	if (wt->heap_idx == NO_SLOT && op != WOP_COND_REACQUIRE)
 		worker_park(w, wt, deadline);
 	if (r->ctx.msgid > s->hi)
 		s->hi = r->ctx.msgid;
@@ -126,7 +130,8 @@ session_place_answered(struct worker *w, struct waiter *wt)
 	struct session	*s = wt->sess;
 
 	if (wt->status != QLOCK_OK || wt->obj == NULL ||
-	    (wt->op != WOP_LOCK_ACQUIRE && wt->op != WOP_SEM_ACQUIRE))
+	    (wt->op != WOP_LOCK_ACQUIRE && wt->op != WOP_SEM_ACQUIRE &&
+	    wt->op != WOP_COND_REACQUIRE))
 		return;
 	free(s->grant_name);
 	s->grant = wt->ctx.msgid;

@@ -64,16 +64,19 @@ enum rec_type {
 			   a new leader even if it holds and kept nothing);
 			   false: key's session ended (forget key, its kept
 			   reply too) (store_reply.c) */
-	R_H_WAIT,	/* name, key, msgid[, kind]: key's request msgid
-			   parked on the object, after those before: a
-			   queue.get (kind absent or WAIT_GET), an acquire
-			   of a lock or a condition's lock (WAIT_LOCK), of
-			   a semaphore (WAIT_SEM) (store_wait.c) */
+	R_H_WAIT,	/* name, key, msgid[, kind[, depth]]: key's
+			   request msgid parked on the object, after those
+			   before: a queue.get (kind absent or WAIT_GET), an
+			   acquire of a lock or a condition's lock
+			   (WAIT_LOCK), of a semaphore (WAIT_SEM), a
+			   cond.wait, named by its lock object, with the
+			   depth it holds again (WAIT_COND) (store_wait.c) */
 	R_H_UNWAIT,	/* name, key, msgid: it left (answered, dropped) */
 };
 
 /* What an R_H_WAIT waits for (its kind field). */
-enum { WAIT_GET = 0, WAIT_LOCK = 1, WAIT_SEM = 2, WAIT_KINDS };
+enum { WAIT_GET = 0, WAIT_LOCK = 1, WAIT_SEM = 2, WAIT_COND = 3,
+    WAIT_KINDS };
 
 /* Little-endian u32 helpers for the fixed headers. */
 static inline void
@@ -138,7 +141,9 @@ struct rwait {
 	uint32_t	 namelen;
 	uint64_t	 skey;
 	uint64_t	 msgid;
-	int		 kind;		/* WAIT_GET, WAIT_LOCK, WAIT_SEM */
+	int		 kind;		/* WAIT_GET, WAIT_LOCK, WAIT_SEM,
+					   WAIT_COND */
+	uint32_t	 depth;		/* WAIT_COND's */
 };
 
 /* A key bound and its session's last reply, during replay. */
@@ -239,7 +244,8 @@ void	 replay_replies_snapshot(struct store_buf *b, const struct replay *rp);
 
 /* store_wait.c: keyed sessions' parked gets in the replay state. */
 void	 rec_h_wait(struct store_buf *b, int type, const char *name,
-	    uint32_t namelen, uint64_t skey, uint64_t msgid, int kind);
+	    uint32_t namelen, uint64_t skey, uint64_t msgid, int kind,
+	    uint32_t depth);
 int	 replay_wait(struct replay *rp, uint64_t type, const char *name,
 	    uint32_t namelen, struct mp_reader *r);
 /* Drop the waits on name (NULL: any) of skey (0: any). */

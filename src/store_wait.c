@@ -1,12 +1,14 @@
-/* store_wait.c: the parked queue.get, lock and semaphore acquires of
- * sessions bound to a key
+/* store_wait.c: the parked queue.get, lock and semaphore acquires and
+ * cond.waits of sessions bound to a key
  * (session.resume, in a cluster) in the replicated state, so that a new
  * leader puts them back in their places (docs/HA-SESSIONS.md "Waiters'
  * places across a failover").  The records
- *	[R_H_WAIT, name, key, msgid(, kind)]	[R_H_UNWAIT, name, key, msgid]
+ *	[R_H_WAIT, name, key, msgid(, kind(, depth))]
+ *	[R_H_UNWAIT, name, key, msgid]
  * say that key's request msgid parked on object name, behind those before
- * it (kind: WAIT_GET if absent, WAIT_LOCK, WAIT_SEM), and that it left
- * (answered or dropped).  R_H_BIND false drops all
+ * it (kind: WAIT_GET if absent, WAIT_LOCK, WAIT_SEM; WAIT_COND, a
+ * cond.wait named by its lock object, with the depth it holds again), and
+ * that it left (answered or dropped).  R_H_BIND false drops all
  * of a key's, R_DELETE all on the queue.  Kept by name, in record order
  * (the queue may be idle in the registry).  Like all of replay: no clock,
  * no random source, no I/O. */
@@ -19,17 +21,20 @@
 
 void
 rec_h_wait(struct store_buf *b, int type, const char *name, uint32_t namelen,
-    uint64_t skey, uint64_t msgid, int kind)
+    uint64_t skey, uint64_t msgid, int kind, uint32_t depth)
 {
 	msgpack_packer	pk;
-	bool		get = type == R_H_UNWAIT || kind == WAIT_GET;
-	size_t		at = rec_begin(b, &pk, get ? 3 : 4, (enum rec_type)type);
+	uint32_t	n = type == R_H_UNWAIT || kind == WAIT_GET ? 3 :
+			    kind == WAIT_COND ? 5 : 4;
+	size_t		at = rec_begin(b, &pk, n, (enum rec_type)type);
 
 	pack_str(&pk, name, namelen);
 	msgpack_pack_uint64(&pk, skey);
 	msgpack_pack_uint64(&pk, msgid);
-	if (!get)
+	if (n > 3)
 		msgpack_pack_uint8(&pk, (uint8_t)kind);
+	if (n > 4)
+		msgpack_pack_uint32(&pk, depth);
 	rec_end(b, at);
 }
 
@@ -44,13 +49,15 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
     uint32_t namelen, struct mp_reader *r)
 {
 	struct rwait	*x;
-	uint64_t	 skey, msgid, kind = WAIT_GET;
+	uint64_t	 skey, msgid, kind = WAIT_GET, depth = 0;
 	size_t		 i;
 
 	if (mp_read_uint(r, &skey) == -1 || skey == 0 ||
 	    mp_read_uint(r, &msgid) == -1 ||
 	    (r->p < r->end && (mp_read_uint(r, &kind) == -1 ||
-	    kind >= WAIT_KINDS)))
+	    kind >= WAIT_KINDS)) ||
+	    (kind == WAIT_COND && (mp_read_uint(r, &depth) == -1 ||
+	    depth == 0 || depth > UINT32_MAX)))
 		return -1;
 	if (type == R_H_UNWAIT) {
 		for (i = 0; i < rp->nwaits; i++) {
@@ -78,6 +85,7 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 	x->skey = skey;
 	x->msgid = msgid;
 	x->kind = (int)kind;
+	x->depth = (uint32_t)depth;
 	return 0;
 }
 
@@ -114,5 +122,5 @@ replay_waits_snapshot(struct store_buf *b, const struct replay *rp)
 	for (i = 0; i < rp->nwaits; i++)
 		rec_h_wait(b, R_H_WAIT, rp->waits[i].name,
 		    rp->waits[i].namelen, rp->waits[i].skey,
-		    rp->waits[i].msgid, rp->waits[i].kind);
+		    rp->waits[i].msgid, rp->waits[i].kind, rp->waits[i].depth);
 }

@@ -315,3 +315,37 @@ def test_a_holder_parked_on_another_shard_keeps_its_lock(cluster):
     rlock.release()
     holder.close()
     rival.close()
+
+
+def test_a_condition_wait_through_a_failover(cluster):
+    # A thread waits on a Condition of shard 0, holding its lock twice
+    # (depth 2) before the wait, when node 1 dies.  The new leader wakes
+    # the wait (as a notify may: the waiter checks what it waits for) and
+    # gives the lock back to it at depth 2: wait() returns True, both
+    # releases succeed, and a rival gets the lock after.  Before, the
+    # wait sent again found its session not holding the lock and raised
+    # AssertionError ("must acquire() condition before using wait()").
+    waiter = qlock.Client(everyone(cluster), cluster.key)
+    rival = qlock.Client(everyone(cluster), cluster.key)
+    cvname = name_on(0, "cv")
+
+    def wait(out):
+        cv = qlock.Condition(cvname, client=waiter)
+        with cv:
+            with cv:
+                out["waiting"] = True
+                out["woke"] = cv.wait(timeout=60)
+            out["depth1"] = True
+        out["released"] = True
+    t, out = parked(wait, "waiting")
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    t.join(30)
+    assert not t.is_alive()
+    assert out == {"waiting": True, "woke": True, "depth1": True,
+                   "released": True}, out
+    rcv = qlock.Condition(cvname, client=rival)
+    assert rcv.acquire(timeout=5)
+    rcv.release()
+    waiter.close()
+    rival.close()
