@@ -140,6 +140,7 @@ load_finish
 # A Raft port another process listens on while node 3 is down: its
 # worker says so (raft_start said nothing), and joins once it is free.
 kill9 3
+reaped 3
 "$PY" - "$raft3" <<'PYEOF' &
 import socket, sys, time
 s = socket.socket()

@@ -173,6 +173,7 @@ pid1= pid2= pid3=
 # the cluster's key or KEYFILE; $optsID: more options for node ID,
 # $HA_OPTS: for every node.
 start() {
+	reaped "$1"
 	eval "lp=\$lport$1 xo=\$opts$1"
 	"$QLOCKD" $asroot -f --workers 2 --listen 127.0.0.1:$lp $xo \
 	    --worker-ports 0 --authkey-file "${2:-$tmp/key}" --node-id "$1" \
@@ -207,25 +208,43 @@ proxied() {
 	peers=$realpeers
 }
 # kill9 ID: kill -9 node ID's master and workers; return once they are
-# gone (their sockets closed).
+# dead (each a zombie at least: reaping, by whoever pid 1 is, may take a
+# while), as a crash would leave them, at once: the tests time what
+# follows.
 kill9() {
 	eval "m=\$pid$1"
 	w=$(pgrep -P "$m")
 	kill -KILL $w "$m" 2>/dev/null
 	wait "$m" 2>/dev/null
 	for p in $w; do
-		wait_for 10 gone "$p" ||
+		wait_for 10 dead "$p" ||
 		    die "worker $p of node $1 survived kill -9"
 	done
+	eval "killed$1=\"$w\""
 }
-# gone PID: every thread of PID has exited.  A zombie is gone (only its
-# reaping, by whoever pid 1 is, may take a while), but not a thread group
-# whose leader is a zombie while another thread still ends, maybe in an
-# fdatasync of the raft log: the fds, the listening sockets among them,
-# close with the last thread.
+# reaped ID: wait (10 s at most) until every thread of node ID's workers
+# killed last has exited, so that their ports are free again: a worker is
+# dead once its first thread is, but its fds, listening sockets among
+# them, close with its last (a libuv pool thread may be in an fdatasync of
+# the raft log for seconds).  start does it first.
+reaped() {
+	eval "_rw=\$killed$1"
+	for _rp in $_rw; do
+		wait_for 10 gone "$_rp" ||
+		    fail "a thread of node $1's worker $_rp outlived it by 10 s"
+	done
+	eval "killed$1="
+}
+# dead PID: PID's first thread has exited (a zombie, or reaped).
+dead() {
+	! [ -e /proc/$1/stat ] ||
+	    [ "$(sed 's/.*) \(.\).*/\1/' /proc/$1/stat 2>/dev/null)" = Z ]
+}
+# gone PID: every thread of PID has exited.  (The helpers' variables have
+# names of their own: sh has no locals, and callers use _t, p, w.)
 gone() {
-	for _t in /proc/$1/task/*; do
-		case $(sed 's/.*) \(.\).*/\1/' "$_t/stat" 2>/dev/null) in
+	for _gt in /proc/$1/task/*; do
+		case $(sed 's/.*) \(.\).*/\1/' "$_gt/stat" 2>/dev/null) in
 		""|Z|X) ;;
 		*) return 1 ;;
 		esac
