@@ -349,3 +349,29 @@ def test_a_condition_wait_through_a_failover(cluster):
     rcv.release()
     waiter.close()
     rival.close()
+
+
+def test_a_barrier_wait_through_a_failover(cluster):
+    # Party A waits at a Barrier of 2 on shard 0 when node 1 dies; its
+    # wait, sent again on the new leader (before or after B's), counts
+    # there, and party B's wait after the failover releases both, with
+    # indexes 0 and 1.  (A barrier's count is not replicated: the waits
+    # parked on the dead leader arrive again.)
+    a = qlock.Client(everyone(cluster), cluster.key)
+    b = qlock.Client(everyone(cluster), cluster.key)
+    bname = name_on(0, "bar")
+
+    def wait(out):
+        bar = qlock.Barrier(bname, 2, client=a)
+        out["waiting"] = True
+        out["index"] = bar.wait(timeout=60)
+    t, out = parked(wait, "waiting")
+    cluster.kill9(1)
+    cluster.wait_leaders([2, 3], None)
+    ib = qlock.Barrier(bname, 2, client=b).wait(timeout=30)
+    t.join(30)
+    assert not t.is_alive()
+    assert "error" not in out, out
+    assert sorted([out["index"], ib]) == [0, 1], (out, ib)
+    a.close()
+    b.close()
