@@ -94,6 +94,7 @@ cmd_queue_put(struct worker *w, struct request *r)
 	wt = cmd_waiter(w, r, o);
 	queue_park_put(&o->u.queue, wt, it);
 	worker_park(w, wt, deadline);
+	session_note_wait(w, wt, true);	/* its place, if bound */
 }
 
 /* Reply with an item's bytes as the result. */

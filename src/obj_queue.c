@@ -86,8 +86,9 @@ queue_put_where(const struct queue *q)
 {
 	if (q->count == 0 && first_getter(q) != NULL)
 		return PUT_GETTER;
-	if (!queue_has_room(q) || q->putters.n > 0)
-		return QUEUE_WAIT;	/* FIFO: no overtaking parked putters */
+	if (!queue_has_room(q) || waitq_first_live(&q->putters) != NULL)
+		return QUEUE_WAIT;	/* FIFO: no overtaking parked putters
+					   (but places of sessions away) */
 	return PUT_TAIL;
 }
 
@@ -150,8 +151,8 @@ queue_pop(struct queue *q, struct waitlist *woken)
 	q->count--;
 	q->bytes -= qref_len(&r);
 	qpack_pop(&q->items);
-	/* The freed room goes to the longest-waiting putter. */
-	if ((w = waitq_first(&q->putters)) != NULL && queue_has_room(q)) {
+	/* The freed room goes to the longest-waiting putter not away. */
+	if ((w = waitq_first_live(&q->putters)) != NULL && queue_has_room(q)) {
 		queue_append(q, w->item);
 		if (q->joinable)
 			q->unfinished++;
@@ -210,6 +211,21 @@ queue_pump(struct queue *q, struct waitlist *woken)
 	    queue_get(q, &it, woken) != 0)
 		return false;
 	w->item = it;
+	waitq_wake(w, QLOCK_OK, woken);
+	return true;
+}
+
+bool
+queue_pump_put(struct queue *q, struct waitlist *woken)
+{
+	struct waiter	*w = waitq_first_live(&q->putters);
+
+	if (w == NULL || !queue_has_room(q))
+		return false;
+	queue_append(q, w->item);
+	if (q->joinable)
+		q->unfinished++;
+	w->item = NULL;
 	waitq_wake(w, QLOCK_OK, woken);
 	return true;
 }

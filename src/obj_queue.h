@@ -57,6 +57,9 @@ void	 queue_park_get(struct queue *q, struct waiter *w);
  * came back from away; a parked putter may take the room). */
 bool	 queue_pump(struct queue *q, struct waitlist *woken);
 void	 queue_park_put(struct queue *q, struct waiter *w, struct qitem *it);
+/* The oldest putter not away puts its item in, if there is room: true (a
+ * putter came back from away). */
+bool	 queue_pump_put(struct queue *q, struct waitlist *woken);
 /* Put an item back at the head (an unfinished joinable item whose taker
  * went away); it goes to a parked getter first. Does not count a task. */
 void	 queue_putback(struct queue *q, struct qitem *it, struct waitlist *woken);

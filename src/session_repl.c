@@ -99,6 +99,8 @@ wait_kind(const struct waiter *wt)
 	switch (wt->op) {
 	case WOP_QUEUE_GET:
 		return WAIT_GET;
+	case WOP_QUEUE_PUT:	/* on a full queue */
+		return WAIT_PUT;
 	case WOP_LOCK_ACQUIRE:	/* lock.acquire, cond.acquire */
 		return WAIT_LOCK;
 	case WOP_SEM_ACQUIRE:
@@ -109,6 +111,20 @@ wait_kind(const struct waiter *wt)
 	default:
 		return -1;
 	}
+}
+
+/* A parked put's item (its record carries it), else NULL. */
+static const void *
+wait_item(const struct waiter *wt)
+{
+	return wt->op == WOP_QUEUE_PUT && wt->item != NULL ?
+	    wt->item->data : NULL;
+}
+
+static size_t
+wait_itemlen(const struct waiter *wt)
+{
+	return wt->op == WOP_QUEUE_PUT && wt->item != NULL ? wt->item->len : 0;
 }
 
 /* The object name wt's records give: a cond.wait's lock object's (the
@@ -147,7 +163,8 @@ session_note_wait(struct worker *w, struct waiter *wt, bool parked)
 	    (b = hold_buf(w, wt->obj)) != NULL) {
 		wait_name(wt, wt->obj, &name, &len);
 		rec_h_wait(b, parked ? R_H_WAIT : R_H_UNWAIT, name, len,
-		    wt->sess->key, wt->ctx.msgid, wait_kind(wt), wt->depth);
+		    wt->sess->key, wt->ctx.msgid, wait_kind(wt), wt->depth,
+		    wait_item(wt), wait_itemlen(wt));
 	}
 }
 
@@ -164,7 +181,8 @@ waits_of(struct worker *w, struct store_buf *b, struct object *o,
 		if (wait_kept(w, wt)) {
 			wait_name(wt, o, &name, &len);
 			rec_h_wait(b, R_H_WAIT, name, len, wt->sess->key,
-			    wt->ctx.msgid, wait_kind(wt), wt->depth);
+			    wt->ctx.msgid, wait_kind(wt), wt->depth,
+			    wait_item(wt), wait_itemlen(wt));
 		}
 }
 
@@ -179,8 +197,10 @@ session_waits_snapshot(struct worker *w, struct store_buf *b)
 	for (n = hmap_first(&w->reg.byname); n != NULL;
 	    n = hmap_next(&w->reg.byname, n)) {
 		o = hmap_entry(n, struct object, node);
-		if (o->kind == OBJ_QUEUE)
+		if (o->kind == OBJ_QUEUE) {
 			waits_of(w, b, o, &o->u.queue.getters);
+			waits_of(w, b, o, &o->u.queue.putters);
+		}
 		else if (o->kind == OBJ_LOCK)
 			waits_of(w, b, o, &o->u.lock.waiters);
 		else if (o->kind == OBJ_COND) {
@@ -203,11 +223,14 @@ wait_queue(struct worker *w, const struct rwait *x, struct object **op)
 	/* A semaphore is opened; a condition's lock object exists. */
 	if (o == NULL && x->kind != WAIT_SEM && x->kind != WAIT_COND)
 		o = registry_add(&w->reg, x->name, x->namelen,
-		    x->kind == WAIT_GET ? OBJ_QUEUE : OBJ_LOCK);
+		    x->kind == WAIT_GET || x->kind == WAIT_PUT ? OBJ_QUEUE :
+		    OBJ_LOCK);
 	if ((*op = o) == NULL)
 		return NULL;
 	if (x->kind == WAIT_GET && o->kind == OBJ_QUEUE)
 		return &o->u.queue.getters;
+	if (x->kind == WAIT_PUT && o->kind == OBJ_QUEUE)
+		return &o->u.queue.putters;
 	if ((x->kind == WAIT_LOCK || x->kind == WAIT_COND) &&
 	    o->kind == OBJ_LOCK)
 		return &o->u.lock.waiters;
@@ -231,6 +254,7 @@ waits_serve(struct worker *w, struct replay *rp)
 {
 	static const int ops[] = { WOP_QUEUE_GET, WOP_LOCK_ACQUIRE,
 	    WOP_SEM_ACQUIRE, WOP_COND_REACQUIRE };
+	struct qitem	*it;
 	struct rwait	*x;
 	struct object	*o;
 	struct session	*s;
@@ -257,7 +281,13 @@ waits_serve(struct worker *w, struct replay *rp)
 		TAILQ_INSERT_TAIL(&s->waiters, wt, sess_link);
 		if (x->kind == WAIT_GET)
 			queue_park_get(&o->u.queue, wt);
-		else {
+		else if (x->kind == WAIT_PUT) {
+			/* Its item, under an id of ours, goes in when its
+			 * session is back and there is room. */
+			it = qitem_new(x->item, x->itemlen);
+			it->id = store_q_newid(w);
+			queue_park_put(&o->u.queue, wt, it);
+		} else {
 			wt->op = ops[x->kind];
 			wt->depth = x->kind == WAIT_COND ? x->depth : 1;
 			wt->outcome = QLOCK_OK;
@@ -468,6 +498,10 @@ place_back(struct worker *w, struct waiter *wt)
 		return;
 	}
 	q = &o->u.queue;
+	/* A put's item, if there is room (and then a getter may take it). */
+	if (wt->op == WOP_QUEUE_PUT && queue_pump_put(q, &w->woken) &&
+	    queue_last(q, &ref))
+		store_q_put(w, wt->obj, &ref);
 	parked = q->putters.n;
 	if (!queue_pump(q, &w->woken))
 		return;

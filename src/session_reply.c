@@ -65,6 +65,8 @@ place_target(const struct request *r, const char **name, uint32_t *len)
 	*len = (uint32_t)r->namelen;
 	if (r->cmd->exec == cmd_queue_get)
 		return WOP_QUEUE_GET;
+	if (r->cmd->exec == cmd_queue_put)
+		return WOP_QUEUE_PUT;
 	if (r->cmd->exec == cmd_sem_acquire)
 		return WOP_SEM_ACQUIRE;
 	if (r->cmd->exec == cmd_lock_acquire)
@@ -98,6 +100,8 @@ take_place(struct worker *w, struct session *s, struct request *r)
 {
 	struct waiter	*wt;
 	const char	*name;
+	const uint8_t	*raw;
+	size_t		 rawlen;
 	uint32_t	 len;
 	double		 deadline;
 	int		 op;
@@ -111,6 +115,9 @@ take_place(struct worker *w, struct session *s, struct request *r)
 	if (wt == NULL || len != wt->obj->namelen ||
 	    memcmp(name, wt->obj->name, len) != 0)
 		return false;		/* another object: run it */
+	/* A put's item: the place has it (the same, from the record). */
+	if (op == WOP_QUEUE_PUT && mp_skip(&r->params, &raw, &rawlen) == -1)
+		return false;
 	if (arg_timeout(w, r, &deadline) == -1)
 		return true;
 	wt->placed = false;

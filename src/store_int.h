@@ -70,13 +70,14 @@ enum rec_type {
 			   acquire of a lock or a condition's lock
 			   (WAIT_LOCK), of a semaphore (WAIT_SEM), a
 			   cond.wait, named by its lock object, with the
-			   depth it holds again (WAIT_COND) (store_wait.c) */
+			   depth it holds again (WAIT_COND), a put on a full
+			   queue with its item (WAIT_PUT) (store_wait.c) */
 	R_H_UNWAIT,	/* name, key, msgid: it left (answered, dropped) */
 };
 
 /* What an R_H_WAIT waits for (its kind field). */
 enum { WAIT_GET = 0, WAIT_LOCK = 1, WAIT_SEM = 2, WAIT_COND = 3,
-    WAIT_KINDS };
+    WAIT_PUT = 4, WAIT_KINDS };
 
 /* Little-endian u32 helpers for the fixed headers. */
 static inline void
@@ -142,8 +143,10 @@ struct rwait {
 	uint64_t	 skey;
 	uint64_t	 msgid;
 	int		 kind;		/* WAIT_GET, WAIT_LOCK, WAIT_SEM,
-					   WAIT_COND */
+					   WAIT_COND, WAIT_PUT */
 	uint32_t	 depth;		/* WAIT_COND's */
+	uint8_t		*item;		/* WAIT_PUT's, as msgpack */
+	size_t		 itemlen;
 };
 
 /* A key bound and its session's last reply, during replay. */
@@ -245,7 +248,7 @@ void	 replay_replies_snapshot(struct store_buf *b, const struct replay *rp);
 /* store_wait.c: keyed sessions' parked gets in the replay state. */
 void	 rec_h_wait(struct store_buf *b, int type, const char *name,
 	    uint32_t namelen, uint64_t skey, uint64_t msgid, int kind,
-	    uint32_t depth);
+	    uint32_t depth, const void *item, size_t itemlen);
 int	 replay_wait(struct replay *rp, uint64_t type, const char *name,
 	    uint32_t namelen, struct mp_reader *r);
 /* Drop the waits on name (NULL: any) of skey (0: any). */

@@ -1,14 +1,15 @@
-/* store_wait.c: the parked queue.get, lock and semaphore acquires and
- * cond.waits of sessions bound to a key
+/* store_wait.c: the parked queue.gets and queue.puts, lock and semaphore
+ * acquires and cond.waits of sessions bound to a key
  * (session.resume, in a cluster) in the replicated state, so that a new
  * leader puts them back in their places (docs/HA-SESSIONS.md "Waiters'
  * places across a failover").  The records
- *	[R_H_WAIT, name, key, msgid(, kind(, depth))]
+ *	[R_H_WAIT, name, key, msgid(, kind(, depth | item))]
  *	[R_H_UNWAIT, name, key, msgid]
  * say that key's request msgid parked on object name, behind those before
  * it (kind: WAIT_GET if absent, WAIT_LOCK, WAIT_SEM; WAIT_COND, a
- * cond.wait named by its lock object, with the depth it holds again), and
- * that it left (answered or dropped).  R_H_BIND false drops all
+ * cond.wait named by its lock object, with the depth it holds again;
+ * WAIT_PUT, a put on a full queue, with its item), and that it left
+ * (answered or dropped).  R_H_BIND false drops all
  * of a key's, R_DELETE all on the queue.  Kept by name, in record order
  * (the queue may be idle in the registry).  Like all of replay: no clock,
  * no random source, no I/O. */
@@ -21,11 +22,12 @@
 
 void
 rec_h_wait(struct store_buf *b, int type, const char *name, uint32_t namelen,
-    uint64_t skey, uint64_t msgid, int kind, uint32_t depth)
+    uint64_t skey, uint64_t msgid, int kind, uint32_t depth, const void *item,
+    size_t itemlen)
 {
 	msgpack_packer	pk;
 	uint32_t	n = type == R_H_UNWAIT || kind == WAIT_GET ? 3 :
-			    kind == WAIT_COND ? 5 : 4;
+			    kind == WAIT_COND || kind == WAIT_PUT ? 5 : 4;
 	size_t		at = rec_begin(b, &pk, n, (enum rec_type)type);
 
 	pack_str(&pk, name, namelen);
@@ -33,8 +35,10 @@ rec_h_wait(struct store_buf *b, int type, const char *name, uint32_t namelen,
 	msgpack_pack_uint64(&pk, msgid);
 	if (n > 3)
 		msgpack_pack_uint8(&pk, (uint8_t)kind);
-	if (n > 4)
+	if (n > 4 && kind == WAIT_COND)
 		msgpack_pack_uint32(&pk, depth);
+	else if (n > 4)
+		pack_raw(&pk, item, itemlen);	/* an item is its msgpack */
 	rec_end(b, at);
 }
 
@@ -50,14 +54,17 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 {
 	struct rwait	*x;
 	uint64_t	 skey, msgid, kind = WAIT_GET, depth = 0;
-	size_t		 i;
+	const uint8_t	*raw = NULL;
+	size_t		 i, rawlen = 0;
 
 	if (mp_read_uint(r, &skey) == -1 || skey == 0 ||
 	    mp_read_uint(r, &msgid) == -1 ||
 	    (r->p < r->end && (mp_read_uint(r, &kind) == -1 ||
 	    kind >= WAIT_KINDS)) ||
 	    (kind == WAIT_COND && (mp_read_uint(r, &depth) == -1 ||
-	    depth == 0 || depth > UINT32_MAX)))
+	    depth == 0 || depth > UINT32_MAX)) ||
+	    (kind == WAIT_PUT && type == R_H_WAIT &&
+	    mp_skip(r, &raw, &rawlen) == -1))
 		return -1;
 	if (type == R_H_UNWAIT) {
 		for (i = 0; i < rp->nwaits; i++) {
@@ -65,6 +72,7 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 			if (x->skey == skey && x->msgid == msgid &&
 			    same_name(x, name, namelen)) {
 				free(x->name);
+				free(x->item);
 				memmove(x, x + 1, (rp->nwaits - i - 1) *
 				    sizeof(*x));
 				rp->nwaits--;
@@ -86,6 +94,12 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 	x->msgid = msgid;
 	x->kind = (int)kind;
 	x->depth = (uint32_t)depth;
+	x->item = NULL;
+	x->itemlen = rawlen;
+	if (raw != NULL) {
+		x->item = xmalloc(rawlen);
+		memcpy(x->item, raw, rawlen);
+	}
 	return 0;
 }
 
@@ -97,9 +111,10 @@ replay_waits_drop(struct replay *rp, const char *name, uint32_t namelen,
 
 	for (i = 0; i < rp->nwaits; i++) {
 		if ((name == NULL || same_name(&rp->waits[i], name, namelen)) &&
-		    (skey == 0 || rp->waits[i].skey == skey))
+		    (skey == 0 || rp->waits[i].skey == skey)) {
 			free(rp->waits[i].name);
-		else
+			free(rp->waits[i].item);
+		} else
 			rp->waits[j++] = rp->waits[i];
 	}
 	rp->nwaits = j;
@@ -122,5 +137,6 @@ replay_waits_snapshot(struct store_buf *b, const struct replay *rp)
 	for (i = 0; i < rp->nwaits; i++)
 		rec_h_wait(b, R_H_WAIT, rp->waits[i].name,
 		    rp->waits[i].namelen, rp->waits[i].skey,
-		    rp->waits[i].msgid, rp->waits[i].kind, rp->waits[i].depth);
+		    rp->waits[i].msgid, rp->waits[i].kind, rp->waits[i].depth,
+		    rp->waits[i].item, rp->waits[i].itemlen);
 }

@@ -267,14 +267,16 @@ make_hold_entries(void)
 	rec_h_bind(&b, K3, true);
 	rec_h_bind(&b, K4, true);
 	/* Parked gets of K1, K2 and K3 on wq, in that order. */
-	rec_h_wait(&b, R_H_WAIT, "wq", 2, K1, 11, WAIT_GET, 0);
-	rec_h_wait(&b, R_H_WAIT, "wq", 2, K2, 12, WAIT_GET, 0);
-	rec_h_wait(&b, R_H_WAIT, "wq", 2, K3, 13, WAIT_GET, 0);
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K1, 11, WAIT_GET, 0, NULL, 0);
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K2, 12, WAIT_GET, 0, NULL, 0);
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K3, 13, WAIT_GET, 0, NULL, 0);
 	/* K3's acquires parked on lk and s: their kinds are kept. */
-	rec_h_wait(&b, R_H_WAIT, "lk", 2, K3, 14, WAIT_LOCK, 0);
-	rec_h_wait(&b, R_H_WAIT, "s", 1, K3, 15, WAIT_SEM, 0);
+	rec_h_wait(&b, R_H_WAIT, "lk", 2, K3, 14, WAIT_LOCK, 0, NULL, 0);
+	rec_h_wait(&b, R_H_WAIT, "s", 1, K3, 15, WAIT_SEM, 0, NULL, 0);
 	/* K3's cond.wait on cv, to hold it again at depth 2. */
-	rec_h_wait(&b, R_H_WAIT, "cv", 2, K3, 16, WAIT_COND, 2);
+	rec_h_wait(&b, R_H_WAIT, "cv", 2, K3, 16, WAIT_COND, 2, NULL, 0);
+	/* K3's put of "p" on a full queue, with its item. */
+	rec_h_wait(&b, R_H_WAIT, "wq", 2, K3, 17, WAIT_PUT, 0, "\xa1p", 2);
 	rec_h_reply(&b, K1, 5, "\xc0\xa1x", 3);	/* nil, "x" */
 	rec_h_reply(&b, K2, 7, NULL, 2000000);	/* too large: no bytes */
 	recs_entry(2, &b, 2);
@@ -286,7 +288,7 @@ make_hold_entries(void)
 	rec_h_lock(&b, lk, K2, 1, 7);		/* K1's hold of lk ends */
 	rec_h_reply(&b, K1, 6, "\xc0\xa1y", 3);	/* replaces 5's */
 	rec_h_reply(&b, K4, 0, NULL, 0);	/* ended (the older form) */
-	rec_h_wait(&b, R_H_UNWAIT, "wq", 2, K1, 11, WAIT_GET, 0);	/* answered */
+	rec_h_wait(&b, R_H_UNWAIT, "wq", 2, K1, 11, WAIT_GET, 0, NULL, 0);	/* answered */
 	recs_entry(4, &b, 3);
 	epoch_entry(5, 3, 4);
 	rec_item(&b, q, R_Q_BACK, 1);
@@ -394,7 +396,7 @@ START_TEST(test_holds_same_state)
 		q = registry_find(&a.reg, "jq", 2);
 		ck_assert_uint_eq(q->u.queue.count, 2);	/* 2 back, and 4 */
 		/* The parked gets, in order. */
-		ck_assert_uint_eq(a.rp.nwaits, 6);
+		ck_assert_uint_eq(a.rp.nwaits, 7);
 		ck_assert_uint_eq(a.rp.waits[0].skey, K1);
 		ck_assert_uint_eq(a.rp.waits[1].skey, K2);
 		ck_assert_uint_eq(a.rp.waits[2].skey, K3);
@@ -404,6 +406,9 @@ START_TEST(test_holds_same_state)
 		ck_assert_int_eq(a.rp.waits[4].kind, WAIT_SEM);
 		ck_assert_int_eq(a.rp.waits[5].kind, WAIT_COND);
 		ck_assert_uint_eq(a.rp.waits[5].depth, 2);
+		ck_assert_int_eq(a.rp.waits[6].kind, WAIT_PUT);
+		ck_assert_uint_eq(a.rp.waits[6].itemlen, 2);
+		ck_assert_int_eq(memcmp(a.rp.waits[6].item, "\xa1p", 2), 0);
 		/* The kept replies and bound keys too. */
 		ck_assert_uint_eq(a.rp.replies.count, 4);
 		ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
@@ -419,12 +424,13 @@ START_TEST(test_holds_same_state)
 		ck_assert_ptr_null(x->raw);
 	}
 	/* K1's get answered, K2's dropped with its session: K3's left. */
-	ck_assert_uint_eq(a.rp.nwaits, 4);
+	ck_assert_uint_eq(a.rp.nwaits, 5);
 	ck_assert_uint_eq(a.rp.waits[0].skey, K3);
 	ck_assert_int_eq(memcmp(a.rp.waits[0].name, "wq", 2), 0);
 	ck_assert_int_eq(a.rp.waits[1].kind, WAIT_LOCK);
 	ck_assert_uint_eq(a.rp.waits[2].msgid, 15);
 	ck_assert_uint_eq(a.rp.waits[3].depth, 2);
+	ck_assert_int_eq(memcmp(a.rp.waits[4].item, "\xa1p", 2), 0);
 	/* K1's reply replaced, K2 and K4 forgotten, K3 still bound. */
 	ck_assert_uint_eq(a.rp.replies.count, 2);
 	ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
