@@ -133,9 +133,14 @@ if cmd == "ports":
 elif cmd == "leaders":
     sys.exit(leaders(args[2:], args[1], float(args[0])))
 elif cmd == "known":
-    # The leaders node at 127.0.0.1:PORT knows of ("-" for none).
-    t = Connection("127.0.0.1:%s" % args[0], key).call("topology")
+    # The leaders the node at PORT (on loopback) or HOST:PORT knows of
+    # ("-" for none).
+    t = Connection(addr(args[0]), key).call("topology")
     print(" ".join("-" if l is None else str(l) for l in t["leaders"]))
+elif cmd == "name":
+    # A name starting with PREFIX on shard G of N.
+    print(next("%s%d" % (args[0], i) for i in range(100000)
+               if shard_of("%s%d" % (args[0], i), int(args[2])) == int(args[1])))
 elif cmd == "tokens":
     sys.exit(tokens(args))
 elif cmd == "drain":
