@@ -172,9 +172,16 @@ lq_follow_topology(qlock *c)
 	return rt;
 }
 
-/* Ask topology and take the leaders it names, keeping the connections to
- * those that still lead.  On failure the route stays as it was, marked
- * stale. */
+/*
+ * Ask topology and take the leaders it names.  A connection to a leader
+ * stays, whatever the answer says: closing it would end its session on a
+ * leader that may well be alive, and with it what the session holds.  A
+ * member in an election, just started, or cut off from a shard's leader
+ * names none for it, or one that was; so a shard named without a leader
+ * keeps its own, and one named with another gets it in next[], for the
+ * next request (follow_move).  On failure the route stays as it was,
+ * marked stale.
+ */
 static void
 follow_refresh(qlock *c)
 {
@@ -186,16 +193,45 @@ follow_refresh(qlock *c)
 		return;
 	}
 	for (i = 0; i < rt->nshards; i++) {
-		if (old->fd[i] == -1)
+		if (old->fd[i] == -1 || old->addr[i] == NULL)
 			continue;
-		if (rt->addr[i] != NULL && old->addr[i] != NULL &&
-		    strcmp(rt->addr[i], old->addr[i]) == 0) {
-			rt->fd[i] = old->fd[i];
-			old->fd[i] = -1;
-		}
+		if (rt->addr[i] != NULL && strcmp(rt->addr[i], old->addr[i]) != 0)
+			rt->next[i] = rt->addr[i];
+		else
+			free(rt->addr[i]);
+		rt->addr[i] = old->addr[i];
+		old->addr[i] = NULL;
+		rt->fd[i] = old->fd[i];
+		old->fd[i] = -1;
 	}
 	lq_route_free(c);
 	c->route = rt;
+}
+
+/*
+ * The topology named another leader for shard than the one its connection
+ * reaches: open a connection there, bound to the session (lq_leader_open),
+ * and only then close the old one.  If the leader named cannot be had (it
+ * broke, or does not lead: the member asked lagged), the old connection
+ * stays the shard's while it is open.  1: moved; 0: stayed; -1: neither
+ * (the old connection closed too; the shard's leader is the one named).
+ */
+static int
+follow_move(qlock *c, struct lq_route *rt, int shard)
+{
+	char	*to = rt->next[shard];
+	int	 fd;
+
+	rt->next[shard] = NULL;
+	if ((fd = lq_leader_open(c, to)) == -1 && lq_conn_alive(rt->fd[shard])) {
+		free(to);
+		return 0;
+	}
+	close(rt->fd[shard]);
+	rt->fd[shard] = fd;
+	free(rt->addr[shard]);
+	rt->addr[shard] = to;
+	return fd == -1 ? -1 : 1;
 }
 
 /*
@@ -357,6 +393,20 @@ lq_follow_call(qlock *c, struct mp_reader *res)
 		rt = c->route;
 		shard = lq_route_shard(c);
 		fresh = false;
+		if (shard != -1 && rt->next[shard] != NULL &&
+		    rt->fd[shard] != -1) {
+			switch (follow_move(c, rt, shard)) {
+			case 1:
+				if (resend && resend_check(c) != QLOCK_OK)
+					return QLOCK_ECONN;
+				fresh = true;
+				break;
+			case -1:
+				st = QLOCK_ECONN;
+				rt->stale = true;
+				continue;
+			}
+		}
 		if (shard != -1 && rt->fd[shard] == -1 &&
 		    rt->addr[shard] != NULL) {
 			/* Not sent yet: a leader out of reach is looked for

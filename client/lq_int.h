@@ -35,6 +35,10 @@ struct lq_route {
 	int		 *fd;		/* [shard]: -1 until used */
 	char		**addr;		/* [shard]: its own address; NULL: go
 					   through the first connection */
+	char		**next;		/* [shard]: the leader a topology named
+					   since fd[shard] was opened, if
+					   another: fd[shard] is closed only
+					   once its session is bound there */
 	bool		  cluster;	/* the daemon is a cluster's member */
 	bool		  stale;	/* ask topology again before the next
 					   request */

@@ -79,6 +79,8 @@ qlock_keep(qlock *c, const char *name)
 	free(rt->addr[shard]);
 	rt->addr[shard] = now->addr[shard];
 	now->addr[shard] = NULL;
+	free(rt->next[shard]);		/* moved already */
+	rt->next[shard] = NULL;
 	route_drop(c, now);
 	if (c->resumed_last < 0)
 		return lq_fail(c, QLOCK_ENOTOWNER, "the session did not resume "

@@ -49,9 +49,11 @@ lq_route_free(qlock *c)
 		if (r->fd[i] != -1)
 			close(r->fd[i]);
 		free(r->addr[i]);
+		free(r->next[i]);
 	}
 	free(r->fd);
 	free(r->addr);
+	free(r->next);
 	free(r);
 	c->route = NULL;
 }
@@ -140,9 +142,11 @@ lq_route_parse(const char *address, struct mp_reader *res)
 	rt->cluster = cluster;
 	rt->fd = malloc((size_t)shards * sizeof(int));
 	rt->addr = calloc((size_t)shards, sizeof(char *));
-	if (rt->fd == NULL || rt->addr == NULL) {
+	rt->next = calloc((size_t)shards, sizeof(char *));
+	if (rt->fd == NULL || rt->addr == NULL || rt->next == NULL) {
 		free(rt->fd);
 		free(rt->addr);
+		free(rt->next);
 		free(rt);
 		return NULL;
 	}
