@@ -104,6 +104,7 @@ class Keeper:
                 continue        # not yet: next time
             route.addrs[shard] = addr
             route.owners[shard] = c
+            route.next.pop(shard, None)     # moved already
             conn.close()
 
     def topology(self, client, route):

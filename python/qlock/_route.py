@@ -77,6 +77,7 @@ class Route:
         self.shard = shard              # the shard the first one reaches
         self.addrs = addrs              # [shard] -> address or None
         self.owners = {}                # shard -> Connection
+        self.next = {}                  # shard -> leader named since
         self.shards = {}                # name -> shard, names seen lately
         self.cluster = False            # a cluster's: follow the leaders
         self.stale = False              # ask topology before the next call
@@ -139,19 +140,17 @@ class Route:
 
     def adopt(self, old):
         """Take over the connections of old (the same thread's Route
-        before its first connection broke) to the shards' leaders that
-        still lead and are still up; close the others."""
-        for shard, conn in old.owners.items():
-            if (conn.sock is not None and old.nshards == self.nshards and
-                    conn.address == self.addrs[shard] and conn.alive()):
-                self.owners[shard] = conn
-            else:
-                conn.close()
+        before its first connection broke) that are still open (see
+        carry)."""
+        if old.nshards == self.nshards:
+            self.carry(old.owners, old.addrs)
+        else:
+            old.close()
         old.owners.clear()
 
     def refresh(self, first, address):
         """Ask first for the topology again and take its leaders, keeping
-        the connections to those that still lead; False if it failed."""
+        the connections open (see carry); False if it failed."""
         try:
             new = Route.parse(first.call("topology"), address)
         except errors.Error:
@@ -159,17 +158,35 @@ class Route:
         if new is None or not new.cluster or new.nshards != self.nshards:
             self.stale = True
             return False
-        for shard, conn in list(self.owners.items()):
-            if conn.sock is None or new.addrs[shard] != self.addrs[shard]:
-                conn.close()
-                del self.owners[shard]
         self.shard = new.shard
-        self.addrs = new.addrs
+        owners, addrs = self.owners, self.addrs
+        self.owners, self.addrs, self.next = {}, new.addrs, {}
+        self.carry(owners, addrs)
         self.stale = False
         return True
 
+    def carry(self, owners, addrs):
+        """Keep owners (shard -> connection to the leader at addrs[shard])
+        that are open, whatever this route's topology says: closing one
+        would end its session on a leader that may well be alive, and
+        with it what the session holds.  A member in an election, just
+        started, or cut off from a shard's leader names none for it, or
+        one that was; so a shard named without a leader keeps its own,
+        and one named with another is moved there by the next request
+        (leader)."""
+        for shard, conn in owners.items():
+            if conn.sock is None or not conn.alive():
+                conn.close()
+                continue
+            named = self.addrs[shard]
+            if named is not None and named != conn.address:
+                self.next[shard] = named
+            self.addrs[shard] = conn.address
+            self.owners[shard] = conn
+
     def point(self, shard, addr):
         """Send shard's requests to addr from now on."""
+        self.next.pop(shard, None)
         if self.addrs[shard] != addr:
             conn = self.owners.pop(shard, None)
             if conn is not None:
@@ -182,16 +199,39 @@ class Route:
         NotLeaderError if it is not the leader's (nothing was sent)."""
         shard = self.shard_for(name)
         conn = self.owners.get(shard)
+        to = self.next.pop(shard, None)
         if conn is not None and conn.sock is not None:
-            return conn
+            if to is None:
+                return conn
+            # The topology named another leader: the session moves there
+            # once bound, and only then is the old connection closed; one
+            # that cannot be had (it broke, or does not lead: the member
+            # asked lagged) leaves the old one the shard's while open.
+            try:
+                new = self._open(to, authkey)
+            except (errors.ConnError, errors.NotLeaderError):
+                if conn.alive():
+                    return conn
+                conn.close()
+                self.addrs[shard] = to
+                raise
+            conn.close()
+            self.addrs[shard] = to
+            self.owners[shard] = new
+            return new
         addr = self.addrs[shard]
         if addr is None:
             return first
+        conn = self.owners[shard] = self._open(addr, authkey)
+        return conn
+
+    def _open(self, addr, authkey):
+        # A connection to the owner at addr; in a cluster, bound to the
+        # session token.
         conn = _wire.Connection(addr, authkey)
         conn.ids = self.ids
         if self.cluster and self.token is not None:
             self._bind(conn, self.token)
-        self.owners[shard] = conn
         return conn
 
     @staticmethod
