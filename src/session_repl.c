@@ -260,10 +260,8 @@ waits_serve(struct worker *w, struct replay *rp)
 	struct session	*s;
 	struct waiter	*wt;
 	struct waitq	*q;
-	size_t		 i;
 
-	for (i = 0; i < rp->nwaits; i++) {
-		x = &rp->waits[i];
+	for (x = rp->waits; x != NULL; x = x->next) {
 		if ((q = wait_queue(w, x, &o)) == NULL)
 			continue;
 		s = session_detached_get(w, x->skey);

@@ -105,9 +105,10 @@ struct replay {
 	struct hmap	 replies;	/* keys bound and their last
 					   replies (struct rreply,
 					   store_reply.c) */
-	struct rwait	*waits;		/* keyed parked gets, in order
-					   (store_wait.c) */
-	size_t		 nwaits, capwaits;
+	struct rwait	*waits, *lastwait; /* keyed parked requests, in
+					   record order (store_wait.c) */
+	struct hmap	 waitkeys;	/* their keys (struct rwkey) */
+	size_t		 nwaits;
 	uint64_t	 max_item;	/* highest item id seen */
 	uint64_t	 tokens;	/* highest token reservation seen */
 };
@@ -135,9 +136,14 @@ struct rhold {
 	uint64_t	 permits;	/* semaphore: permits held */
 };
 
-/* A keyed session's parked queue.get, during replay (by name: the
- * queue may be idle in the registry). */
+/* A keyed session's parked request, during replay (by name: the
+ * object may be idle in the registry).  In two lists: the replay's, in
+ * record order (a new leader's places, snapshots), and its key's (what
+ * an R_H_UNWAIT or the key's end looks through). */
 struct rwait {
+	struct rwait	*prev, *next;	/* the replay's */
+	struct rwait	*kprev, *knext;	/* its key's */
+	struct rwkey	*key;
 	char		*name;
 	uint32_t	 namelen;
 	uint64_t	 skey;
@@ -147,6 +153,13 @@ struct rwait {
 	uint32_t	 depth;		/* WAIT_COND's */
 	uint8_t		*item;		/* WAIT_PUT's, as msgpack */
 	size_t		 itemlen;
+};
+
+/* A key's parked requests, during replay. */
+struct rwkey {
+	struct hnode	 node;		/* by skey */
+	uint64_t	 skey;
+	struct rwait	*first, *last;
 };
 
 /* A key bound and its session's last reply, during replay. */

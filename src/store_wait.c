@@ -11,8 +11,9 @@
  * WAIT_PUT, a put on a full queue, with its item), and that it left
  * (answered or dropped).  R_H_BIND false drops all
  * of a key's, R_DELETE all on the queue.  Kept by name, in record order
- * (the queue may be idle in the registry).  Like all of replay: no clock,
- * no random source, no I/O. */
+ * (the queue may be idle in the registry), and by key, so that an
+ * R_H_UNWAIT or a key's end costs what that key has parked, not what all
+ * have.  Like all of replay: no clock, no random source, no I/O. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,14 +49,85 @@ same_name(const struct rwait *x, const char *name, uint32_t namelen)
 	return x->namelen == namelen && memcmp(x->name, name, namelen) == 0;
 }
 
+static struct rwkey *
+rwkey_find(const struct replay *rp, uint64_t skey)
+{
+	struct hnode	*n = hmap_find(&rp->waitkeys, &skey, sizeof(skey));
+
+	return n == NULL ? NULL : hmap_entry(n, struct rwkey, node);
+}
+
+/* Append x to rp's waits and to skey's. */
+static void
+wait_link(struct replay *rp, struct rwait *x, uint64_t skey)
+{
+	struct rwkey	*k;
+
+	if ((k = rwkey_find(rp, skey)) == NULL) {
+		k = xcalloc(1, sizeof(*k));
+		k->skey = skey;
+		hmap_insert(&rp->waitkeys, &k->node, &k->skey, sizeof(k->skey));
+	}
+	x->key = k;
+	x->skey = skey;
+	x->prev = rp->lastwait;
+	x->next = NULL;
+	if (rp->lastwait != NULL)
+		rp->lastwait->next = x;
+	else
+		rp->waits = x;
+	rp->lastwait = x;
+	x->kprev = k->last;
+	x->knext = NULL;
+	if (k->last != NULL)
+		k->last->knext = x;
+	else
+		k->first = x;
+	k->last = x;
+	rp->nwaits++;
+}
+
+/* Take x out of both lists (its key's gone with its last) and free it. */
+static void
+wait_drop(struct replay *rp, struct rwait *x)
+{
+	struct rwkey	*k = x->key;
+
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		rp->waits = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	else
+		rp->lastwait = x->prev;
+	if (x->kprev != NULL)
+		x->kprev->knext = x->knext;
+	else
+		k->first = x->knext;
+	if (x->knext != NULL)
+		x->knext->kprev = x->kprev;
+	else
+		k->last = x->kprev;
+	if (k->first == NULL) {
+		hmap_remove(&rp->waitkeys, &k->node);
+		free(k);
+	}
+	rp->nwaits--;
+	free(x->name);
+	free(x->item);
+	free(x);
+}
+
 int
 replay_wait(struct replay *rp, uint64_t type, const char *name,
     uint32_t namelen, struct mp_reader *r)
 {
 	struct rwait	*x;
+	struct rwkey	*k;
 	uint64_t	 skey, msgid, kind = WAIT_GET, depth = 0;
 	const uint8_t	*raw = NULL;
-	size_t		 i, rawlen = 0;
+	size_t		 rawlen = 0;
 
 	if (mp_read_uint(r, &skey) == -1 || skey == 0 ||
 	    mp_read_uint(r, &msgid) == -1 ||
@@ -67,39 +139,29 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 	    mp_skip(r, &raw, &rawlen) == -1))
 		return -1;
 	if (type == R_H_UNWAIT) {
-		for (i = 0; i < rp->nwaits; i++) {
-			x = &rp->waits[i];
-			if (x->skey == skey && x->msgid == msgid &&
-			    same_name(x, name, namelen)) {
-				free(x->name);
-				free(x->item);
-				memmove(x, x + 1, (rp->nwaits - i - 1) *
-				    sizeof(*x));
-				rp->nwaits--;
+		if ((k = rwkey_find(rp, skey)) == NULL)
+			return 0;
+		for (x = k->first; x != NULL; x = x->knext) {
+			if (x->msgid == msgid && same_name(x, name, namelen)) {
+				wait_drop(rp, x);
 				break;
 			}
 		}
 		return 0;
 	}
-	if (rp->nwaits == rp->capwaits) {
-		rp->capwaits = rp->capwaits == 0 ? 8 : rp->capwaits * 2;
-		rp->waits = xrealloc(rp->waits, rp->capwaits *
-		    sizeof(*rp->waits));
-	}
-	x = &rp->waits[rp->nwaits++];
+	x = xcalloc(1, sizeof(*x));
 	x->name = xmalloc(namelen);
 	memcpy(x->name, name, namelen);
 	x->namelen = namelen;
-	x->skey = skey;
 	x->msgid = msgid;
 	x->kind = (int)kind;
 	x->depth = (uint32_t)depth;
-	x->item = NULL;
 	x->itemlen = rawlen;
 	if (raw != NULL) {
 		x->item = xmalloc(rawlen);
 		memcpy(x->item, raw, rawlen);
 	}
+	wait_link(rp, x, skey);
 	return 0;
 }
 
@@ -107,36 +169,35 @@ void
 replay_waits_drop(struct replay *rp, const char *name, uint32_t namelen,
     uint64_t skey)
 {
-	size_t	i, j = 0;
+	struct rwait	*x, *next;
+	struct rwkey	*k;
 
-	for (i = 0; i < rp->nwaits; i++) {
-		if ((name == NULL || same_name(&rp->waits[i], name, namelen)) &&
-		    (skey == 0 || rp->waits[i].skey == skey)) {
-			free(rp->waits[i].name);
-			free(rp->waits[i].item);
-		} else
-			rp->waits[j++] = rp->waits[i];
+	if (skey != 0) {
+		if ((k = rwkey_find(rp, skey)) == NULL)
+			return;
+		x = k->first;
+	} else
+		x = rp->waits;
+	for (; x != NULL; x = next) {
+		next = skey != 0 ? x->knext : x->next;
+		if (name == NULL || same_name(x, name, namelen))
+			wait_drop(rp, x);	/* k freed with its last */
 	}
-	rp->nwaits = j;
 }
 
 void
 replay_waits_free(struct replay *rp)
 {
 	replay_waits_drop(rp, NULL, 0, 0);
-	free(rp->waits);
-	rp->waits = NULL;
-	rp->capwaits = 0;
+	hmap_free(&rp->waitkeys);
 }
 
 void
 replay_waits_snapshot(struct store_buf *b, const struct replay *rp)
 {
-	size_t	i;
+	const struct rwait	*x;
 
-	for (i = 0; i < rp->nwaits; i++)
-		rec_h_wait(b, R_H_WAIT, rp->waits[i].name,
-		    rp->waits[i].namelen, rp->waits[i].skey,
-		    rp->waits[i].msgid, rp->waits[i].kind, rp->waits[i].depth,
-		    rp->waits[i].item, rp->waits[i].itemlen);
+	for (x = rp->waits; x != NULL; x = x->next)
+		rec_h_wait(b, R_H_WAIT, x->name, x->namelen, x->skey,
+		    x->msgid, x->kind, x->depth, x->item, x->itemlen);
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "fsm.h"
 #include "qpack.h"
 #include "repl_entry.h"
 #include "session.h"
@@ -19,28 +20,6 @@
 
 #define NENTRIES 7
 
-/* A state machine: a registry and the replay state that feeds it. */
-struct fsm {
-	struct registry	reg;
-	struct replay	rp;
-};
-
-static void
-fsm_init(struct fsm *f)
-{
-	memset(f, 0, sizeof(*f));
-	registry_init(&f->reg);
-	f->rp.reg = &f->reg;
-	hmap_init(&f->rp.taken);
-}
-
-static void
-fsm_free(struct fsm *f)
-{
-	replay_discard(&f->rp);
-	registry_free(&f->reg);
-}
-
 static void
 fsm_apply(struct fsm *f, const msgpack_sbuffer *sb)
 {
@@ -48,6 +27,24 @@ fsm_apply(struct fsm *f, const msgpack_sbuffer *sb)
 
 	ck_assert_int_eq(repl_entry_read(sb->data, sb->size, &e), 0);
 	ck_assert_int_eq(repl_entry_apply(&f->rp, &e), 0);
+}
+
+/* f's i-th parked request, in record order; also checks that its key
+ * finds it. */
+static struct rwait *
+fsm_wait(struct fsm *f, size_t i)
+{
+	struct rwait	*x = f->rp.waits, *y;
+	struct hnode	*n;
+
+	while (i-- > 0 && x != NULL)
+		x = x->next;
+	ck_assert_ptr_nonnull(x);
+	n = hmap_find(&f->rp.waitkeys, &x->skey, sizeof(x->skey));
+	ck_assert_ptr_nonnull(n);
+	for (y = hmap_entry(n, struct rwkey, node)->first; y != x; y = y->knext)
+		ck_assert_ptr_nonnull(y);
+	return x;
 }
 
 /* f's state as a snapshot (a log image). */
@@ -397,18 +394,18 @@ START_TEST(test_holds_same_state)
 		ck_assert_uint_eq(q->u.queue.count, 2);	/* 2 back, and 4 */
 		/* The parked gets, in order. */
 		ck_assert_uint_eq(a.rp.nwaits, 7);
-		ck_assert_uint_eq(a.rp.waits[0].skey, K1);
-		ck_assert_uint_eq(a.rp.waits[1].skey, K2);
-		ck_assert_uint_eq(a.rp.waits[2].skey, K3);
-		ck_assert_uint_eq(a.rp.waits[2].msgid, 13);
-		ck_assert_int_eq(a.rp.waits[2].kind, WAIT_GET);
-		ck_assert_int_eq(a.rp.waits[3].kind, WAIT_LOCK);
-		ck_assert_int_eq(a.rp.waits[4].kind, WAIT_SEM);
-		ck_assert_int_eq(a.rp.waits[5].kind, WAIT_COND);
-		ck_assert_uint_eq(a.rp.waits[5].depth, 2);
-		ck_assert_int_eq(a.rp.waits[6].kind, WAIT_PUT);
-		ck_assert_uint_eq(a.rp.waits[6].itemlen, 2);
-		ck_assert_int_eq(memcmp(a.rp.waits[6].item, "\xa1p", 2), 0);
+		ck_assert_uint_eq(fsm_wait(&a, 0)->skey, K1);
+		ck_assert_uint_eq(fsm_wait(&a, 1)->skey, K2);
+		ck_assert_uint_eq(fsm_wait(&a, 2)->skey, K3);
+		ck_assert_uint_eq(fsm_wait(&a, 2)->msgid, 13);
+		ck_assert_int_eq(fsm_wait(&a, 2)->kind, WAIT_GET);
+		ck_assert_int_eq(fsm_wait(&a, 3)->kind, WAIT_LOCK);
+		ck_assert_int_eq(fsm_wait(&a, 4)->kind, WAIT_SEM);
+		ck_assert_int_eq(fsm_wait(&a, 5)->kind, WAIT_COND);
+		ck_assert_uint_eq(fsm_wait(&a, 5)->depth, 2);
+		ck_assert_int_eq(fsm_wait(&a, 6)->kind, WAIT_PUT);
+		ck_assert_uint_eq(fsm_wait(&a, 6)->itemlen, 2);
+		ck_assert_int_eq(memcmp(fsm_wait(&a, 6)->item, "\xa1p", 2), 0);
 		/* The kept replies and bound keys too. */
 		ck_assert_uint_eq(a.rp.replies.count, 4);
 		ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
@@ -425,12 +422,12 @@ START_TEST(test_holds_same_state)
 	}
 	/* K1's get answered, K2's dropped with its session: K3's left. */
 	ck_assert_uint_eq(a.rp.nwaits, 5);
-	ck_assert_uint_eq(a.rp.waits[0].skey, K3);
-	ck_assert_int_eq(memcmp(a.rp.waits[0].name, "wq", 2), 0);
-	ck_assert_int_eq(a.rp.waits[1].kind, WAIT_LOCK);
-	ck_assert_uint_eq(a.rp.waits[2].msgid, 15);
-	ck_assert_uint_eq(a.rp.waits[3].depth, 2);
-	ck_assert_int_eq(memcmp(a.rp.waits[4].item, "\xa1p", 2), 0);
+	ck_assert_uint_eq(fsm_wait(&a, 0)->skey, K3);
+	ck_assert_int_eq(memcmp(fsm_wait(&a, 0)->name, "wq", 2), 0);
+	ck_assert_int_eq(fsm_wait(&a, 1)->kind, WAIT_LOCK);
+	ck_assert_uint_eq(fsm_wait(&a, 2)->msgid, 15);
+	ck_assert_uint_eq(fsm_wait(&a, 3)->depth, 2);
+	ck_assert_int_eq(memcmp(fsm_wait(&a, 4)->item, "\xa1p", 2), 0);
 	/* K1's reply replaced, K2 and K4 forgotten, K3 still bound. */
 	ck_assert_uint_eq(a.rp.replies.count, 2);
 	ck_assert_ptr_nonnull(x = fsm_reply(&a, K3));
