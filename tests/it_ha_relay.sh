@@ -29,11 +29,13 @@ print(next('$2%d' % i for i in range(1000) if shard_of('$2%d' % i, 2) == $1))"
 n0=$(name_on 0 r) n1=$(name_on 1 r)
 
 # cluster WHAT WORKERPORTS PEERHOST LISTENHOST: three nodes, fresh state,
-# each run by $wrap if set.
+# each run by $wrap if set, on the ports of the last three once their
+# killed workers' last threads are gone (reaped).
 cluster() {
 	_what=$1
 	peers="--peer 1=$3:$raft1 --peer 2=$3:$raft2 --peer 3=$3:$raft3"
 	for i in 1 2 3; do
+		reaped $i
 		eval "lp=\$lport$i"
 		rm -rf "$tmp/raft$i"
 		$wrap "$QLOCKD" $asroot -f --workers 2 --listen "$4:$lp" \
