@@ -145,6 +145,26 @@ hs_member(const struct rt *rt, raft_id id)
 	return false;
 }
 
+/* A: a hello whose magic is not ours.  Another format of ours (QLRn,
+ * QLSn: the magic is the format's version) is a member running another
+ * qlockd version, which would misread our records: say so, so that the
+ * operator upgrades every member; anything else is a stranger. */
+static void
+hs_refuse_magic(struct hs *h, const uint8_t *p)
+{
+	char	why[160];
+
+	if ((memcmp(p, "QLR", 3) == 0 || memcmp(p, "QLS", 3) == 0) &&
+	    p[3] >= '0' && p[3] <= '9' && memcmp(p, RT_MAGIC_SIDE, 4) != 0) {
+		snprintf(why, sizeof(why), "the peer runs another qlockd version "
+		    "(raft format %.4s, ours %s): every member must run the "
+		    "same version", (const char *)p,
+		    p[2] == 'S' ? RT_MAGIC_SIDE : RT_MAGIC);
+		rtcp_refuse(h, why);
+	} else
+		rtcp_refuse(h, "not a qlockd raft handshake");
+}
+
 /* A: the hello's fixed part is in. */
 static void
 hs_a_hello(struct hs *h)
@@ -156,7 +176,7 @@ hs_a_hello(struct hs *h)
 	if (memcmp(p, RT_MAGIC_SIDE, 4) == 0 && rt->side_cb != NULL)
 		h->side = true;
 	else if (memcmp(p, RT_MAGIC, 4) != 0) {
-		rtcp_refuse(h, "not a qlockd raft handshake");
+		hs_refuse_magic(h, p);
 		return;
 	}
 	h->peer_id = get(p + 8, 8);

@@ -336,7 +336,8 @@ repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		return 0;
 	if (repl_entry_read(buf->base, buf->len, &e) == -1)
 		fatalx("shard %d: a raft entry this version cannot read "
-		    "(index %llu)", r->w->id,
+		    "(index %llu): every member must run the same qlockd "
+		    "version", r->w->id,
 		    (unsigned long long)raft_last_applied(&r->raft) + 1);
 	/* Ours, of the term we serve: already in our state. */
 	if (e.kind == REPL_RECS && r->serving &&
@@ -344,7 +345,8 @@ repl_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		return 0;
 	if (repl_entry_apply(&r->rp, &e) == -1)
 		fatalx("shard %d: a replicated record does not apply (index "
-		    "%llu)", r->w->id,
+		    "%llu): a member running another qlockd version wrote "
+		    "it, or the log is damaged", r->w->id,
 		    (unsigned long long)raft_last_applied(&r->raft) + 1);
 	if (e.kind == REPL_EPOCH)
 		repl_epoch_applied(r, &e);

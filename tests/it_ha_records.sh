@@ -80,15 +80,21 @@ b=$(bad)
 [ "$b" = 0 ] && ok "node 1 counts no bad record at first" ||
     fail "node 1's bad_record at first: $b"
 
-# A refused handshake on each of node 1's Raft ports first (garbage for a
-# hello): the warnings of refusals are limited to one per shard every
-# 10 s, and must not hide those of bad records (once, a hand-over's
-# refused reconnection did).
+# A refused handshake on each of node 1's Raft ports first: the warnings
+# of refusals are limited to one per shard every 10 s, and must not hide
+# those of bad records (once, a hand-over's refused reconnection did).
+# Shard 0 gets garbage for a hello; shard 1 a hello of another raft
+# format (QLR0), as from a member running another qlockd version: its
+# refusal says so.
 for g in 0 1; do
-	"$PY" -c "import socket
+	"$PY" -c "import socket, struct
 s = socket.create_connection(('127.0.0.1', $((raft1 + g))), 5)
 s.settimeout(5)
-s.sendall(b'not a hello, ' * 16)
+if $g == 0:
+    s.sendall(b'not a hello, ' * 16)
+else:
+    s.sendall(b'QLR0' + struct.pack('>IQQH', 1, 2, 1, 14) + bytes(32) +
+              b'127.0.0.1:9999')
 try:
     s.recv(1)
 except OSError:
@@ -98,6 +104,10 @@ refused() { [ "$(grep -c "raft shard [01]: refused the connection from" \
     "$tmp/node1.log")" -ge 2 ]; }
 wait_for 10 refused && ok "node 1 logged the garbage refused on both shards" ||
     fail "node 1 did not log the garbage refused: $(grep refused "$tmp/node1.log")"
+grep -q "raft shard 1: refused .*another qlockd version (raft format QLR0, ours QLR1): every member must run the same version" \
+    "$tmp/node1.log" &&
+    ok "a hello of another raft format: refused as another qlockd version" ||
+    fail "a hello of another raft format: $(grep "raft shard 1: refused" "$tmp/node1.log")"
 
 # Each tampering: node 1's count grows by one.
 for mode in flip inject length replay cut; do
