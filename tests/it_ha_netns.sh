@@ -11,7 +11,13 @@
 command -v ip > /dev/null || { echo "SKIP: no ip(8)"; exit 77; }
 
 br=qhb$$
-net=10.232.$(( $$ % 250 + 1 ))
+# A /24 no other interface has (another of these tests may run at once).
+_x=$(( $$ % 250 + 1 ))
+for _i in $(seq 250); do
+	ip -4 addr show | grep -q "inet 10\.232\.$_x\." || break
+	_x=$(( _x % 250 + 1 ))
+done
+net=10.232.$_x
 if ! ip link add "$br" type bridge 2>/dev/null; then
 	echo "SKIP: cannot make a bridge"
 	exit 77
