@@ -58,11 +58,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	lifo = argc > 3 && strcmp(argv[3], "lifo") == 0;
-	memset(&rp, 0, sizeof(rp));
 	memset(&b, 0, sizeof(b));
 	registry_init(&reg);
-	rp.reg = &reg;
-	hmap_init(&rp.taken);
+	replay_init(&rp, &reg);
 	for (j = 0; j < 2 * n; j++) {
 		i = j < n ? j : lifo ? 2 * n - 1 - j : j - n;
 		snprintf(name, sizeof(name), "q%d", i % nq);

@@ -25,9 +25,7 @@ replay_mem(const uint8_t *p, size_t size, struct registry *reg)
 	size_t		end, bad;
 	enum scan_end	how;
 
-	memset(&rp, 0, sizeof(rp));
-	rp.reg = reg;
-	hmap_init(&rp.taken);
+	replay_init(&rp, reg);
 	how = replay_scan(p, size, &rp, &end, &bad, "fuzz");
 	replay_finish(&rp);
 	return how;

@@ -401,8 +401,7 @@ repl_start(struct worker *w)
 	r = xcalloc(1, sizeof(*r));
 	r->w = w;
 	w->repl = r;
-	r->rp.reg = &w->reg;
-	hmap_init(&r->rp.taken);
+	replay_init(&r->rp, &w->reg);
 	repl_lead_init(r);
 	repl_my_addrs(r);
 	snprintf(dir, sizeof(dir), "%s/shard-%d", w->conf->raft_dir, w->id);

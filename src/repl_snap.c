@@ -312,9 +312,7 @@ snap_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	replay_discard(&r->rp);
 	registry_free(&w->reg);
 	registry_init(&w->reg);
-	memset(&r->rp, 0, sizeof(r->rp));
-	r->rp.reg = &w->reg;
-	hmap_init(&r->rp.taken);
+	replay_init(&r->rp, &w->reg);
 	/* The last epoch (see snap_child), then a log image. */
 	mp_reader_init(&rd, buf->base, buf->len);
 	if (mp_skip(&rd, &head, &hlen) == -1 ||

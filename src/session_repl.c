@@ -261,7 +261,7 @@ waits_serve(struct worker *w, struct replay *rp)
 	struct waiter	*wt;
 	struct waitq	*q;
 
-	for (x = rp->waits; x != NULL; x = x->next) {
+	TAILQ_FOREACH(x, &rp->waits, link) {
 		if ((q = wait_queue(w, x, &o)) == NULL)
 			continue;
 		s = session_detached_get(w, x->skey);

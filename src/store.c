@@ -322,9 +322,7 @@ store_open(struct worker *w)
 	if (p == NULL || !replay_header_ok(p, size))
 		badlog("%s: not a qlockd log of version %d", st->path,
 		    STORE_VERSION);
-	memset(&rp, 0, sizeof(rp));
-	rp.reg = &w->reg;
-	hmap_init(&rp.taken);
+	replay_init(&rp, &w->reg);
 	how = replay_scan(p, size, &rp, &end, &bad, st->path);
 	if (how == SCAN_DAMAGED || how == SCAN_BADREC)
 		badlog("%s: %s at offset %zu: the daemon stops (start it "

@@ -312,9 +312,7 @@ store_prepare(const struct config *conf, bool repair)
 		for (j = 0; j < workers; j++) {
 			snprintf(path, sizeof(path), "%s/shard-%d.log", gendir, j);
 			registry_init(&old);
-			memset(&rp, 0, sizeof(rp));
-			rp.reg = &old;
-			hmap_init(&rp.taken);
+			replay_init(&rp, &old);
 			rc = check_log(path, &rp, repair);
 			replay_finish(&rp);
 			misplaced += misplaced_count(&old, j, workers);
@@ -339,9 +337,7 @@ store_prepare(const struct config *conf, bool repair)
 		registry_init(&regs[i]);
 	for (j = 0; j < workers; j++) {
 		registry_init(&old);
-		memset(&rp, 0, sizeof(rp));
-		rp.reg = &old;
-		hmap_init(&rp.taken);
+		replay_init(&rp, &old);
 		snprintf(path, sizeof(path), "%s/shard-%d.log", gendir, j);
 		rc = check_log(path, &rp, repair);
 		replay_finish(&rp);

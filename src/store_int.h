@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include <msgpack.h>
@@ -96,7 +97,9 @@ get_le32(const uint8_t *p)
 	    (uint32_t)p[3] << 24;
 }
 
-/* State while replaying one log. */
+TAILQ_HEAD(rwaitq, rwait);
+
+/* State while replaying one log (replay_init). */
 struct replay {
 	struct registry	*reg;
 	struct hmap	 taken;		/* joinable items out of their queue */
@@ -105,7 +108,7 @@ struct replay {
 	struct hmap	 replies;	/* keys bound and their last
 					   replies (struct rreply,
 					   store_reply.c) */
-	struct rwait	*waits, *lastwait; /* keyed parked requests, in
+	struct rwaitq	 waits;		/* keyed parked requests, in
 					   record order (store_wait.c) */
 	struct hmap	 waitkeys;	/* their keys (struct rwkey) */
 	size_t		 nwaits;
@@ -141,8 +144,8 @@ struct rhold {
  * record order (a new leader's places, snapshots), and its key's (what
  * an R_H_UNWAIT or the key's end looks through). */
 struct rwait {
-	struct rwait	*prev, *next;	/* the replay's */
-	struct rwait	*kprev, *knext;	/* its key's */
+	TAILQ_ENTRY(rwait) link;	/* in the replay's */
+	TAILQ_ENTRY(rwait) klink;	/* in its key's */
 	struct rwkey	*key;
 	char		*name;
 	uint32_t	 namelen;
@@ -159,7 +162,7 @@ struct rwait {
 struct rwkey {
 	struct hnode	 node;		/* by skey */
 	uint64_t	 skey;
-	struct rwait	*first, *last;
+	struct rwaitq	 waits;
 };
 
 /* A key bound and its session's last reply, during replay. */
@@ -219,6 +222,8 @@ int	 snapshot_write(const char *path, const char *dirpath,
 /* store_replay.c: reading logs back. */
 enum scan_end replay_scan(const uint8_t *p, size_t size, struct replay *rp,
 	    size_t *end, size_t *bad, const char *path);
+/* An empty replay state feeding reg. */
+void	 replay_init(struct replay *rp, struct registry *reg);
 int	 replay_record(struct replay *rp, const uint8_t *p, size_t len);
 void	 replay_finish(struct replay *rp);
 void	 replay_discard(struct replay *rp);

@@ -228,6 +228,18 @@ replay_taken_cmp(const void *a, const void *b)
 	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
 }
 
+void
+replay_init(struct replay *rp, struct registry *reg)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->reg = reg;
+	hmap_init(&rp->taken);
+	hmap_init(&rp->holds);
+	hmap_init(&rp->replies);
+	hmap_init(&rp->waitkeys);
+	TAILQ_INIT(&rp->waits);
+}
+
 /* End of replay: unfinished joinable items go back to the head of their
  * queues, oldest first (their takers' sessions are gone). */
 void

@@ -66,24 +66,13 @@ wait_link(struct replay *rp, struct rwait *x, uint64_t skey)
 	if ((k = rwkey_find(rp, skey)) == NULL) {
 		k = xcalloc(1, sizeof(*k));
 		k->skey = skey;
+		TAILQ_INIT(&k->waits);
 		hmap_insert(&rp->waitkeys, &k->node, &k->skey, sizeof(k->skey));
 	}
 	x->key = k;
 	x->skey = skey;
-	x->prev = rp->lastwait;
-	x->next = NULL;
-	if (rp->lastwait != NULL)
-		rp->lastwait->next = x;
-	else
-		rp->waits = x;
-	rp->lastwait = x;
-	x->kprev = k->last;
-	x->knext = NULL;
-	if (k->last != NULL)
-		k->last->knext = x;
-	else
-		k->first = x;
-	k->last = x;
+	TAILQ_INSERT_TAIL(&rp->waits, x, link);
+	TAILQ_INSERT_TAIL(&k->waits, x, klink);
 	rp->nwaits++;
 }
 
@@ -93,23 +82,9 @@ wait_drop(struct replay *rp, struct rwait *x)
 {
 	struct rwkey	*k = x->key;
 
-	if (x->prev != NULL)
-		x->prev->next = x->next;
-	else
-		rp->waits = x->next;
-	if (x->next != NULL)
-		x->next->prev = x->prev;
-	else
-		rp->lastwait = x->prev;
-	if (x->kprev != NULL)
-		x->kprev->knext = x->knext;
-	else
-		k->first = x->knext;
-	if (x->knext != NULL)
-		x->knext->kprev = x->kprev;
-	else
-		k->last = x->kprev;
-	if (k->first == NULL) {
+	TAILQ_REMOVE(&rp->waits, x, link);
+	TAILQ_REMOVE(&k->waits, x, klink);
+	if (TAILQ_EMPTY(&k->waits)) {
 		hmap_remove(&rp->waitkeys, &k->node);
 		free(k);
 	}
@@ -141,7 +116,7 @@ replay_wait(struct replay *rp, uint64_t type, const char *name,
 	if (type == R_H_UNWAIT) {
 		if ((k = rwkey_find(rp, skey)) == NULL)
 			return 0;
-		for (x = k->first; x != NULL; x = x->knext) {
+		TAILQ_FOREACH(x, &k->waits, klink) {
 			if (x->msgid == msgid && same_name(x, name, namelen)) {
 				wait_drop(rp, x);
 				break;
@@ -172,14 +147,14 @@ replay_waits_drop(struct replay *rp, const char *name, uint32_t namelen,
 	struct rwait	*x, *next;
 	struct rwkey	*k;
 
-	if (skey != 0) {
-		if ((k = rwkey_find(rp, skey)) == NULL)
-			return;
-		x = k->first;
-	} else
-		x = rp->waits;
+	if (skey == 0)
+		x = TAILQ_FIRST(&rp->waits);
+	else if ((k = rwkey_find(rp, skey)) != NULL)
+		x = TAILQ_FIRST(&k->waits);
+	else
+		return;
 	for (; x != NULL; x = next) {
-		next = skey != 0 ? x->knext : x->next;
+		next = skey == 0 ? TAILQ_NEXT(x, link) : TAILQ_NEXT(x, klink);
 		if (name == NULL || same_name(x, name, namelen))
 			wait_drop(rp, x);	/* k freed with its last */
 	}
@@ -197,7 +172,7 @@ replay_waits_snapshot(struct store_buf *b, const struct replay *rp)
 {
 	const struct rwait	*x;
 
-	for (x = rp->waits; x != NULL; x = x->next)
+	TAILQ_FOREACH(x, &rp->waits, link)
 		rec_h_wait(b, R_H_WAIT, x->name, x->namelen, x->skey,
 		    x->msgid, x->kind, x->depth, x->item, x->itemlen);
 }

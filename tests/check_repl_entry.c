@@ -34,16 +34,12 @@ fsm_apply(struct fsm *f, const msgpack_sbuffer *sb)
 static struct rwait *
 fsm_wait(struct fsm *f, size_t i)
 {
-	struct rwait	*x = f->rp.waits, *y;
-	struct hnode	*n;
+	struct rwait	*x = TAILQ_FIRST(&f->rp.waits);
 
 	while (i-- > 0 && x != NULL)
-		x = x->next;
+		x = TAILQ_NEXT(x, link);
 	ck_assert_ptr_nonnull(x);
-	n = hmap_find(&f->rp.waitkeys, &x->skey, sizeof(x->skey));
-	ck_assert_ptr_nonnull(n);
-	for (y = hmap_entry(n, struct rwkey, node)->first; y != x; y = y->knext)
-		ck_assert_ptr_nonnull(y);
+	fsm_assert_keyed(f, x);
 	return x;
 }
 

@@ -48,24 +48,20 @@ static const char *
 fsm_waits(struct fsm *f)
 {
 	static char	 s[256];
-	struct rwait	*x, *y, *prev = NULL;
-	struct hnode	*n;
+	struct rwait	*x, *prev = NULL;
 	size_t		 len = 0, count = 0;
 
 	s[0] = '\0';
-	for (x = f->rp.waits; x != NULL; prev = x, x = x->next) {
-		ck_assert_ptr_eq(x->prev, prev);
-		n = hmap_find(&f->rp.waitkeys, &x->skey, sizeof(x->skey));
-		ck_assert_ptr_nonnull(n);
-		ck_assert_ptr_eq(hmap_entry(n, struct rwkey, node), x->key);
-		for (y = x->key->first; y != x; y = y->knext)
-			ck_assert_ptr_nonnull(y);
+	TAILQ_FOREACH(x, &f->rp.waits, link) {
+		ck_assert_ptr_eq(TAILQ_PREV(x, rwaitq, link), prev);
+		fsm_assert_keyed(f, x);
 		len += (size_t)snprintf(s + len, sizeof(s) - len, "%s%.*s:%llu",
 		    len == 0 ? "" : " ", (int)x->namelen, x->name,
 		    (unsigned long long)x->msgid);
 		count++;
+		prev = x;
 	}
-	ck_assert_ptr_eq(f->rp.lastwait, prev);
+	ck_assert_ptr_eq(TAILQ_LAST(&f->rp.waits, rwaitq), prev);
 	ck_assert_uint_eq(f->rp.nwaits, count);
 	return s;
 }
